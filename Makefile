@@ -1,0 +1,35 @@
+# riskopt: set-up, run, test and benchmark. `make run` and `make test` work on a fresh clone.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+CONFIG ?= configs/aave-v3-ethereum.toml
+# The price data lives outside the project; point at ../shared/datasets when it is there.
+SHARED_DATA := $(abspath ../shared/datasets)
+export RISKOPT_DATA_DIR ?= $(if $(wildcard $(SHARED_DATA)/*.csv),$(SHARED_DATA),)
+
+.PHONY: venv run test test-fast bench clean
+
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/riskopt run $(CONFIG)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow"
+
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -1,0 +1,118 @@
+"""The data model of a run report: assembled first, then rendered to JSON, Markdown and HTML."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+#: Version of params.json / report layout. History: 1 = first release.
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True, eq=False)
+class AssetResult:
+    """One collateral asset's answer and what drove it.
+
+    current / recommended : dict with keys ``ltv``, ``liquidation_threshold``, ``liquidation_bonus``,
+        ``haircut`` (fractions); ``current`` is None when the config gives no current parameters.
+    drivers : dict of floats/str, e.g. ``vol_annual`` (annualised vol of daily log returns),
+        ``vol_forecast_daily``, ``tail_dof`` (Student-t dof of residuals), ``corr_to_debt`` (correlation
+        with the debt basket), ``adv_usd`` (average daily volume), ``slippage`` (fraction),
+        ``collateral_usd``, ``estimator`` (model used), ``fallback_reason`` (None or text),
+        ``horizon_drop_q`` (the 1 - alpha quantile of the horizon price relative).
+    references : dict, ``analytic_lt`` and ``smart_ltv`` (simple benchmarks on the same inputs).
+    """
+
+    asset: str
+    current: dict[str, float] | None
+    recommended: dict[str, float]
+    drivers: dict[str, Any]
+    references: dict[str, float | None]
+    binding: str = ""  # which constraint set the value: "risk budget", "upper bound", "lower bound"
+
+
+@dataclass(frozen=True, eq=False)
+class RunReport:
+    """Everything a report shows. Renderers read this and nothing else.
+
+    Attributes
+    ----------
+    title : str
+    config_name : str
+    status : str
+        ``"ok"`` or ``"infeasible"`` (risk target not met) or ``"solver_failed"``.
+    status_message : str
+        One paragraph explaining the status (for infeasible: the smallest feasible budget).
+    meta : dict
+        ``format_version``, ``package_version``, ``config_sha256``, ``data_sha256``, ``seed``,
+        ``versions`` (library -> version), ``as_of``, ``data_files`` (file -> sha256).
+        Wall-clock fields (``created_utc``, ``runtime_seconds``) go in ``run_info``, never in params.json.
+    run_info : dict
+        ``created_utc``, ``runtime_seconds``, ``command``: shown in md/html only.
+    assets : list of AssetResult
+    insurance_fund_usd : float
+    metrics : dict
+        Under the recommended parameters: ``capital_efficiency_usd``, ``bad_debt_var_usd``,
+        ``bad_debt_cvar_usd``, ``prob_bad_debt``, ``prob_bad_debt_exceeds_fund`` (+ any extras).
+    metrics_current : dict or None
+        The same under the current parameters.
+    method : dict
+        Settings to print: ``scenario_method``, ``n_scenarios``, ``horizon_days``, ``alpha``,
+        ``risk_budget_usd``, ``appetite``, ``volatility_estimator``, ``correlation_estimator``,
+        ``solver``, ``solve_seconds``, ``book_source``, ...
+    assumptions : list of str
+        Plain-language modelling assumptions.
+    data_findings : list of dict
+        Non-fatal data flags: ``kind`` (gap, stale, outlier, depeg, ...), ``asset``, ``start``, ``end``,
+        ``detail``.
+    book_summary : dict
+        ``source``, ``n_accounts``, ``total_collateral_usd``, ``total_debt_usd``, per-asset totals.
+    fund : dict
+        ``insurance_fund_usd``, ``es_usd``, ``cover2_usd``, ``epsilon``, ``mc_stderr_usd``,
+        ``curve``: list of ``[fund_usd, prob_exceed]`` pairs.
+    prices : DataFrame (dates x assets)
+        Price history used (for plots).
+    volatility : DataFrame (dates x assets)
+        Conditional daily volatility history (for plots).
+    correlation : ndarray of shape (n_assets, n_assets)
+    bad_debt : ndarray of shape (n_scenarios,)
+        Aggregate bad debt per scenario, USD, under the recommended parameters.
+    bad_debt_current : ndarray of shape (n_scenarios,) or None
+    sections : dict
+        Optional extra sections added by later stages, keyed by name (``frontier``, ``backtests``,
+        ``cascades``, ``anti_procyclicality``, ...); each value is a JSON-able dict. Those listed in
+        ``json_sections`` are copied into params.json.
+    config_text : str
+        The resolved configuration as TOML.
+    """
+
+    title: str
+    config_name: str
+    status: str
+    status_message: str
+    meta: dict[str, Any]
+    run_info: dict[str, Any]
+    assets: list[AssetResult]
+    insurance_fund_usd: float
+    metrics: dict[str, Any]
+    metrics_current: dict[str, Any] | None
+    method: dict[str, Any]
+    assumptions: list[str]
+    data_findings: list[dict[str, Any]]
+    book_summary: dict[str, Any]
+    fund: dict[str, Any]
+    prices: pd.DataFrame
+    volatility: pd.DataFrame
+    correlation: np.ndarray
+    bad_debt: np.ndarray
+    bad_debt_current: np.ndarray | None = None
+    sections: dict[str, Any] = field(default_factory=dict)
+    json_sections: tuple[str, ...] = ()
+    config_text: str = ""
+
+    @property
+    def asset_names(self) -> list[str]:
+        return [a.asset for a in self.assets]

@@ -1,0 +1,29 @@
+"""Shared fixtures: the real data directory and a seeded generator."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _data_dir() -> Path:
+    env = os.environ.get("RISKOPT_DATA_DIR")
+    return Path(env) if env else (ROOT.parent / "shared" / "datasets")
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    d = _data_dir()
+    if not (d / "binance_prices_daily.csv").exists():
+        pytest.fail(f"real data not found in {d}; set RISKOPT_DATA_DIR to the datasets folder")
+    return d
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(42)
