@@ -1,0 +1,166 @@
+"""The `riskopt` command: parse arguments, call the pipeline, print where the report is.
+
+No business logic here. Exit codes: 0 ok, 1 error (input, configuration, solver), 2 risk target
+not met (a report is still written and says so).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import traceback
+from pathlib import Path
+from typing import Callable, Sequence
+
+from optimizer import __version__
+from optimizer.exceptions import OptimizerError
+
+OK, ERR, TARGET_NOT_MET = 0, 1, 2
+
+
+def _add_run_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("config", help="TOML configuration file (see configs/)")
+    p.add_argument("--out", metavar="DIR", help="output directory (default reports/<config-name>-<UTC time>/)")
+    p.add_argument("--data-dir", metavar="DIR", help="price data directory (default: config, then $RISKOPT_DATA_DIR)")
+    p.add_argument("--seed", type=int, help="override [run] seed")
+    p.add_argument("--as-of", metavar="YYYY-MM-DD", help="use only data up to and including this date")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="riskopt",
+        description="Recommend haircuts, liquidation thresholds, bonuses and an insurance fund for a lending market.",
+    )
+    parser.add_argument("--version", action="version", version=f"riskopt {__version__}")
+    parser.add_argument("--debug", action="store_true", help="print tracebacks for errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("run", help="optimise parameters for a config and write a report")
+    _add_run_args(p)
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("data", help="check or fetch price data")
+    dsub = p.add_subparsers(dest="data_command", metavar="ACTION")
+    c = dsub.add_parser("check", help="validate a wide price CSV and print every finding")
+    c.add_argument("file", nargs="+")
+    c.set_defaults(func=cmd_data_check)
+    f = dsub.add_parser("fetch", help="download prices from a public source into the shared CSV format")
+    f.add_argument("--source", required=True, choices=["binance", "coingecko", "coinmetrics"])
+    f.add_argument("--assets", required=True, help="comma-separated lower-case tickers, e.g. btc,eth,usdc")
+    f.add_argument("--out", required=True, metavar="DIR")
+    f.add_argument("--start", metavar="YYYY-MM-DD")
+    f.add_argument("--end", metavar="YYYY-MM-DD")
+    f.set_defaults(func=cmd_data_fetch)
+
+    for register in _EXTRA_COMMANDS:
+        register(sub)
+    return parser
+
+
+#: Commands added by later modules: each is a function taking the subparsers object.
+_EXTRA_COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = []
+
+
+def _apply_overrides(cfg, args):
+    if getattr(args, "seed", None) is not None:
+        cfg = cfg.with_overrides("run", seed=args.seed)
+    if getattr(args, "as_of", None):
+        cfg = cfg.with_overrides("run", as_of=args.as_of)
+        from optimizer.pipeline.config import _check_date
+
+        _check_date(args.as_of, "--as-of", "command line")
+    return cfg
+
+
+def _data_dir(args) -> str | None:
+    return getattr(args, "data_dir", None) or None
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from optimizer.pipeline.config import load_config
+    from optimizer.pipeline.output import default_out_dir, write_run
+    from optimizer.pipeline.progress import Progress
+    from optimizer.pipeline.run import run
+
+    cfg = _apply_overrides(load_config(args.config), args)
+    out = Path(args.out) if args.out else default_out_dir(cfg)
+    outcome = run(cfg, data_dir=_data_dir(args), progress=Progress(), command=" ".join(["riskopt", *sys.argv[1:]]))
+    path = write_run(outcome, out, data_dir=_resolved_data_dir(args, cfg))
+    r = outcome.report
+    print(f"status: {r.status}")
+    if r.status != "ok":
+        print(r.status_message)
+    print(f"insurance fund: ${r.insurance_fund_usd:,.0f}")
+    print(path)
+    return OK if outcome.exit_code == 0 else TARGET_NOT_MET
+
+
+def _resolved_data_dir(args, cfg) -> str | None:
+    from optimizer.data import resolve_data_dir
+
+    return str(resolve_data_dir(_data_dir(args) or cfg.run.data_dir).resolve())
+
+
+def cmd_data_check(args: argparse.Namespace) -> int:
+    from optimizer.data import check_file
+
+    worst = OK
+    for name in args.file:
+        findings = check_file(Path(name))
+        fatal = [f for f in findings if f.fatal]
+        for f in findings:
+            print(("ERROR " if f.fatal else "flag  ") + f.message())
+        print(f"{name}: {len(fatal)} fatal, {len(findings) - len(fatal)} flagged")
+        if fatal:
+            worst = ERR
+    return worst
+
+
+def cmd_data_fetch(args: argparse.Namespace) -> int:
+    from optimizer.data.fetch import fetch
+
+    assets = [a.strip().lower() for a in args.assets.split(",") if a.strip()]
+    for p in fetch(args.source, assets, Path(args.out), start=args.start, end=args.end):
+        print(p)
+    return OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    _load_extra_commands()
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return ERR
+    try:
+        return int(args.func(args))
+    except OptimizerError as err:
+        if args.debug:
+            traceback.print_exc()
+        print(f"riskopt: error: {err}", file=sys.stderr)
+        return ERR
+    except KeyboardInterrupt:
+        print("riskopt: interrupted; no report written", file=sys.stderr)
+        return 130
+
+
+def _load_extra_commands() -> None:
+    """Commands of the governance/validation workflows register themselves on import."""
+    import importlib
+
+    for mod in ("optimizer.pipeline.commands",):
+        try:
+            importlib.import_module(mod)
+        except ModuleNotFoundError as err:
+            if err.name != mod:
+                raise
+
+
+def register_command(fn: Callable[[argparse._SubParsersAction], None]) -> None:
+    if fn not in _EXTRA_COMMANDS:
+        _EXTRA_COMMANDS.append(fn)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,492 @@
+"""Run configuration: TOML files parsed into frozen dataclasses, strictly.
+
+Only the pipeline and the CLI read configuration; library classes take keyword arguments.
+Unknown keys, wrong types and out-of-range values raise :class:`ConfigError` naming the key
+(``[optimizer] alpha = 1.5 must be < 1``). The resolved configuration serialises back to TOML for
+the report, and its SHA-256 identifies the run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Any, Literal, get_args, get_origin
+
+from optimizer.exceptions import ConfigError
+
+
+class Appetite(str, Enum):
+    """Risk appetite presets: each sets the CVaR confidence and the bad-debt budget."""
+
+    CONSERVATIVE = "conservative"
+    MODERATE = "moderate"
+    AGGRESSIVE = "aggressive"
+
+
+#: (alpha, budget as a share of the book's total debt) per appetite.
+APPETITE_PRESETS: dict[Appetite, tuple[float, float]] = {
+    Appetite.CONSERVATIVE: (0.995, 0.005),
+    Appetite.MODERATE: (0.99, 0.01),
+    Appetite.AGGRESSIVE: (0.975, 0.02),
+}
+
+
+def _rng(lo: float | None = None, hi: float | None = None, *, lo_open=False, hi_open=False):
+    """A range check for `field(metadata=...)`."""
+
+    def check(v: Any) -> str | None:
+        if v is None:
+            return None
+        if lo is not None and (v < lo or (lo_open and v == lo)):
+            return f"must be {'>' if lo_open else '>='} {lo}"
+        if hi is not None and (v > hi or (hi_open and v == hi)):
+            return f"must be {'<' if hi_open else '<='} {hi}"
+        return None
+
+    return {"check": check}
+
+
+@dataclass(frozen=True)
+class CurrentParams:
+    """Parameters live on the protocol today (fractions)."""
+
+    ltv: float = field(metadata=_rng(0, 1, hi_open=True))
+    liquidation_threshold: float = field(metadata=_rng(0, 1, hi_open=True))
+    liquidation_bonus: float = field(metadata=_rng(0, 0.5))
+
+
+@dataclass(frozen=True)
+class AssetConfig:
+    """One collateral asset (the TOML table ``[assets.<ticker>]``)."""
+
+    symbol: str = ""
+    source: str | None = None
+    stablecoin: bool = False
+    supplied_usd: float = field(default=0.0, metadata=_rng(0))
+    borrowed_usd: float = field(default=0.0, metadata=_rng(0))
+    adv_usd: float | None = field(default=None, metadata=_rng(0, lo_open=True))
+    current: CurrentParams | None = None
+    bonus: float | None = field(default=None, metadata=_rng(0, 0.5))
+    ltv_buffer: float | None = field(default=None, metadata=_rng(0, 0.5))
+    lt_min: float | None = field(default=None, metadata=_rng(0, 1, hi_open=True))
+    lt_max: float | None = field(default=None, metadata=_rng(0, 1, hi_open=True))
+
+
+@dataclass(frozen=True)
+class RunSection:
+    name: str = ""
+    title: str = ""
+    seed: int = 20250612
+    as_of: str | None = None
+    window_days: int | None = field(default=1460, metadata=_rng(60))
+    data_dir: str | None = None
+
+
+@dataclass(frozen=True)
+class DataSection:
+    source: Literal["binance", "coingecko", "coinmetrics"] = "binance"
+    volumes: bool = True
+    stale_run_days: int = field(default=5, metadata=_rng(2))
+    outlier_sigma: float = field(default=12.0, metadata=_rng(3))
+    depeg_tolerance: float = field(default=0.02, metadata=_rng(0, 1, lo_open=True))
+    min_history_days: int = field(default=250, metadata=_rng(30))
+
+
+@dataclass(frozen=True)
+class EstimatorSection:
+    volatility: Literal["garch", "gjr", "ewma", "auto"] = "garch"
+    correlation: Literal["shrinkage", "sample", "ewma"] = "shrinkage"
+    ewma_lambda: float = field(default=0.94, metadata=_rng(0.5, 1, hi_open=True))
+
+
+@dataclass(frozen=True)
+class ScenarioSection:
+    method: Literal["fhs", "parametric", "bootstrap"] = "fhs"
+    n_scenarios: int = field(default=100_000, metadata=_rng(100, 5_000_000))
+    horizon_days: int = field(default=2, metadata=_rng(1, 60))
+    vol_multiplier: float = field(default=1.0, metadata=_rng(0, 20, lo_open=True))
+    corr_stress: float = field(default=0.0, metadata=_rng(0, 1))
+    dof: float | None = field(default=None, metadata=_rng(2, lo_open=True))
+
+
+@dataclass(frozen=True)
+class BookSection:
+    kind: Literal["synthetic", "csv"] = "synthetic"
+    path: str | None = None
+    n_accounts: int = field(default=10_000, metadata=_rng(1, 10_000_000))
+    hf_median: float = field(default=1.6, metadata=_rng(1, lo_open=True))
+    hf_sigma: float = field(default=0.35, metadata=_rng(0, lo_open=True))
+    hf_min: float = field(default=1.0, metadata=_rng(0.5))
+    size_tail: float = field(default=1.3, metadata=_rng(0.5))
+
+
+@dataclass(frozen=True)
+class LiquiditySection:
+    impact_coef: float = field(default=1.0, metadata=_rng(0))
+    liquidity_multiplier: float = field(default=1.0, metadata=_rng(0, lo_open=True))
+    #: Share of an asset's collateral that must be sold in a severe scenario (sets static slippage).
+    liquidation_share: float = field(default=0.25, metadata=_rng(0, 1))
+    #: Share of reported (CEX) volume that liquidators can actually reach on-chain.
+    reachable_volume_share: float = field(default=0.2, metadata=_rng(0, 1, lo_open=True))
+    default_adv_usd: float = field(default=5.0e6, metadata=_rng(0, lo_open=True))
+    max_slippage: float = field(default=0.5, metadata=_rng(0, 1, hi_open=True))
+
+
+@dataclass(frozen=True)
+class OptimizerSection:
+    appetite: Appetite = Appetite.MODERATE
+    alpha: float | None = field(default=None, metadata=_rng(0.5, 1, hi_open=True))
+    risk_budget_usd: float | None = field(default=None, metadata=_rng(0, lo_open=True))
+    risk_budget_share: float | None = field(default=None, metadata=_rng(0, 1, lo_open=True))
+    solver: Literal["HIGHS", "CLARABEL", "SCS", "ECOS"] = "HIGHS"
+    fallback_solver: Literal["HIGHS", "CLARABEL", "SCS", "ECOS"] = "CLARABEL"
+    method: Literal["rowgen", "full"] = "rowgen"
+    lt_min: float = field(default=0.20, metadata=_rng(0, 1, hi_open=True))
+    lt_max: float = field(default=0.95, metadata=_rng(0, 1, hi_open=True))
+    ltv_buffer: float = field(default=0.04, metadata=_rng(0, 0.5))
+    slippage_margin: float = field(default=0.0, metadata=_rng(0, 0.5))
+    keep_zero_ltv: bool = True
+    reference_epsilon: float = field(default=0.01, metadata=_rng(0, 0.5, lo_open=True))
+    smart_ltv_c: float = field(default=2.33, metadata=_rng(0, lo_open=True))
+
+
+@dataclass(frozen=True)
+class FundSection:
+    epsilon: float = field(default=0.01, metadata=_rng(0, 0.5, lo_open=True))
+    confidence: float = field(default=0.99, metadata=_rng(0.5, 1, hi_open=True))
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """A whole run, as parsed from TOML. ``path`` is the file it came from (not hashed)."""
+
+    run: RunSection
+    assets: dict[str, AssetConfig]
+    data: DataSection = DataSection()
+    estimators: EstimatorSection = EstimatorSection()
+    scenarios: ScenarioSection = ScenarioSection()
+    book: BookSection = BookSection()
+    liquidity: LiquiditySection = LiquiditySection()
+    optimizer: OptimizerSection = OptimizerSection()
+    fund: FundSection = FundSection()
+    extra: dict[str, Any] = field(default_factory=dict)
+    path: str | None = None
+
+    @property
+    def name(self) -> str:
+        return self.run.name
+
+    @property
+    def asset_names(self) -> tuple[str, ...]:
+        return tuple(self.assets)
+
+    def alpha_and_budget_share(self) -> tuple[float, float | None]:
+        """CVaR confidence and budget share from the appetite, overridden by explicit values."""
+        alpha, share = APPETITE_PRESETS[self.optimizer.appetite]
+        if self.optimizer.alpha is not None:
+            alpha = self.optimizer.alpha
+        if self.optimizer.risk_budget_share is not None:
+            share = self.optimizer.risk_budget_share
+        if self.optimizer.risk_budget_usd is not None:
+            share = None
+        return alpha, share
+
+    def to_dict(self) -> dict[str, Any]:
+        d = _to_plain(self)
+        d.pop("path", None)
+        extra = d.pop("extra", {})
+        d.update(extra)
+        return d
+
+    def to_toml(self) -> str:
+        return dumps_toml(self.to_dict())
+
+    @property
+    def sha256(self) -> str:
+        """Hash of the resolved configuration (canonical JSON), independent of file layout."""
+        blob = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"), default=str)
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+    def replace(self, **sections: Any) -> RunConfig:
+        return dataclasses.replace(self, **sections)
+
+    def with_overrides(self, section: str, **values: Any) -> RunConfig:
+        """Copy with keys of one section replaced (values are validated like the file's)."""
+        current = getattr(self, section)
+        merged = {**_to_plain(current), **values}
+        new = _build(type(current), merged, f"[{section}]")
+        return dataclasses.replace(self, **{section: new})
+
+
+#: Sections handled by later stages register here so their keys are checked, not rejected.
+EXTRA_SECTIONS: dict[str, type] = {}
+
+
+def register_section(name: str, cls: type) -> None:
+    """Declare an optional top-level section (e.g. ``search``, ``guardrails``) and its dataclass."""
+    EXTRA_SECTIONS[name] = cls
+
+
+def load_config(path: str | Path) -> RunConfig:
+    """Read and validate a TOML configuration file."""
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"config file not found: {p}")
+    try:
+        raw = tomllib.loads(p.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"{p}: invalid TOML: {err}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{p}: not a UTF-8 text file") from None
+    cfg = parse_config(raw, source=str(p))
+    if not cfg.run.name:
+        cfg = dataclasses.replace(cfg, run=dataclasses.replace(cfg.run, name=p.stem))
+    return dataclasses.replace(cfg, path=str(p.resolve()))
+
+
+def parse_config(raw: dict[str, Any], *, source: str = "<config>") -> RunConfig:
+    """Build a :class:`RunConfig` from a parsed TOML mapping; every error names its key."""
+    _load_optional_sections()
+    known = {f.name for f in dataclasses.fields(RunConfig)} - {"extra", "path"}
+    unknown = sorted(set(raw) - known - set(EXTRA_SECTIONS))
+    if unknown:
+        valid = sorted((known | set(EXTRA_SECTIONS)))
+        raise ConfigError(f"{source}: unknown section or key {unknown[0]!r}; valid: {', '.join(valid)}")
+    if "run" not in raw:
+        raw = {**raw, "run": {}}
+    assets_raw = raw.get("assets")
+    if not isinstance(assets_raw, dict) or not assets_raw:
+        raise ConfigError(f"{source}: [assets] must list at least one asset as [assets.<ticker>]")
+    assets: dict[str, AssetConfig] = {}
+    for ticker, table in assets_raw.items():
+        if not isinstance(table, dict):
+            raise ConfigError(f"{source}: [assets.{ticker}] must be a table")
+        if ticker != ticker.lower():
+            raise ConfigError(f"{source}: asset ticker {ticker!r} must be lower-case (use {ticker.lower()!r})")
+        assets[ticker] = _build(AssetConfig, table, f"[assets.{ticker}]", source)
+    kwargs: dict[str, Any] = {"assets": assets}
+    for f in dataclasses.fields(RunConfig):
+        if f.name in ("assets", "extra", "path") or f.name not in raw:
+            continue
+        if not isinstance(raw[f.name], dict):
+            raise ConfigError(f"{source}: [{f.name}] must be a table")
+        kwargs[f.name] = _build(_hint(RunConfig, f.name), raw[f.name], f"[{f.name}]", source)
+    extra = {}
+    for name, cls in EXTRA_SECTIONS.items():
+        if name in raw:
+            extra[name] = _build(cls, raw[name], f"[{name}]", source)
+    cfg = RunConfig(**kwargs, extra=extra)
+    _cross_checks(cfg, source)
+    return cfg
+
+
+def _load_optional_sections() -> None:
+    """Import the modules that register optional sections (kept lazy to respect layering)."""
+    import importlib
+
+    for mod in ("optimizer.pipeline.sections",):
+        try:
+            importlib.import_module(mod)
+        except ModuleNotFoundError as err:
+            if err.name != mod:
+                raise
+
+
+def _cross_checks(cfg: RunConfig, source: str) -> None:
+    o = cfg.optimizer
+    if o.lt_min >= o.lt_max:
+        raise ConfigError(f"{source}: [optimizer] lt_min={o.lt_min} must be < lt_max={o.lt_max}")
+    if cfg.book.kind == "csv" and not cfg.book.path:
+        raise ConfigError(f"{source}: [book] kind = 'csv' needs path = '<file.csv>'")
+    if cfg.book.kind == "synthetic":
+        for t, a in cfg.assets.items():
+            if a.supplied_usd <= 0:
+                raise ConfigError(
+                    f"{source}: [assets.{t}] supplied_usd must be > 0 for a synthetic book, got {a.supplied_usd}"
+                )
+    for t, a in cfg.assets.items():
+        if a.current is not None and a.current.ltv > a.current.liquidation_threshold:
+            raise ConfigError(
+                f"{source}: [assets.{t}] current ltv={a.current.ltv} exceeds "
+                f"liquidation_threshold={a.current.liquidation_threshold}"
+            )
+        if a.current is not None and a.current.liquidation_threshold * (1 + a.current.liquidation_bonus) > 1 + 1e-9:
+            raise ConfigError(
+                f"{source}: [assets.{t}] current liquidation_threshold x (1 + liquidation_bonus) > 1"
+            )
+    if cfg.run.as_of is not None:
+        _check_date(cfg.run.as_of, "[run] as_of", source)
+
+
+def _check_date(value: str, key: str, source: str) -> None:
+    import datetime as _dt
+
+    try:
+        _dt.date.fromisoformat(value)
+    except ValueError:
+        raise ConfigError(f"{source}: {key} = {value!r} is not a date (YYYY-MM-DD)") from None
+
+
+def _hint(cls: type, name: str) -> Any:
+    return typing.get_type_hints(cls)[name]
+
+
+def _build(cls: type, table: dict[str, Any], where: str, source: str = "<config>") -> Any:
+    """Instantiate dataclass ``cls`` from ``table`` with strict key, type and range checks."""
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(table) - set(fields))
+    if unknown:
+        close = _closest(unknown[0], list(fields))
+        hint = f" (did you mean {close!r}?)" if close else ""
+        raise ConfigError(
+            f"{source}: unknown key {where} {unknown[0]!r}{hint}; valid keys: {', '.join(sorted(fields))}"
+        )
+    hints = typing.get_type_hints(cls)
+    kwargs = {}
+    for name, value in table.items():
+        key = f"{where} {name}"
+        kwargs[name] = _coerce(value, hints[name], key, source)
+        check = fields[name].metadata.get("check")
+        if check is not None:
+            msg = check(kwargs[name])
+            if msg:
+                raise ConfigError(f"{source}: {key} = {value!r} {msg}")
+    try:
+        return cls(**kwargs)
+    except TypeError as err:
+        missing = [n for n, f in fields.items() if n not in kwargs and _required(f)]
+        if missing:
+            raise ConfigError(f"{source}: {where} is missing required key {missing[0]!r}") from None
+        raise ConfigError(f"{source}: {where}: {err}") from None
+
+
+def _required(f: dataclasses.Field) -> bool:
+    return f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+
+
+def _coerce(value: Any, hint: Any, key: str, source: str) -> Any:
+    origin = get_origin(hint)
+    args = get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        non_none = [a for a in args if a is not type(None)]
+        errors = []
+        for a in non_none:
+            try:
+                return _coerce(value, a, key, source)
+            except ConfigError as err:
+                errors.append(err)
+        raise errors[0]
+    if origin is Literal:
+        if value not in args:
+            raise ConfigError(f"{source}: {key} = {value!r} is not one of {', '.join(map(repr, args))}")
+        return value
+    if isinstance(hint, type) and issubclass(hint, Enum):
+        try:
+            return hint(value)
+        except ValueError:
+            valid = ", ".join(repr(m.value) for m in hint)
+            raise ConfigError(f"{source}: {key} = {value!r} is not one of {valid}") from None
+    if dataclasses.is_dataclass(hint):
+        if not isinstance(value, dict):
+            raise ConfigError(f"{source}: {key} must be a table")
+        return _build(hint, value, key, source)
+    if origin in (dict,):
+        if not isinstance(value, dict):
+            raise ConfigError(f"{source}: {key} must be a table")
+        return {str(k): _coerce(v, args[1], f"{key}.{k}", source) for k, v in value.items()}
+    if origin in (tuple, list):
+        if not isinstance(value, list):
+            raise ConfigError(f"{source}: {key} must be a list, got {type(value).__name__}")
+        inner = args[0] if args else Any
+        return tuple(_coerce(v, inner, key, source) for v in value)
+    if hint is Any:
+        return value
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{source}: {key} must be true or false, got {value!r}")
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{source}: {key} must be an integer, got {value!r}")
+        return value
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{source}: {key} must be a number, got {value!r}")
+        value = float(value)
+        if value != value or value in (float("inf"), float("-inf")):
+            raise ConfigError(f"{source}: {key} must be finite, got {value!r}")
+        return value
+    if hint is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{source}: {key} must be a string, got {value!r}")
+        return value
+    return value
+
+
+def _closest(word: str, choices: list[str]) -> str | None:
+    import difflib
+
+    m = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    return m[0] if m else None
+
+
+def _to_plain(obj: Any) -> Any:
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: _to_plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, Enum):
+        return obj.value
+    if isinstance(obj, dict):
+        return {str(k): _to_plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_to_plain(v) for v in obj]
+    return obj
+
+
+def dumps_toml(d: dict[str, Any]) -> str:
+    """Serialise a nested mapping of plain values to TOML (None values are omitted)."""
+    lines: list[str] = []
+
+    def scalar(v: Any) -> str:
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, (int, float)):
+            return repr(v)
+        if isinstance(v, str):
+            return json.dumps(v)
+        if isinstance(v, (list, tuple)):
+            return "[" + ", ".join(scalar(x) for x in v) + "]"
+        if isinstance(v, dict):
+            return "{ " + ", ".join(f"{_key(k)} = {scalar(x)}" for k, x in v.items() if x is not None) + " }"
+        raise TypeError(f"cannot serialise {type(v).__name__} to TOML")
+
+    def table(prefix: str, t: dict[str, Any]) -> None:
+        plain = {k: v for k, v in t.items() if not isinstance(v, dict) or _inline(v)}
+        nested = {k: v for k, v in t.items() if isinstance(v, dict) and not _inline(v)}
+        if prefix and any(v is not None for v in plain.values()):
+            lines.append(f"\n[{prefix}]")
+        for k, v in plain.items():
+            if v is not None:
+                lines.append(f"{_key(k)} = {scalar(v)}")
+        for k, v in nested.items():
+            table(f"{prefix}.{_key(k)}" if prefix else _key(k), v)
+
+    table("", d)
+    return "\n".join(lines).lstrip("\n") + "\n"
+
+
+def _inline(v: dict[str, Any]) -> bool:
+    """Small leaf tables (like ``current``) are written inline."""
+    return all(not isinstance(x, dict) for x in v.values()) and len(v) <= 4 and "ltv" in v
+
+
+def _key(k: str) -> str:
+    return k if k.replace("_", "").replace("-", "").isalnum() and not k[0].isdigit() else json.dumps(k)

@@ -1,0 +1,43 @@
+"""Where a run's files go: the default report directory and the one call that writes it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
+
+from optimizer.pipeline.config import RunConfig
+
+
+def default_out_dir(cfg: RunConfig, *, root: str | Path = "reports", suffix: str = "") -> Path:
+    """``reports/<config-name>[-suffix]-<UTC timestamp>/``."""
+    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    name = f"{cfg.name}-{suffix}" if suffix else cfg.name
+    return Path(root) / f"{name}-{stamp}"
+
+
+def run_record(cfg: RunConfig, outcome_meta: dict[str, Any], *, data_dir: str | None, kind: str) -> str:
+    """``run.json``: what `riskopt reproduce` needs to re-run (config file is written beside it)."""
+    rec = {
+        "kind": kind,
+        "config_name": cfg.name,
+        "config_sha256": cfg.sha256,
+        "data_sha256": outcome_meta.get("data_sha256"),
+        "data_files": outcome_meta.get("data_files", {}),
+        "data_dir": data_dir,
+        "seed": cfg.run.seed,
+        "as_of": cfg.run.as_of,
+    }
+    return json.dumps(rec, sort_keys=True, indent=2) + "\n"
+
+
+def write_run(outcome: Any, out_dir: str | Path, *, data_dir: str | None, overwrite: bool = False) -> Path:
+    """Render the run's report and write the directory atomically (nothing half-written is left)."""
+    from optimizer.report import render_all, write_report_dir
+
+    files: dict[str, str | bytes] = dict(render_all(outcome.report))
+    cfg = outcome.inputs.config
+    files["config.toml"] = cfg.to_toml()
+    files["run.json"] = run_record(cfg, outcome.report.meta, data_dir=data_dir, kind="run")
+    return write_report_dir(Path(out_dir), files, overwrite=overwrite)

@@ -1,0 +1,52 @@
+"""Progress display: a live status line on a terminal, silence in CI and logs."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from contextlib import contextmanager
+from typing import Iterator
+
+
+def interactive() -> bool:
+    """True when stderr is a terminal and we are not in CI."""
+    return sys.stderr.isatty() and not os.environ.get("CI")
+
+
+class Progress:
+    """Stage timer. ``with progress.stage("fitting GARCH"):`` shows a spinner on a terminal.
+
+    Stage timings are kept in ``timings`` (seconds) for the run record either way.
+    """
+
+    def __init__(self, *, enabled: bool | None = None) -> None:
+        self.enabled = interactive() if enabled is None else enabled
+        self.timings: dict[str, float] = {}
+        self._console = None
+        if self.enabled:
+            from rich.console import Console
+
+            self._console = Console(stderr=True)
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        t0 = time.perf_counter()
+        if self._console is not None:
+            with self._console.status(f"{name} ..."):
+                yield
+            dt = time.perf_counter() - t0
+            self._console.print(f"[green]done[/green] {name} ({dt:.1f} s)")
+        else:
+            yield
+            dt = time.perf_counter() - t0
+        self.timings[name] = round(dt, 3)
+
+    def note(self, text: str) -> None:
+        if self._console is not None:
+            self._console.print(text)
+
+
+class Silent(Progress):
+    def __init__(self) -> None:
+        super().__init__(enabled=False)

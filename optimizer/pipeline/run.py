@@ -1,0 +1,568 @@
+"""`riskopt run`: prices -> estimators -> scenarios -> book -> convex optimizer -> fund -> report."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from optimizer import __version__
+from optimizer.exceptions import ConfigError, DataError
+from optimizer.pipeline import _market
+from optimizer.pipeline.config import RunConfig
+from optimizer.pipeline.progress import Progress, Silent
+from optimizer.protocol.book import Book
+from optimizer.protocol.params import RiskParams
+from optimizer.report.model import FORMAT_VERSION, AssetResult, RunReport
+
+#: Defaults for assets the config gives no current parameters for (used only to shape the book).
+DEFAULT_BONUS = 0.075
+DEFAULT_LT = 0.70
+
+
+@dataclass(frozen=True, eq=False)
+class RunInputs:
+    """What the run consumed: data, fitted models, scenarios and the book."""
+
+    config: RunConfig
+    prices: Any  # optimizer.data.PriceData
+    returns: pd.DataFrame
+    generator: Any  # fitted ScenarioGenerator
+    scenarios: Any  # ScenarioSet
+    book: Book
+    current: RiskParams
+    has_current: tuple[bool, ...]
+    adv_usd: np.ndarray
+    adv_source: tuple[str, ...]
+    seed: int
+
+
+@dataclass(frozen=True, eq=False)
+class RunOutcome:
+    """Result of :func:`run`: the report and the numbers behind it."""
+
+    report: RunReport
+    inputs: RunInputs
+    recommended: RiskParams
+    optimizer: Any  # fitted ThresholdOptimizer
+    bad_debt: np.ndarray
+    bad_debt_current: np.ndarray
+
+    @property
+    def status(self) -> str:
+        return self.report.status
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.status == "ok" else 2
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of every library a result depends on (numpy's streams change across versions)."""
+    import importlib.metadata as md
+    import platform
+
+    out = {"python": platform.python_version()}
+    for name in ("numpy", "pandas", "scipy", "arch", "cvxpy", "highspy", "clarabel", "optuna",
+                 "numba", "scikit-learn", "matplotlib", "jinja2"):
+        try:
+            out[name] = md.version(name)
+        except md.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def resolve_window(cfg: RunConfig, as_of: str | None) -> tuple[str | None, str | None]:
+    """(start, as_of) of the estimation window; start is None when the window is unbounded."""
+    as_of = as_of or cfg.run.as_of
+    if cfg.run.window_days is None or as_of is None:
+        return None, as_of
+    start = (pd.Timestamp(as_of) - pd.Timedelta(days=cfg.run.window_days)).date().isoformat()
+    return start, as_of
+
+
+def resolve_as_of(cfg: RunConfig, *, data_dir: str | Path | None = None) -> RunConfig:
+    """Pin ``[run] as_of`` to the last date of the data when the config leaves it open.
+
+    The resolved date is part of the configuration hash, so a data file that later grows does not
+    silently change what a recorded run means.
+    """
+    if cfg.run.as_of is not None:
+        return cfg
+    from optimizer.data import load_prices, resolve_data_dir
+
+    ddir = resolve_data_dir(data_dir if data_dir is not None else cfg.run.data_dir)
+    sources = {a: (c.source or cfg.data.source) for a, c in cfg.assets.items()}
+    probe = load_prices(ddir, cfg.asset_names, sources=sources)
+    last = probe.prices.dropna(how="all").index[-1].date().isoformat()
+    return cfg.with_overrides("run", as_of=last)
+
+
+def load_inputs(
+    cfg: RunConfig,
+    *,
+    data_dir: str | Path | None = None,
+    progress: Progress | None = None,
+    rng: np.random.Generator | None = None,
+) -> RunInputs:
+    """Load prices, fit the scenario model, simulate, and build the book."""
+    from optimizer.data import load_prices, resolve_data_dir
+    from optimizer.protocol.books import load_book_csv, synthetic_book
+    from optimizer.scenarios import make_scenario_generator
+
+    progress = progress or Silent()
+    seed = cfg.run.seed
+    root = rng if rng is not None else np.random.default_rng(seed)
+    rng_book, rng_scen = root.spawn(2)
+    assets = cfg.asset_names
+    ddir = resolve_data_dir(data_dir if data_dir is not None else cfg.run.data_dir)
+
+    with progress.stage("loading prices"):
+        # The window is anchored at as_of, which may be the data's last date: load once to learn it.
+        cfg = resolve_as_of(cfg, data_dir=ddir)
+        sources = {a: (c.source or cfg.data.source) for a, c in cfg.assets.items()}
+        common = dict(
+            sources=sources,
+            with_volumes=cfg.data.volumes,
+            stablecoins=[a for a, c in cfg.assets.items() if c.stablecoin],
+            stale_run_days=cfg.data.stale_run_days,
+            outlier_sigma=cfg.data.outlier_sigma,
+            depeg_tolerance=cfg.data.depeg_tolerance,
+        )
+        start, as_of = resolve_window(cfg, cfg.run.as_of)
+        prices = load_prices(ddir, assets, start=start, as_of=as_of,
+                             min_history_days=cfg.data.min_history_days, **common)
+        returns = prices.returns()
+        if len(returns) < cfg.data.min_history_days:
+            raise DataError(
+                f"only {len(returns)} days of common returns for {', '.join(assets)} up to {as_of} "
+                f"(need {cfg.data.min_history_days}); the asset with the shortest history is "
+                f"{_shortest_history(prices.prices)!r}; shorten the window or drop it"
+            )
+
+    with progress.stage(f"fitting {cfg.estimators.volatility} volatility and {cfg.estimators.correlation} correlation"):
+        vol = cfg.estimators.volatility if cfg.estimators.volatility != "auto" else "garch"
+        gen = make_scenario_generator(
+            vol=vol,
+            corr=cfg.estimators.correlation,
+            method=cfg.scenarios.method,
+            dof=cfg.scenarios.dof,
+            vol_multiplier=cfg.scenarios.vol_multiplier,
+            corr_stress=cfg.scenarios.corr_stress,
+        ).fit(returns)
+
+    with progress.stage(f"simulating {cfg.scenarios.n_scenarios:,} scenarios"):
+        scen = gen.simulate(cfg.scenarios.horizon_days, cfg.scenarios.n_scenarios, rng=rng_scen)
+
+    current, has_current = current_params(cfg)
+    with progress.stage("building the book"):
+        if cfg.book.kind == "csv":
+            path = Path(cfg.book.path)
+            if not path.is_absolute() and cfg.path:
+                path = Path(cfg.path).parent / path
+            book = load_book_csv(path, assets)
+        else:
+            book = synthetic_book(
+                assets,
+                supplied_usd=np.array([cfg.assets[a].supplied_usd for a in assets]),
+                borrowed_usd=np.array([cfg.assets[a].borrowed_usd for a in assets]),
+                n_accounts=cfg.book.n_accounts,
+                current=current,
+                rng=rng_book,
+                size_tail=cfg.book.size_tail,
+                hf_median=cfg.book.hf_median,
+                hf_sigma=cfg.book.hf_sigma,
+                hf_min=cfg.book.hf_min,
+            )
+
+    adv, adv_src = _average_daily_volume(cfg, prices)
+    return RunInputs(
+        config=cfg, prices=prices, returns=returns, generator=gen, scenarios=scen, book=book,
+        current=current, has_current=has_current, adv_usd=adv, adv_source=adv_src, seed=seed,
+    )
+
+
+def _shortest_history(prices: pd.DataFrame) -> str:
+    return str(prices.notna().sum().idxmin())
+
+
+def current_params(cfg: RunConfig) -> tuple[RiskParams, tuple[bool, ...]]:
+    """Current parameters from the config; placeholders (flagged) where none are given."""
+    ltv, lt, bonus, has = [], [], [], []
+    for a, c in cfg.assets.items():
+        if c.current is not None:
+            ltv.append(c.current.ltv)
+            lt.append(c.current.liquidation_threshold)
+            bonus.append(c.current.liquidation_bonus)
+            has.append(True)
+        else:
+            b = c.bonus if c.bonus is not None else DEFAULT_BONUS
+            ltv.append(DEFAULT_LT - cfg.optimizer.ltv_buffer)
+            lt.append(min(DEFAULT_LT, 1.0 / (1.0 + b)))
+            bonus.append(b)
+            has.append(False)
+    return RiskParams(assets=cfg.asset_names, ltv=np.array(ltv), liquidation_threshold=np.array(lt),
+                      liquidation_bonus=np.array(bonus)), tuple(has)
+
+
+def _average_daily_volume(cfg: RunConfig, prices: Any) -> tuple[np.ndarray, tuple[str, ...]]:
+    """USD volume per asset: config value, else the data's 30-day median at as_of, else the default."""
+    out, src = [], []
+    vols = getattr(prices, "volumes", None)
+    for a, c in cfg.assets.items():
+        if c.adv_usd is not None:
+            out.append(c.adv_usd)
+            src.append("config")
+            continue
+        v = None
+        if vols is not None and a in vols.columns:
+            tail = vols[a].dropna()
+            if len(tail) and tail.index[-1] >= prices.prices.index[-1] - pd.Timedelta(days=7):
+                v = float(tail.iloc[-30:].median())
+        if v is not None and v > 0:
+            out.append(v)
+            src.append("data (30-day median)")
+        else:
+            out.append(cfg.liquidity.default_adv_usd)
+            src.append("default")
+    return np.array(out, dtype=float), tuple(src)
+
+
+def per_asset_bounds(cfg: RunConfig, current: RiskParams, has_current: tuple[bool, ...],
+                     bonus: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(lt_min, lt_max, buffer) per asset; LT x (1 + bonus) <= 1 - slippage margin is built in."""
+    o = cfg.optimizer
+    lo, hi, buf = [], [], []
+    for i, (a, c) in enumerate(cfg.assets.items()):
+        if c.ltv_buffer is not None:
+            b = c.ltv_buffer
+        elif has_current[i] and current.ltv[i] > 0:
+            b = float(np.clip(current.liquidation_threshold[i] - current.ltv[i], 0.01, 0.15))
+        else:
+            b = o.ltv_buffer
+        top = min(c.lt_max if c.lt_max is not None else o.lt_max, (1.0 - o.slippage_margin) / (1.0 + bonus[i]))
+        bottom = max(c.lt_min if c.lt_min is not None else o.lt_min, b + 0.01)
+        if bottom > top:
+            raise ConfigError(
+                f"[assets.{a}]: the lower bound on LT ({bottom:.4f}, from lt_min and the LTV buffer {b:.4f}) "
+                f"exceeds the upper bound ({top:.4f}, from lt_max and LT x (1 + bonus) <= 1)"
+            )
+        lo.append(bottom)
+        hi.append(top)
+        buf.append(b)
+    return np.array(lo), np.array(hi), np.array(buf)
+
+
+def run(
+    cfg: RunConfig,
+    *,
+    data_dir: str | Path | None = None,
+    progress: Progress | None = None,
+    command: str = "",
+) -> RunOutcome:
+    """Execute one run end to end and assemble its :class:`RunReport` (nothing is written here)."""
+    from optimizer.optimize import ThresholdOptimizer
+
+    t_start = time.perf_counter()
+    progress = progress or Silent()
+    cfg = resolve_as_of(cfg, data_dir=data_dir)
+    inputs = load_inputs(cfg, data_dir=data_dir, progress=progress)
+    assets = cfg.asset_names
+    scen, book, current = inputs.scenarios, inputs.book, inputs.current
+
+    bonus = np.array([
+        (c.bonus if c.bonus is not None else current.liquidation_bonus[i]) for i, c in enumerate(cfg.assets.values())
+    ])
+    lt_min, lt_max, buffer = per_asset_bounds(cfg, current, inputs.has_current, bonus)
+    sigma = np.asarray(inputs.generator.volatility_.forecast_, dtype=float)
+    collateral = book.collateral_by_asset
+    slippage = _market.static_slippage(
+        collateral, inputs.adv_usd, sigma,
+        liquidation_share=cfg.liquidity.liquidation_share,
+        reachable_volume_share=cfg.liquidity.reachable_volume_share,
+        liquidity_multiplier=cfg.liquidity.liquidity_multiplier,
+        impact_coef=cfg.liquidity.impact_coef,
+        max_slippage=cfg.liquidity.max_slippage,
+    )
+    terminal = scen.terminal
+    weights = _market.debt_basket_weights(book)
+    basket = _market.debt_basket_relatives(terminal, weights)
+    k = _market.recovery_matrix(terminal, basket, bonus, slippage)
+    exposure = _market.exposure_at_threshold(book)
+    alpha, share = cfg.alpha_and_budget_share()
+    budget = cfg.optimizer.risk_budget_usd if share is None else share * book.total_debt
+    if budget is None or budget <= 0:
+        raise ConfigError("[optimizer]: the risk budget is zero: set risk_budget_usd or give the book some debt")
+
+    with progress.stage("solving the CVaR program"):
+        opt = ThresholdOptimizer(
+            alpha=alpha, budget=budget, solver=cfg.optimizer.solver,
+            fallback_solver=cfg.optimizer.fallback_solver, method=cfg.optimizer.method,
+        ).fit(k, exposure, collateral, lt_min, lt_max, buffer)
+
+    lt = np.asarray(opt.lt_, dtype=float)
+    ltv = np.maximum(lt - buffer, 0.0)
+    zero_kept = np.array([
+        cfg.optimizer.keep_zero_ltv and inputs.has_current[i] and current.ltv[i] == 0.0 for i in range(len(assets))
+    ])
+    ltv = np.where(zero_kept, 0.0, ltv)
+    recommended = RiskParams(assets=assets, ltv=ltv, liquidation_threshold=lt, liquidation_bonus=bonus,
+                             close_factor=current.close_factor, full_close_hf=current.full_close_hf).check()
+
+    with progress.stage("evaluating bad debt on the book"):
+        ev_rec = evaluate_book(book, scen, current, recommended, slippage)
+        ev_cur = evaluate_book(book, scen, current, current, slippage)
+
+    from optimizer.optimize import fund as fund_mod
+
+    status = "ok" if opt.status_ == "optimal" else "infeasible"
+    fund = fund_mod.size_fund(ev_rec["total"], epsilon=cfg.fund.epsilon, confidence=cfg.fund.confidence)
+    cover2_usd = _cover2(book, scen, current, recommended, slippage, ev_rec["total"])
+    metrics = _metrics(ev_rec, alpha, fund.fund_usd, collateral, recommended)
+    metrics["lp_worst_case_cvar_usd"] = float(opt.cvar_)
+    metrics["risk_budget_usd"] = float(budget)
+    metrics_cur = _metrics(ev_cur, alpha, fund.fund_usd, collateral, current)
+    metrics["tail_contribution_by_asset"] = _tail_contribution(ev_rec, alpha, assets)
+
+    report = _assemble_report(
+        cfg, inputs, opt, recommended, bonus, slippage, weights, basket, alpha, budget, fund, cover2_usd,
+        metrics, metrics_cur, ev_rec, ev_cur, zero_kept, status, progress, t_start, command,
+    )
+    return RunOutcome(report=report, inputs=inputs, recommended=recommended, optimizer=opt,
+                      bad_debt=ev_rec["total"], bad_debt_current=ev_cur["total"])
+
+
+def evaluate_book(book: Book, scen: Any, current: RiskParams, params: RiskParams,
+                  slippage: np.ndarray) -> dict[str, np.ndarray]:
+    """Aggregate bad debt per scenario on the whole book, borrowers keeping their health factor."""
+    from optimizer.protocol.kernels import bad_debt_static
+    from optimizer.protocol.mechanics import relever_factor
+
+    scale = relever_factor(book, current, params)
+    res = bad_debt_static(book, scen.terminal, params, slippage=slippage, debt_scale=scale, by_asset=True)
+    return {"total": np.asarray(res.total, dtype=float), "by_asset": np.asarray(res.by_asset, dtype=float),
+            "n_liquidated": np.asarray(res.n_liquidated)}
+
+
+def _metrics(ev: dict[str, np.ndarray], alpha: float, fund_usd: float, collateral: np.ndarray,
+             params: RiskParams) -> dict[str, Any]:
+    from optimizer.optimize.measures import cvar, prob_exceeds, var
+
+    losses = ev["total"]
+    return {
+        "capital_efficiency_usd": _market.capital_efficiency(collateral, params),
+        "bad_debt_var_usd": float(var(losses, alpha)),
+        "bad_debt_cvar_usd": float(cvar(losses, alpha)),
+        "bad_debt_mean_usd": float(losses.mean()),
+        "prob_bad_debt": float(prob_exceeds(losses, 0.0)),
+        "prob_bad_debt_exceeds_fund": float(prob_exceeds(losses, fund_usd)),
+        "alpha": float(alpha),
+        "mean_accounts_liquidated": float(np.mean(ev["n_liquidated"])),
+    }
+
+
+def _tail_contribution(ev: dict[str, np.ndarray], alpha: float, assets: tuple[str, ...]) -> dict[str, float]:
+    """Share of tail (>= VaR) bad debt attributed to each collateral asset."""
+    from optimizer.optimize.measures import var
+
+    losses = ev["total"]
+    tail = losses >= var(losses, alpha)
+    tot = ev["by_asset"][tail].sum(axis=0)
+    s = tot.sum()
+    return {a: (float(tot[i] / s) if s > 0 else 0.0) for i, a in enumerate(assets)}
+
+
+def _cover2(book: Book, scen: Any, current: RiskParams, params: RiskParams, slippage: np.ndarray,
+            totals: np.ndarray) -> float:
+    """Shortfall of the two largest borrowers in the scenario with the largest aggregate bad debt."""
+    from optimizer.optimize.fund import cover2
+    from optimizer.protocol.mechanics import relever_factor
+
+    worst = int(np.argmax(totals))
+    per_account = _market.account_bad_debt(book, scen.terminal[worst], params, slippage=slippage,
+                                   debt_scale=relever_factor(book, current, params))
+    largest = np.argsort(book.account_debt)[-2:]
+    stressed = np.zeros_like(per_account)
+    stressed[largest] = per_account[largest]
+    return float(cover2(stressed))
+
+
+def _assemble_report(cfg, inputs, opt, rec, bonus, slippage, weights, basket, alpha, budget, fund,
+                     cover2_usd, metrics, metrics_cur, ev_rec, ev_cur, zero_kept, status, progress,
+                     t_start, command) -> RunReport:
+    from optimizer.optimize.references import analytic_threshold, smart_ltv
+
+    assets = cfg.asset_names
+    gen, scen, book, cur = inputs.generator, inputs.scenarios, inputs.book, inputs.current
+    vol = gen.volatility_
+    sigma = np.asarray(vol.forecast_, dtype=float)
+    nu = np.asarray(vol.nu_, dtype=float)
+    H = scen.horizon
+    eps = cfg.optimizer.reference_epsilon
+    analytic = analytic_threshold(sigma, H, nu, eps, bonus, slippage)
+    debt_backed = _debt_backed(book)
+    sltv = smart_ltv(sigma * np.sqrt(H), inputs.adv_usd * cfg.liquidity.reachable_volume_share,
+                     np.maximum(debt_backed, 1.0), bonus, c=cfg.optimizer.smart_ltv_c)
+    rets = inputs.returns
+    log_t = np.log(scen.terminal)
+    log_b = np.log(basket)
+    results = []
+    binding = list(getattr(opt, "binding_", [""] * len(assets)))
+    for i, a in enumerate(assets):
+        fit = vol.fits_.get(a) if hasattr(vol, "fits_") else None
+        b_std = log_b[:, i].std()
+        corr = float(np.corrcoef(log_t[:, i], log_b[:, i])[0, 1]) if b_std > 1e-12 and log_t[:, i].std() > 0 else None
+        drivers = {
+            "vol_annual": float(rets[a].std() * np.sqrt(365)),
+            "vol_forecast_daily": float(sigma[i]),
+            "tail_dof": float(nu[i]),
+            "corr_to_debt": corr,
+            "adv_usd": float(inputs.adv_usd[i]),
+            "adv_source": inputs.adv_source[i],
+            "slippage": float(slippage[i]),
+            "collateral_usd": float(book.collateral_by_asset[i]),
+            "estimator": getattr(fit, "model", cfg.estimators.volatility),
+            "fallback_reason": getattr(fit, "fallback_reason", None),
+            "horizon_drop_q": float(np.quantile(scen.terminal[:, i], 1 - alpha)),
+            "ltv_zero_kept": bool(zero_kept[i]),
+        }
+        current = cur.asset_dict(a) if inputs.has_current[i] else None
+        results.append(AssetResult(
+            asset=a, current=current, recommended=rec.asset_dict(a), drivers=drivers,
+            references={"analytic_lt": float(analytic[i]), "smart_ltv": float(sltv[i])},
+            binding=str(binding[i]) if i < len(binding) else "",
+        ))
+    findings = [_finding_dict(f) for f in inputs.prices.findings]
+    if status == "ok":
+        msg = (f"The recommended parameters keep the {alpha:.1%} CVaR of bad debt for accounts at the "
+               f"threshold within the budget of ${budget:,.0f}.")
+    else:
+        msg = (f"Risk target not met: even at the lowest allowed thresholds the {alpha:.1%} CVaR of bad debt "
+               f"is ${opt.min_feasible_budget_:,.0f}, above the budget of ${budget:,.0f}. The smallest "
+               f"feasible budget is ${opt.min_feasible_budget_:,.0f}; the parameters shown are the "
+               f"most conservative allowed.")
+    meta = {
+        "format_version": FORMAT_VERSION,
+        "package_version": __version__,
+        "config_sha256": cfg.sha256,
+        "data_sha256": inputs.prices.data_sha256,
+        "data_files": dict(sorted(inputs.prices.file_hashes.items())),
+        "seed": int(cfg.run.seed),
+        "versions": library_versions(),
+        "as_of": inputs.returns.index[-1].date().isoformat(),
+    }
+    method = {
+        "scenario_method": cfg.scenarios.method,
+        "n_scenarios": scen.n_scenarios,
+        "horizon_days": H,
+        "alpha": alpha,
+        "appetite": cfg.optimizer.appetite.value,
+        "risk_budget_usd": float(budget),
+        "risk_budget_share_of_debt": float(budget / book.total_debt) if book.total_debt else None,
+        "volatility_estimator": cfg.estimators.volatility,
+        "correlation_estimator": cfg.estimators.correlation,
+        "vol_multiplier": cfg.scenarios.vol_multiplier,
+        "corr_stress": cfg.scenarios.corr_stress,
+        "solver": cfg.optimizer.solver,
+        "optimizer_method": cfg.optimizer.method,
+        "lp_rounds": int(getattr(opt, "n_rounds_", 0)),
+        "lp_active_scenarios": int(getattr(opt, "n_active_scenarios_", 0)),
+        "book_source": book.source,
+        "estimation_window": f"{inputs.returns.index[0].date()} .. {inputs.returns.index[-1].date()}",
+        "n_observations": len(inputs.returns),
+        "data_source": cfg.data.source,
+    }
+    assumptions = [
+        f"Scenarios: {cfg.scenarios.method.upper()} over a {H}-day liquidation horizon, {scen.n_scenarios:,} joint "
+        "price paths; prices are USDT-quoted closes treated as USD." if cfg.data.source == "binance" else
+        f"Scenarios: {cfg.scenarios.method.upper()} over a {H}-day liquidation horizon, {scen.n_scenarios:,} paths.",
+        "Optimizer worst case: every borrowing account sits exactly at its liquidation threshold when the shock "
+        "starts; its bad debt is max(LT - k, 0) per USD of collateral, k being what liquidation recovers "
+        "(collateral / debt-basket price relative x (1 - slippage) / (1 + bonus)).",
+        "Book metrics: borrowers keep their health factor when parameters change (debt re-levered), so "
+        "looser thresholds mean more debt at risk.",
+        "Liquidation slippage: square-root impact of selling "
+        f"{cfg.liquidity.liquidation_share:.0%} of the asset's collateral against "
+        f"{cfg.liquidity.reachable_volume_share:.0%} of its daily volume.",
+        "Static model: one shock over the horizon, no cascades or oracle lag (see the market simulation).",
+        "Debt per collateral asset follows the book's debt mix of the accounts holding it.",
+    ]
+    if book.source == "synthetic":
+        assumptions.append("The book is synthetic, calibrated to the configured supplied and borrowed totals "
+                           "with heavy-tailed account sizes; load the real book for a live proposal.")
+    missing_cur = [a for i, a in enumerate(assets) if not inputs.has_current[i]]
+    if missing_cur:
+        assumptions.append(f"No current parameters given for {', '.join(missing_cur)}: the book was shaped with "
+                           f"placeholder LT {DEFAULT_LT} and those assets have no before/after comparison.")
+    book_summary = {
+        "source": book.source,
+        "n_accounts": book.n_accounts,
+        "n_borrowers": int((book.account_debt > 0).sum()),
+        "total_collateral_usd": book.total_collateral,
+        "total_debt_usd": book.total_debt,
+        "collateral_by_asset": {a: float(v) for a, v in zip(assets, book.collateral_by_asset)},
+        "debt_by_asset": {a: float(v) for a, v in zip(assets, book.debt_by_asset)},
+    }
+    fund_d = {
+        "insurance_fund_usd": float(fund.fund_usd),
+        "es_usd": float(fund.es_usd),
+        "cover2_usd": float(cover2_usd),
+        "epsilon": cfg.fund.epsilon,
+        "confidence": cfg.fund.confidence,
+        "mc_stderr_usd": float(fund.mc_stderr_usd),
+        "prob_any_bad_debt": float(fund.prob_any),
+        "curve": [[float(x), float(p)] for x, p in fund.curve],
+    }
+    run_info = {
+        "created_utc": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "runtime_seconds": round(time.perf_counter() - t_start, 2),
+        "stage_seconds": dict(progress.timings),
+        "command": command,
+        "data_dir": None,
+    }
+    return RunReport(
+        title=cfg.run.title or f"riskopt: {cfg.name}",
+        config_name=cfg.name,
+        status=status,
+        status_message=msg,
+        meta=meta,
+        run_info=run_info,
+        assets=results,
+        insurance_fund_usd=float(fund.fund_usd),
+        metrics=metrics,
+        metrics_current=metrics_cur if any(inputs.has_current) else None,
+        method=method,
+        assumptions=assumptions,
+        data_findings=findings,
+        book_summary=book_summary,
+        fund=fund_d,
+        prices=inputs.prices.prices.loc[inputs.returns.index[0]:],
+        volatility=vol.volatility_,
+        correlation=np.asarray(gen.correlation_estimator_.correlation_
+                               if hasattr(gen, "correlation_estimator_") else gen.correlation_),
+        bad_debt=ev_rec["total"],
+        bad_debt_current=ev_cur["total"],
+        config_text=cfg.to_toml(),
+    )
+
+
+def _debt_backed(book: Book) -> np.ndarray:
+    """Debt of the accounts holding each collateral asset, apportioned by collateral share, USD."""
+    coll = book.collateral_matrix()
+    tot = np.asarray(coll.sum(axis=1)).ravel()
+    share = coll.multiply(1.0 / np.where(tot > 0, tot, 1.0)[:, None]).tocsr()
+    return np.asarray(share.T @ book.account_debt).ravel()
+
+
+def _finding_dict(f: Any) -> dict[str, Any]:
+    if dataclasses.is_dataclass(f):
+        d = dataclasses.asdict(f)
+    else:
+        d = dict(f)
+    return {k: d.get(k) for k in ("kind", "file", "asset", "start", "end", "detail")}
