@@ -140,6 +140,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             traceback.print_exc()
         print(f"riskopt: error: {err}", file=sys.stderr)
         return ERR
+    except OSError as err:
+        # unwritable output directory, unreadable file: a user problem, not a bug
+        if args.debug:
+            traceback.print_exc()
+        print(f"riskopt: error: {err}", file=sys.stderr)
+        return ERR
     except KeyboardInterrupt:
         print("riskopt: interrupted; no report written", file=sys.stderr)
         return 130
