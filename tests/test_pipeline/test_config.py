@@ -102,3 +102,19 @@ def test_missing_file_and_invalid_toml(tmp_path):
     bad.write_text("[run\nname=", encoding="utf-8")
     with pytest.raises(ConfigError, match="bad.toml: invalid TOML"):
         load_config(bad)
+
+
+def test_default_config_matches_reference_file():
+    """The default config's current parameters are the Aave reference snapshot's, every asset."""
+    from optimizer.pipeline.current import load_current
+
+    ref = ROOT.parent / "shared" / "reference" / "aave_v3_ethereum_params.csv"
+    if not ref.exists():
+        pytest.skip("../shared/reference not beside the project")
+    cfg = load_config(ROOT / "configs" / "aave-v3-ethereum.toml")
+    cur = load_current(ref, {t: a.symbol for t, a in cfg.assets.items()})
+    assert set(cur) == set(cfg.assets)
+    for t, a in cfg.assets.items():
+        assert cur[t] == pytest.approx(
+            {"ltv": a.current.ltv, "liquidation_threshold": a.current.liquidation_threshold,
+             "liquidation_bonus": a.current.liquidation_bonus}, abs=1e-12), t
