@@ -1,0 +1,684 @@
+"""The view of a :class:`RunReport` shared by the Markdown and HTML templates.
+
+Both templates receive the same :class:`ReportView`: every number is already formatted as text here,
+so the two documents cannot disagree, and the templates only lay the pieces out. Nothing is computed
+beyond differences and formatting; the numbers come from the report.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from optimizer.report._format import (
+    MISSING,
+    as_float,
+    confidence_label,
+    fmt_auto,
+    fmt_bps,
+    fmt_num,
+    fmt_pct,
+    fmt_prob,
+    fmt_text,
+    fmt_usd,
+    fmt_usd_short,
+    humanize,
+)
+from optimizer.report.model import FORMAT_VERSION, AssetResult, RunReport
+
+#: The four parameters shown per asset, in table order, with their column labels.
+PARAM_KEYS: tuple[tuple[str, str], ...] = (
+    ("ltv", "LTV"),
+    ("liquidation_threshold", "Liq. threshold"),
+    ("liquidation_bonus", "Liq. bonus"),
+    ("haircut", "Haircut"),
+)
+
+STATUS_LABELS = {
+    "ok": "OK: the risk target is met",
+    "infeasible": "Risk target not met",
+    "solver_failed": "Solver failed",
+}
+
+#: Known metrics in display order; ``{conf}`` is replaced by the confidence level.
+METRIC_LABELS = {
+    "capital_efficiency_usd": "Capital efficiency",
+    "bad_debt_var_usd": "Bad-debt VaR{conf}",
+    "bad_debt_cvar_usd": "Bad-debt CVaR{conf}",
+    "prob_bad_debt": "P(bad debt > 0)",
+    "prob_bad_debt_exceeds_fund": "P(bad debt > insurance fund)",
+}
+
+FUND_LABELS = {
+    "insurance_fund_usd": "Recommended insurance fund",
+    "es_usd": "Expected shortfall of bad debt",
+    "cover2_usd": "Cover-2",
+    "epsilon": "Target P(bad debt > fund), ε",
+    "mc_stderr_usd": "Monte Carlo standard error",
+}
+
+DRIVER_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("collateral_usd", "Collateral"),
+    ("vol_annual", "Ann. vol"),
+    ("vol_forecast_daily", "Daily vol forecast"),
+    ("tail_dof", "Tail dof"),
+    ("corr_to_debt", "Corr. to debt"),
+    ("adv_usd", "Liquidity (ADV)"),
+    ("slippage", "Slippage"),
+    ("horizon_drop_q", "Horizon move (tail q.)"),
+)
+
+METHOD_LABELS = {
+    "scenario_method": "Scenario method",
+    "n_scenarios": "Scenarios",
+    "horizon_days": "Horizon (days)",
+    "alpha": "Confidence level α",
+    "risk_budget_usd": "Risk budget (bad-debt CVaR)",
+    "appetite": "Risk appetite",
+    "volatility_estimator": "Volatility estimator",
+    "correlation_estimator": "Correlation estimator",
+    "solver": "Solver",
+    "solve_seconds": "Solve time (s)",
+    "book_source": "Book source",
+}
+
+#: Keys of an optional section that describe presentation (anything else is data for params.json).
+SECTION_KEYS = ("title", "text", "bullets", "table", "tables", "figures")
+
+
+@dataclass(frozen=True)
+class Table:
+    """A table of preformatted cells. ``numeric[j]`` right-aligns column j."""
+
+    id: str
+    columns: list[str]
+    rows: list[list[str]]
+    numeric: list[bool]
+    caption: str = ""
+
+
+@dataclass(frozen=True)
+class FigureRef:
+    """A figure: ``id`` is the HTML element id; ``png`` the image (None: show ``empty_text``)."""
+
+    id: str
+    caption: str
+    png: bytes | None = None
+    svg: str | None = None
+    empty_text: str = "Not available for this run."
+
+
+@dataclass(frozen=True)
+class Block:
+    """One piece of an optional section: ``kind`` is paragraph, bullets, table or figure."""
+
+    kind: str
+    text: str = ""
+    items: list[str] = field(default_factory=list)
+    table: Table | None = None
+    figure: FigureRef | None = None
+
+
+@dataclass(frozen=True)
+class Section:
+    """An optional section from ``RunReport.sections``."""
+
+    id: str
+    title: str
+    blocks: list[Block]
+
+
+@dataclass(frozen=True)
+class ReportView:
+    """Everything the templates print, as text."""
+
+    title: str
+    config_name: str
+    status: str
+    status_label: str
+    status_message: str
+    summary: list[str]
+    has_current: bool
+    recommendations: Table
+    binding_note: str
+    metrics: Table
+    bad_debt_note: str
+    fund: Table
+    fund_curve: Table | None
+    drivers: Table
+    references: Table
+    extra_sections: list[Section]
+    findings: Table | None
+    method: Table
+    book: Table | None
+    assumptions: list[str]
+    repro: list[tuple[str, str]]
+    data_files: list[tuple[str, str]]
+    versions: list[tuple[str, str]]
+    command: str
+    config_text: str
+    conf_label: str
+    as_of: str
+    horizon: str
+    n_scenarios: str
+
+
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def _param(d: Mapping[str, Any] | None, key: str) -> float | None:
+    if not d:
+        return None
+    v = as_float(d.get(key))
+    if v is None and key == "haircut":
+        ltv = as_float(d.get("ltv"))
+        return None if ltv is None else 1.0 - ltv
+    return v
+
+
+def param_change(cur: float | None, rec: float | None) -> str:
+    """``"80.00% → 82.50% (+250 bps)"``; just the recommended value when there is no current one."""
+    if rec is None:
+        return MISSING
+    if cur is None:
+        return fmt_pct(rec)
+    if abs(rec - cur) < 5e-7:
+        return f"{fmt_pct(rec)} (no change)"
+    return f"{fmt_pct(cur)} → {fmt_pct(rec)} ({fmt_bps(rec - cur)})"
+
+
+def _recommendations(assets: Sequence[AssetResult], has_current: bool) -> Table:
+    rows = []
+    for a in assets:
+        cells = [a.asset.upper()]
+        for key, _label in PARAM_KEYS:
+            cells.append(param_change(_param(a.current, key), _param(a.recommended, key)))
+        cells.append(a.binding or MISSING)
+        rows.append(cells)
+    cols = ["Asset"] + [lab for _k, lab in PARAM_KEYS] + ["Binding constraint"]
+    caption = (
+        "Current → recommended, change in basis points (1 bp = 0.01 percentage point)."
+        if has_current
+        else "Recommended values; no current parameters were given."
+    )
+    return Table("tbl-recommendations", cols, rows, [False] + [True] * 4 + [False], caption)
+
+
+def _changes_sentence(assets: Sequence[AssetResult]) -> str:
+    if not any(a.current for a in assets):
+        listed = "; ".join(
+            f"{a.asset.upper()} LTV {fmt_pct(_param(a.recommended, 'ltv'))}, "
+            f"LT {fmt_pct(_param(a.recommended, 'liquidation_threshold'))}"
+            for a in assets
+        )
+        return (
+            f"No current parameters were given, so the recommendation is stated outright for "
+            f"{len(assets)} asset{'s' if len(assets) != 1 else ''}: {listed}."
+        )
+    parts, unchanged, no_current = [], [], []
+    short = {"ltv": "LTV", "liquidation_threshold": "LT", "liquidation_bonus": "bonus"}
+    for a in assets:
+        if not a.current:
+            no_current.append(a.asset.upper())
+            continue
+        moves = []
+        for key, lab in short.items():
+            cur, rec = _param(a.current, key), _param(a.recommended, key)
+            if cur is not None and rec is not None and abs(rec - cur) >= 5e-7:
+                moves.append(f"{lab} {fmt_bps(rec - cur)} to {fmt_pct(rec)}")
+        if moves:
+            parts.append(f"{a.asset.upper()} {', '.join(moves)}")
+        else:
+            unchanged.append(a.asset.upper())
+    n_changed = len(parts)
+    out = f"The recommendation changes {n_changed} of {len(assets)} assets"
+    out += (": " + "; ".join(parts)) if parts else ""
+    out += "."
+    if unchanged:
+        out += f" Unchanged: {', '.join(unchanged)}."
+    if no_current:
+        out += f" New (no current parameters): {', '.join(no_current)}."
+    return out
+
+
+def _metric_label(key: str, conf: str) -> str:
+    if key in METRIC_LABELS:
+        return METRIC_LABELS[key].format(conf=f" {conf}" if conf else "")
+    return humanize(key)
+
+
+def _metric_delta(key: str, cur: Any, rec: Any) -> str:
+    c, r = as_float(cur), as_float(rec)
+    if c is None or r is None:
+        return MISSING
+    k = key.lower()
+    d = r - c
+    if k.endswith("_usd"):
+        return ("+" if d > 0 else "") + fmt_usd(d)
+    if k.startswith(("prob_", "p_")) or k.endswith(("_prob", "_probability")):
+        return f"{d * 100:+.3g} pp" if d else "0 pp"
+    return f"{d:+.4g}"
+
+
+def _ordered_keys(primary: Sequence[str], *dicts: Mapping[str, Any] | None) -> list[str]:
+    keys = [k for k in primary if any(d and k in d for d in dicts)]
+    for d in dicts:
+        for k in d or {}:
+            if k not in keys:
+                keys.append(k)
+    return keys
+
+
+def _metrics(report: RunReport, conf: str) -> Table:
+    rec, cur = report.metrics or {}, report.metrics_current
+    keys = _ordered_keys(list(METRIC_LABELS), rec, cur)
+    rows = []
+    for k in keys:
+        label = _metric_label(k, conf)
+        if cur is not None:
+            rows.append([label, fmt_auto(k, cur.get(k)), fmt_auto(k, rec.get(k)),
+                         _metric_delta(k, cur.get(k), rec.get(k))])
+        else:
+            rows.append([label, fmt_auto(k, rec.get(k))])
+    if cur is not None:
+        return Table("tbl-metrics", ["Metric", "Current parameters", "Recommended", "Change"], rows,
+                     [False, True, True, True])
+    return Table("tbl-metrics", ["Metric", "Recommended"], rows, [False, True],
+                 "No current parameters were given, so there is no before/after comparison.")
+
+
+def _curve_points(curve: Sequence[Sequence[Any]], fund: float | None, k: int = 8) -> list[list[float]]:
+    pts = [
+        [as_float(p[0]), as_float(p[1])] for p in curve
+        if len(p) >= 2 and as_float(p[0]) is not None
+    ]
+    pts.sort(key=lambda p: p[0])
+    if len(pts) <= k:
+        return pts
+    idx = set(np.unique(np.linspace(0, len(pts) - 1, k).round().astype(int)).tolist())
+    if fund is not None:
+        idx.add(int(np.argmin([abs(p[0] - fund) for p in pts])))
+    return [pts[i] for i in sorted(idx)]
+
+
+def _fund(report: RunReport) -> tuple[Table, Table | None]:
+    f = dict(report.fund or {})
+    f.setdefault("insurance_fund_usd", report.insurance_fund_usd)
+    keys = _ordered_keys(list(FUND_LABELS), f)
+    rows = []
+    for k in keys:
+        if k == "curve":
+            continue
+        v = f[k]
+        text = fmt_prob(v) if k == "epsilon" else fmt_auto(k, v)
+        rows.append([FUND_LABELS.get(k, humanize(k)), text])
+    table = Table("tbl-fund", ["Quantity", "Value"], rows, [False, True])
+    curve = f.get("curve") or []
+    pts = _curve_points(curve, as_float(report.insurance_fund_usd))
+    if not pts:
+        return table, None
+    fund_v = as_float(report.insurance_fund_usd)
+    crow = []
+    for x, p in pts:
+        mark = " (recommended)" if fund_v is not None and abs(x - fund_v) <= 1e-6 * max(1.0, fund_v) else ""
+        crow.append([fmt_usd(x) + mark, fmt_prob(p)])
+    return table, Table(
+        "tbl-fund-curve", ["Fund size", "P(bad debt > fund)"], crow, [True, True],
+        f"{len(pts)} of {len(curve)} points of the curve.",
+    )
+
+
+def _drivers(assets: Sequence[AssetResult]) -> Table:
+    known = {k for k, _ in DRIVER_COLUMNS} | {"estimator", "fallback_reason"}
+    present = [(k, lab) for k, lab in DRIVER_COLUMNS if any(k in a.drivers for a in assets)]
+    extras = sorted({k for a in assets for k in a.drivers if k not in known})
+    cols = ["Asset"] + [lab for _k, lab in present] + [humanize(k) for k in extras] + ["Estimator"]
+    rows = []
+    for a in assets:
+        d = a.drivers
+        cells = [a.asset.upper()]
+        for k, _lab in present:
+            v = d.get(k)
+            if k in ("vol_annual",):
+                cells.append(fmt_pct(v, 1))
+            elif k in ("vol_forecast_daily", "slippage"):
+                cells.append(fmt_pct(v, 2))
+            elif k == "tail_dof":
+                cells.append(fmt_num(v, 3))
+            elif k == "corr_to_debt":
+                fv = as_float(v)
+                cells.append(MISSING if fv is None else f"{fv:.2f}")
+            elif k == "horizon_drop_q":
+                fv = as_float(v)
+                cells.append(MISSING if fv is None else f"{(fv - 1) * 100:+.1f}%")
+            elif k.endswith("_usd"):
+                cells.append(fmt_usd_short(v))
+            else:
+                cells.append(fmt_auto(k, v))
+        for k in extras:
+            cells.append(fmt_auto(k, d.get(k)))
+        est = fmt_text(d.get("estimator")) if d.get("estimator") is not None else MISSING
+        if d.get("fallback_reason"):
+            est += f" (fallback: {fmt_text(d['fallback_reason'])})"
+        cells.append(est)
+        rows.append(cells)
+    numeric = [False] + [True] * (len(present) + len(extras)) + [False]
+    caption = (
+        "Vol = volatility of daily log returns; tail dof = Student-t degrees of freedom of the "
+        "residuals (lower = fatter tails); ADV = average daily traded volume; slippage = price impact "
+        "of liquidating the position; horizon move = the tail quantile of the price change over the "
+        "horizon."
+    )
+    return Table("tbl-drivers", cols, rows, numeric, caption)
+
+
+def _references(assets: Sequence[AssetResult]) -> Table:
+    extras = sorted({k for a in assets for k in a.references if k not in ("analytic_lt", "smart_ltv")})
+    cols = ["Asset", "Recommended LT", "Analytic LT", "Recommended LTV", "SmartLTV"]
+    cols += [humanize(k) for k in extras]
+    rows = []
+    for a in assets:
+        r = a.references
+        cells = [
+            a.asset.upper(),
+            fmt_pct(_param(a.recommended, "liquidation_threshold")),
+            fmt_pct(r.get("analytic_lt")),
+            fmt_pct(_param(a.recommended, "ltv")),
+            fmt_pct(r.get("smart_ltv")),
+        ] + [fmt_pct(r.get(k)) if as_float(r.get(k)) is not None else fmt_text(r.get(k)) for k in extras]
+        rows.append(cells)
+    return Table("tbl-references", cols, rows, [False] + [True] * (len(cols) - 1),
+                 "Simple benchmarks computed from the same inputs, shown beside the recommendation.")
+
+
+def _findings(findings: Sequence[Mapping[str, Any]]) -> Table | None:
+    if not findings:
+        return None
+    rows = []
+    for f in findings:
+        start, end = f.get("start"), f.get("end")
+        if start is not None and end is not None and fmt_text(start) != fmt_text(end):
+            period = f"{fmt_text(start)} to {fmt_text(end)}"
+        else:
+            period = fmt_text(start if start is not None else end)
+        rows.append([fmt_text(f.get("kind")), fmt_text(f.get("asset")).upper(), period,
+                     fmt_text(f.get("detail"))])
+    return Table("tbl-findings", ["Kind", "Asset", "Period", "Detail"], rows, [False] * 4)
+
+
+def _method(method: Mapping[str, Any]) -> Table:
+    rows = []
+    for k in _ordered_keys(list(METHOD_LABELS), method):
+        v = method[k]
+        rows.append([METHOD_LABELS.get(k, humanize(k)),
+                     fmt_num(v, 3) if k == "solve_seconds" else fmt_auto(k, v)])
+    return Table("tbl-method", ["Setting", "Value"], rows, [False, False])
+
+
+def _book(book: Mapping[str, Any]) -> Table | None:
+    if not book:
+        return None
+    rows = []
+    for k, v in book.items():
+        if isinstance(v, Mapping):
+            text = ", ".join(f"{str(a).upper()} {fmt_auto(k, x)}" for a, x in v.items())
+        else:
+            text = fmt_auto(k, v)
+        rows.append([humanize(k), text])
+    return Table("tbl-book", ["Book", "Value"], rows, [False, False])
+
+
+def _repro(report: RunReport) -> tuple[list[tuple[str, str]], list[tuple[str, str]], list[tuple[str, str]]]:
+    m, ri = report.meta or {}, report.run_info or {}
+    rows = [
+        ("format version", fmt_text(m.get("format_version", FORMAT_VERSION))),
+        ("package version", fmt_text(m.get("package_version"))),
+        ("config", report.config_name or MISSING),
+        ("config sha256", fmt_text(m.get("config_sha256"))),
+        ("data sha256", fmt_text(m.get("data_sha256"))),
+        ("seed", MISSING if m.get("seed") is None else str(m.get("seed"))),
+        ("as of", fmt_text(m.get("as_of"))),
+    ]
+    if ri.get("created_utc") is not None:
+        rows.append(("created (UTC)", fmt_text(ri["created_utc"])))
+    if ri.get("runtime_seconds") is not None:
+        rows.append(("runtime", f"{fmt_num(ri['runtime_seconds'], 3)} s"))
+    files = [(str(k), fmt_text(v)) for k, v in sorted((m.get("data_files") or {}).items())]
+    versions = [(str(k), fmt_text(v)) for k, v in sorted((m.get("versions") or {}).items())]
+    return rows, files, versions
+
+
+# --- optional sections ----------------------------------------------------------------------------------------
+
+
+def _slug(s: str) -> str:
+    out = "".join(c if c.isalnum() else "-" for c in s.lower())
+    return "-".join(p for p in out.split("-") if p) or "section"
+
+
+_FORMATTERS = {
+    "pct": fmt_pct,
+    "prob": fmt_prob,
+    "usd": fmt_usd,
+    "usd_short": fmt_usd_short,
+    "bps": fmt_bps,
+    "num": fmt_num,
+    "text": fmt_text,
+}
+
+
+def _section_table(spec: Mapping[str, Any], tid: str) -> Table:
+    cols = [fmt_text(c) for c in spec.get("columns") or []]
+    raw_rows = spec.get("rows") or []
+    width = max([len(cols)] + [len(r) for r in raw_rows]) if (cols or raw_rows) else 0
+    cols = cols + [""] * (width - len(cols))
+    formats = list(spec.get("formats") or [])
+    formats += ["auto"] * (width - len(formats))
+    rows, numeric = [], [True] * width
+    for r in raw_rows:
+        cells = []
+        for j in range(width):
+            v = r[j] if j < len(r) else None
+            fmt = _FORMATTERS.get(formats[j])
+            cells.append(fmt(v) if fmt else fmt_text(v))
+            if isinstance(v, str) or v is None and formats[j] == "text":
+                numeric[j] = False
+        rows.append(cells)
+    if not raw_rows:
+        numeric = [False] * width
+    return Table(fmt_text(spec.get("id") or tid), cols, rows, numeric, fmt_text(spec.get("caption") or ""))
+
+
+def _section_figure(spec: Mapping[str, Any], fid: str) -> FigureRef:
+    import base64
+
+    png = None
+    if isinstance(spec.get("png"), (bytes, bytearray)):
+        png = bytes(spec["png"])
+    elif isinstance(spec.get("png_base64"), str):
+        png = base64.b64decode(spec["png_base64"])
+    svg = spec.get("svg") if isinstance(spec.get("svg"), str) else None
+    if png is None and svg is None and isinstance(spec.get("plot"), Mapping):
+        from optimizer.report import plots
+
+        with plots.report_style():
+            fig = plots.plot_spec(spec["plot"])
+            png = None if fig is None else plots.figure_png(fig)
+    return FigureRef(fmt_text(spec.get("id") or fid), fmt_text(spec.get("caption") or ""), png, svg)
+
+
+def _summarise_value(v: Any) -> str:
+    if isinstance(v, Mapping):
+        return f"{len(v)} entries (see params.json)"
+    if isinstance(v, (list, tuple, np.ndarray)):
+        if len(v) <= 6 and all(not isinstance(x, (Mapping, list, tuple)) for x in v):
+            return fmt_text(list(v))
+        return f"{len(v)} items (see params.json)"
+    return fmt_text(v)
+
+
+def build_section(name: str, spec: Any, *, figures: bool = True) -> Section:
+    """Turn one entry of ``RunReport.sections`` into paragraphs, bullets, tables and figures.
+
+    A section that is a dict may use the presentation keys ``title``, ``text`` (str or list of
+    paragraphs), ``bullets`` (list of str), ``table`` / ``tables`` (``columns``, ``rows``, optional
+    ``formats`` from pct, prob, usd, usd_short, bps, num, text; ``caption``; ``id``) and ``figures``
+    (each with ``id``, ``caption`` and one of ``png_base64``, ``svg`` or ``plot`` for
+    :func:`optimizer.report.plots.plot_spec`). Other keys are data (for params.json) and are not
+    printed. A dict with none of these keys is printed as a key/value table; a string as a paragraph;
+    a list as bullets.
+    """
+    sid = _slug(name)
+    if isinstance(spec, str):
+        return Section(f"sec-{sid}", humanize(name), [Block("paragraph", text=spec)])
+    if isinstance(spec, (list, tuple)):
+        return Section(f"sec-{sid}", humanize(name), [Block("bullets", items=[fmt_text(x) for x in spec])])
+    if not isinstance(spec, Mapping):
+        return Section(f"sec-{sid}", humanize(name), [Block("paragraph", text=fmt_text(spec))])
+    title = fmt_text(spec.get("title") or humanize(name))
+    blocks: list[Block] = []
+    if not any(k in spec for k in SECTION_KEYS[1:]):
+        rows = [[humanize(str(k)), fmt_auto(str(k), v) if not isinstance(v, (Mapping, list, tuple, np.ndarray))
+                 else _summarise_value(v)] for k, v in spec.items() if k != "title"]
+        if rows:
+            blocks.append(Block("table", table=Table(f"tbl-{sid}", ["Item", "Value"], rows, [False, True])))
+        return Section(f"sec-{sid}", title, blocks)
+    text = spec.get("text")
+    for para in [text] if isinstance(text, str) else list(text or []):
+        blocks.append(Block("paragraph", text=fmt_text(para)))
+    if spec.get("bullets"):
+        blocks.append(Block("bullets", items=[fmt_text(x) for x in spec["bullets"]]))
+    tables = ([spec["table"]] if isinstance(spec.get("table"), Mapping) else []) + [
+        t for t in spec.get("tables") or [] if isinstance(t, Mapping)
+    ]
+    for i, t in enumerate(tables):
+        blocks.append(Block("table", table=_section_table(t, f"tbl-{sid}" + (f"-{i + 1}" if i else ""))))
+    for i, fs in enumerate(spec.get("figures") or []):
+        if not isinstance(fs, Mapping):
+            continue
+        fid = f"fig-{sid}-{i + 1}"
+        if figures:
+            blocks.append(Block("figure", figure=_section_figure(fs, fid)))
+        else:
+            blocks.append(Block("figure", figure=FigureRef(fmt_text(fs.get("id") or fid),
+                                                          fmt_text(fs.get("caption") or ""))))
+    return Section(f"sec-{sid}", title, blocks)
+
+
+# --- the view ----------------------------------------------------------------------------------------------------
+
+
+def _samples(x: Any) -> np.ndarray:
+    """Finite values of a per-scenario array (None -> empty)."""
+    if x is None:
+        return np.empty(0)
+    a = np.asarray(x, dtype=float).ravel()
+    return a[np.isfinite(a)]
+
+
+def _summary(report: RunReport, conf: str) -> list[str]:
+    paras = []
+    paras.append(_changes_sentence(report.assets))
+    fund = report.fund or {}
+    fund_txt = f"The recommended insurance fund is {fmt_usd(report.insurance_fund_usd)}"
+    extras = []
+    if fund.get("es_usd") is not None:
+        extras.append(f"expected shortfall of bad debt {fmt_usd(fund['es_usd'])}")
+    if fund.get("cover2_usd") is not None:
+        extras.append(f"cover-2 {fmt_usd(fund['cover2_usd'])}")
+    paras.append(fund_txt + (f" ({'; '.join(extras)})." if extras else "."))
+    m, c = report.metrics or {}, report.metrics_current
+    parts = []
+    for key in METRIC_LABELS:
+        if key not in m:
+            continue
+        label = _metric_label(key, conf)
+        label = label[0].lower() + label[1:] if not label.startswith("P(") else label
+        txt = f"{label} {fmt_auto(key, m[key])}"
+        if c is not None and key in c:
+            txt += f" (now {fmt_auto(key, c[key])})"
+        parts.append(txt)
+    if parts:
+        lead = "Under the recommended parameters: " if c is None else (
+            "Under the recommended parameters (current parameters in brackets): "
+        )
+        paras.append(lead + "; ".join(parts) + ".")
+    return paras
+
+
+def build_view(report: RunReport, *, figures: bool = True) -> ReportView:
+    """Format every part of ``report`` for the templates.
+
+    Parameters
+    ----------
+    report : RunReport
+    figures : bool
+        Draw the figures of optional sections (HTML); False skips the drawing (Markdown).
+    """
+    conf = confidence_label(report.method.get("alpha"))
+    has_current = any(a.current for a in report.assets)
+    bindings = [a.binding for a in report.assets if a.binding]
+    binding_note = (
+        "Binding constraint: the constraint that set the value (the risk budget, or a lower/upper "
+        "bound of the search)." if bindings else ""
+    )
+    bd = _samples(report.bad_debt)
+    bd_cur = None if report.bad_debt_current is None else _samples(report.bad_debt_current)
+    n = int(bd.size)
+    if n and not np.any(bd > 0):
+        note = f"No bad debt in any scenario under the recommended parameters ({n:,} scenarios)"
+        if bd_cur is not None and bd_cur.size:
+            if np.any(bd_cur > 0):
+                note += f"; {np.mean(bd_cur > 0):.2%} of scenarios have bad debt under the current parameters."
+            else:
+                note += " nor under the current parameters."
+        else:
+            note += "."
+    elif n:
+        note = (
+            f"{np.mean(bd > 0):.2%} of {n:,} scenarios end with bad debt under the recommended parameters; "
+            f"the largest is {fmt_usd(np.nanmax(bd))}."
+        )
+    else:
+        note = "No bad-debt scenarios were recorded."
+    fund, fund_curve = _fund(report)
+    repro, files, versions = _repro(report)
+    sections = [build_section(k, v, figures=figures) for k, v in (report.sections or {}).items()]
+    return ReportView(
+        title=report.title,
+        config_name=report.config_name,
+        status=report.status,
+        status_label=STATUS_LABELS.get(report.status, report.status),
+        status_message=report.status_message,
+        summary=_summary(report, conf),
+        has_current=has_current,
+        recommendations=_recommendations(report.assets, has_current),
+        binding_note=binding_note,
+        metrics=_metrics(report, conf),
+        bad_debt_note=note,
+        fund=fund,
+        fund_curve=fund_curve,
+        drivers=_drivers(report.assets),
+        references=_references(report.assets),
+        extra_sections=sections,
+        findings=_findings(report.data_findings),
+        method=_method(report.method or {}),
+        book=_book(report.book_summary or {}),
+        assumptions=[fmt_text(a) for a in report.assumptions],
+        repro=repro,
+        data_files=files,
+        versions=versions,
+        command=fmt_text((report.run_info or {}).get("command") or ""),
+        config_text=report.config_text or "",
+        conf_label=conf,
+        as_of=fmt_text((report.meta or {}).get("as_of")),
+        horizon=(
+            f"{fmt_num(report.method['horizon_days'])}-day"
+            if as_float(report.method.get("horizon_days")) is not None else "simulation"
+        ),
+        n_scenarios=fmt_num(report.method.get("n_scenarios", n) or n),
+    )
+

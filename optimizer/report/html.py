@@ -1,0 +1,79 @@
+"""``report.html``: the same content as the Markdown post plus figures, in one self-contained file.
+
+The CSS (``templates/style.css``) is inlined and every figure is a PNG ``data:`` URI, so the file
+opens offline, can be attached to a forum post or archived as is, and needs no JavaScript.
+"""
+
+from __future__ import annotations
+
+from optimizer.report._context import FigureRef, build_view
+from optimizer.report._format import confidence_label
+from optimizer.report._jinja import environment, read_template_file
+from optimizer.report.model import RunReport
+
+TEMPLATE = "report.html.j2"
+STYLESHEET = "style.css"
+
+
+def figure_refs(report: RunReport) -> dict[str, FigureRef]:
+    """The five standard figures with their captions, drawn by :mod:`optimizer.report.plots`."""
+    from optimizer.report import plots
+
+    images = plots.report_figures(report)
+    conf = confidence_label(report.method.get("alpha"))
+    conf_txt = f" at {conf}" if conf else ""
+    has_current_dist = report.bad_debt_current is not None
+    captions = {
+        "fig-params": (
+            "Loan-to-value and liquidation threshold per asset"
+            + (", current (light) beside recommended (dark); labels give the recommended value in "
+               "percent and the change in basis points." if any(a.current for a in report.assets)
+               else "; no current parameters were given.")
+        ),
+        "fig-bad-debt": (
+            f"Distribution of aggregate bad debt per scenario under the recommended parameters, "
+            f"log scale, with VaR and CVaR{conf_txt} marked"
+            + ("; the outline is the distribution under the current parameters." if has_current_dist else ".")
+        ),
+        "fig-fund": (
+            "Probability that bad debt exceeds the insurance fund, for a range of fund sizes; the "
+            "dashed line marks the recommended fund."
+        ),
+        "fig-prices": (
+            "Price history of each asset normalised to 1 at the first date (log scale), and the "
+            "conditional daily volatility used for the scenarios."
+        ),
+        "fig-correlation": "Correlation of daily log returns between the assets.",
+    }
+    empty = {
+        "fig-bad-debt": "No bad debt in any scenario, so there is no distribution to draw.",
+        "fig-fund": "No fund-size curve was computed for this run.",
+        "fig-prices": "No price history was supplied.",
+        "fig-correlation": "No correlation matrix was supplied.",
+        "fig-params": "No assets.",
+    }
+    return {
+        fid: FigureRef(fid, captions[fid], images.get(fid), None, empty[fid]) for fid in captions
+    }
+
+
+def render_html(report: RunReport) -> str:
+    """Render ``report`` as one self-contained HTML document.
+
+    Figures (ids): ``fig-params``, ``fig-bad-debt``, ``fig-fund``, ``fig-prices``,
+    ``fig-correlation``; tables have ids starting with ``tbl-``.
+
+    Parameters
+    ----------
+    report : RunReport
+
+    Returns
+    -------
+    str
+        The document, ending with a newline.
+    """
+    view = build_view(report, figures=True)
+    html = environment().get_template(TEMPLATE).render(
+        v=view, figs=figure_refs(report), css=read_template_file(STYLESHEET)
+    )
+    return "\n".join(ln.rstrip() for ln in html.splitlines()).strip("\n") + "\n"

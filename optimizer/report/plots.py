@@ -1,0 +1,492 @@
+"""Figures of the HTML report, drawn with matplotlib's object API (no pyplot, no global state).
+
+Every figure is drawn inside :func:`report_style`, a fixed rc context (matplotlib's default style,
+DejaVu Sans shipped with matplotlib, fixed size and dpi, ``svg.hashsalt``), and saved as PNG with the
+``Software`` metadata removed, so the same inputs give the same bytes on the same library versions.
+
+Each ``plot_*`` function returns a :class:`matplotlib.figure.Figure`, or None when there is nothing to
+draw (the HTML then shows a sentence instead of an empty chart).
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from optimizer.report._format import as_float, confidence_label, fmt_bps, fmt_usd_short
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+    from optimizer.report.model import AssetResult, RunReport
+
+#: Resolution of every PNG (dots per inch). Figure sizes are in inches, so width in px = size x DPI.
+DPI = 110
+
+#: rc settings applied on top of matplotlib's default style for every figure.
+RC: dict[str, Any] = {
+    "font.family": "DejaVu Sans",
+    "font.size": 9.0,
+    "axes.titlesize": 10.0,
+    "axes.labelsize": 9.0,
+    "legend.fontsize": 8.0,
+    "xtick.labelsize": 8.0,
+    "ytick.labelsize": 8.0,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "grid.linewidth": 0.6,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "figure.dpi": DPI,
+    "savefig.dpi": DPI,
+    "svg.hashsalt": "riskopt",
+    "svg.fonttype": "path",
+    "path.simplify": True,
+}
+
+#: Colours: recommended (dark) vs current (light) parameters, and lines in order.
+RECOMMENDED_COLOR = "#1f4e79"
+CURRENT_COLOR = "#9dbbd9"
+VAR_COLOR = "#c0392b"
+CVAR_COLOR = "#7b241c"
+
+
+@contextmanager
+def report_style() -> Iterator[None]:
+    """Matplotlib's default style plus :data:`RC`, whatever the user's matplotlibrc says."""
+    import matplotlib as mpl
+    import matplotlib.style
+
+    with mpl.rc_context():
+        matplotlib.style.use("default")
+        mpl.rcParams.update(RC)
+        yield
+
+
+def _figure(width: float, height: float) -> Figure:
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(width, height), dpi=DPI, layout="constrained")
+
+
+def figure_png(fig: Figure) -> bytes:
+    """The figure as PNG bytes, without the ``Software`` metadata (no timestamps are written)."""
+    buf = io.BytesIO()
+    with report_style():
+        fig.savefig(buf, format="png", dpi=DPI, metadata={"Software": None})
+    return buf.getvalue()
+
+
+def png_data_uri(png: bytes) -> str:
+    """``data:image/png;base64,...`` for an ``<img src>``: keeps the HTML self-contained."""
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+def _asset_colors(names: Sequence[str]) -> dict[str, Any]:
+    from matplotlib import colormaps
+
+    cmap = colormaps["tab10" if len(names) <= 10 else "tab20"]
+    return {n: cmap(i % cmap.N) for i, n in enumerate(names)}
+
+
+def _usd_axis(ax: Axes, axis: str = "x") -> None:
+    from matplotlib.ticker import FuncFormatter
+
+    fmt = FuncFormatter(lambda v, _pos: fmt_usd_short(v))
+    (ax.xaxis if axis == "x" else ax.yaxis).set_major_formatter(fmt)
+
+
+def _plain_log_axis(ax: Axes, axis: str, values: np.ndarray, suffix: str = "") -> None:
+    """Log axis labelled with plain numbers (0.5, 1, 2 instead of 10^-1 powers)."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v) & (v > 0)]
+    decades = float(np.log10(v.max() / v.min())) if v.size else 1.0
+    if decades <= 1.2:
+        subs: tuple[float, ...] = (1.0, 1.5, 2.0, 3.0, 5.0, 7.0)
+    elif decades <= 3.0:
+        subs = (1.0, 2.0, 5.0)
+    else:
+        subs = (1.0,)
+    target = ax.yaxis if axis == "y" else ax.xaxis
+    target.set_major_locator(LogLocator(base=10.0, subs=subs))
+    target.set_major_formatter(FuncFormatter(lambda x, _pos: f"{x:g}{suffix}"))
+    target.set_minor_formatter(NullFormatter())
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Figures
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def plot_prices(prices: pd.DataFrame, volatility: pd.DataFrame | None = None) -> Figure | None:
+    """Normalised price history (log scale) above the conditional daily volatility of each asset.
+
+    Parameters
+    ----------
+    prices : DataFrame of shape (n_dates, n_assets)
+        Prices in USD; each column is divided by its first valid value, so all start at 1.
+    volatility : DataFrame of shape (n_dates, n_assets) or None
+        Conditional daily volatility (fraction); drawn in percent in a second panel when given.
+
+    Returns
+    -------
+    Figure or None
+        None when there are no prices.
+    """
+    if prices is None or prices.empty or not prices.notna().any().any():
+        return None
+    names = [str(c) for c in prices.columns]
+    colors = _asset_colors(names)
+    has_vol = volatility is not None and not volatility.empty and volatility.notna().any().any()
+    fig = _figure(8.0, 5.4 if has_vol else 3.4)
+    if has_vol:
+        ax_p, ax_v = fig.subplots(2, 1, sharex=True, height_ratios=[3, 2])
+    else:
+        ax_p, ax_v = fig.subplots(1, 1), None
+    drawn = []
+    for col, name in zip(prices.columns, names, strict=True):
+        s = pd.to_numeric(prices[col], errors="coerce")
+        s = s.where(s > 0).dropna()
+        if s.empty:
+            continue
+        rel = s / s.iloc[0]
+        drawn.append(rel.to_numpy())
+        ax_p.plot(s.index, rel, color=colors[name], linewidth=1.0, label=name.upper())
+    ax_p.set_yscale("log")
+    if drawn:
+        _plain_log_axis(ax_p, "y", np.concatenate(drawn))
+    ax_p.set_ylabel("price / first price (log)")
+    ax_p.set_title("Price history, normalised to 1 at the first date")
+    ax_p.legend(loc="upper left", ncols=min(len(names), 6), frameon=False)
+    if ax_v is not None:
+        assert volatility is not None
+        for col in volatility.columns:
+            name = str(col)
+            s = pd.to_numeric(volatility[col], errors="coerce").dropna()
+            if s.empty:
+                continue
+            ax_v.plot(
+                s.index, s * 100, color=colors.get(name, "0.4"), linewidth=0.9, label=name.upper()
+            )
+        ax_v.set_ylabel("daily volatility (%)")
+        ax_v.set_title("Conditional daily volatility")
+        ax_v.set_ylim(bottom=0)
+    return fig
+
+
+def plot_correlation(correlation: np.ndarray, names: Sequence[str]) -> Figure | None:
+    """Heatmap of the correlation matrix with asset labels and (up to 12 assets) the values printed.
+
+    Parameters
+    ----------
+    correlation : ndarray of shape (n_assets, n_assets)
+    names : sequence of str, length n_assets
+    """
+    corr = np.asarray(correlation, dtype=float)
+    n = len(names)
+    if corr.ndim != 2 or corr.shape != (n, n) or n == 0:
+        return None
+    side = float(np.clip(1.2 + 0.55 * n, 3.2, 7.5))
+    fig = _figure(side + 1.0, side)
+    ax = fig.subplots()
+    im = ax.imshow(corr, cmap="RdBu_r", vmin=-1.0, vmax=1.0)
+    labels = [str(a).upper() for a in names]
+    ax.set_xticks(range(n), labels, rotation=45 if n > 4 else 0, ha="right" if n > 4 else "center")
+    ax.set_yticks(range(n), labels)
+    ax.grid(False)
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+    if n <= 12:
+        for i in range(n):
+            for j in range(n):
+                v = corr[i, j]
+                txt = "n/a" if not np.isfinite(v) else f"{v:.2f}"
+                ax.text(
+                    j, i, txt, ha="center", va="center", fontsize=8,
+                    color="white" if np.isfinite(v) and abs(v) > 0.6 else "black",
+                )
+    fig.colorbar(im, ax=ax, shrink=0.8, label="correlation")
+    ax.set_title("Correlation of daily log returns")
+    return fig
+
+
+def _log_bins(values: Sequence[np.ndarray], n_bins: int = 40) -> np.ndarray:
+    pos = np.concatenate([v[v > 0] for v in values])
+    lo, hi = float(pos.min()), float(pos.max())
+    if hi <= lo * 1.0001:
+        lo, hi = lo / 1.5, hi * 1.5
+    return np.geomspace(lo, hi, n_bins + 1)
+
+
+def plot_bad_debt(
+    bad_debt: np.ndarray,
+    bad_debt_current: np.ndarray | None = None,
+    *,
+    var_usd: float | None = None,
+    cvar_usd: float | None = None,
+    conf_label: str = "",
+) -> Figure | None:
+    """Histogram of aggregate bad debt per scenario on a log axis, with VaR and CVaR marked.
+
+    Scenarios without bad debt cannot be drawn on a log axis; their share is given in the title. The
+    distribution under the current parameters is overlaid as an outline when given.
+
+    Parameters
+    ----------
+    bad_debt : ndarray of shape (n_scenarios,)
+        USD bad debt per scenario under the recommended parameters.
+    bad_debt_current : ndarray of shape (n_scenarios,) or None
+    var_usd, cvar_usd : float or None
+        Drawn as vertical lines when positive.
+    conf_label : str
+        Confidence level for the legend, e.g. ``"99%"``.
+
+    Returns
+    -------
+    Figure or None
+        None when no scenario has bad debt under either parameter set.
+    """
+    rec = np.asarray([] if bad_debt is None else bad_debt, dtype=float).ravel()
+    rec = rec[np.isfinite(rec)]
+    cur = None
+    if bad_debt_current is not None:
+        cur = np.asarray(bad_debt_current, dtype=float).ravel()
+        cur = cur[np.isfinite(cur)]
+    series = [rec] + ([cur] if cur is not None else [])
+    if not any(np.any(s > 0) for s in series):
+        return None
+    bins = _log_bins(series)
+    fig = _figure(8.0, 3.6)
+    ax = fig.subplots()
+    n_rec = max(rec.size, 1)
+    if np.any(rec > 0):
+        pos = rec[rec > 0]
+        ax.hist(
+            pos, bins=bins, weights=np.full(pos.size, 100.0 / n_rec), color=RECOMMENDED_COLOR,
+            alpha=0.85, label="recommended parameters",
+        )
+    if cur is not None and np.any(cur > 0):
+        pos_c = cur[cur > 0]
+        ax.hist(
+            pos_c, bins=bins, weights=np.full(pos_c.size, 100.0 / max(cur.size, 1)),
+            histtype="step", color="#e67e22", linewidth=1.5, label="current parameters",
+        )
+    ax.set_xscale("log")
+    _usd_axis(ax, "x")
+    ax.set_xlabel("aggregate bad debt per scenario (USD, log scale)")
+    ax.set_ylabel("share of scenarios (%)")
+    suffix = f" {conf_label}" if conf_label else ""
+    for value, name, color, style in (
+        (var_usd, "VaR", VAR_COLOR, "--"),
+        (cvar_usd, "CVaR", CVAR_COLOR, ":"),
+    ):
+        v = as_float(value)
+        if v is not None and v > 0:
+            ax.axvline(v, color=color, linestyle=style, linewidth=1.4,
+                       label=f"{name}{suffix} = {fmt_usd_short(v)}")
+        elif v is not None:
+            ax.plot([], [], color=color, linestyle=style, label=f"{name}{suffix} = $0")
+    zero_rec = 100.0 * float(np.mean(rec <= 0)) if rec.size else 0.0
+    title = f"Bad debt across scenarios ({zero_rec:.1f}% of scenarios have none"
+    if cur is not None and cur.size:
+        title += f"; {100.0 * float(np.mean(cur <= 0)):.1f}% under current parameters"
+    ax.set_title(title + ")")
+    ax.legend(loc="upper right", frameon=False)
+    return fig
+
+
+_PARAM_BARS = (
+    ("ltv", "current", "LTV current", CURRENT_COLOR, "//"),
+    ("ltv", "recommended", "LTV recommended", RECOMMENDED_COLOR, "//"),
+    ("liquidation_threshold", "current", "LT current", CURRENT_COLOR, ""),
+    ("liquidation_threshold", "recommended", "LT recommended", RECOMMENDED_COLOR, ""),
+)
+
+
+def plot_params(assets: Sequence[AssetResult]) -> Figure | None:
+    """Grouped bars of LTV and liquidation threshold per asset, current beside recommended.
+
+    Bars of the current parameters are left out when no asset has them.
+    """
+    if not assets:
+        return None
+    has_current = any(a.current for a in assets)
+    bars = [b for b in _PARAM_BARS if has_current or b[1] == "recommended"]
+    n = len(assets)
+    width = 0.8 / len(bars)
+    fig = _figure(float(np.clip(2.5 + 1.3 * n, 7.0, 11.0)), 3.8)
+    ax = fig.subplots()
+    x = np.arange(n)
+    for k, (key, which, label, color, hatch) in enumerate(bars):
+        vals = []
+        for a in assets:
+            src = a.recommended if which == "recommended" else (a.current or {})
+            v = as_float(src.get(key))
+            vals.append(np.nan if v is None else v * 100)
+        pos = x + (k - (len(bars) - 1) / 2) * width
+        ax.bar(pos, vals, width * 0.95, label=label, color=color, hatch=hatch, edgecolor="white",
+               linewidth=0.5)
+        if which != "recommended" or n > 8:
+            continue
+        for i, a in enumerate(assets):
+            cur = as_float((a.current or {}).get(key))
+            rec = as_float(a.recommended.get(key))
+            if rec is None:
+                continue
+            text = f"{rec * 100:.1f}"
+            if cur is not None:
+                change = fmt_bps(rec - cur)
+                text += "\n" + ("±0 bp" if change == "0 bps" else change.replace(" bps", " bp"))
+            ax.text(pos[i], rec * 100 + 1.0, text, ha="center", va="bottom", fontsize=7,
+                    color=RECOMMENDED_COLOR, linespacing=1.1)
+    ax.set_xticks(x, [a.asset.upper() for a in assets])
+    ax.set_ylabel("% of collateral value")
+    ax.set_ylim(0, 109)
+    ax.set_yticks(range(0, 101, 20))
+    ax.grid(axis="x", visible=False)
+    ax.set_title("LTV (hatched) and liquidation threshold per asset")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.1), ncols=len(bars), frameon=False)
+    return fig
+
+
+def plot_fund(
+    curve: Sequence[Sequence[float]], *, fund_usd: float | None = None, epsilon: float | None = None
+) -> Figure | None:
+    """Probability that bad debt exceeds the fund, against the fund size.
+
+    Parameters
+    ----------
+    curve : sequence of ``[fund_usd, prob_exceed]`` pairs
+    fund_usd : float or None
+        The chosen fund, marked with a vertical line.
+    epsilon : float or None
+        The target exceedance probability, marked with a horizontal line.
+    """
+    pts = np.asarray([[as_float(p[0]), as_float(p[1])] for p in curve or []], dtype=float)
+    if pts.size == 0:
+        return None
+    pts = pts[np.isfinite(pts).all(axis=1)]
+    if pts.size == 0:
+        return None
+    pts = pts[np.argsort(pts[:, 0], kind="stable")]
+    fig = _figure(8.0, 3.4)
+    ax = fig.subplots()
+    positive = pts[:, 1] > 0
+    log_y = bool(positive.any())
+    shown = pts[positive] if log_y else pts
+    ax.plot(shown[:, 0], shown[:, 1] * 100, marker="o", markersize=3, color=RECOMMENDED_COLOR,
+            linewidth=1.3, label="P(bad debt > fund)")
+    if log_y:
+        ax.set_yscale("log")
+        _plain_log_axis(ax, "y", shown[:, 1] * 100, "%")
+    _usd_axis(ax, "x")
+    ax.set_xlabel("insurance fund size (USD)")
+    ax.set_ylabel("probability" + (" (log scale)" if log_y else ""))
+    f = as_float(fund_usd)
+    if f is not None:
+        ax.axvline(f, color=VAR_COLOR, linestyle="--", linewidth=1.2,
+                   label=f"recommended fund {fmt_usd_short(f)}")
+    e = as_float(epsilon)
+    if e is not None and (e > 0 or not log_y):
+        ax.axhline(e * 100, color="0.35", linestyle=":", linewidth=1.2, label=f"target ε = {e:.2%}")
+    if not log_y:
+        from matplotlib.ticker import FuncFormatter
+
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda x, _pos: f"{x:g}%"))
+    ax.set_title("Insurance fund size vs probability that bad debt exceeds it")
+    ax.legend(loc="upper right", frameon=False)
+    return fig
+
+
+def plot_spec(spec: Mapping[str, Any]) -> Figure | None:
+    """A simple chart described by data, for optional report sections.
+
+    ``spec`` keys: ``kind`` (``"line"``, ``"scatter"`` or ``"bar"``), ``x`` (list), ``series``
+    (label -> list of y, same length as x), and optional ``xlabel``, ``ylabel``, ``title``,
+    ``xscale``/``yscale`` (``"linear"``, ``"log"``, ``"symlog"``).
+    """
+    kind = spec.get("kind", "line")
+    x = list(spec.get("x") or [])
+    series = spec.get("series") or {}
+    if not x or not isinstance(series, Mapping) or not series:
+        return None
+    fig = _figure(8.0, 3.4)
+    ax = fig.subplots()
+    if kind == "bar":
+        pos = np.arange(len(x))
+        w = 0.8 / len(series)
+        for k, (label, ys) in enumerate(series.items()):
+            vals = [np.nan if as_float(v) is None else as_float(v) for v in ys]
+            ax.bar(pos + (k - (len(series) - 1) / 2) * w, vals, w * 0.95, label=str(label))
+        ax.set_xticks(pos, [str(v) for v in x])
+        ax.grid(axis="x", visible=False)
+    else:
+        xs = [as_float(v) if as_float(v) is not None else v for v in x]
+        for label, ys in series.items():
+            vals = [np.nan if as_float(v) is None else as_float(v) for v in ys]
+            if kind == "scatter":
+                ax.scatter(xs, vals, s=14, label=str(label))
+            else:
+                ax.plot(xs, vals, marker="o", markersize=3, linewidth=1.2, label=str(label))
+    for axis in ("x", "y"):
+        scale = spec.get(f"{axis}scale")
+        if scale in ("linear", "log", "symlog"):
+            (ax.set_xscale if axis == "x" else ax.set_yscale)(scale)
+    ax.set_xlabel(str(spec.get("xlabel", "")))
+    ax.set_ylabel(str(spec.get("ylabel", "")))
+    if spec.get("title"):
+        ax.set_title(str(spec["title"]))
+    if len(series) > 1 or kind != "bar":
+        ax.legend(frameon=False)
+    return fig
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# All figures of a report
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def _correlation_names(report: RunReport) -> list[str]:
+    n = int(np.shape(report.correlation)[0]) if np.ndim(report.correlation) == 2 else 0
+    if len(report.assets) == n:
+        return report.asset_names
+    cols = [str(c) for c in getattr(report.prices, "columns", [])]
+    return cols if len(cols) == n else [f"asset {i + 1}" for i in range(n)]
+
+
+def report_figures(report: RunReport) -> dict[str, bytes | None]:
+    """PNG bytes of the five standard figures, keyed by figure id; None where there is nothing to draw.
+
+    Keys: ``fig-params``, ``fig-bad-debt``, ``fig-fund``, ``fig-prices``, ``fig-correlation``.
+    """
+    out: dict[str, bytes | None] = {}
+    with report_style():
+        figs: dict[str, Figure | None] = {
+            "fig-params": plot_params(report.assets),
+            "fig-bad-debt": plot_bad_debt(
+                report.bad_debt,
+                report.bad_debt_current,
+                var_usd=report.metrics.get("bad_debt_var_usd"),
+                cvar_usd=report.metrics.get("bad_debt_cvar_usd"),
+                conf_label=confidence_label(report.method.get("alpha")),
+            ),
+            "fig-fund": plot_fund(
+                report.fund.get("curve") or [],
+                fund_usd=report.insurance_fund_usd,
+                epsilon=report.fund.get("epsilon"),
+            ),
+            "fig-prices": plot_prices(report.prices, report.volatility),
+            "fig-correlation": plot_correlation(report.correlation, _correlation_names(report)),
+        }
+        for key, fig in figs.items():
+            out[key] = None if fig is None else figure_png(fig)
+    return out
