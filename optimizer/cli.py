@@ -11,7 +11,7 @@ import os
 import sys
 import traceback
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Sequence
 
 from optimizer import __version__
 from optimizer.exceptions import OptimizerError
@@ -53,13 +53,11 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--end", metavar="YYYY-MM-DD")
     f.set_defaults(func=cmd_data_fetch)
 
-    for register in _EXTRA_COMMANDS:
-        register(sub)
+    p = sub.add_parser("reproduce", help="re-run a recorded run and confirm a byte-identical params.json")
+    p.add_argument("run_dir", metavar="DIR")
+    p.add_argument("--data-dir", metavar="DIR", help="data directory (default: the one recorded in run.json)")
+    p.set_defaults(func=cmd_reproduce)
     return parser
-
-
-#: Commands added by later modules: each is a function taking the subparsers object.
-_EXTRA_COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = []
 
 
 def _apply_overrides(cfg, args):
@@ -126,8 +124,19 @@ def cmd_data_fetch(args: argparse.Namespace) -> int:
     return OK
 
 
+def cmd_reproduce(args: argparse.Namespace) -> int:
+    from optimizer.pipeline.reproduce import reproduce
+
+    res = reproduce(args.run_dir, data_dir=args.data_dir)
+    if res.identical:
+        print(f"reproduced: params.json is byte-identical ({res.run_dir})")
+        return OK
+    print(res.diff)
+    print(f"NOT reproduced: params.json differs ({res.run_dir})")
+    return ERR
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    _load_extra_commands()
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
@@ -149,23 +158,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("riskopt: interrupted; no report written", file=sys.stderr)
         return 130
-
-
-def _load_extra_commands() -> None:
-    """Commands of the governance/validation workflows register themselves on import."""
-    import importlib
-
-    for mod in ("optimizer.pipeline.commands",):
-        try:
-            importlib.import_module(mod)
-        except ModuleNotFoundError as err:
-            if err.name != mod:
-                raise
-
-
-def register_command(fn: Callable[[argparse._SubParsersAction], None]) -> None:
-    if fn not in _EXTRA_COMMANDS:
-        _EXTRA_COMMANDS.append(fn)
 
 
 if __name__ == "__main__":  # pragma: no cover

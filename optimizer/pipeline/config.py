@@ -164,6 +164,99 @@ class FundSection:
 
 
 @dataclass(frozen=True)
+class SimulationSection:
+    """The dynamic market simulation (liquidations step by step, liquidity, cascades)."""
+
+    enabled: bool = True
+    n_scenarios: int = field(default=20_000, metadata=_rng(100, 1_000_000))
+    steps_per_day: int = field(default=4, metadata=_rng(1, 96))
+    oracle_lag_steps: int = field(default=0, metadata=_rng(0, 96))
+    delay_steps: int = field(default=1, metadata=_rng(0, 96))
+    gas_usd: float = field(default=50.0, metadata=_rng(0))
+    cascades: bool = True
+    impact: Literal["sqrt", "depth"] = "sqrt"
+
+
+@dataclass(frozen=True)
+class SearchSection:
+    """Multi-objective optuna search over LT, bonus (and close factor) on the simulation."""
+
+    enabled: bool = False
+    n_trials: int = field(default=120, metadata=_rng(1, 100_000))
+    sampler: Literal["nsga2", "tpe"] = "nsga2"
+    storage: str | None = None
+    study_name: str | None = None
+    tail_metric: Literal["bad_debt_cvar_usd", "prob_bad_debt_exceeds_fund"] = "bad_debt_cvar_usd"
+    lt_span: float = field(default=0.15, metadata=_rng(0, 0.5))
+    bonus_low: float = field(default=0.02, metadata=_rng(0, 0.5))
+    bonus_high: float = field(default=0.15, metadata=_rng(0, 0.5))
+    search_bonus: bool = True
+    search_close_factor: bool = False
+    n_jobs: int = field(default=1, metadata=_rng(1, 64))
+    timeout_seconds: float | None = field(default=None, metadata=_rng(0, lo_open=True))
+
+
+@dataclass(frozen=True)
+class GuardrailSection:
+    """Limits on parameter updates (defaults: Aave risk stewards)."""
+
+    max_step: float = field(default=0.005, metadata=_rng(0, 1, lo_open=True))
+    min_days_between: int = field(default=3, metadata=_rng(0, 365))
+    grid: float = field(default=0.0025, metadata=_rng(0, 0.1, lo_open=True))
+    large_change: Literal["schedule", "vote"] = "schedule"
+    max_schedule_steps: int = field(default=40, metadata=_rng(1, 1000))
+    keep_zero_ltv: bool = True
+    allow_delist: bool = False
+
+
+@dataclass(frozen=True)
+class SensitivitySection:
+    """Sweeps of `riskopt sensitivity`: one value list per assumption, plus optional 2-way grids."""
+
+    n_scenarios: int = field(default=20_000, metadata=_rng(100, 5_000_000))
+    alpha: tuple[float, ...] = (0.975, 0.99, 0.995)
+    vol_multiplier: tuple[float, ...] = (0.75, 1.0, 1.5, 2.0)
+    corr_stress: tuple[float, ...] = (0.0, 0.25, 0.5)
+    liquidity_multiplier: tuple[float, ...] = (0.25, 0.5, 1.0, 2.0)
+    horizon_days: tuple[int, ...] = (1, 2, 3, 5)
+    bonus_shift: tuple[float, ...] = (-0.02, 0.0, 0.02)
+    delay_steps: tuple[int, ...] = (0, 1, 4)
+    volatility: tuple[str, ...] = ("ewma", "garch", "gjr")
+    window_days: tuple[int, ...] = (730, 1095, 1460)
+    grids: tuple[tuple[str, ...], ...] = (("vol_multiplier", "corr_stress"),)
+    workers: int = field(default=2, metadata=_rng(1, 256))
+
+
+@dataclass(frozen=True)
+class BacktestSection:
+    """VaR backtests of the estimators and crash replays."""
+
+    var_alpha: float = field(default=0.99, metadata=_rng(0.5, 1, hi_open=True))
+    window: int = field(default=750, metadata=_rng(100))
+    refit_every: int = field(default=20, metadata=_rng(1))
+    test_days: int | None = field(default=500, metadata=_rng(50))
+    estimators: tuple[str, ...] = ("ewma", "garch", "gjr")
+    episodes: tuple[tuple[str, ...], ...] = (
+        ("2020-03-12", "2020-03-12"),
+        ("2021-05-19", "2021-05-19"),
+        ("2022-05-09", "2022-05-12"),
+        ("2022-11-08", "2022-11-10"),
+        ("2022-11-22", "2022-11-22"),
+        ("2023-03-10", "2023-03-13"),
+        ("2024-08-05", "2024-08-05"),
+    )
+
+
+@dataclass(frozen=True)
+class AntiProcyclicalitySection:
+    """Clearing-house style anti-procyclicality tools for haircuts."""
+
+    method: Literal["none", "floor", "stress_weight", "buffer"] = "none"
+    stress_weight: float = field(default=0.25, metadata=_rng(0.25, 1))
+    buffer: float = field(default=0.25, metadata=_rng(0, 1))
+
+
+@dataclass(frozen=True)
 class RunConfig:
     """A whole run, as parsed from TOML. ``path`` is the file it came from (not hashed)."""
 
@@ -176,6 +269,12 @@ class RunConfig:
     liquidity: LiquiditySection = LiquiditySection()
     optimizer: OptimizerSection = OptimizerSection()
     fund: FundSection = FundSection()
+    simulation: SimulationSection = SimulationSection()
+    search: SearchSection = SearchSection()
+    guardrails: GuardrailSection = GuardrailSection()
+    sensitivity: SensitivitySection = SensitivitySection()
+    backtest: BacktestSection = BacktestSection()
+    anti_procyclicality: AntiProcyclicalitySection = AntiProcyclicalitySection()
     extra: dict[str, Any] = field(default_factory=dict)
     path: str | None = None
 
