@@ -1,1 +1,34 @@
-"""data layer."""
+"""Data layer: strict loading of daily prices and volumes, validation findings, hashing, fetching.
+
+The price files live outside the project, in a directory given by ``--data-dir``, the configuration
+or ``RISKOPT_DATA_DIR`` (:func:`resolve_data_dir`). :func:`load_prices` reads them strictly, aligns
+the sources' date conventions, slices ``[start, as_of]`` and returns a :class:`PriceData`; problems
+that make a value unusable raise :class:`~optimizer.exceptions.DataError`, real artefacts are
+flagged as :class:`DataFinding` records and never repaired.
+
+``from optimizer.data.fetch import fetch`` downloads the files. It is not re-exported here: a
+function named ``fetch`` in this namespace would hide the ``optimizer.data.fetch`` module.
+"""
+
+from __future__ import annotations
+
+from optimizer.data._csv import read_wide_csv
+from optimizer.data._findings import FATAL_KINDS, DataFinding
+from optimizer.data._load import DATA_DIR_ENV, load_prices, resolve_data_dir
+from optimizer.data._price_data import PriceData
+from optimizer.data._sources import KNOWN_STABLECOINS, SOURCES, SourceSpec
+from optimizer.data._validate import check_file
+
+__all__ = [
+    "DATA_DIR_ENV",
+    "FATAL_KINDS",
+    "KNOWN_STABLECOINS",
+    "SOURCES",
+    "DataFinding",
+    "PriceData",
+    "SourceSpec",
+    "check_file",
+    "load_prices",
+    "read_wide_csv",
+    "resolve_data_dir",
+]

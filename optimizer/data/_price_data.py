@@ -1,0 +1,153 @@
+"""`PriceData`: the price panel the data layer hands to the estimators and the report."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from optimizer.data._findings import DataFinding
+from optimizer.data._hash import panel_sha256
+from optimizer.exceptions import DataError
+
+_ONE_DAY = pd.Timedelta(days=1)
+
+
+@dataclass(frozen=True, eq=False)
+class PriceData:
+    """Daily prices of the requested assets over the requested window, with their provenance.
+
+    Built by :func:`optimizer.data.load_prices`. Read-only by convention: the frames are not
+    copied on access, so do not modify them.
+
+    Attributes
+    ----------
+    prices : DataFrame of shape (n_days, n_assets)
+        Daily closes, float64. Index: ``DatetimeIndex`` named ``"date"`` (tz-naive UTC close
+        dates, one row per calendar day); columns: the requested assets, lower-case, in the
+        requested order. Only the window ``[start, as_of]`` is kept; cells before an asset's first
+        price, after its last one or in a gap are NaN. Values are never filled.
+    volumes : DataFrame of shape (n_days, n_assets) or None
+        USD 24h volumes on the same index and columns (CoinGecko volume file, aligned like its
+        prices); NaN where there is no volume. None when not requested or not available.
+    sources : dict of str to str
+        Asset -> source name (``"binance"``, ``"coingecko"`` or ``"coinmetrics"``).
+    findings : tuple of DataFinding
+        Non-fatal flags (gaps, stale runs, spikes, depegs, ...) in the loaded window.
+    file_hashes : dict of str to str
+        File name -> sha256 of the bytes that were parsed.
+    """
+
+    prices: pd.DataFrame
+    volumes: pd.DataFrame | None = None
+    sources: dict[str, str] = field(default_factory=dict)
+    findings: tuple[DataFinding, ...] = ()
+    file_hashes: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        prices = self.prices
+        if not isinstance(prices, pd.DataFrame) or not isinstance(prices.index, pd.DatetimeIndex):
+            raise TypeError("`prices` must be a DataFrame indexed by a DatetimeIndex")
+        if not prices.index.is_monotonic_increasing or prices.index.has_duplicates:
+            raise ValueError("`prices` must have sorted, unique dates")
+        volumes = self.volumes
+        if volumes is not None and not (
+            volumes.index.equals(prices.index) and list(volumes.columns) == list(prices.columns)
+        ):
+            raise ValueError("`volumes` must have the same dates and columns as `prices`")
+        object.__setattr__(self, "findings", tuple(self.findings))
+        object.__setattr__(self, "sources", dict(self.sources))
+        object.__setattr__(self, "file_hashes", dict(self.file_hashes))
+
+    @property
+    def assets(self) -> tuple[str, ...]:
+        """Asset names (the columns of ``prices``)."""
+        return tuple(str(c) for c in self.prices.columns)
+
+    @property
+    def start(self) -> str | None:
+        """ISO date of the first row of ``prices`` (None if empty)."""
+        return _iso(self.prices.index[0]) if len(self.prices.index) else None
+
+    @property
+    def as_of(self) -> str | None:
+        """ISO date of the last row of ``prices`` (None if empty)."""
+        return _iso(self.prices.index[-1]) if len(self.prices.index) else None
+
+    @property
+    def data_sha256(self) -> str:
+        """Sha256 of the price panel (and volumes, when present) serialised canonically.
+
+        The same slice of the same data gives the same hash on any machine: values are written
+        with ``repr(float)`` (see :func:`optimizer.data._hash.panel_sha256`), not with locale- or
+        version-dependent formatting. Any change of a price in the window changes it.
+        """
+        return panel_sha256(self.prices, self.volumes)
+
+    def returns(self) -> pd.DataFrame:
+        """Daily log returns on the common window.
+
+        The common window runs from the first to the last date on which every asset has a price.
+        The return dated t is ``log(P[t] / P[t - 1 day])``; the first date of the window has none.
+
+        Missing prices are never filled. A price missing inside the window (an interior gap, see
+        the ``"gap"`` findings) leaves the returns dated on the gap days and on the first day after
+        it undefined for that asset: a return across a gap is not a one-day return. Those dates
+        are dropped **for every asset**, so the panel stays aligned and holds no NaN; each drop is
+        covered by a ``"gap"`` finding naming the asset and the dates. Rows of ``prices`` more
+        than one day apart are dropped the same way, should a caller build ``PriceData`` on a
+        sparser calendar.
+
+        Returns
+        -------
+        DataFrame of shape (n_returns, n_assets)
+            Log returns as decimals (0.01 = 1 %), index named ``"date"``, columns as ``prices``.
+
+        Raises
+        ------
+        DataError
+            If there is no date on which every asset has a price.
+        """
+        prices = self.prices
+        complete = np.flatnonzero(prices.notna().all(axis=1).to_numpy())
+        if complete.size == 0:
+            raise DataError(
+                f"no date from {self.start} to {self.as_of} on which every asset "
+                f"({', '.join(self.assets)}) has a price"
+            )
+        window = prices.iloc[complete[0] : complete[-1] + 1]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            values = np.diff(np.log(window.to_numpy(dtype="float64")), axis=0)
+        index = window.index[1:]
+        one_day = np.asarray((window.index[1:] - window.index[:-1]) == _ONE_DAY)
+        keep = np.isfinite(values).all(axis=1) & one_day
+        return pd.DataFrame(
+            values[keep], index=pd.DatetimeIndex(index[keep], name="date"), columns=prices.columns
+        )
+
+    def summary(self) -> str:
+        """Return a short description: window, assets by source, flags by kind, data hash."""
+        n_days, n_assets = self.prices.shape
+        lines = [f"PriceData: {n_days} days {self.start} to {self.as_of}, {n_assets} asset(s)"]
+        by_source: dict[str, list[str]] = {}
+        for asset in self.assets:
+            by_source.setdefault(self.sources.get(asset, "?"), []).append(asset)
+        lines += [f"  {source}: {', '.join(assets)}" for source, assets in by_source.items()]
+        if self.volumes is not None:
+            lines.append("  volumes: yes")
+        if self.findings:
+            counts = sorted(Counter(f.kind for f in self.findings).items())
+            lines.append("  flags: " + ", ".join(f"{n} {kind}" for kind, n in counts))
+        lines.append(f"  data_sha256: {self.data_sha256[:16]}...")
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return self.summary()
+
+    __str__ = __repr__
+
+
+def _iso(ts: pd.Timestamp) -> str:
+    return str(ts.strftime("%Y-%m-%d"))

@@ -1,0 +1,87 @@
+"""`PriceData` built by hand (synthetic panels): returns, hashing, summary, validation."""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from optimizer.data import PriceData
+from optimizer.exceptions import DataError
+
+
+def _prices(rows: dict[str, list[float]], index: list[str]) -> pd.DataFrame:
+    return pd.DataFrame(rows, index=pd.DatetimeIndex(index, name="date"), dtype="float64")
+
+
+DAYS = ["2021-01-01", "2021-01-02", "2021-01-03", "2021-01-04", "2021-01-05", "2021-01-06"]
+
+
+def test_returns_drop_gap_rows_for_every_asset_and_trim_to_the_common_window():
+    prices = _prices(
+        {"a": [np.nan, 2, 4, np.nan, 8, 16], "b": [1, 1, 1, 1, 1, np.nan]},
+        DAYS,
+    )
+    returns = PriceData(prices).returns()
+    # Common window 01-02..01-05; 01-04 (gap in a) and 01-05 (spans it) are dropped for a and b.
+    assert list(returns.index.strftime("%Y-%m-%d")) == ["2021-01-03"]
+    assert returns.loc["2021-01-03", "a"] == pytest.approx(np.log(2))
+    assert returns.index.name == "date" and list(returns.columns) == ["a", "b"]
+
+
+def test_returns_skip_rows_more_than_a_day_apart():
+    prices = _prices({"a": [1, 2, 4, 8]}, ["2021-01-01", "2021-01-02", "2021-01-04", "2021-01-05"])
+    returns = PriceData(prices).returns()
+    assert list(returns.index.strftime("%Y-%m-%d")) == ["2021-01-02", "2021-01-05"]
+
+
+def test_returns_without_a_common_date_raise():
+    prices = _prices({"a": [1, np.nan], "b": [np.nan, 1]}, DAYS[:2])
+    pattern = r"no date from 2021-01-01 to 2021-01-02 on which every asset \(a, b\)"
+    with pytest.raises(DataError, match=pattern):
+        PriceData(prices).returns()
+
+
+def test_data_sha256_depends_on_values_not_on_the_object():
+    prices = _prices({"a": [1.0, 2.0, np.nan]}, DAYS[:3])
+    same = PriceData(prices.copy()).data_sha256
+    assert PriceData(prices).data_sha256 == same
+    changed = prices.copy()
+    changed.iloc[1, 0] = 2.0000000000000004  # the next float: still a different panel
+    assert PriceData(changed).data_sha256 != same
+    volumes = PriceData(prices, volumes=prices * 10)
+    assert volumes.data_sha256 != same
+
+
+def test_data_sha256_is_a_known_value():
+    # Pinned so that a change of the serialisation (which would break recorded runs) is noticed.
+    prices = _prices({"btc": [29331.69, np.nan], "eth": [728.91, 774.56]}, DAYS[:2])
+    text = b"[prices]\ndate,btc,eth\n2021-01-01,29331.69,728.91\n2021-01-02,,774.56\n"
+    assert PriceData(prices).data_sha256 == hashlib.sha256(text).hexdigest()
+
+
+def test_summary_and_repr():
+    prices = _prices({"a": [1.0, 2.0]}, DAYS[:2])
+    data = PriceData(prices, sources={"a": "binance"})
+    assert data.summary().startswith("PriceData: 2 days 2021-01-01 to 2021-01-02, 1 asset(s)")
+    assert "binance: a" in repr(data)
+    assert data.assets == ("a",)
+
+
+def test_validation():
+    with pytest.raises(TypeError, match="DatetimeIndex"):
+        PriceData(pd.DataFrame({"a": [1.0]}))
+    unsorted = _prices({"a": [1.0, 2.0]}, ["2021-01-02", "2021-01-01"])
+    with pytest.raises(ValueError, match="sorted, unique"):
+        PriceData(unsorted)
+    prices = _prices({"a": [1.0, 2.0]}, DAYS[:2])
+    with pytest.raises(ValueError, match="same dates and columns"):
+        PriceData(prices, volumes=prices.iloc[:1])
+
+
+def test_is_frozen():
+    data = PriceData(_prices({"a": [1.0]}, DAYS[:1]))
+    with pytest.raises(AttributeError):
+        data.prices = None  # type: ignore[misc]
