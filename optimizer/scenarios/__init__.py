@@ -2,6 +2,15 @@
 
 from __future__ import annotations
 
+from optimizer.scenarios._factory import make_scenario_generator
+from optimizer.scenarios._generator import ScenarioGenerator
+from optimizer.scenarios._historical import historical_windows, realised_path
 from optimizer.scenarios._set import ScenarioSet
 
-__all__ = ["ScenarioSet"]
+__all__ = [
+    "ScenarioGenerator",
+    "ScenarioSet",
+    "historical_windows",
+    "make_scenario_generator",
+    "realised_path",
+]
