@@ -7,11 +7,13 @@ not met (a report is still written and says so).
 from __future__ import annotations
 
 import argparse
+import contextlib
+import warnings
 import os
 import sys
 import traceback
 from pathlib import Path
-from typing import Sequence
+from typing import Iterator, Sequence
 
 from optimizer import __version__
 from optimizer.exceptions import OptimizerError
@@ -71,6 +73,21 @@ def _apply_overrides(cfg, args):
     return cfg
 
 
+def _command_line() -> str:
+    return " ".join(["riskopt", *sys.argv[1:]])
+
+
+@contextlib.contextmanager
+def _quiet_model_warnings() -> Iterator[None]:
+    """Data flags and estimator fallbacks are recorded in the report; don't repeat them on stderr."""
+    from optimizer.exceptions import ConvergenceWarning, DataQualityWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DataQualityWarning)
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        yield
+
+
 def _data_dir(args) -> str | None:
     return getattr(args, "data_dir", None) or None
 
@@ -83,7 +100,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     cfg = _apply_overrides(load_config(args.config), args)
     out = Path(args.out) if args.out else default_out_dir(cfg)
-    outcome = run(cfg, data_dir=_data_dir(args), progress=Progress(), command=" ".join(["riskopt", *sys.argv[1:]]))
+    with _quiet_model_warnings():
+        outcome = run(cfg, data_dir=_data_dir(args), progress=Progress(), command=_command_line())
     path = write_run(outcome, out, data_dir=_resolved_data_dir(args, cfg))
     r = outcome.report
     print(f"status: {r.status}")

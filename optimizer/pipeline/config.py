@@ -145,6 +145,9 @@ class OptimizerSection:
     alpha: float | None = field(default=None, metadata=_rng(0.5, 1, hi_open=True))
     risk_budget_usd: float | None = field(default=None, metadata=_rng(0, lo_open=True))
     risk_budget_share: float | None = field(default=None, metadata=_rng(0, 1, lo_open=True))
+    #: Per-asset guard: CVaR of one asset's bad debt per USD of its collateral at the threshold
+    #: (default: the appetite's share), so a small asset cannot hide in the aggregate tail.
+    asset_budget_share: float | None = field(default=None, metadata=_rng(0, 1, lo_open=True))
     solver: Literal["HIGHS", "CLARABEL", "SCS", "ECOS"] = "HIGHS"
     fallback_solver: Literal["HIGHS", "CLARABEL", "SCS", "ECOS"] = "CLARABEL"
     method: Literal["rowgen", "full"] = "rowgen"
@@ -402,6 +405,11 @@ def _cross_checks(cfg: RunConfig, source: str) -> None:
     o = cfg.optimizer
     if o.lt_min >= o.lt_max:
         raise ConfigError(f"{source}: [optimizer] lt_min={o.lt_min} must be < lt_max={o.lt_max}")
+    if cfg.scenarios.method == "bootstrap" and (cfg.scenarios.vol_multiplier != 1.0 or cfg.scenarios.corr_stress > 0):
+        raise ConfigError(
+            f"{source}: [scenarios] method = 'bootstrap' replays raw returns and cannot apply "
+            "vol_multiplier or corr_stress; use method = 'fhs' or 'parametric'"
+        )
     if cfg.book.kind == "csv" and not cfg.book.path:
         raise ConfigError(f"{source}: [book] kind = 'csv' needs path = '<file.csv>'")
     if cfg.book.kind == "synthetic":

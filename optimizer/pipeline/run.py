@@ -114,7 +114,6 @@ def load_inputs(
     """Load prices, fit the scenario model, simulate, and build the book."""
     from optimizer.data import load_prices, resolve_data_dir
     from optimizer.protocol.books import load_book_csv, synthetic_book
-    from optimizer.scenarios import make_scenario_generator
 
     progress = progress or Silent()
     seed = cfg.run.seed
@@ -147,15 +146,7 @@ def load_inputs(
             )
 
     with progress.stage(f"fitting {cfg.estimators.volatility} volatility and {cfg.estimators.correlation} correlation"):
-        vol = cfg.estimators.volatility if cfg.estimators.volatility != "auto" else "garch"
-        gen = make_scenario_generator(
-            vol=vol,
-            corr=cfg.estimators.correlation,
-            method=cfg.scenarios.method,
-            dof=cfg.scenarios.dof,
-            vol_multiplier=cfg.scenarios.vol_multiplier,
-            corr_stress=cfg.scenarios.corr_stress,
-        ).fit(returns)
+        gen = make_generator(cfg, cfg.estimators.volatility).fit(returns)
 
     with progress.stage(f"simulating {cfg.scenarios.n_scenarios:,} scenarios"):
         scen = gen.simulate(cfg.scenarios.horizon_days, cfg.scenarios.n_scenarios, rng=rng_scen)
@@ -185,6 +176,27 @@ def load_inputs(
     return RunInputs(
         config=cfg, prices=prices, returns=returns, generator=gen, scenarios=scen, book=book,
         current=current, has_current=has_current, adv_usd=adv, adv_source=adv_src, seed=seed,
+    )
+
+
+def make_generator(cfg: RunConfig, volatility: str, *, corr_stress: float | None = None) -> Any:
+    """An unfitted scenario generator built from the config's estimator choices."""
+    from optimizer.estimators import EWMAVolatility, make_correlation, make_volatility
+    from optimizer.scenarios import ScenarioGenerator
+
+    lam = cfg.estimators.ewma_lambda
+    name = "garch" if volatility == "auto" else volatility
+    if name == "ewma":
+        vol = EWMAVolatility(lam=lam)
+    else:
+        vol = make_volatility(name, fallback=EWMAVolatility(lam=lam))
+    return ScenarioGenerator(
+        volatility=vol,
+        correlation=make_correlation(cfg.estimators.correlation),
+        method=cfg.scenarios.method,
+        dof=cfg.scenarios.dof,
+        vol_multiplier=cfg.scenarios.vol_multiplier,
+        corr_stress=cfg.scenarios.corr_stress if corr_stress is None else corr_stress,
     )
 
 
@@ -296,6 +308,11 @@ def run(
     k = _market.recovery_matrix(terminal, basket, bonus, slippage)
     exposure = _market.exposure_at_threshold(book)
     alpha, share = cfg.alpha_and_budget_share()
+    asset_share = asset_budget_share(cfg)
+    caps = asset_caps(k, alpha, asset_share)
+    capped = np.minimum(lt_max, caps)
+    guard_fails = [a for i, a in enumerate(assets) if capped[i] < lt_min[i]]
+    lt_max_eff = np.maximum(capped, lt_min)
     budget = cfg.optimizer.risk_budget_usd if share is None else share * book.total_debt
     if budget is None or budget <= 0:
         raise ConfigError("[optimizer]: the risk budget is zero: set risk_budget_usd or give the book some debt")
@@ -304,7 +321,7 @@ def run(
         opt = ThresholdOptimizer(
             alpha=alpha, budget=budget, solver=cfg.optimizer.solver,
             fallback_solver=cfg.optimizer.fallback_solver, method=cfg.optimizer.method,
-        ).fit(k, exposure, collateral, lt_min, lt_max, buffer)
+        ).fit(k, exposure, collateral, lt_min, lt_max_eff, buffer)
 
     lt = np.asarray(opt.lt_, dtype=float)
     ltv = np.maximum(lt - buffer, 0.0)
@@ -321,17 +338,19 @@ def run(
 
     from optimizer.optimize import fund as fund_mod
 
-    status = "ok" if opt.status_ == "optimal" else "infeasible"
+    status = "ok" if opt.status_ == "optimal" and not guard_fails else "infeasible"
     fund = fund_mod.size_fund(ev_rec["total"], epsilon=cfg.fund.epsilon, confidence=cfg.fund.confidence)
     cover2_usd = _cover2(book, scen, current, recommended, slippage, ev_rec["total"])
-    metrics = _metrics(ev_rec, alpha, fund.fund_usd, collateral, recommended)
+    fund_usd = insurance_fund_size(fund)
+    metrics = _metrics(ev_rec, alpha, fund_usd, collateral, recommended)
     metrics["lp_worst_case_cvar_usd"] = float(opt.cvar_)
     metrics["risk_budget_usd"] = float(budget)
-    metrics_cur = _metrics(ev_cur, alpha, fund.fund_usd, collateral, current)
+    metrics_cur = _metrics(ev_cur, alpha, fund_usd, collateral, current)
     metrics["tail_contribution_by_asset"] = _tail_contribution(ev_rec, alpha, assets)
 
+    binding = [_binding_label(opt, i, lt, lt_min, lt_max, caps) for i in range(len(assets))]
     report = _assemble_report(
-        cfg, inputs, opt, recommended, bonus, slippage, weights, basket, alpha, budget, fund, cover2_usd,
+        cfg, inputs, opt, binding, guard_fails, asset_share, recommended, bonus, slippage, weights, basket, alpha, budget, fund, cover2_usd,
         metrics, metrics_cur, ev_rec, ev_cur, zero_kept, status, progress, t_start, command,
     )
     return RunOutcome(report=report, inputs=inputs, recommended=recommended, optimizer=opt,
@@ -348,6 +367,15 @@ def evaluate_book(book: Book, scen: Any, current: RiskParams, params: RiskParams
     res = bad_debt_static(book, scen.terminal, params, slippage=slippage, debt_scale=scale, by_asset=True)
     return {"total": np.asarray(res.total, dtype=float), "by_asset": np.asarray(res.by_asset, dtype=float),
             "n_liquidated": np.asarray(res.n_liquidated)}
+
+
+def insurance_fund_size(fund: Any) -> float:
+    """The recommended fund: expected shortfall of bad debt at the configured confidence.
+
+    It is never below the smallest fund with P(bad debt > fund) <= epsilon (shown beside it), so
+    both targets hold.
+    """
+    return float(max(fund.es_usd, fund.fund_usd))
 
 
 def _metrics(ev: dict[str, np.ndarray], alpha: float, fund_usd: float, collateral: np.ndarray,
@@ -393,7 +421,38 @@ def _cover2(book: Book, scen: Any, current: RiskParams, params: RiskParams, slip
     return float(cover2(stressed))
 
 
-def _assemble_report(cfg, inputs, opt, rec, bonus, slippage, weights, basket, alpha, budget, fund,
+def asset_budget_share(cfg: RunConfig) -> float:
+    """Per-asset guard: CVaR of bad debt per USD of the asset's collateral at the threshold."""
+    from optimizer.pipeline.config import APPETITE_PRESETS
+
+    if cfg.optimizer.asset_budget_share is not None:
+        return cfg.optimizer.asset_budget_share
+    return APPETITE_PRESETS[cfg.optimizer.appetite][1]
+
+
+def asset_caps(k: np.ndarray, alpha: float, share: float) -> np.ndarray:
+    """Largest LT per asset whose own CVaR of bad debt per USD at the threshold is <= ``share``.
+
+    One-dimensional and monotone, so it is an exact upper bound added to the joint LP; it keeps a
+    small asset from taking a loose threshold just because it barely moves the aggregate tail.
+    """
+    from optimizer.optimize.convex import single_asset_threshold
+
+    return np.array([single_asset_threshold(k[:, i], 1.0, share, alpha) for i in range(k.shape[1])])
+
+
+def _binding_label(opt: Any, i: int, lt: np.ndarray, lt_min: np.ndarray, lt_max: np.ndarray,
+                   caps: np.ndarray, atol: float = 1e-6) -> str:
+    if lt[i] <= lt_min[i] + atol:
+        return "lower bound" if caps[i] >= lt_min[i] else "lower bound (asset guard not met)"
+    if caps[i] < lt_max[i] and abs(lt[i] - caps[i]) <= atol:
+        return "asset risk guard"
+    if lt[i] >= lt_max[i] - atol:
+        return "upper bound"
+    return "aggregate risk budget"
+
+
+def _assemble_report(cfg, inputs, opt, binding, guard_fails, asset_share, rec, bonus, slippage, weights, basket, alpha, budget, fund,
                      cover2_usd, metrics, metrics_cur, ev_rec, ev_cur, zero_kept, status, progress,
                      t_start, command) -> RunReport:
     from optimizer.optimize.references import analytic_threshold, smart_ltv
@@ -413,7 +472,6 @@ def _assemble_report(cfg, inputs, opt, rec, bonus, slippage, weights, basket, al
     log_t = np.log(scen.terminal)
     log_b = np.log(basket)
     results = []
-    binding = list(getattr(opt, "binding_", [""] * len(assets)))
     for i, a in enumerate(assets):
         fit = vol.fits_.get(a) if hasattr(vol, "fits_") else None
         b_std = log_b[:, i].std()
@@ -436,12 +494,17 @@ def _assemble_report(cfg, inputs, opt, rec, bonus, slippage, weights, basket, al
         results.append(AssetResult(
             asset=a, current=current, recommended=rec.asset_dict(a), drivers=drivers,
             references={"analytic_lt": float(analytic[i]), "smart_ltv": float(sltv[i])},
-            binding=str(binding[i]) if i < len(binding) else "",
+            binding=binding[i],
         ))
     findings = [_finding_dict(f) for f in inputs.prices.findings]
     if status == "ok":
         msg = (f"The recommended parameters keep the {alpha:.1%} CVaR of bad debt for accounts at the "
                f"threshold within the budget of ${budget:,.0f}.")
+    elif guard_fails and opt.status_ == "optimal":
+        msg = (f"Risk target not met for {', '.join(guard_fails)}: even at the lowest allowed threshold the "
+               f"{alpha:.1%} CVaR of bad debt per USD of collateral at the threshold exceeds the per-asset "
+               f"guard of {asset_share:.2%}; those assets are shown at their lowest allowed threshold. "
+               "Consider delisting them as collateral, raising lt_min's floor or the guard.")
     else:
         msg = (f"Risk target not met: even at the lowest allowed thresholds the {alpha:.1%} CVaR of bad debt "
                f"is ${opt.min_feasible_budget_:,.0f}, above the budget of ${budget:,.0f}. The smallest "
@@ -465,6 +528,7 @@ def _assemble_report(cfg, inputs, opt, rec, bonus, slippage, weights, basket, al
         "appetite": cfg.optimizer.appetite.value,
         "risk_budget_usd": float(budget),
         "risk_budget_share_of_debt": float(budget / book.total_debt) if book.total_debt else None,
+        "asset_guard_share": float(asset_share),
         "volatility_estimator": cfg.estimators.volatility,
         "correlation_estimator": cfg.estimators.correlation,
         "vol_multiplier": cfg.scenarios.vol_multiplier,
@@ -485,6 +549,9 @@ def _assemble_report(cfg, inputs, opt, rec, bonus, slippage, weights, basket, al
         "Optimizer worst case: every borrowing account sits exactly at its liquidation threshold when the shock "
         "starts; its bad debt is max(LT - k, 0) per USD of collateral, k being what liquidation recovers "
         "(collateral / debt-basket price relative x (1 - slippage) / (1 + bonus)).",
+        f"Per-asset guard: each asset's own {alpha:.1%} CVaR of bad debt per USD of collateral at the threshold "
+        f"is at most {asset_share:.2%}, so a small asset cannot take a loose threshold by hiding in the "
+        "aggregate tail.",
         "Book metrics: borrowers keep their health factor when parameters change (debt re-levered), so "
         "looser thresholds mean more debt at risk.",
         "Liquidation slippage: square-root impact of selling "
@@ -510,8 +577,9 @@ def _assemble_report(cfg, inputs, opt, rec, bonus, slippage, weights, basket, al
         "debt_by_asset": {a: float(v) for a, v in zip(assets, book.debt_by_asset)},
     }
     fund_d = {
-        "insurance_fund_usd": float(fund.fund_usd),
+        "insurance_fund_usd": float(insurance_fund_size(fund)),
         "es_usd": float(fund.es_usd),
+        "quantile_fund_usd": float(fund.fund_usd),
         "cover2_usd": float(cover2_usd),
         "epsilon": cfg.fund.epsilon,
         "confidence": cfg.fund.confidence,
@@ -534,7 +602,7 @@ def _assemble_report(cfg, inputs, opt, rec, bonus, slippage, weights, basket, al
         meta=meta,
         run_info=run_info,
         assets=results,
-        insurance_fund_usd=float(fund.fund_usd),
+        insurance_fund_usd=float(insurance_fund_size(fund)),
         metrics=metrics,
         metrics_current=metrics_cur if any(inputs.has_current) else None,
         method=method,
