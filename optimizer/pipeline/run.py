@@ -340,7 +340,7 @@ def run(
 
     status = "ok" if opt.status_ == "optimal" and not guard_fails else "infeasible"
     fund = fund_mod.size_fund(ev_rec["total"], epsilon=cfg.fund.epsilon, confidence=cfg.fund.confidence)
-    cover2_usd = _cover2(book, scen, current, recommended, slippage, ev_rec["total"])
+    cover2_usd = _cover2(book, scen, inputs.prices.prices, current, recommended, slippage, ev_rec["total"])
     fund_usd = insurance_fund_size(fund)
     metrics = _metrics(ev_rec, alpha, fund_usd, collateral, recommended)
     metrics["lp_worst_case_cvar_usd"] = float(opt.cvar_)
@@ -406,20 +406,33 @@ def _tail_contribution(ev: dict[str, np.ndarray], alpha: float, assets: tuple[st
     return {a: (float(tot[i] / s) if s > 0 else 0.0) for i, a in enumerate(assets)}
 
 
-def _cover2(book: Book, scen: Any, current: RiskParams, params: RiskParams, slippage: np.ndarray,
+def _cover2(book: Book, scen: Any, prices: pd.DataFrame, current: RiskParams, params: RiskParams, slippage: np.ndarray,
             totals: np.ndarray) -> float:
-    """Shortfall of the two largest borrowers in the scenario with the largest aggregate bad debt."""
+    """"Cover 2": stressed shortfall of the two largest borrowers.
+
+    The two accounts with the largest debt are assumed to sit at their liquidation threshold
+    (HF = 1, the most they may borrow under ``params``) and each is taken in the scenario that is
+    worst for it: the largest bad debt it leaves across all simulated scenarios and every
+    historical horizon-length window of the price data (extreme but plausible). The figure is the
+    sum, as in a clearing house's cover-2 standard.
+    """
     from optimizer.optimize.fund import cover2
-    from optimizer.protocol.mechanics import relever_factor
+    from optimizer.protocol.mechanics import debt_at_threshold_factor
+    from optimizer.scenarios import historical_windows
 
-    worst = int(np.argmax(totals))
-    per_account = _market.account_bad_debt(book, scen.terminal[worst], params, slippage=slippage,
-                                   debt_scale=relever_factor(book, current, params))
-    largest = np.argsort(book.account_debt)[-2:]
-    stressed = np.zeros_like(per_account)
-    stressed[largest] = per_account[largest]
-    return float(cover2(stressed))
+    stress = scen.terminal
+    hist = historical_windows(prices, scen.horizon)
+    if hist.n_scenarios:
+        stress = np.vstack([stress, hist.terminal])
 
+    largest = np.argsort(book.account_debt, kind="stable")[-2:]
+    scale = debt_at_threshold_factor(book, params)
+    worst = []
+    for a in largest:
+        sub = _market.single_account_book(book, int(a))
+        per_scen = _market.account_losses_over_scenarios(sub, stress, params, slippage, scale[a])
+        worst.append(float(per_scen.max()))
+    return float(cover2(np.array(worst)))
 
 def asset_budget_share(cfg: RunConfig) -> float:
     """Per-asset guard: CVaR of bad debt per USD of the asset's collateral at the threshold."""
