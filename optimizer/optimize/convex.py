@@ -1,0 +1,806 @@
+"""The convex core: liquidation thresholds that maximise capital efficiency under a CVaR budget.
+
+Problem
+-------
+With ``k[s, i]`` the USD a liquidator recovers per USD of debt-equivalent of collateral ``i`` in
+scenario ``s``, ``W_i`` the USD of collateral assumed to sit exactly at the liquidation threshold
+(every borrowing account at health factor 1, so its debt is ``LT_i * W_i``) and ``C_i`` the USD of
+collateral whose borrowing power counts, the bad debt of scenario ``s`` is
+
+    L_s(LT) = sum_i W_i max(LT_i - k[s, i], 0),
+
+convex, piecewise linear and non-decreasing in ``LT``. The thresholds solve
+
+    maximise   sum_i C_i LT_i
+    subject to CVaR_alpha(L(LT)) <= B,   lt_min <= LT <= lt_max,
+
+and ``LTV = LT - buffer`` (so this also maximises the borrowing power ``sum_i C_i LTV_i``). The
+CVaR is written with Rockafellar-Uryasev, ``min_t t + sum_s p_s (L_s - t)+ / (1 - alpha)``, which
+turns the problem into a linear programme.
+
+Because ``L`` is non-decreasing in every threshold, the problem is feasible exactly when
+``CVaR(L(lt_min)) <= B``: that CVaR is the smallest budget that can be met.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import cvxpy as cp
+import numpy as np
+import numpy.typing as npt
+from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_is_fitted
+
+from optimizer.exceptions import ConvergenceWarning, InfeasibleError, SolverError
+from optimizer.optimize._blocks import (
+    box_block,
+    cvar_block,
+    make_threshold_loss_data,
+    threshold_loss_block,
+)
+from optimizer.optimize.measures import cvar, tail_probabilities, var_cvar
+from optimizer.typing import FloatArray, IntArray
+
+__all__ = ["ThresholdOptimizer", "single_asset_threshold", "threshold_losses"]
+
+logger = logging.getLogger(__name__)
+
+_SOLVER_HINT = "Try another solver, or solver_params=dict(verbose=True)"
+#: Relative objective gap between two solvers above which a warning is raised (1 bp).
+_DISAGREE_RTOL = 1e-4
+#: Row generation: share of the tail mass aggregated as "surely in the tail" ...
+_SURE_TAIL = 0.7
+#: ... and tail mass (as a multiple of 1 - alpha) modelled exactly with one row each.
+_BAND_TAIL = 1.5
+#: Trust-region half-widths: first level, warm-started levels, floor.
+_DELTA_COLD, _DELTA_WARM, _DELTA_MIN = 0.05, 0.01, 0.005
+#: Sub-sample sizes of the warm-start levels, in expected tail scenarios (x 1 / (1 - alpha)).
+_LEVEL_TAILS = (40, 200)
+_EDGE = 1e-9
+
+Method = Literal["rowgen", "full"]
+
+
+def threshold_losses(lt: FloatArray, recovery: FloatArray, exposure: FloatArray) -> FloatArray:
+    """Bad debt per scenario of accounts sitting at the thresholds.
+
+    Parameters
+    ----------
+    lt : ndarray of shape (n_assets,)
+        Liquidation thresholds.
+    recovery : ndarray of shape (n_scenarios, n_assets)
+        ``k[s, i]``.
+    exposure : ndarray of shape (n_assets,)
+        ``W_i`` in USD.
+
+    Returns
+    -------
+    ndarray of shape (n_scenarios,)
+        ``L_s = sum_i W_i max(lt_i - k[s, i], 0)`` in USD.
+    """
+    d = np.subtract(lt, recovery)
+    np.maximum(d, 0.0, out=d)
+    return d @ exposure
+
+
+def single_asset_threshold(
+    recovery: npt.ArrayLike,
+    exposure: float,
+    budget: float,
+    alpha: float,
+    weights: npt.ArrayLike | None = None,
+) -> float:
+    """Largest threshold of one asset whose CVaR of bad debt fits the budget (closed form).
+
+    For a single asset ``L(x) = W max(x - k, 0)`` is a non-increasing function of ``k``, so the
+    worst ``1 - alpha`` of the losses are always the scenarios with the smallest ``k`` (with a
+    fractional weight on the last one), whatever ``x``. Hence
+    ``CVaR(x) = W / (1 - alpha) * sum_j q_j max(x - k_(j), 0)`` over the sorted tail, a
+    piecewise-linear increasing function, and ``CVaR(x) = B`` is solved exactly on the right
+    linear piece. For several assets ``L >= W_i max(LT_i - k_i, 0)`` term by term, so this value
+    is also an upper bound on each asset's optimal threshold in the joint problem.
+
+    Parameters
+    ----------
+    recovery : array-like of shape (n_scenarios,)
+        ``k[s]`` of the asset.
+    exposure : float
+        ``W`` in USD.
+    budget : float
+        CVaR budget ``B`` in USD.
+    alpha : float
+        Confidence level in [0, 1).
+    weights : array-like of shape (n_scenarios,), optional
+        Scenario weights.
+
+    Returns
+    -------
+    float
+        ``max{x : CVaR_alpha(W max(x - k, 0)) <= B}``; ``inf`` when ``W == 0``.
+    """
+    k = np.asarray(recovery, dtype=np.float64)
+    if exposure <= 0:
+        return float("inf")
+    p = tail_probabilities(weights, k.size)
+    mass = 1.0 - alpha
+    if weights is None or np.all(p == p[0]):
+        # equal weights: only the ceil(mass * N) + 1 smallest values can carry tail weight
+        m = min(int(np.ceil(mass * k.size)) + 1, k.size)
+        ks = np.sort(np.partition(k, m - 1)[:m]) if m < k.size else np.sort(k)
+        ps = np.full(ks.size, p[0])
+    else:
+        order = np.argsort(k, kind="stable")
+        ks, ps = k[order], p[order]
+    before = np.concatenate(([0.0], np.cumsum(ps)[:-1]))
+    q = np.clip(mass - before, 0.0, ps)  # tail weight of each sorted scenario
+    keep = q > 0
+    ks, q = ks[keep], q[keep]
+    qc = np.cumsum(q)
+    kc = np.cumsum(q * ks)
+    target = budget * mass / exposure  # sum_j q_j (x - k_j)+ must not exceed this
+    # value of the tail sum at each breakpoint x = ks[m] (pieces j < m active)
+    at_break = ks * np.concatenate(([0.0], qc[:-1])) - np.concatenate(([0.0], kc[:-1]))
+    m = int(np.searchsorted(at_break, target, side="right")) - 1  # last breakpoint within budget
+    m = max(m, 0)
+    return float((target + kc[m]) / qc[m])
+
+
+def _asset_caps(
+    recovery: FloatArray, exposure: FloatArray, budget: float, alpha: float, p: FloatArray
+) -> FloatArray:
+    return np.array(
+        [
+            single_asset_threshold(recovery[:, i], float(exposure[i]), budget, alpha, p)
+            for i in range(recovery.shape[1])
+        ]
+    )
+
+
+def _top_order(losses: FloatArray, p: FloatArray, mass: float) -> IntArray:
+    """Indices of the largest losses, descending, covering at least ``mass`` of probability."""
+    n = losses.size
+    if np.all(p == p[0]):
+        m = min(int(np.ceil(mass / p[0])) + 2, n)
+        if m < n:
+            top = np.argpartition(-losses, m - 1)[:m]
+            return top[np.argsort(-losses[top], kind="stable")]
+    return np.argsort(-losses, kind="stable")
+
+
+@dataclass
+class _Round:
+    level: int
+    n_scenarios: int
+    n_rows: int
+    n_sure: int
+    n_pairs: int
+    n_linear: int
+    cvar_ratio: float
+    trust_hits: int
+    seconds: float
+    status: str
+
+
+class ThresholdOptimizer(BaseEstimator):
+    r"""Liquidation thresholds maximising capital efficiency under a CVaR budget on bad debt.
+
+    Solves ``max sum_i C_i LT_i`` s.t. ``CVaR_alpha(L(LT)) <= budget`` and
+    ``lt_min <= LT <= lt_max`` (see the module docstring) exactly, as a linear programme built
+    from the blocks of :mod:`optimizer.optimize._blocks`.
+
+    Parameters
+    ----------
+    alpha : float
+        CVaR confidence level in [0, 1), e.g. 0.99.
+    budget : float
+        CVaR budget ``B`` on bad debt, USD. Required.
+    solver : str
+        cvxpy solver for the LPs; must be in ``cvxpy.installed_solvers()``.
+    fallback_solver : str or None
+        Solver used when the first one is inaccurate or fails; None disables the fallback.
+    method : {"rowgen", "full"}
+        ``"full"`` solves the LP over every scenario at once (the reference). ``"rowgen"``
+        (default) solves a sequence of small relaxations and certifies the answer on every
+        scenario; same optimum, much faster on large scenario sets (see Notes).
+    tol : float
+        Relative feasibility tolerance of the exact CVaR check: ``CVaR <= B (1 + tol)``.
+    max_rounds : int
+        Row-generation rounds per level before giving up and solving the full LP (with a
+        :class:`~optimizer.exceptions.ConvergenceWarning`).
+    solver_params : dict, optional
+        Keyword arguments for ``cvxpy.Problem.solve`` (e.g. ``dict(verbose=True)``).
+
+    Attributes
+    ----------
+    lt_ : ndarray of shape (n_assets,)
+        Optimal liquidation thresholds (``lt_min`` when infeasible).
+    ltv_ : ndarray of shape (n_assets,)
+        ``lt_ - buffer``.
+    status_ : {"optimal", "infeasible"}
+        ``"infeasible"`` when ``budget < min_feasible_budget_``; ``fit`` does not raise then,
+        call :meth:`raise_if_infeasible` to turn it into an error.
+    cvar_ : float
+        CVaR_alpha of the bad debt at ``lt_``, recomputed exactly on every scenario, USD.
+    var_ : float
+        VaR_alpha of the bad debt at ``lt_``, USD.
+    objective_ : float
+        Capital efficiency ``sum_i C_i ltv_i``, USD of borrowing power.
+    binding_ : tuple of str, length n_assets
+        What stops each threshold: ``"upper bound"``, ``"lower bound"`` or ``"risk budget"``.
+    min_feasible_budget_ : float
+        CVaR_alpha at ``LT = lt_min``: the smallest budget that can be met, USD.
+    solve_seconds_ : float
+        Wall time of the optimisation (presolve, rounds, certification).
+    n_rounds_ : int
+        LPs solved (all levels of row generation; 1 for ``"full"``).
+    n_active_scenarios_ : int
+        Scenarios modelled in the last LP.
+    solver_status_ : str
+        cvxpy status of the last LP (``"skipped"`` when infeasible before solving).
+    raw_ : cvxpy.Problem or None
+        The last LP, for inspection.
+    history_ : list of dict
+        One entry per LP: level, sizes, CVaR / budget at its solution, seconds.
+    n_assets_ : int
+    asset_names_ : tuple of str
+
+    Notes
+    -----
+    Row generation. Every master LP is a *relaxation* of the full problem restricted to a box
+    (trust region) ``T = [lo, hi]`` around the current point ``x_c``:
+
+    * scenarios are dropped (their non-negative RU terms removed, keeping the full-set
+      probabilities ``p_s / (1 - alpha)``);
+    * the scenarios ranked first at ``x_c`` are treated as surely in the tail
+      (``(L_s - t)`` instead of ``(L_s - t)+``), which aggregates them into one row;
+    * loss terms with ``k < lo`` are linearised (``LT - k <= (LT - k)+``) and terms with
+      ``k >= hi`` dropped (``0 <= (LT - k)+``); both are exact inside ``T``;
+    * ``t >= 0`` is valid because the losses, hence the VaR, are non-negative.
+
+    Each change can only lower the modelled CVaR, so the master's feasible set contains that of
+    the full problem within ``T`` and its optimum ``x*`` is at least as good. The losses are then
+    evaluated on *all* scenarios at ``x*``. If ``CVaR(L(x*)) <= B (1 + tol)``, ``x*`` is feasible
+    for the full problem, hence optimal within ``T``; if moreover no coordinate of ``x*`` sits on
+    a box face that is not one of the real bounds, ``x*`` is a local, hence (the problem is
+    convex) global, optimum: the answer is certified on every scenario, not on the sample the
+    master saw. Otherwise the box is re-centred on ``x*``, widened along the coordinates that hit
+    it, the scenarios re-ranked (the exact tail ``{L >= VaR, L > 0}`` of every iterate stays
+    modelled), and the master re-solved. The first centre comes from the same procedure on
+    nested random sub-samples (a fixed-seed permutation, so results are deterministic; the
+    sub-samples only choose where to start, never the certified answer). When a master is
+    infeasible because the box lies wholly above the budget, its lower faces are dropped to
+    ``lt_min``, where the problem is known to be feasible.
+    """
+
+    def __init__(
+        self,
+        alpha: float = 0.99,
+        budget: float | None = None,
+        solver: str = "HIGHS",
+        fallback_solver: str | None = "CLARABEL",
+        method: Method = "rowgen",
+        tol: float = 1e-7,
+        max_rounds: int = 50,
+        solver_params: dict[str, Any] | None = None,
+    ) -> None:
+        self.alpha = alpha
+        self.budget = budget
+        self.solver = solver
+        self.fallback_solver = fallback_solver
+        self.method = method
+        self.tol = tol
+        self.max_rounds = max_rounds
+        self.solver_params = solver_params
+
+    # ------------------------------------------------------------------ validation
+    def _check_params(self) -> None:
+        if not 0.0 <= float(self.alpha) < 1.0:
+            raise ValueError(f"`alpha` must be in [0, 1), got alpha={self.alpha!r}")
+        if self.budget is None:
+            raise ValueError("`budget` is required: the CVaR budget on bad debt in USD")
+        if not np.isfinite(self.budget) or self.budget < 0:
+            raise ValueError(
+                f"`budget` must be a finite number >= 0 USD, got budget={self.budget!r}"
+            )
+        if self.method not in ("rowgen", "full"):
+            raise ValueError(f"`method` must be 'rowgen' or 'full', got method={self.method!r}")
+        if not self.tol > 0:
+            raise ValueError(f"`tol` must be > 0, got tol={self.tol!r}")
+        if int(self.max_rounds) < 1:
+            raise ValueError(f"`max_rounds` must be >= 1, got max_rounds={self.max_rounds!r}")
+        installed = cp.installed_solvers()
+        for name in ("solver", "fallback_solver"):
+            s = getattr(self, name)
+            if s is None and name == "fallback_solver":
+                continue
+            if s not in installed:
+                raise ValueError(f"`{name}`={s!r} is not installed; cvxpy has {sorted(installed)}")
+
+    @staticmethod
+    def _vector(name: str, value: npt.ArrayLike, n: int, names: tuple[str, ...]) -> FloatArray:
+        arr = np.asarray(value, dtype=np.float64)
+        if arr.ndim == 0:
+            arr = np.full(n, float(arr))
+        if arr.shape != (n,):
+            raise ValueError(f"`{name}` must have shape ({n},), got {arr.shape}")
+        bad = np.flatnonzero(~np.isfinite(arr))
+        if bad.size:
+            raise ValueError(
+                f"`{name}` must be finite, got {arr[bad[0]]} for asset {names[bad[0]]!r}"
+            )
+        return arr
+
+    # ------------------------------------------------------------------ fit
+    def fit(
+        self,
+        recovery: npt.ArrayLike,
+        exposure: npt.ArrayLike,
+        efficiency_weight: npt.ArrayLike,
+        lt_min: npt.ArrayLike,
+        lt_max: npt.ArrayLike,
+        buffer: npt.ArrayLike,
+        *,
+        weights: npt.ArrayLike | None = None,
+        asset_names: Sequence[str] | None = None,
+    ) -> ThresholdOptimizer:
+        """Solve for the thresholds.
+
+        Parameters
+        ----------
+        recovery : array-like of shape (n_scenarios, n_assets)
+            ``k[s, i]``: USD a liquidator recovers per USD of debt-equivalent, i.e. (collateral
+            price relative / debt-basket price relative) x (1 - slippage_i) / (1 + bonus_i).
+        exposure : array-like of shape (n_assets,)
+            ``W_i``: USD of collateral assumed to sit at the threshold.
+        efficiency_weight : array-like of shape (n_assets,)
+            ``C_i``: USD of collateral whose borrowing power counts.
+        lt_min, lt_max : array-like of shape (n_assets,)
+            Bounds of the thresholds, fractions in [0, 1).
+        buffer : array-like of shape (n_assets,)
+            ``LT - LTV`` per asset, >= 0 and <= ``lt_min``.
+        weights : array-like of shape (n_scenarios,), optional
+            Scenario probability weights; None means equal weights.
+        asset_names : sequence of str, optional
+            Names used in messages and the summary.
+
+        Returns
+        -------
+        self
+        """
+        self._check_params()
+        k = np.asarray(recovery, dtype=np.float64)
+        if k.ndim != 2 or k.shape[0] == 0 or k.shape[1] == 0:
+            raise ValueError(f"`recovery` must have shape (n_scenarios, n_assets), got {k.shape}")
+        n_scen, n = k.shape
+        names = (
+            tuple(asset_names) if asset_names is not None else tuple(f"asset{i}" for i in range(n))
+        )
+        if len(names) != n:
+            raise ValueError(f"`asset_names` has {len(names)} names for {n} assets")
+        if not np.all(np.isfinite(k)):
+            s, i = np.argwhere(~np.isfinite(k))[0]
+            raise ValueError(
+                f"`recovery` must be finite, got {k[s, i]} at scenario {s}, asset {names[i]!r}"
+            )
+        W = self._vector("exposure", exposure, n, names)
+        C = self._vector("efficiency_weight", efficiency_weight, n, names)
+        lo = self._vector("lt_min", lt_min, n, names)
+        hi = self._vector("lt_max", lt_max, n, names)
+        buf = self._vector("buffer", buffer, n, names)
+        for name, arr in (("exposure", W), ("efficiency_weight", C), ("buffer", buf)):
+            if np.any(arr < 0):
+                i = int(np.flatnonzero(arr < 0)[0])
+                raise ValueError(f"`{name}` must be >= 0, got {arr[i]} for asset {names[i]!r}")
+        if np.any((lo < 0) | (hi >= 1) | (lo > hi)):
+            i = int(np.flatnonzero((lo < 0) | (hi >= 1) | (lo > hi))[0])
+            raise ValueError(
+                f"need 0 <= lt_min <= lt_max < 1, got lt_min={lo[i]}, lt_max={hi[i]} "
+                f"for asset {names[i]!r}"
+            )
+        if np.any(buf > lo):
+            i = int(np.flatnonzero(buf > lo)[0])
+            raise ValueError(
+                f"`buffer` must be <= lt_min so that LTV = LT - buffer >= 0, got buffer={buf[i]} "
+                f"and lt_min={lo[i]} for asset {names[i]!r}; raise lt_min or lower the buffer"
+            )
+        p = tail_probabilities(weights, n_scen)
+        alpha = float(self.alpha)
+        budget = float(self.budget)  # type: ignore[arg-type]
+
+        self.n_assets_ = n
+        self.asset_names_ = names
+        self.history_: list[dict[str, Any]] = []
+        self.raw_: cp.Problem | None = None
+        self.n_rounds_ = 0
+        self.n_active_scenarios_ = 0
+        self.solver_status_ = "skipped"
+
+        t0 = time.perf_counter()
+        self.min_feasible_budget_ = cvar(threshold_losses(lo, k, W), alpha, p)
+        if budget < self.min_feasible_budget_ * (1.0 - 1e-12):
+            x = lo.copy()
+            self.status_ = "infeasible"
+        else:
+            self.status_ = "optimal"
+            scale = budget if budget > 0 else max(float(W.sum()), 1.0)
+            if self.method == "full":
+                x = self._solve_full(k, W, C, lo, hi, budget, scale, p)
+            else:
+                x = self._solve_rowgen(k, W, C, lo, hi, budget, scale, p)
+        self.solve_seconds_ = time.perf_counter() - t0
+
+        self.lt_ = x
+        self.ltv_ = x - buf
+        losses = threshold_losses(x, k, W)
+        self.var_, self.cvar_ = var_cvar(losses, alpha, p)
+        self.objective_ = float(C @ self.ltv_)
+        self.binding_ = tuple(self._binding(x, lo, hi))
+        return self
+
+    @staticmethod
+    def _binding(x: FloatArray, lo: FloatArray, hi: FloatArray, atol: float = 1e-7) -> list[str]:
+        out = []
+        for xi, low, h in zip(x, lo, hi, strict=True):
+            if xi >= h - atol:
+                out.append("upper bound")
+            elif xi <= low + atol:
+                out.append("lower bound")
+            else:
+                out.append("risk budget")
+        return out
+
+    # ------------------------------------------------------------------ solving
+    def _solve(self, problem: cp.Problem, solver: str) -> str:
+        params = dict(self.solver_params or {})
+        try:
+            problem.solve(solver=solver, **params)
+        except cp.error.SolverError as err:
+            raise SolverError(
+                f"solver {solver} failed on a "
+                f"{problem.size_metrics.num_scalar_variables}-variable LP: {err}. {_SOLVER_HINT}"
+            ) from err
+        return str(problem.status)
+
+    def _solve_model(
+        self, build: Any, *, may_be_infeasible: bool = False
+    ) -> tuple[FloatArray | None, cp.Problem, str]:
+        """Solve ``build() -> (problem, lt_variable)`` with the main solver, then the fallback.
+
+        Returns the thresholds (None when no solver produced a finite optimum), the problem and
+        its status. cvxpy does not raise on an infeasible or inaccurate solve, so the status and
+        the finiteness of the values are checked here. The fallback solver is tried when the
+        status is not "optimal" (for "infeasible" only when ``may_be_infeasible`` is False, i.e.
+        when the LP is known to be feasible); a warning is raised when the first status was
+        "optimal_inaccurate" and the two objectives differ by more than 1 bp.
+        """
+        problem, lt = build()
+        status = self._solve(problem, self.solver)
+        value = lt.value
+        ok = status == cp.OPTIMAL and value is not None and bool(np.all(np.isfinite(value)))
+        infeasible = status in (cp.INFEASIBLE, cp.INFEASIBLE_INACCURATE)
+        if ok or self.fallback_solver is None or (infeasible and may_be_infeasible):
+            return (value if ok else None), problem, status
+        first_obj = problem.value
+        problem2, lt2 = build()
+        status2 = self._solve(problem2, self.fallback_solver)
+        value2 = lt2.value
+        ok2 = (
+            status2 in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE)
+            and value2 is not None
+            and np.all(np.isfinite(value2))
+        )
+        if (
+            ok2
+            and status == cp.OPTIMAL_INACCURATE
+            and first_obj is not None
+            and np.isfinite(first_obj)
+        ):
+            gap = abs(first_obj - problem2.value) / max(abs(problem2.value), 1e-12)
+            if gap > _DISAGREE_RTOL:
+                warnings.warn(
+                    f"{self.solver} returned {status} and {self.fallback_solver} an objective "
+                    f"{gap:.2e} (relative) away; the {self.fallback_solver} answer is used. "
+                    f"{_SOLVER_HINT}",
+                    ConvergenceWarning,
+                    stacklevel=3,
+                )
+        if ok2:
+            return value2, problem2, status2
+        if status == cp.OPTIMAL_INACCURATE and value is not None and np.all(np.isfinite(value)):
+            warnings.warn(
+                f"{self.solver} returned {status} and {self.fallback_solver} {status2}; the "
+                f"inaccurate answer is used. {_SOLVER_HINT}",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
+            return value, problem, status
+        return None, problem2, status2
+
+    def _master(
+        self,
+        k: FloatArray,
+        W: FloatArray,
+        C: FloatArray,
+        lower: FloatArray,
+        upper: FloatArray,
+        scale: float,
+        budget: float,
+        rows: IntArray | None,
+        n_sure: int,
+        p: FloatArray,
+        linear_below: FloatArray,
+    ) -> Any:
+        alpha = float(self.alpha)
+        data = make_threshold_loss_data(
+            k, W, upper, lt_lower=linear_below, scenarios=rows, scale=scale
+        )
+        probs = p if rows is None else p[rows]
+        weight = C / C.sum() if C.sum() > 0 else np.zeros_like(C)
+
+        def build() -> tuple[cp.Problem, cp.Variable]:
+            lt = cp.Variable(k.shape[1], name="lt")
+            _, box = box_block(lt, lower, upper)
+            loss, loss_cons = threshold_loss_block(lt, data)
+            risk, risk_cons = cvar_block(loss, alpha, probs, n_sure=n_sure)
+            cap = cp.Parameter(nonneg=True, name="budget", value=budget / scale)
+            problem = cp.Problem(
+                cp.Maximize(weight @ lt), [*box, *loss_cons, *risk_cons, risk <= cap]
+            )
+            return problem, lt
+
+        return build, data
+
+    def _solve_full(
+        self,
+        k: FloatArray,
+        W: FloatArray,
+        C: FloatArray,
+        lo: FloatArray,
+        hi: FloatArray,
+        budget: float,
+        scale: float,
+        p: FloatArray,
+    ) -> FloatArray:
+        t0 = time.perf_counter()
+        build, data = self._master(k, W, C, lo, hi, scale, budget, None, 0, p, lo)
+        x, problem, status = self._solve_model(build)
+        self.raw_, self.solver_status_ = problem, status
+        self.n_rounds_ += 1
+        self.n_active_scenarios_ = k.shape[0]
+        if x is None:
+            raise SolverError(
+                f"{self.solver} returned status {status!r} on the full LP although LT = lt_min "
+                f"meets the budget. {_SOLVER_HINT}"
+            )
+        x = np.clip(x, lo, hi)
+        ratio = (
+            cvar(threshold_losses(x, k, W), float(self.alpha), p) / budget if budget > 0 else 0.0
+        )
+        self.history_.append(
+            _Round(
+                0,
+                k.shape[0],
+                data.n_rows,
+                0,
+                data.n_pairs,
+                data.n_linear,
+                ratio,
+                0,
+                time.perf_counter() - t0,
+                status,
+            ).__dict__
+        )
+        if budget > 0 and ratio > 1.0 + max(float(self.tol), 1e-6):
+            warnings.warn(
+                f"the full LP's solution has CVaR {ratio:.8f} x budget on exact recomputation; "
+                f"{_SOLVER_HINT}",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
+        return x
+
+    def _solve_rowgen(
+        self,
+        k: FloatArray,
+        W: FloatArray,
+        C: FloatArray,
+        lo: FloatArray,
+        hi: FloatArray,
+        budget: float,
+        scale: float,
+        p: FloatArray,
+    ) -> FloatArray:
+        alpha = float(self.alpha)
+        n_scen = k.shape[0]
+        # Presolve: each asset alone must fit the budget (L >= its own term), an exact cap.
+        caps = np.clip(_asset_caps(k, W, budget, alpha, p), lo, hi)
+        sizes = [int(np.ceil(m / (1.0 - alpha))) for m in _LEVEL_TAILS]
+        sizes = [s for s in sizes if 2 * s <= n_scen] + [n_scen]
+        perm = np.random.default_rng(0).permutation(n_scen) if len(sizes) > 1 else None
+        x0: FloatArray | None = None
+        for level, size in enumerate(sizes):
+            if size < n_scen:
+                assert perm is not None
+                sub = np.sort(perm[:size])
+                k_l, p_l = k[sub], p[sub] / p[sub].sum()
+            else:
+                k_l, p_l = k, p
+            if x0 is None:
+                x0 = self._ray_start(k_l, W, lo, caps, budget, p_l)
+                delta0 = _DELTA_COLD
+            else:
+                delta0 = _DELTA_WARM
+            final = size == n_scen
+            x = self._rowgen_level(
+                k_l, W, C, lo, caps, budget, scale, p_l, x0, delta0, level, final
+            )
+            if x is None:  # no certificate within max_rounds
+                if not final:
+                    continue
+                warnings.warn(
+                    f"row generation did not certify an optimum in {self.max_rounds} rounds; "
+                    "solving the full LP instead",
+                    ConvergenceWarning,
+                    stacklevel=3,
+                )
+                return self._solve_full(k, W, C, lo, hi, budget, scale, p)
+            x0 = x
+        assert x0 is not None
+        return x0
+
+    def _ray_start(
+        self,
+        k: FloatArray,
+        W: FloatArray,
+        lo: FloatArray,
+        hi: FloatArray,
+        budget: float,
+        p: FloatArray,
+    ) -> FloatArray:
+        """Feasible start on the segment lt_min -> caps, by bisection on the exact CVaR."""
+        alpha = float(self.alpha)
+        if cvar(threshold_losses(hi, k, W), alpha, p) <= budget:
+            return hi.copy()
+        a, b = 0.0, 1.0
+        for _ in range(20):
+            m = 0.5 * (a + b)
+            if cvar(threshold_losses(lo + m * (hi - lo), k, W), alpha, p) <= budget:
+                a = m
+            else:
+                b = m
+        return lo + a * (hi - lo)
+
+    def _rowgen_level(
+        self,
+        k: FloatArray,
+        W: FloatArray,
+        C: FloatArray,
+        lo: FloatArray,
+        hi: FloatArray,
+        budget: float,
+        scale: float,
+        p: FloatArray,
+        x0: FloatArray,
+        delta0: float,
+        level: int,
+        final: bool,
+    ) -> FloatArray | None:
+        alpha = float(self.alpha)
+        mass = 1.0 - alpha
+        n_scen = k.shape[0]
+        xc = np.clip(x0, lo, hi)
+        delta = np.full(xc.size, delta0)
+        known_tail = np.zeros(0, dtype=np.int64)
+        for _ in range(int(self.max_rounds)):
+            t0 = time.perf_counter()
+            lc = threshold_losses(xc, k, W)
+            order = _top_order(lc, p, _BAND_TAIL * mass)
+            cum = np.cumsum(p[order])
+            n_sure = int(np.searchsorted(cum, _SURE_TAIL * mass, side="right"))
+            n_band = min(int(np.searchsorted(cum, _BAND_TAIL * mass, side="left")) + 1, n_scen)
+            sure = order[:n_sure]
+            band = np.union1d(order[n_sure:n_band], np.setdiff1d(known_tail, sure))
+            rows = np.concatenate([sure, band])
+            box_lo = np.maximum(lo, xc - delta)
+            box_hi = np.minimum(hi, xc + delta)
+            build, data = self._master(
+                k, W, C, box_lo, box_hi, scale, budget, rows, n_sure, p, box_lo
+            )
+            x, problem, status = self._solve_model(
+                build, may_be_infeasible=bool(np.any(box_lo > lo))
+            )
+            if (
+                x is None
+                and status in (cp.INFEASIBLE, cp.INFEASIBLE_INACCURATE)
+                and np.any(box_lo > lo)
+            ):
+                # the box lies above the budget: open it down to lt_min, where it is feasible
+                box_lo = lo.copy()
+                build, data = self._master(
+                    k, W, C, box_lo, box_hi, scale, budget, rows, n_sure, p, box_lo
+                )
+                x, problem, status = self._solve_model(build)
+            self.raw_, self.solver_status_ = problem, status
+            self.n_rounds_ += 1
+            self.n_active_scenarios_ = int(rows.size)
+            if x is None:
+                raise SolverError(
+                    f"{self.solver} returned status {status!r} on a row-generation LP "
+                    f"({rows.size} scenarios) although LT = lt_min meets the budget. {_SOLVER_HINT}"
+                )
+            x = np.clip(x, box_lo, box_hi)
+            losses = threshold_losses(x, k, W)
+            v, cv = var_cvar(losses, alpha, p)
+            known_tail = np.union1d(known_tail, np.flatnonzero((losses >= v) & (losses > 0)))
+            hit = ((x >= box_hi - _EDGE) & (box_hi < hi)) | ((x <= box_lo + _EDGE) & (box_lo > lo))
+            ratio = cv / budget if budget > 0 else (0.0 if cv == 0 else np.inf)
+            self.history_.append(
+                _Round(
+                    level,
+                    n_scen,
+                    data.n_rows,
+                    n_sure,
+                    data.n_pairs,
+                    data.n_linear,
+                    ratio,
+                    int(hit.sum()),
+                    time.perf_counter() - t0,
+                    status,
+                ).__dict__
+            )
+            feasible = cv <= budget * (1.0 + float(self.tol)) if budget > 0 else cv <= 0.0
+            if not hit.any() and (feasible or not final):
+                return x
+            step = np.abs(x - xc)
+            delta = np.where(hit, 2.0 * delta, np.maximum(_DELTA_MIN, 2.0 * step))
+            xc = x
+        return None
+
+    # ------------------------------------------------------------------ reporting
+    def raise_if_infeasible(self) -> ThresholdOptimizer:
+        """Raise :class:`~optimizer.exceptions.InfeasibleError` if the budget cannot be met.
+
+        Returns
+        -------
+        self
+        """
+        check_is_fitted(self, "status_")
+        if self.status_ == "infeasible":
+            raise InfeasibleError(
+                f"the CVaR_{self.alpha:g} budget of {float(self.budget):,.2f} USD "  # type: ignore[arg-type]
+                f"cannot be met: even at LT = lt_min the CVaR of bad debt is "
+                f"{self.min_feasible_budget_:,.2f} USD, the smallest feasible budget; raise "
+                f"`budget` to at least that or lower `lt_min`"
+            )
+        return self
+
+    def summary(self) -> str:
+        """Plain-text summary of the fitted solution."""
+        check_is_fitted(self, "status_")
+        lines = [
+            f"ThresholdOptimizer ({self.method}, {self.solver}) -- status: {self.status_}",
+            f"  alpha={self.alpha:g}  budget={float(self.budget):,.2f} USD  "  # type: ignore[arg-type]
+            f"min feasible budget={self.min_feasible_budget_:,.2f} USD",
+            f"  CVaR={self.cvar_:,.2f} USD  VaR={self.var_:,.2f} USD  "
+            f"capital efficiency={self.objective_:,.2f} USD",
+            f"  {self.n_rounds_} LP(s), {self.n_active_scenarios_} scenarios in the last, "
+            f"{self.solve_seconds_:.3f} s, solver status {self.solver_status_}",
+            f"  {'asset':<12}{'LT':>9}{'LTV':>9}  binding",
+        ]
+        for name, lt, ltv, b in zip(
+            self.asset_names_, self.lt_, self.ltv_, self.binding_, strict=True
+        ):
+            lines.append(f"  {name:<12}{lt:>9.4f}{ltv:>9.4f}  {b}")
+        return "\n".join(lines)
+
+    def __repr__(self, N_CHAR_MAX: int = 700) -> str:  # noqa: N803 (sklearn's signature)
+        """The summary once fitted; sklearn's parameter repr before."""
+        if hasattr(self, "status_"):
+            return self.summary()
+        return super().__repr__(N_CHAR_MAX)

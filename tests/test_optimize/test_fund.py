@@ -1,0 +1,74 @@
+"""Insurance-fund sizing on known and simulated loss distributions."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from optimizer.optimize import cover2, cvar, prob_exceeds, size_fund
+
+
+def test_known_distribution() -> None:
+    """98 zeros, then 5 and 10: the 99 % fund is 5 (P(L > 5) = 1 %), ES_0.99 is 10."""
+    fs = size_fund([0.0] * 98 + [5.0, 10.0], epsilon=0.01, confidence=0.99)
+    assert fs.fund_usd == 5.0
+    assert fs.es_usd == pytest.approx(10.0)
+    assert fs.prob_any == pytest.approx(0.02)
+    assert fs.n_scenarios == 100
+
+
+def test_fund_is_smallest_on_grid(rng: np.random.Generator) -> None:
+    losses = np.maximum(rng.standard_t(3, size=20_000), 0.0) * 1e6
+    for eps in (0.001, 0.01, 0.05):
+        fs = size_fund(losses, epsilon=eps)
+        assert prob_exceeds(losses, fs.fund_usd) <= eps
+        funds = np.array([f for f, _ in fs.curve])
+        probs = np.array([q for _, q in fs.curve])
+        assert np.all(np.diff(funds) > 0) and np.all(np.diff(probs) <= 0)
+        assert funds[0] == 0.0 and funds[-1] == pytest.approx(losses.max())
+        i = int(np.searchsorted(funds, fs.fund_usd))
+        assert funds[i] == fs.fund_usd and probs[i] <= eps
+        assert probs[i - 1] > eps  # the next smaller fund on the grid is exceeded too often
+        assert fs.es_usd == pytest.approx(cvar(losses, 0.99))
+        assert fs.mc_stderr_usd > 0 and fs.es_stderr_usd > 0
+
+
+def test_stderr_shrinks_with_sample_size(rng: np.random.Generator) -> None:
+    small = size_fund(rng.exponential(size=2_000) * 1e6)
+    large = size_fund(rng.exponential(size=200_000) * 1e6)
+    assert large.mc_stderr_usd < small.mc_stderr_usd / 3
+    assert large.es_stderr_usd < small.es_stderr_usd / 3
+    # exponential(1e6): the 99 % quantile is ln(100) 1e6, the ES one more mean above it
+    assert large.fund_usd == pytest.approx(np.log(100) * 1e6, rel=0.03)
+    assert large.es_usd == pytest.approx((np.log(100) + 1) * 1e6, rel=0.03)
+
+
+def test_weights_and_summary() -> None:
+    fs = size_fund([0.0, 10.0], epsilon=0.2, weights=[0.9, 0.1])
+    assert fs.fund_usd == 0.0
+    fs = dataclasses.replace(fs, cover2_usd=cover2([3.0, 1.0, 2.0]))
+    assert "cover-2" in str(fs) and fs.cover2_usd == 5.0
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        fs.fund_usd = 1.0  # type: ignore[misc]
+
+
+def test_all_zero_losses() -> None:
+    fs = size_fund(np.zeros(100))
+    assert fs.fund_usd == 0.0 and fs.prob_any == 0.0 and fs.curve == ((0.0, 0.0),)
+
+
+def test_cover2() -> None:
+    assert cover2([1.0, 7.0, 0.0, 3.0]) == 10.0
+    assert cover2([4.0]) == 4.0
+    assert cover2(np.array([])) == 0.0
+    with pytest.raises(ValueError, match=r"must be finite and >= 0"):
+        cover2([1.0, -2.0])
+
+
+def test_errors() -> None:
+    with pytest.raises(ValueError, match=r"`epsilon` must be in \(0, 1\), got epsilon=0"):
+        size_fund([1.0], epsilon=0)
+    with pytest.raises(ValueError, match=r"`losses` must be finite and >= 0"):
+        size_fund([1.0, np.inf])
