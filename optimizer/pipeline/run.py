@@ -271,6 +271,111 @@ def per_asset_bounds(cfg: RunConfig, current: RiskParams, has_current: tuple[boo
     return np.array(lo), np.array(hi), np.array(buf)
 
 
+@dataclass(frozen=True, eq=False)
+class MarketInputs:
+    """Everything the threshold optimizer needs, derived from the run inputs.
+
+    Arrays are per asset (n_assets,) unless noted; ``k`` is (n_scenarios, n_assets).
+    """
+
+    bonus: np.ndarray
+    lt_min: np.ndarray
+    lt_max: np.ndarray
+    buffer: np.ndarray
+    sigma: np.ndarray
+    collateral: np.ndarray
+    slippage: np.ndarray
+    weights: np.ndarray
+    basket: np.ndarray
+    k: np.ndarray
+    exposure: np.ndarray
+    alpha: float
+    budget: float
+    asset_share: float
+
+
+@dataclass(frozen=True, eq=False)
+class ThresholdSolution:
+    """Recommended parameters from the convex core, and what bound them."""
+
+    optimizer: Any
+    recommended: RiskParams
+    lt: np.ndarray
+    caps: np.ndarray
+    guard_fails: list[str]
+    zero_kept: np.ndarray
+    status: str
+
+
+def prepare_market(
+    cfg: RunConfig,
+    inputs: RunInputs,
+    *,
+    terminal: np.ndarray | None = None,
+    adv_usd: np.ndarray | None = None,
+    book: Book | None = None,
+    sigma: np.ndarray | None = None,
+) -> MarketInputs:
+    """Recovery ratios, exposures, slippage and bounds; keyword overrides let other workflows
+    (driver attribution, sensitivity) re-solve with one input replaced."""
+    current = inputs.current
+    book = book if book is not None else inputs.book
+    bonus = np.array([
+        (c.bonus if c.bonus is not None else current.liquidation_bonus[i]) for i, c in enumerate(cfg.assets.values())
+    ])
+    lt_min, lt_max, buffer = per_asset_bounds(cfg, current, inputs.has_current, bonus)
+    if sigma is None:
+        sigma = np.asarray(inputs.generator.volatility_.forecast_, dtype=float) * cfg.scenarios.vol_multiplier
+    collateral = book.collateral_by_asset
+    slippage = _market.static_slippage(
+        collateral, inputs.adv_usd if adv_usd is None else adv_usd, sigma,
+        liquidation_share=cfg.liquidity.liquidation_share,
+        reachable_volume_share=cfg.liquidity.reachable_volume_share,
+        liquidity_multiplier=cfg.liquidity.liquidity_multiplier,
+        impact_coef=cfg.liquidity.impact_coef,
+        max_slippage=cfg.liquidity.max_slippage,
+    )
+    terminal = inputs.scenarios.terminal if terminal is None else terminal
+    weights = _market.debt_basket_weights(book)
+    basket = _market.debt_basket_relatives(terminal, weights)
+    k = _market.recovery_matrix(terminal, basket, bonus, slippage)
+    exposure = _market.exposure_at_threshold(book)
+    alpha, share = cfg.alpha_and_budget_share()
+    budget = cfg.optimizer.risk_budget_usd if share is None else share * book.total_debt
+    if budget is None or budget <= 0:
+        raise ConfigError("[optimizer]: the risk budget is zero: set risk_budget_usd or give the book some debt")
+    return MarketInputs(bonus=bonus, lt_min=lt_min, lt_max=lt_max, buffer=buffer, sigma=sigma,
+                        collateral=collateral, slippage=slippage, weights=weights, basket=basket, k=k,
+                        exposure=exposure, alpha=alpha, budget=float(budget), asset_share=asset_budget_share(cfg))
+
+
+def solve_thresholds(cfg: RunConfig, inputs: RunInputs, m: MarketInputs) -> ThresholdSolution:
+    """Per-asset guards, then the aggregate CVaR LP; LTV = LT - buffer (or kept at 0)."""
+    from optimizer.optimize import ThresholdOptimizer
+
+    assets = cfg.asset_names
+    current = inputs.current
+    caps = asset_caps(m.k, m.alpha, m.asset_share)
+    capped = np.minimum(m.lt_max, caps)
+    guard_fails = [a for i, a in enumerate(assets) if capped[i] < m.lt_min[i]]
+    lt_max_eff = np.maximum(capped, m.lt_min)
+    opt = ThresholdOptimizer(
+        alpha=m.alpha, budget=m.budget, solver=cfg.optimizer.solver,
+        fallback_solver=cfg.optimizer.fallback_solver, method=cfg.optimizer.method,
+    ).fit(m.k, m.exposure, m.collateral, m.lt_min, lt_max_eff, m.buffer)
+    lt = np.asarray(opt.lt_, dtype=float)
+    ltv = np.maximum(lt - m.buffer, 0.0)
+    zero_kept = np.array([
+        cfg.optimizer.keep_zero_ltv and inputs.has_current[i] and current.ltv[i] == 0.0 for i in range(len(assets))
+    ])
+    ltv = np.where(zero_kept, 0.0, ltv)
+    recommended = RiskParams(assets=assets, ltv=ltv, liquidation_threshold=lt, liquidation_bonus=m.bonus,
+                             close_factor=current.close_factor, full_close_hf=current.full_close_hf).check()
+    status = "ok" if opt.status_ == "optimal" and not guard_fails else "infeasible"
+    return ThresholdSolution(optimizer=opt, recommended=recommended, lt=lt, caps=caps, guard_fails=guard_fails,
+                             zero_kept=zero_kept, status=status)
+
+
 def run(
     cfg: RunConfig,
     *,
@@ -279,7 +384,6 @@ def run(
     command: str = "",
 ) -> RunOutcome:
     """Execute one run end to end and assemble its :class:`RunReport` (nothing is written here)."""
-    from optimizer.optimize import ThresholdOptimizer
 
     t_start = time.perf_counter()
     progress = progress or Silent()
@@ -288,49 +392,14 @@ def run(
     assets = cfg.asset_names
     scen, book, current = inputs.scenarios, inputs.book, inputs.current
 
-    bonus = np.array([
-        (c.bonus if c.bonus is not None else current.liquidation_bonus[i]) for i, c in enumerate(cfg.assets.values())
-    ])
-    lt_min, lt_max, buffer = per_asset_bounds(cfg, current, inputs.has_current, bonus)
-    sigma = np.asarray(inputs.generator.volatility_.forecast_, dtype=float)
-    collateral = book.collateral_by_asset
-    slippage = _market.static_slippage(
-        collateral, inputs.adv_usd, sigma,
-        liquidation_share=cfg.liquidity.liquidation_share,
-        reachable_volume_share=cfg.liquidity.reachable_volume_share,
-        liquidity_multiplier=cfg.liquidity.liquidity_multiplier,
-        impact_coef=cfg.liquidity.impact_coef,
-        max_slippage=cfg.liquidity.max_slippage,
-    )
-    terminal = scen.terminal
-    weights = _market.debt_basket_weights(book)
-    basket = _market.debt_basket_relatives(terminal, weights)
-    k = _market.recovery_matrix(terminal, basket, bonus, slippage)
-    exposure = _market.exposure_at_threshold(book)
-    alpha, share = cfg.alpha_and_budget_share()
-    asset_share = asset_budget_share(cfg)
-    caps = asset_caps(k, alpha, asset_share)
-    capped = np.minimum(lt_max, caps)
-    guard_fails = [a for i, a in enumerate(assets) if capped[i] < lt_min[i]]
-    lt_max_eff = np.maximum(capped, lt_min)
-    budget = cfg.optimizer.risk_budget_usd if share is None else share * book.total_debt
-    if budget is None or budget <= 0:
-        raise ConfigError("[optimizer]: the risk budget is zero: set risk_budget_usd or give the book some debt")
-
+    market = prepare_market(cfg, inputs)
     with progress.stage("solving the CVaR program"):
-        opt = ThresholdOptimizer(
-            alpha=alpha, budget=budget, solver=cfg.optimizer.solver,
-            fallback_solver=cfg.optimizer.fallback_solver, method=cfg.optimizer.method,
-        ).fit(k, exposure, collateral, lt_min, lt_max_eff, buffer)
-
-    lt = np.asarray(opt.lt_, dtype=float)
-    ltv = np.maximum(lt - buffer, 0.0)
-    zero_kept = np.array([
-        cfg.optimizer.keep_zero_ltv and inputs.has_current[i] and current.ltv[i] == 0.0 for i in range(len(assets))
-    ])
-    ltv = np.where(zero_kept, 0.0, ltv)
-    recommended = RiskParams(assets=assets, ltv=ltv, liquidation_threshold=lt, liquidation_bonus=bonus,
-                             close_factor=current.close_factor, full_close_hf=current.full_close_hf).check()
+        sol = solve_thresholds(cfg, inputs, market)
+    opt, recommended, zero_kept = sol.optimizer, sol.recommended, sol.zero_kept
+    lt, guard_fails, caps = sol.lt, sol.guard_fails, sol.caps
+    bonus, slippage, weights, basket = market.bonus, market.slippage, market.weights, market.basket
+    alpha, budget, asset_share, collateral = market.alpha, market.budget, market.asset_share, market.collateral
+    lt_min, lt_max = market.lt_min, market.lt_max
 
     with progress.stage("evaluating bad debt on the book"):
         ev_rec = evaluate_book(book, scen, current, recommended, slippage)
@@ -338,7 +407,7 @@ def run(
 
     from optimizer.optimize import fund as fund_mod
 
-    status = "ok" if opt.status_ == "optimal" and not guard_fails else "infeasible"
+    status = sol.status
     fund = fund_mod.size_fund(ev_rec["total"], epsilon=cfg.fund.epsilon, confidence=cfg.fund.confidence)
     cover2_usd = _cover2(book, scen, inputs.prices.prices, current, recommended, slippage, ev_rec["total"])
     fund_usd = insurance_fund_size(fund)
