@@ -1,0 +1,98 @@
+"""Impact laws and liquidation slippage."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from optimizer.protocol.book import Book
+from optimizer.protocol.kernels import bad_debt_static
+from optimizer.protocol.liquidity import (
+    MAX_IMPACT,
+    depth_curve_impact,
+    liquidation_slippage,
+    seized_collateral,
+    sqrt_impact,
+)
+from optimizer.protocol.mechanics import debt_at_threshold_factor
+from optimizer.protocol.params import RiskParams
+
+
+def test_sqrt_impact_values():
+    # 1 % of daily volume, 4 % daily volatility: 0.04 * sqrt(0.01) = 0.4 %
+    assert sqrt_impact(1e6, 1e8, 0.04) == pytest.approx(0.004)
+    assert sqrt_impact(1e6, 1e8, 0.04, coef=0.5) == pytest.approx(0.002)
+    np.testing.assert_allclose(sqrt_impact([0.0, 4e6], 1e8, 0.04), [0.0, 0.008])
+    assert sqrt_impact(1e12, 1e6, 0.05) == MAX_IMPACT  # capped
+    assert sqrt_impact(1.0, 0.0, 0.05) == MAX_IMPACT  # no volume at all
+    assert sqrt_impact(0.0, 0.0, 0.05) == 0.0
+    with pytest.raises(ValueError, match=r"`adv_usd` must be finite and >= 0"):
+        sqrt_impact(1.0, -1.0, 0.05)
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.floats(0, 1e9), st.floats(0, 1e9), st.floats(1e3, 1e10), st.floats(0, 0.5))
+def test_sqrt_impact_monotone_and_bounded(q1, q2, adv, sigma):
+    lo, hi = sorted((q1, q2))
+    a, b = sqrt_impact(lo, adv, sigma), sqrt_impact(hi, adv, sigma)
+    assert 0 <= a <= b <= MAX_IMPACT
+
+
+def test_depth_curve_impact_linear_and_configured():
+    assert depth_curve_impact(5e6, 5e6) == pytest.approx(0.02)
+    assert depth_curve_impact(2.5e6, 5e6) == pytest.approx(0.01)
+    curve = ([1e6, 1e7], [0.01, 0.05])
+    np.testing.assert_allclose(
+        depth_curve_impact(np.array([0.0, 5e5, 1e6, 5.5e6, 1e7, 1.9e7]), curve=curve),
+        [0.0, 0.005, 0.01, 0.03, 0.05, 0.09],
+    )
+    assert depth_curve_impact(1e12, curve=curve) == MAX_IMPACT
+    with pytest.raises(ValueError, match=r"give exactly one of"):
+        depth_curve_impact(1.0)
+    with pytest.raises(ValueError, match=r"sizes must be > 0 and strictly increasing"):
+        depth_curve_impact(1.0, curve=([2.0, 1.0], [0.1, 0.2]))
+
+
+def test_seized_collateral_by_hand():
+    # HF 0.7 -> liquidated: debt 70 takes 70 x 1.05 = 73.5 of the 80 collateral; other healthy
+    book = Book.from_dense(
+        ("usd", "x"), np.array([[0.0, 100.0], [0.0, 100.0]]), np.array([[70.0, 0], [40.0, 0]])
+    )
+    p = RiskParams(
+        assets=("usd", "x"),
+        ltv=[0.0, 0.7],
+        liquidation_threshold=[0.0, 0.8],
+        liquidation_bonus=[0.0, 0.05],
+    )
+    out = seized_collateral(book, np.array([[1.0, 0.8], [1.0, 1.0]]), p)
+    np.testing.assert_allclose(out, [[0.0, 73.5], [0.0, 0.0]])
+
+
+def test_liquidation_slippage_behaviour(synth_book, market_params, scenario_relatives):
+    adv = np.array([5e9, 1e9, 5e8, 5e7, 1e7, 2e7])
+    sigma = np.array([0.001, 0.04, 0.035, 0.06, 0.08, 0.06])
+    at_one = debt_at_threshold_factor(synth_book, market_params)
+    kw = dict(debt_scale=at_one)
+    base = liquidation_slippage(synth_book, market_params, scenario_relatives, adv, sigma, **kw)
+    assert base.shape == (6,) and np.all((base >= 0) & (base <= MAX_IMPACT))
+    assert base[1:].max() > 0
+    crunch = liquidation_slippage(
+        synth_book, market_params, scenario_relatives, adv, sigma, liquidity_multiplier=0.25, **kw
+    )
+    np.testing.assert_allclose(crunch, np.minimum(base * 2, MAX_IMPACT))  # sqrt(1 / 0.25) = 2
+    none_sold = liquidation_slippage(
+        synth_book, market_params, scenario_relatives, adv, sigma, share=0.0
+    )
+    assert np.all(none_sold == 0)
+    calm = liquidation_slippage(synth_book, market_params, np.ones((20, 6)), adv, sigma, **kw)
+    assert np.all(calm == 0)
+    # feeding the slippage back raises bad debt
+    plain = bad_debt_static(synth_book, scenario_relatives, market_params, debt_scale=at_one).total
+    slipped = bad_debt_static(
+        synth_book, scenario_relatives, market_params, slippage=base, debt_scale=at_one
+    )
+    assert slipped.total.sum() > plain.sum()
+    with pytest.raises(ValueError, match=r"`tail` must lie in \(0, 1\]"):
+        liquidation_slippage(synth_book, market_params, scenario_relatives, adv, sigma, tail=0.0)
