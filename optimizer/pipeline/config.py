@@ -68,6 +68,9 @@ class AssetConfig:
 
     symbol: str = ""
     source: str | None = None
+    #: Price column to read instead of the ticker (a documented proxy: WBTC priced by BTC when the
+    #: WBTC series is too short); the report names the proxy.
+    price_ticker: str | None = None
     stablecoin: bool = False
     supplied_usd: float = field(default=0.0, metadata=_rng(0))
     borrowed_usd: float = field(default=0.0, metadata=_rng(0))

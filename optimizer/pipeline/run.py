@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -95,13 +96,50 @@ def resolve_as_of(cfg: RunConfig, *, data_dir: str | Path | None = None) -> RunC
     """
     if cfg.run.as_of is not None:
         return cfg
-    from optimizer.data import load_prices, resolve_data_dir
+    from optimizer.data import resolve_data_dir
 
     ddir = resolve_data_dir(data_dir if data_dir is not None else cfg.run.data_dir)
-    sources = {a: (c.source or cfg.data.source) for a, c in cfg.assets.items()}
-    probe = load_prices(ddir, cfg.asset_names, sources=sources)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the real load reports the data flags
+        probe = load_asset_prices(cfg, ddir)
     last = probe.prices.dropna(how="all").index[-1].date().isoformat()
     return cfg.with_overrides("run", as_of=last)
+
+
+def load_asset_prices(cfg: RunConfig, ddir: Path, **kw: Any) -> Any:
+    """Prices of the config's assets, reading a proxy column where ``price_ticker`` says so.
+
+    Columns come back named by the config's tickers; each proxy is recorded as a finding.
+    """
+    from optimizer.data import DataFinding, PriceData, load_prices
+
+    tickers = {a: (c.price_ticker or a) for a, c in cfg.assets.items()}
+    if len(set(tickers.values())) != len(tickers):
+        raise ConfigError("two assets read the same price column; check [assets.*] price_ticker")
+    sources = {tickers[a]: (c.source or cfg.data.source) for a, c in cfg.assets.items()}
+    pd_ = load_prices(
+        ddir, list(tickers.values()), sources=sources, with_volumes=cfg.data.volumes,
+        stablecoins=[tickers[a] for a, c in cfg.assets.items() if c.stablecoin],
+        stale_run_days=cfg.data.stale_run_days, outlier_sigma=cfg.data.outlier_sigma,
+        depeg_tolerance=cfg.data.depeg_tolerance, **kw,
+    )
+    rename = {t: a for a, t in tickers.items() if t != a}
+    if not rename:
+        return pd_
+    findings = tuple(
+        dataclasses.replace(f, asset=rename.get(f.asset, f.asset)) for f in pd_.findings
+    ) + tuple(
+        DataFinding(kind="proxy", file=f"{sources[t]} prices", asset=a, start=None, end=None,
+                    detail=f"{a} is priced by the {t} series (price_ticker)", fatal=False)
+        for t, a in rename.items()
+    )
+    return PriceData(
+        prices=pd_.prices.rename(columns=rename),
+        volumes=None if pd_.volumes is None else pd_.volumes.rename(columns=rename),
+        sources={rename.get(k, k): v for k, v in pd_.sources.items()},
+        findings=findings,
+        file_hashes=pd_.file_hashes,
+    )
 
 
 def load_inputs(
@@ -125,18 +163,9 @@ def load_inputs(
     with progress.stage("loading prices"):
         # The window is anchored at as_of, which may be the data's last date: load once to learn it.
         cfg = resolve_as_of(cfg, data_dir=ddir)
-        sources = {a: (c.source or cfg.data.source) for a, c in cfg.assets.items()}
-        common = dict(
-            sources=sources,
-            with_volumes=cfg.data.volumes,
-            stablecoins=[a for a, c in cfg.assets.items() if c.stablecoin],
-            stale_run_days=cfg.data.stale_run_days,
-            outlier_sigma=cfg.data.outlier_sigma,
-            depeg_tolerance=cfg.data.depeg_tolerance,
-        )
         start, as_of = resolve_window(cfg, cfg.run.as_of)
-        prices = load_prices(ddir, assets, start=start, as_of=as_of,
-                             min_history_days=cfg.data.min_history_days, **common)
+        prices = load_asset_prices(cfg, ddir, start=start, as_of=as_of,
+                                   min_history_days=cfg.data.min_history_days)
         returns = prices.returns()
         if len(returns) < cfg.data.min_history_days:
             raise DataError(
