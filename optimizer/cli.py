@@ -59,6 +59,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run_dir", metavar="DIR")
     p.add_argument("--data-dir", metavar="DIR", help="data directory (default: the one recorded in run.json)")
     p.set_defaults(func=cmd_reproduce)
+
+    p = sub.add_parser("recalibrate", help="run, plan guardrailed updates and write a governance proposal")
+    p.add_argument("config", help="TOML configuration file (see configs/)")
+    p.add_argument("--current", metavar="FILE", help="live parameters: Aave/Compound reference CSV, JSON or TOML")
+    p.add_argument("--previous", metavar="DIR", help="an earlier recalibration's directory: attribute against it")
+    p.add_argument("--out", metavar="DIR", help="output directory (default reports/<config-name>-recalibration-<UTC time>/)")
+    p.add_argument("--data-dir", metavar="DIR", help="price data directory (default: config, then $RISKOPT_DATA_DIR)")
+    p.add_argument("--start-date", metavar="YYYY-MM-DD", help="date of the first update (default: the day after as_of)")
+    p.set_defaults(func=cmd_recalibrate)
     return parser
 
 
@@ -152,6 +161,24 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     print(res.diff)
     print(f"NOT reproduced: params.json differs ({res.run_dir})")
     return ERR
+
+
+def cmd_recalibrate(args: argparse.Namespace) -> int:
+    from optimizer.pipeline.config import load_config
+    from optimizer.pipeline.output import default_out_dir
+    from optimizer.pipeline.progress import Progress
+    from optimizer.pipeline.recalibrate import recalibrate, summary_lines, write_recalibration
+
+    cfg = load_config(args.config)
+    out = Path(args.out) if args.out else default_out_dir(cfg, suffix="recalibration")
+    with _quiet_model_warnings():
+        outcome = recalibrate(cfg, current_file=args.current, previous_dir=args.previous, data_dir=_data_dir(args),
+                              progress=Progress(), start_date=args.start_date, command=_command_line())
+    path = write_recalibration(outcome, out, data_dir=_resolved_data_dir(args, outcome.config))
+    for line in summary_lines(outcome):
+        print(line)
+    print(path)
+    return TARGET_NOT_MET if outcome.exit_code == 2 else OK
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -133,17 +133,25 @@ def snap_target(current: dict[str, float], target: dict[str, float], g: Guardrai
 
     LT and LTV round down (never looser than the optimizer's answer), the bonus to the nearest
     grid point; then LT is lowered until LT x (1 + bonus) <= 1. Zero LTVs are kept when configured;
-    LT is never set to 0 unless delisting is allowed.
+    LT is never set to 0 unless delisting is allowed. A parameter the target leaves unchanged keeps
+    its live value even when that is off the grid (CRV's 8.3 % bonus is not moved just to round it).
     """
     notes: list[str] = []
-    b = to_grid(target["liquidation_bonus"], g.grid, "nearest")
-    lt = to_grid(target["liquidation_threshold"], g.grid, "down")
+
+    def kept_or_snapped(k: str, mode: Literal["down", "up", "nearest"]) -> float:
+        if abs(target[k] - current[k]) <= _EPS:
+            return float(current[k])
+        return to_grid(target[k], g.grid, mode)
+
+    b = kept_or_snapped("liquidation_bonus", "nearest")
+    lt = kept_or_snapped("liquidation_threshold", "down")
     while lt * (1.0 + b) > 1.0 + 1e-12:
-        lt = round(lt - g.grid, 10)
+        lt = round(to_grid(lt, g.grid, "up") - g.grid, 10)
     if lt <= 0 and not g.allow_delist:
         lt = g.grid
         notes.append("LT floored at one grid step: delisting is not allowed by the guardrails")
-    ltv = to_grid(min(target["ltv"], lt), g.grid, "down")
+    ltv = kept_or_snapped("ltv", "down") if target["ltv"] <= lt else to_grid(lt, g.grid, "down")
+    ltv = min(ltv, lt)
     if g.keep_zero_ltv and current["ltv"] == 0.0:
         if ltv != 0.0:
             notes.append("LTV kept at 0 (collateral only inside e-modes); set keep_zero_ltv = false to change it")

@@ -1,0 +1,478 @@
+"""`riskopt recalibrate`: run the optimizer and turn its answer into a guardrailed governance proposal.
+
+The job is meant to run unattended (cron, CI): it reads the live parameters (from the config or a
+file), runs the optimizer, puts each recommendation on the protocol's grid and plans the dated
+schedule the guardrails allow (:func:`optimizer.protocol.guardrails.plan_changes`), explains every
+change by its drivers (:mod:`optimizer.pipeline.attribution`) and writes ``proposal.md`` /
+``proposal.json`` beside the run's own report.
+
+Outcomes (and exit codes of the command): ``"no_change"`` (0) when every recommendation rounds
+to the live parameters, ``"proposal"`` (0) when a proposal was written, ``"target_not_met"`` (2)
+when the risk target is not met even by the parameters in force after the whole schedule.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from optimizer.exceptions import ConfigError
+from optimizer.pipeline import attribution as attr_mod
+from optimizer.pipeline.config import RunConfig
+from optimizer.pipeline.progress import Progress, Silent
+from optimizer.protocol.guardrails import PARAM_KEYS, Guardrails, Plan, check_plan, plan_changes
+from optimizer.protocol.params import RiskParams
+
+#: Version of proposal.json. History: 1 = first release.
+PROPOSAL_FORMAT_VERSION = 1
+
+#: Files of a recalibration directory besides the run's report.
+PROPOSAL_FILES = ("proposal.md", "proposal.json", "drivers.json")
+
+
+@dataclass(frozen=True, eq=False)
+class RecalibrationOutcome:
+    """Result of :func:`recalibrate` (nothing is written until :func:`write_recalibration`).
+
+    Attributes
+    ----------
+    run : RunOutcome
+        The optimizer run the proposal is built on (its report is written beside the proposal).
+    config : RunConfig
+        The configuration the run used (live parameters from ``--current`` applied).
+    guardrails : Guardrails
+    plans : dict of str to Plan
+        Per asset, how to get from the live to the recommended parameters.
+    attribution : Attribution
+        Effects of each driver on each asset's LT.
+    final : RiskParams
+        The parameters in force after every schedule has run (the grid-snapped recommendation).
+    proposal : dict
+        The content of ``proposal.json`` (plain JSON types).
+    status : {"no_change", "proposal", "target_not_met"}
+    """
+
+    run: Any
+    config: RunConfig
+    guardrails: Guardrails
+    plans: dict[str, Plan]
+    attribution: attr_mod.Attribution
+    final: RiskParams
+    proposal: dict[str, Any]
+    status: str
+
+    @property
+    def exit_code(self) -> int:
+        return 2 if self.status == "target_not_met" else 0
+
+    @property
+    def changed(self) -> list[str]:
+        return [a for a, p in self.plans.items() if p.steps]
+
+    def breaches(self) -> dict[str, list[str]]:
+        """Every guardrail breach of every plan (empty lists when all is well)."""
+        return {a: check_plan(p, self.guardrails) for a, p in self.plans.items()}
+
+
+def guardrails_from_config(cfg: RunConfig) -> Guardrails:
+    """The :class:`Guardrails` of the config's ``[guardrails]`` section."""
+    s = cfg.guardrails
+    try:
+        return Guardrails(max_step=s.max_step, min_days_between=s.min_days_between, grid=s.grid,
+                          large_change=s.large_change, max_schedule_steps=s.max_schedule_steps,
+                          keep_zero_ltv=s.keep_zero_ltv, allow_delist=s.allow_delist)
+    except ValueError as err:
+        raise ConfigError(f"[guardrails]: {err}") from None
+
+
+def apply_current_file(cfg: RunConfig, path: str | Path) -> tuple[RunConfig, dict[str, str]]:
+    """The config with live parameters read from ``path``; also which source each asset's came from.
+
+    Assets the file does not list keep the config's ``current`` table. Raises ``DataError``
+    (missing/malformed file) or ``ConfigError`` (a value breaking LTV <= LT or LT x (1 + bonus) <= 1).
+    """
+    from optimizer.pipeline.current import apply_current, load_current
+
+    symbols = {t: (a.symbol or t.upper()) for t, a in cfg.assets.items()}
+    found = load_current(path, symbols)
+    for t, p in found.items():
+        ltv, lt, b = (p[k] for k in PARAM_KEYS)
+        if ltv > lt + 1e-12 or lt * (1 + b) > 1 + 1e-9 or min(ltv, lt, b) < 0 or lt >= 1:
+            raise ConfigError(
+                f"{path}: current parameters of {t} ({symbols[t]}) break LTV <= LT, LT x (1 + bonus) <= 1: "
+                f"ltv={ltv}, liquidation_threshold={lt}, liquidation_bonus={b}"
+            )
+    source = {t: (Path(path).name if t in found else "config") for t in cfg.assets}
+    return apply_current(cfg, found), source
+
+
+def _clean(p: dict[str, float]) -> dict[str, float]:
+    """The three parameters as floats without conversion dust (8.3 / 100 -> 0.083)."""
+    return {k: round(float(p[k]), 10) for k in PARAM_KEYS}
+
+
+def _parse_date(value: str | dt.date | None, what: str) -> dt.date | None:
+    if value is None or isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise ConfigError(f"{what} = {value!r} is not a date (YYYY-MM-DD)") from None
+
+
+def recalibrate(
+    cfg: RunConfig,
+    *,
+    current_file: str | Path | None = None,
+    previous_dir: str | Path | None = None,
+    data_dir: str | Path | None = None,
+    progress: Progress | None = None,
+    start_date: str | dt.date | None = None,
+    command: str = "",
+) -> RecalibrationOutcome:
+    """Run the optimizer, plan guardrailed schedules and attribute each change to its drivers.
+
+    Parameters
+    ----------
+    cfg : RunConfig
+    current_file : path, optional
+        Live parameters (Aave reference CSV, Compound CSV, JSON or TOML); assets it does not list
+        keep the config's ``current``.
+    previous_dir : path, optional
+        Output directory of an earlier recalibration (or run): drivers are attributed against its
+        recorded values instead of the current parameters' implied / through-the-cycle levels.
+    data_dir : path, optional
+    progress : Progress, optional
+    start_date : str or date, optional
+        Date of the first update (default: the day after the data's last date).
+    command : str
+        Command line, for the report.
+
+    Returns
+    -------
+    RecalibrationOutcome
+
+    Raises
+    ------
+    ConfigError
+        An asset without live parameters, a bad date or previous directory.
+    DataError
+        A missing or malformed current-parameters file.
+    """
+    from optimizer.pipeline.run import prepare_market, resolve_as_of, run
+
+    progress = progress or Silent()
+    start = _parse_date(start_date, "--start-date")
+    current_source = {t: "config" for t in cfg.assets}
+    current_meta: dict[str, Any] = {"file": None, "sha256": None}
+    if current_file is not None:
+        cfg, current_source = apply_current_file(cfg, current_file)
+        current_meta = {"file": Path(current_file).name,
+                        "sha256": hashlib.sha256(Path(current_file).read_bytes()).hexdigest()}
+    missing = [t for t, a in cfg.assets.items() if a.current is None]
+    if missing:
+        where = f" in {current_file} or" if current_file is not None else " with --current FILE or"
+        raise ConfigError(
+            f"no live parameters for {', '.join(missing)}: give them{where} as [assets.{missing[0]}] current = "
+            "{ ltv, liquidation_threshold, liquidation_bonus }"
+        )
+    previous = attr_mod.read_previous(previous_dir) if previous_dir is not None else None
+    g = guardrails_from_config(cfg)
+
+    cfg = resolve_as_of(cfg, data_dir=data_dir)
+    outcome = run(cfg, data_dir=data_dir, progress=progress, command=command)
+    inputs = outcome.inputs
+    cfg = inputs.config
+    assets = cfg.asset_names
+    as_of = dt.date.fromisoformat(outcome.report.meta["as_of"])
+    start = start or (as_of + dt.timedelta(days=1))
+
+    with progress.stage("planning guardrailed schedules"):
+        plans: dict[str, Plan] = {}
+        for a in assets:
+            cur = _clean(inputs.current.asset_dict(a))
+            rec = {k: float(v) for k, v in outcome.recommended.asset_dict(a).items() if k in PARAM_KEYS}
+            plans[a] = plan_changes(cur, rec, g, start=start)
+        changed = tuple(a for a in assets if plans[a].steps)
+
+    with progress.stage("attributing changes to their drivers"):
+        market = prepare_market(cfg, inputs)
+        now = attr_mod.current_state(inputs, market)
+        ttc = None
+        if _needs_ttc(previous, assets):
+            ttc = attr_mod.through_the_cycle(cfg, data_dir, volatility=inputs.generator.volatility)
+        baseline = attr_mod.make_baseline(cfg, inputs, market, now, previous=previous, ttc=ttc)
+        attribution = attr_mod.attribute(cfg, inputs, market, baseline, explain=changed,
+                                         lt_now=outcome.recommended.liquidation_threshold, now=now)
+
+    with progress.stage("evaluating the parameters after the schedule"):
+        final = RiskParams(
+            assets=assets,
+            ltv=np.array([plans[a].recommended["ltv"] for a in assets]),
+            liquidation_threshold=np.array([plans[a].recommended["liquidation_threshold"] for a in assets]),
+            liquidation_bonus=np.array([plans[a].recommended["liquidation_bonus"] for a in assets]),
+            close_factor=inputs.current.close_factor, full_close_hf=inputs.current.full_close_hf,
+        ).check()
+        after = _after_schedule(cfg, inputs, market, final)
+
+    if not after["target_met"]:
+        status = "target_not_met"
+    elif not changed:
+        status = "no_change"
+    else:
+        status = "proposal"
+    proposal = build_proposal(
+        cfg, outcome, plans, g, attribution, after, status=status, start=start,
+        current_source=current_source, current_meta=current_meta, previous=previous,
+        previous_dir=previous_dir,
+    )
+    return RecalibrationOutcome(run=outcome, config=cfg, guardrails=g, plans=plans, attribution=attribution,
+                                final=final, proposal=proposal, status=status)
+
+
+def _needs_ttc(previous: attr_mod.PreviousDrivers | None, assets: tuple[str, ...]) -> bool:
+    if previous is None or previous.correlation is None:
+        return True
+    return any(a not in previous.nu or a not in previous.sigma or a not in previous.adv_usd for a in assets)
+
+
+def _after_schedule(cfg: RunConfig, inputs: Any, market: Any, final: RiskParams) -> dict[str, Any]:
+    """Risk metrics, fund and the risk-target check for the parameters in force after the schedule."""
+    from optimizer.optimize import fund as fund_mod
+    from optimizer.optimize.convex import threshold_losses
+    from optimizer.optimize.measures import cvar
+    from optimizer.pipeline.run import _metrics, asset_caps, evaluate_book, insurance_fund_size
+
+    ev = evaluate_book(inputs.book, inputs.scenarios, inputs.current, final, market.slippage)
+    fund = fund_mod.size_fund(ev["total"], epsilon=cfg.fund.epsilon, confidence=cfg.fund.confidence)
+    fund_usd = insurance_fund_size(fund)
+    metrics = _metrics(ev, market.alpha, fund_usd, market.collateral, final)
+    lt = np.asarray(final.liquidation_threshold, dtype=float)
+    # the scenarios the program was solved on (a correlation-stressed mixture, when configured)
+    k = getattr(market, "k_stressed", None)
+    k = market.k if k is None else k
+    w = getattr(market, "scenario_weights", None)
+    worst = float(cvar(threshold_losses(lt, k, market.exposure), market.alpha, w))
+    worst_cur = float(cvar(threshold_losses(np.asarray(inputs.current.liquidation_threshold, dtype=float),
+                                            k, market.exposure), market.alpha, w))
+    caps = asset_caps(market.k, market.alpha, market.asset_share)
+    guard_fails = [a for i, a in enumerate(final.assets) if lt[i] > caps[i] + 1e-9]
+    met = worst <= market.budget * (1 + 1e-9) and not guard_fails
+    metrics["lp_worst_case_cvar_usd"] = worst
+    metrics["insurance_fund_usd"] = float(fund_usd)
+    return {"metrics": metrics, "fund_usd": float(fund_usd), "worst_case_cvar_usd": worst,
+            "worst_case_cvar_usd_current": worst_cur, "budget_usd": float(market.budget),
+            "alpha": float(market.alpha), "asset_guard_share": float(market.asset_share),
+            "guard_fails": guard_fails, "target_met": bool(met),
+            "asset_caps": {a: float(caps[i]) for i, a in enumerate(final.assets)}}
+
+
+# ---------------------------------------------------------------------------------------------
+# The proposal document (plain JSON types)
+# ---------------------------------------------------------------------------------------------
+def _bps(x: float) -> float:
+    return round(float(x) * 1e4, 2)
+
+
+def _describe(driver: str, d: dict[str, Any]) -> str:
+    """``daily volatility 3.90% now vs 3.10% implied by the current LT``."""
+    now, base = d.get("now"), d.get("baseline")
+    src = d.get("baseline_source", "")
+    if now is None or base is None:
+        return f"no baseline ({src})"
+    if driver == "volatility":
+        txt = f"daily volatility {now:.2%} now vs {base:.2%}"
+    elif driver == "tail":
+        txt = f"tail dof {now:.1f} now vs {base:.1f}"
+    elif driver == "correlation":
+        txt = f"mean correlation {now:.2f} now vs {base:.2f}"
+    elif driver == "liquidity":
+        txt = f"daily volume ${now / 1e6:,.1f}M now vs ${base / 1e6:,.1f}M"
+    else:
+        txt = f"collateral ${now / 1e6:,.1f}M now vs ${base / 1e6:,.1f}M"
+    return f"{txt} ({src})"
+
+
+def rationale(asset: str, plan: Plan, drivers: dict[str, dict[str, Any]], top: list[str],
+              binding: str, unexplained_bps: float | None) -> str:
+    """One paragraph per asset naming its drivers, for proposal.md and proposal.json."""
+    up = asset.upper()
+    cur, rec = plan.current, plan.recommended
+    if not plan.steps:
+        return (f"{up}: no change; the recommendation rounds to the live parameters on the grid "
+                f"(LT {cur['liquidation_threshold']:.2%}).")
+    parts = []
+    for k, name in (("liquidation_threshold", "LT"), ("ltv", "LTV"), ("liquidation_bonus", "bonus")):
+        if abs(rec[k] - cur[k]) > 1e-12:
+            parts.append(f"{name} {cur[k]:.2%} -> {rec[k]:.2%} ({(rec[k] - cur[k]) * 1e4:+.0f} bps)")
+    lead = f"{up}: " + ", ".join(parts) + "."
+    named = []
+    for d in top:
+        e = drivers[d]["effect_bps"]
+        verb = "raises" if (e or 0) >= 0 else "lowers"
+        named.append(f"{drivers[d]['label']} ({verb} LT by {abs(e or 0):.0f} bps: {_describe(d, drivers[d])})")
+    if named:
+        lead += " Main drivers: " + "; ".join(named) + "."
+    if unexplained_bps is not None and abs(unexplained_bps) >= 1:
+        lead += (f" {unexplained_bps:+.0f} bps are not explained by a single driver (the gap between the "
+                 "live setting and the model at the baseline, the shared risk budget and interactions).")
+    if binding:
+        lead += f" Binding constraint: {binding}."
+    if plan.needs_vote:
+        lead += " The change exceeds what the risk stewards may do: it needs a governance vote."
+    else:
+        lead += (f" Schedule: {len(plan.steps)} update{'s' if len(plan.steps) != 1 else ''} "
+                 f"from {plan.steps[0].date} to {plan.steps[-1].date}.")
+    return lead
+
+
+def build_proposal(
+    cfg: RunConfig,
+    outcome: Any,
+    plans: dict[str, Plan],
+    g: Guardrails,
+    attribution: attr_mod.Attribution,
+    after: dict[str, Any],
+    *,
+    status: str,
+    start: dt.date,
+    current_source: dict[str, str],
+    current_meta: dict[str, Any],
+    previous: attr_mod.PreviousDrivers | None,
+    previous_dir: str | Path | None,
+) -> dict[str, Any]:
+    """The content of proposal.json (canonical plain JSON: it round-trips through ``json``)."""
+    from optimizer.report._format import canonicalize
+
+    report = outcome.report
+    binding = {a.asset: a.binding for a in report.assets}
+    assets: dict[str, Any] = {}
+    for a, plan in plans.items():
+        i = attribution.assets.index(a)
+        drivers = attribution.asset_drivers(a)
+        top = attribution.top_drivers(a) if plan.steps else []
+        effects = [d["effect_bps"] for d in drivers.values() if d["effect_bps"] is not None]
+        change = _bps(plan.recommended["liquidation_threshold"] - plan.current["liquidation_threshold"])
+        explained = round(float(sum(effects)), 2) if plan.steps else None
+        unexplained = round(change - explained, 2) if explained is not None else None
+        assets[a] = {
+            "current": dict(plan.current),
+            "recommended": dict(plan.recommended),
+            "schedule": [s.to_dict() for s in plan.steps],
+            "needs_vote": bool(plan.needs_vote),
+            "notes": list(plan.notes),
+            "changed": bool(plan.steps),
+            "change_bps": {k: _bps(plan.recommended[k] - plan.current[k]) for k in PARAM_KEYS},
+            "optimizer": {"liquidation_threshold": float(attribution.lt_now[i]),
+                          "ltv": float(outcome.recommended.ltv[i]),
+                          "binding": binding.get(a, "")},
+            "drivers": drivers,
+            "top_drivers": top,
+            "explained_bps": explained,
+            "unexplained_bps": unexplained,
+            "rationale": rationale(a, plan, drivers, top, binding.get(a, ""), unexplained),
+            "current_source": current_source.get(a, "config"),
+        }
+    changed = [a for a, p in plans.items() if p.steps]
+    n_vote = sum(1 for a in changed if plans[a].needs_vote)
+    last = max((p.steps[-1].date for p in plans.values() if p.steps), default=None)
+    if status == "target_not_met":
+        msg = ("The risk target is NOT met even by the parameters in force after the whole schedule: "
+               f"worst-case {after['alpha']:.1%} CVaR ${after['worst_case_cvar_usd']:,.0f} against a budget of "
+               f"${after['budget_usd']:,.0f}"
+               + (f"; per-asset guard exceeded for {', '.join(after['guard_fails'])}" if after["guard_fails"] else "")
+               + ". " + report.status_message)
+    elif status == "no_change":
+        msg = "No parameter needs to change: every recommendation rounds to the live value on the grid."
+    else:
+        msg = (f"{len(changed)} of {len(plans)} assets change; {len(changed) - n_vote} within the risk stewards' "
+               f"limits by a dated schedule ending {last}" + (f", {n_vote} needing a governance vote" if n_vote else "")
+               + ".")
+    meta = dict(report.meta)
+    meta.update({
+        "proposal_format_version": PROPOSAL_FORMAT_VERSION,
+        "current_parameters": current_meta,
+        "previous_run": None if previous is None else {"directory": Path(previous_dir).name,
+                                                        "as_of": previous.as_of},
+    })
+    method = dict(report.method)
+    method.update({
+        "attribution": ("each driver reset to its baseline, one at a time (volatility, tail thickness and "
+                        "liquidity per asset; correlation and book composition jointly), then the threshold "
+                        "program re-solved; effect = LT now - LT with the driver reset"),
+        "attribution_solves": attribution.n_solves,
+        "baseline": ("previous run" if previous is not None else
+                     "implied by the current LT (volatility), else through-the-cycle full-history estimates"),
+    })
+    target = {k: after[k] for k in ("alpha", "budget_usd", "worst_case_cvar_usd", "worst_case_cvar_usd_current",
+                                    "asset_guard_share", "guard_fails", "target_met")}
+    doc = {
+        "format_version": PROPOSAL_FORMAT_VERSION,
+        "title": cfg.run.title or f"riskopt: {cfg.name}",
+        "config_name": cfg.name,
+        "status": status,
+        "status_message": msg,
+        "start_date": start.isoformat(),
+        "end_date": last,
+        "guardrails": g.to_dict(),
+        "assets": assets,
+        "risk_metrics": {"current": dict(report.metrics_current or {}), "recommended": after["metrics"]},
+        "run_status": report.status,
+        "target": target,
+        "insurance_fund_usd": after["fund_usd"],
+        "method": method,
+        "assumptions": list(report.assumptions),
+        "meta": meta,
+    }
+    return canonicalize(doc)
+
+
+def write_recalibration(outcome: RecalibrationOutcome, out_dir: str | Path, *, data_dir: str | None,
+                        overwrite: bool = False) -> Path:
+    """Write proposal.md, proposal.json, drivers.json and the run's report, atomically."""
+    from optimizer.pipeline.output import run_record
+    from optimizer.report import render_all, write_report_dir
+    from optimizer.report.proposal import proposal_json, render_proposal_md
+
+    report = outcome.run.report
+    cfg = outcome.config
+    files: dict[str, Any] = {
+        "proposal.md": lambda: render_proposal_md(outcome.proposal),
+        "proposal.json": lambda: proposal_json(outcome.proposal),
+        "drivers.json": outcome.attribution.now.to_json,
+        "config.toml": cfg.to_toml(),
+        "run.json": run_record(cfg, report.meta, data_dir=data_dir, kind="recalibrate"),
+    }
+    for name, text in render_all(report).items():
+        files[name] = text
+    return write_report_dir(Path(out_dir), files, overwrite=overwrite)
+
+
+def summary_lines(outcome: RecalibrationOutcome) -> list[str]:
+    """A few lines for the terminal: status and one line per changed asset."""
+    lines = [f"status: {outcome.status}", outcome.proposal["status_message"]]
+    for a in outcome.changed:
+        p = outcome.plans[a]
+        cur, rec = p.current["liquidation_threshold"], p.recommended["liquidation_threshold"]
+        tops = ", ".join(attr_mod.DRIVER_LABELS[d] for d in outcome.proposal["assets"][a]["top_drivers"])
+        how = "vote" if p.needs_vote else f"{len(p.steps)} steps"
+        lines.append(f"  {a:<6} LT {cur:.2%} -> {rec:.2%} ({how}; drivers: {tops})")
+    lines.append(f"insurance fund after the schedule: ${outcome.proposal['insurance_fund_usd']:,.0f}")
+    return lines
+
+
+__all__ = [
+    "PROPOSAL_FORMAT_VERSION",
+    "RecalibrationOutcome",
+    "apply_current_file",
+    "build_proposal",
+    "guardrails_from_config",
+    "recalibrate",
+    "summary_lines",
+    "write_recalibration",
+]

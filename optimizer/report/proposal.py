@@ -1,0 +1,239 @@
+"""``proposal.md`` and ``proposal.json``: a recalibration as an Aave governance forum post.
+
+Both are rendered from one plain-JSON document (built by
+:func:`optimizer.pipeline.recalibrate.build_proposal`), so the Markdown can always be regenerated
+from the JSON. Layout of ``proposal.json`` (``format_version`` 1, sorted keys, fractions)::
+
+    {"guardrails": {"max_step", "min_days_between", "grid", "large_change", ...},
+     "assets": {"<ticker>": {"current": P, "recommended": P,
+                             "schedule": [{"date": "YYYY-MM-DD", **P}, ...],
+                             "drivers": {"<driver>": {"label", "effect_bps", "now", "baseline",
+                                                      "unit", "baseline_source"}},
+                             "top_drivers": [...], "needs_vote", "notes", "rationale",
+                             "change_bps", "optimizer", "explained_bps", "unexplained_bps", ...}},
+     "status": "proposal" | "no_change" | "target_not_met", "status_message",
+     "risk_metrics": {"current": {...}, "recommended": {...}}, "target": {...},
+     "start_date", "end_date", "insurance_fund_usd", "method", "assumptions", "meta": {...}}
+
+with ``P = {"ltv", "liquidation_threshold", "liquidation_bonus"}``. Nothing measured by a clock
+is written, so the same inputs give the same bytes.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from optimizer.exceptions import OptimizerError
+from optimizer.protocol.guardrails import PARAM_KEYS, Plan, Step
+from optimizer.report._format import fmt_bps, fmt_pct, fmt_prob, fmt_usd
+from optimizer.report._jinja import environment
+
+TEMPLATE = "proposal.md.j2"
+
+_PARAM_LABELS = {"ltv": "LTV", "liquidation_threshold": "Liquidation threshold",
+                 "liquidation_bonus": "Liquidation bonus"}
+
+#: (key, label, kind) of the risk-metric rows, in order.
+_METRIC_ROWS = (
+    ("capital_efficiency_usd", "Capital efficiency (borrowing power)", "usd"),
+    ("bad_debt_var_usd", "Bad-debt VaR", "usd"),
+    ("bad_debt_cvar_usd", "Bad-debt CVaR", "usd"),
+    ("bad_debt_mean_usd", "Mean bad debt", "usd"),
+    ("prob_bad_debt", "P(bad debt > 0)", "prob"),
+    ("prob_bad_debt_exceeds_fund", "P(bad debt > insurance fund)", "prob"),
+    ("lp_worst_case_cvar_usd", "Worst-case CVaR (all borrowers at the threshold)", "usd"),
+)
+
+
+def proposal_json(doc: dict[str, Any]) -> str:
+    """proposal.json as text: sorted keys, two-space indent, strict JSON, trailing newline."""
+    return json.dumps(doc, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def read_proposal(path: str | Path) -> dict[str, Any]:
+    """The proposal document of ``path`` (a proposal.json file or a directory holding one)."""
+    p = Path(path)
+    if p.is_dir():
+        p = p / "proposal.json"
+    try:
+        doc = json.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise OptimizerError(f"proposal file not found: {p}") from None
+    except json.JSONDecodeError as err:
+        raise OptimizerError(f"{p}: invalid JSON ({err})") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("assets"), dict):
+        raise OptimizerError(f"{p}: not a riskopt proposal (no 'assets' table)")
+    return doc
+
+
+def plans_from_proposal(doc: dict[str, Any]) -> dict[str, Plan]:
+    """The per-asset :class:`Plan` objects a proposal document describes."""
+    out: dict[str, Plan] = {}
+    for asset, a in doc["assets"].items():
+        try:
+            out[asset] = Plan(
+                current={k: float(a["current"][k]) for k in PARAM_KEYS},
+                recommended={k: float(a["recommended"][k]) for k in PARAM_KEYS},
+                steps=tuple(Step(date=s["date"], **{k: float(s[k]) for k in PARAM_KEYS}) for s in a["schedule"]),
+                needs_vote=bool(a["needs_vote"]),
+                notes=tuple(a.get("notes", ())),
+            )
+        except (KeyError, TypeError, ValueError) as err:
+            raise OptimizerError(f"proposal: asset {asset!r} is malformed ({err!r})") from None
+    return out
+
+
+def load_proposal(path: str | Path) -> dict[str, Plan]:
+    """Read proposal.json (or the directory holding it) back into the per-asset plans."""
+    return plans_from_proposal(read_proposal(path))
+
+
+# ---------------------------------------------------------------------------------------------
+# Markdown
+# ---------------------------------------------------------------------------------------------
+def _table(columns: list[str], rows: list[list[str]], numeric: list[bool], caption: str = "") -> dict[str, Any]:
+    return {"columns": columns, "rows": rows, "numeric": numeric, "caption": caption}
+
+
+def _metric(kind: str, x: Any) -> str:
+    return fmt_usd(x) if kind == "usd" else fmt_prob(x)
+
+
+def _delta(kind: str, before: Any, after: Any) -> str:
+    if before is None or after is None:
+        return "n/a"
+    d = float(after) - float(before)
+    if kind == "usd":
+        return ("+" if d > 0 else "") + fmt_usd(d) if d else "$0"
+    return f"{d * 100:+.3f} pp" if d else "0 pp"
+
+
+def _driver_value(unit: str, x: Any) -> str:
+    if x is None:
+        return "n/a"
+    if unit.startswith("daily volatility"):
+        return fmt_pct(x)
+    if "USD" in unit:
+        return fmt_usd(x)
+    if unit.startswith("Student-t"):
+        return f"{float(x):.2f}"
+    return f"{float(x):.3f}"
+
+
+def build_view(doc: dict[str, Any]) -> dict[str, Any]:
+    """Preformatted text for ``proposal.md.j2``."""
+    assets = doc["assets"]
+    changed = [a for a, v in assets.items() if v["changed"]]
+    spec_rows = []
+    for a in changed:
+        v = assets[a]
+        for k in PARAM_KEYS:
+            if v["current"][k] != v["recommended"][k]:
+                spec_rows.append([a.upper(), _PARAM_LABELS[k], fmt_pct(v["current"][k]),
+                                  fmt_pct(v["recommended"][k]),
+                                  fmt_bps(v["recommended"][k] - v["current"][k])])
+    unchanged = [a.upper() for a, v in assets.items() if not v["changed"]]
+    schedules = []
+    for a in changed:
+        v = assets[a]
+        rows = [[s["date"], fmt_pct(s["ltv"]), fmt_pct(s["liquidation_threshold"]), fmt_pct(s["liquidation_bonus"])]
+                for s in v["schedule"]]
+        schedules.append({
+            "asset": a.upper(),
+            "needs_vote": v["needs_vote"],
+            "n_steps": len(rows),
+            "first": v["schedule"][0]["date"],
+            "last": v["schedule"][-1]["date"],
+            "table": _table(["Date", "LTV", "Liq. threshold", "Liq. bonus"], rows, [False, True, True, True]),
+            "notes": v["notes"],
+        })
+    rationale = []
+    for a, v in assets.items():
+        if not v["changed"]:
+            continue
+        rows = []
+        for d, dv in v["drivers"].items():
+            e = dv["effect_bps"]
+            rows.append([dv["label"], _driver_value(dv["unit"], dv["now"]), _driver_value(dv["unit"], dv["baseline"]),
+                         dv["baseline_source"], "not attributed" if e is None else f"{e:+.0f} bps"])
+        if v.get("unexplained_bps") is not None:
+            rows.append(["not explained by one driver", "", "", "interactions, shared budget, live setting vs model",
+                         f"{v['unexplained_bps']:+.0f} bps"])
+        rationale.append({
+            "asset": a.upper(),
+            "text": v["rationale"],
+            "table": _table(["Driver", "Now", "Baseline", "Baseline from", "Effect on LT"], rows,
+                            [False, True, True, False, True],
+                            "Effect on LT = LT now - LT with that driver reset to its baseline, before rounding."),
+        })
+    cur_m = doc["risk_metrics"].get("current") or {}
+    rec_m = doc["risk_metrics"].get("recommended") or {}
+    conf = f"{float(doc['target']['alpha']) * 100:.4g}%"
+    metric_rows = []
+    for key, label, kind in _METRIC_ROWS:
+        if key not in rec_m and key not in cur_m:
+            continue
+        lab = label + (f" {conf}" if key in ("bad_debt_var_usd", "bad_debt_cvar_usd", "lp_worst_case_cvar_usd") else "")
+        if key == "lp_worst_case_cvar_usd":
+            before = doc["target"].get("worst_case_cvar_usd_current")
+        else:
+            before = cur_m.get(key)
+        metric_rows.append([lab, _metric(kind, before), _metric(kind, rec_m.get(key)), _delta(kind, before, rec_m.get(key))])
+    metric_rows.append(["Insurance fund (expected shortfall of bad debt)", "", fmt_usd(doc["insurance_fund_usd"]), ""])
+    g = doc["guardrails"]
+    meta = doc["meta"]
+    method = doc["method"]
+    versions = meta.get("versions") or {}
+    cur_file = (meta.get("current_parameters") or {}).get("file")
+    return {
+        "title": doc["title"],
+        "config_name": doc["config_name"],
+        "as_of": meta.get("as_of"),
+        "status": doc["status"],
+        "status_message": doc["status_message"],
+        "changed": [a.upper() for a in changed],
+        "unchanged": unchanged,
+        "n_assets": len(assets),
+        "n_vote": sum(1 for a in changed if assets[a]["needs_vote"]),
+        "start_date": doc["start_date"],
+        "end_date": doc.get("end_date"),
+        "spec": _table(["Asset", "Parameter", "Current", "Recommended", "Change"], spec_rows,
+                       [False, False, True, True, True]),
+        "schedules": schedules,
+        "rationale": rationale,
+        "metrics": _table(["Metric", "Current", "After the schedule", "Change"], metric_rows,
+                          [False, True, True, True]),
+        "target": doc["target"],
+        "budget": fmt_usd(doc["target"]["budget_usd"]),
+        "worst": fmt_usd(doc["target"]["worst_case_cvar_usd"]),
+        "conf": conf,
+        "guardrails": {
+            "max_step": fmt_bps(g["max_step"]).lstrip("+"),
+            "min_days": g["min_days_between"],
+            "grid": fmt_pct(g["grid"]),
+            "large_change": g["large_change"],
+            "max_steps": g["max_schedule_steps"],
+        },
+        "method": method,
+        "n_scenarios": f"{int(method.get('n_scenarios') or 0):,}",
+        "assumptions": doc.get("assumptions", []),
+        "meta": meta,
+        "versions": ", ".join(f"{k} {v}" for k, v in sorted(versions.items())),
+        "current_file": cur_file,
+        "current_sha": (meta.get("current_parameters") or {}).get("sha256"),
+        "previous": meta.get("previous_run"),
+    }
+
+
+def render_proposal_md(doc: dict[str, Any]) -> str:
+    """Render a proposal document as a governance forum post (Markdown, ends with one newline)."""
+    from optimizer.report.markdown import _tidy
+
+    text = environment().get_template(TEMPLATE).render(v=build_view(doc))
+    return _tidy(text)
+
+
+__all__ = ["build_view", "load_proposal", "plans_from_proposal", "proposal_json", "read_proposal",
+           "render_proposal_md"]

@@ -1,0 +1,294 @@
+"""`riskopt recalibrate`: guardrailed schedules, driver attribution, proposal files and exit codes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from optimizer.cli import main
+from optimizer.exceptions import ConfigError, DataError
+from optimizer.optimize.references import analytic_threshold
+from optimizer.pipeline import attribution as attr
+from optimizer.pipeline.config import load_config
+from optimizer.pipeline.recalibrate import recalibrate, write_recalibration
+from optimizer.protocol.book import Book
+from optimizer.protocol.guardrails import PARAM_KEYS, check_plan, invariant_breaches
+from optimizer.report.proposal import load_proposal, proposal_json, read_proposal
+
+ROOT = Path(__file__).resolve().parents[2]
+QUICK = ROOT / "configs" / "quick.toml"
+AAVE_CSV = ROOT.parent / "shared" / "reference" / "aave_v3_ethereum_params.csv"
+N_SCEN = 5_000
+
+
+def quick_cfg(**scen):
+    return load_config(QUICK).with_overrides("scenarios", **({"n_scenarios": N_SCEN} | scen))
+
+
+def write_cfg(cfg, path: Path) -> Path:
+    path.write_text(cfg.to_toml(), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def recal(data_dir, tmp_path_factory):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        out = recalibrate(quick_cfg(), current_file=AAVE_CSV, data_dir=data_dir)
+    d = write_recalibration(out, tmp_path_factory.mktemp("recal") / "out", data_dir=str(data_dir))
+    return out, d
+
+
+# ---------------------------------------------------------------------------------------------
+# Schedules
+# ---------------------------------------------------------------------------------------------
+def test_every_step_of_every_schedule_respects_the_guardrails(recal):
+    out, _ = recal
+    g = out.guardrails
+    assert out.changed, "the quick config should propose changes against the live Aave parameters"
+    for asset, plan in out.plans.items():
+        assert check_plan(plan, g) == [], asset
+        prev, prev_date = plan.current, None
+        for step in plan.steps:
+            p = step.params()
+            assert invariant_breaches(p) == [], (asset, step)
+            assert 0.0 < p["liquidation_threshold"] < 1.0
+            for k in PARAM_KEYS:
+                if p[k] != prev[k]:  # every value that moves lands on the 0.25 % grid
+                    assert abs(p[k] / 0.0025 - round(p[k] / 0.0025)) < 1e-9, (asset, step, k)
+                if not plan.needs_vote:
+                    assert abs(p[k] - prev[k]) <= 0.005 + 1e-12, (asset, step, k)
+            d = dt.date.fromisoformat(step.date)
+            if prev_date is not None:
+                assert (d - prev_date).days >= 3
+            prev, prev_date = p, d
+        if plan.steps:
+            assert plan.steps[-1].params() == plan.recommended
+    assert out.breaches() == {a: [] for a in out.plans}
+
+
+def test_schedule_starts_the_day_after_as_of(recal):
+    out, _ = recal
+    as_of = dt.date.fromisoformat(out.run.report.meta["as_of"])
+    first = min(p.steps[0].date for p in out.plans.values() if p.steps)
+    assert first == (as_of + dt.timedelta(days=1)).isoformat()
+    assert out.proposal["start_date"] == first
+
+
+def test_live_parameters_come_from_the_reference_file(recal):
+    out, _ = recal
+    crv = out.plans["crv"]
+    # Aave reference: CRV LTV 0 (collateral only in e-modes), LT 41 %, bonus 8.3 % (off the grid)
+    assert crv.current == {"ltv": 0.0, "liquidation_threshold": 0.41, "liquidation_bonus": 0.083}
+    assert crv.recommended["ltv"] == 0.0
+    assert crv.recommended["liquidation_bonus"] == 0.083  # unchanged: not moved just to round it
+    assert all(s.liquidation_bonus == 0.083 and s.ltv == 0.0 for s in crv.steps)
+    assert out.proposal["assets"]["crv"]["current_source"] == "aave_v3_ethereum_params.csv"
+
+
+def test_final_parameters_meet_the_target_and_are_never_looser(recal):
+    out, _ = recal
+    assert out.status == "proposal" and out.exit_code == 0
+    assert out.proposal["target"]["target_met"] is True
+    assert out.proposal["target"]["worst_case_cvar_usd"] <= out.proposal["target"]["budget_usd"] * (1 + 1e-9)
+    rec = out.run.recommended
+    for i, a in enumerate(out.final.assets):
+        assert out.final.liquidation_threshold[i] <= rec.liquidation_threshold[i] + 1e-12
+        assert rec.liquidation_threshold[i] - out.final.liquidation_threshold[i] < 0.0025 + 1e-12
+
+
+# ---------------------------------------------------------------------------------------------
+# Drivers
+# ---------------------------------------------------------------------------------------------
+def test_rationale_names_the_drivers_of_each_changed_asset(recal):
+    out, d = recal
+    md = (d / "proposal.md").read_text(encoding="utf-8")
+    for a in out.changed:
+        entry = out.proposal["assets"][a]
+        assert entry["top_drivers"], a
+        for drv in entry["top_drivers"]:
+            assert drv in attr.DRIVERS
+            assert entry["drivers"][drv]["label"] in entry["rationale"], (a, drv)
+            assert entry["drivers"][drv]["effect_bps"] is not None
+        assert set(entry["drivers"]) == set(attr.DRIVERS)
+        assert f"### {a.upper()}" in md and entry["rationale"] in md
+
+
+def test_attribution_sources_without_a_previous_run(recal):
+    out, _ = recal
+    b = out.attribution.baseline
+    assert b.book_source.startswith("none")
+    assert np.all(np.isnan(out.attribution.effects["book"]))
+    # volatility: implied by the live LT where that has a root, else through-the-cycle
+    assert set(b.sigma_source) <= {"implied by the current LT", "through-the-cycle, full history"}
+    assert "implied by the current LT" in b.sigma_source
+    assert all(s.startswith("through-the-cycle") for s in b.nu_source)
+
+
+def test_volatility_above_its_implied_level_lowers_lt(recal):
+    out, _ = recal
+    a = out.attribution
+    for i, asset in enumerate(a.assets):
+        if asset not in a.explained or a.baseline.sigma_source[i] != "implied by the current LT":
+            continue
+        e = a.effects["volatility"][i]
+        if a.now.sigma[i] > a.baseline.sigma[i] * 1.05:
+            assert e <= 1e-6, asset
+        elif a.now.sigma[i] < a.baseline.sigma[i] / 1.05:
+            assert e >= -1e-6, asset
+
+
+# ---------------------------------------------------------------------------------------------
+# Files
+# ---------------------------------------------------------------------------------------------
+def test_proposal_json_round_trips(recal):
+    out, d = recal
+    doc = out.proposal
+    assert json.loads(json.dumps(doc)) == doc
+    text = (d / "proposal.json").read_text(encoding="utf-8")
+    assert text == proposal_json(doc)
+    assert json.loads(text) == doc
+    assert load_proposal(d) == out.plans
+    assert load_proposal(d / "proposal.json") == out.plans
+    for a, entry in read_proposal(d)["assets"].items():
+        assert set(entry["current"]) == set(entry["recommended"]) == set(PARAM_KEYS)
+        for s in entry["schedule"]:
+            assert set(s) == {"date", *PARAM_KEYS}
+    assert set(doc["guardrails"]) >= {"max_step", "min_days_between", "grid"}
+
+
+def test_output_directory_holds_proposal_and_run(recal):
+    _, d = recal
+    names = {p.name for p in d.iterdir()}
+    assert {"proposal.md", "proposal.json", "drivers.json", "params.json", "report.md", "report.html",
+            "config.toml", "run.json"} <= names
+    md = (d / "proposal.md").read_text(encoding="utf-8")
+    for heading in ("## Summary", "## Motivation", "## Specification", "## Implementation schedule",
+                    "## Rationale", "## Risk metrics", "## Method", "## Reproducibility"):
+        assert heading in md
+    meta = json.loads((d / "params.json").read_text())["meta"]
+    assert meta["config_sha256"] in md and meta["data_sha256"] in md
+    drivers = json.loads((d / "drivers.json").read_text())
+    assert set(drivers["assets"]) == {"eth", "wbtc", "usdc", "crv"}
+
+
+# ---------------------------------------------------------------------------------------------
+# Transformations behind the attribution
+# ---------------------------------------------------------------------------------------------
+@pytest.fixture
+def terminal(rng):
+    c = np.array([[1.0, 0.6, 0.2], [0.6, 1.0, 0.3], [0.2, 0.3, 1.0]])
+    z = stats.t.rvs(4, size=(40_000, 3), random_state=rng) @ np.linalg.cholesky(c).T
+    return np.exp(0.03 * z)
+
+
+def test_scale_volatility(terminal):
+    out = attr.scale_volatility(terminal, 1, 2.0)
+    x, y = np.log(terminal), np.log(out)
+    assert y[:, 1].std() == pytest.approx(2 * x[:, 1].std(), rel=1e-9)
+    np.testing.assert_array_equal(out[:, [0, 2]], terminal[:, [0, 2]])
+    assert out[:, 1].mean() == pytest.approx(terminal[:, 1].mean(), rel=1e-12)  # same mean relative
+
+
+def test_remap_tail_keeps_ranks_and_changes_kurtosis(terminal):
+    same = attr.remap_tail(terminal, 0, 4.0, 4.0)
+    np.testing.assert_allclose(same, terminal, rtol=1e-9)
+    thin = attr.remap_tail(terminal, 0, 4.0, 30.0)
+    assert np.array_equal(np.argsort(thin[:, 0]), np.argsort(terminal[:, 0]))
+    assert stats.kurtosis(np.log(thin[:, 0])) < stats.kurtosis(np.log(terminal[:, 0]))
+    with pytest.raises(ValueError, match="nu_to"):
+        attr.remap_tail(terminal, 0, 4.0, 2.0)
+
+
+def test_recolour_hits_the_target_correlation(terminal):
+    target = np.array([[1.0, 0.9, 0.5], [0.9, 1.0, 0.4], [0.5, 0.4, 1.0]])
+    out = attr.recolour(terminal, target)
+    np.testing.assert_allclose(np.corrcoef(np.log(out), rowvar=False), target, atol=1e-10)
+    np.testing.assert_allclose(np.log(out).std(axis=0), np.log(terminal).std(axis=0), rtol=1e-10)
+
+
+def test_rescale_book_matches_totals():
+    book = Book(assets=("a", "b"), account_ids=("x", "y"), coll_indptr=np.array([0, 2, 3]),
+                coll_asset=np.array([0, 1, 1]), coll_usd=np.array([10.0, 5.0, 5.0]),
+                debt_indptr=np.array([0, 1, 2]), debt_asset=np.array([1, 0]), debt_usd=np.array([4.0, 6.0]))
+    out = attr.rescale_book(book, np.array([20.0, 30.0]), np.array([3.0, 8.0]))
+    np.testing.assert_allclose(out.collateral_by_asset, [20.0, 30.0])
+    np.testing.assert_allclose(out.debt_by_asset, [3.0, 8.0])
+
+
+def test_implied_sigma_inverts_the_analytic_threshold():
+    s = attr.implied_sigma(0.8, horizon=2, nu=4.0, eps=0.01, bonus=0.05, slippage_per_sigma=0.5, max_slippage=0.5)
+    assert s is not None
+    assert float(analytic_threshold(s, 2, 4.0, 0.01, 0.05, 0.5 * s)) == pytest.approx(0.8, abs=1e-9)
+    # above the zero-volatility bound 1 / (1 + bonus) there is no implied level
+    assert attr.implied_sigma(0.96, horizon=2, nu=4.0, eps=0.01, bonus=0.05, slippage_per_sigma=0.5,
+                              max_slippage=0.5) is None
+
+
+# ---------------------------------------------------------------------------------------------
+# Errors and exit codes
+# ---------------------------------------------------------------------------------------------
+def test_missing_current_file_is_exit_1_naming_it(tmp_path, capsys, data_dir):
+    missing = tmp_path / "nope.csv"
+    rc = main(["recalibrate", str(QUICK), "--current", str(missing), "--out", str(tmp_path / "o"),
+               "--data-dir", str(data_dir)])
+    assert rc == 1
+    assert "nope.csv" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
+def test_bad_previous_and_start_date_are_errors(data_dir, tmp_path):
+    with pytest.raises(ConfigError, match="previous run directory"):
+        recalibrate(quick_cfg(), previous_dir=tmp_path / "none", data_dir=data_dir)
+    with pytest.raises(ConfigError, match="start-date"):
+        recalibrate(quick_cfg(), start_date="2025-13-01", data_dir=data_dir)
+    with pytest.raises(DataError, match="not found"):
+        recalibrate(quick_cfg(), current_file=tmp_path / "x.json", data_dir=data_dir)
+
+
+@pytest.mark.slow
+def test_cli_writes_a_proposal_and_prints_its_directory(tmp_path, capsys, data_dir):
+    cfg_file = write_cfg(quick_cfg(), tmp_path / "quick.toml")
+    out = tmp_path / "proposal"
+    rc = main(["recalibrate", str(cfg_file), "--current", str(AAVE_CSV), "--out", str(out),
+               "--data-dir", str(data_dir), "--start-date", "2025-07-01"])
+    assert rc == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert Path(lines[-1]) == out.absolute()
+    plans = load_proposal(out)
+    assert min(p.steps[0].date for p in plans.values() if p.steps) == "2025-07-01"
+
+
+@pytest.mark.slow
+def test_previous_run_as_baseline(recal, data_dir):
+    """Against a previous run on the same data every driver is where it was: nothing to attribute."""
+    _, d = recal
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        again = recalibrate(quick_cfg(), current_file=AAVE_CSV, previous_dir=d, data_dir=data_dir)
+    a = again.attribution
+    assert all(s.startswith("previous run") for s in a.baseline.sigma_source + a.baseline.nu_source)
+    assert a.baseline.correlation_source.startswith("previous run")
+    assert a.baseline.book_source.startswith("previous run")
+    for drv in attr.DRIVERS:
+        eff = a.effects[drv][[a.assets.index(x) for x in a.explained]]
+        np.testing.assert_allclose(eff, 0.0, atol=1e-6, err_msg=drv)
+    assert again.proposal["meta"]["previous_run"]["as_of"] == again.run.report.meta["as_of"]
+
+
+@pytest.mark.slow
+def test_unreachable_target_exits_2(tmp_path, capsys, data_dir):
+    # thresholds may not go below 85 %: CRV alone breaks a $1 budget there
+    cfg = quick_cfg().with_overrides("optimizer", risk_budget_usd=1.0, lt_min=0.85)
+    rc = main(["recalibrate", str(write_cfg(cfg, tmp_path / "tight.toml")), "--out", str(tmp_path / "o"),
+               "--data-dir", str(data_dir)])
+    assert rc == 2
+    doc = read_proposal(tmp_path / "o")
+    assert doc["status"] == "target_not_met" and doc["target"]["target_met"] is False
+    assert "NOT met" in (tmp_path / "o" / "proposal.md").read_text()
