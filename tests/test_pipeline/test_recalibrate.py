@@ -23,7 +23,6 @@ from optimizer.report.proposal import load_proposal, proposal_json, read_proposa
 
 ROOT = Path(__file__).resolve().parents[2]
 QUICK = ROOT / "configs" / "quick.toml"
-AAVE_CSV = ROOT.parent / "shared" / "reference" / "aave_v3_ethereum_params.csv"
 N_SCEN = 5_000
 
 
@@ -36,11 +35,20 @@ def write_cfg(cfg, path: Path) -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def aave_csv(data_dir) -> Path:
+    """The Aave v3 Ethereum reference parameters, beside the datasets (../shared/reference)."""
+    p = data_dir.parent / "reference" / "aave_v3_ethereum_params.csv"
+    if not p.is_file():
+        pytest.fail(f"reference parameters not found: {p}")
+    return p
+
+
 @pytest.fixture(scope="module")
-def recal(data_dir, tmp_path_factory):
+def recal(data_dir, aave_csv, tmp_path_factory):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        out = recalibrate(quick_cfg(), current_file=AAVE_CSV, data_dir=data_dir)
+        out = recalibrate(quick_cfg(), current_file=aave_csv, data_dir=data_dir)
     d = write_recalibration(out, tmp_path_factory.mktemp("recal") / "out", data_dir=str(data_dir))
     return out, d
 
@@ -253,10 +261,10 @@ def test_bad_previous_and_start_date_are_errors(data_dir, tmp_path):
 
 
 @pytest.mark.slow
-def test_cli_writes_a_proposal_and_prints_its_directory(tmp_path, capsys, data_dir):
+def test_cli_writes_a_proposal_and_prints_its_directory(tmp_path, capsys, data_dir, aave_csv):
     cfg_file = write_cfg(quick_cfg(), tmp_path / "quick.toml")
     out = tmp_path / "proposal"
-    rc = main(["recalibrate", str(cfg_file), "--current", str(AAVE_CSV), "--out", str(out),
+    rc = main(["recalibrate", str(cfg_file), "--current", str(aave_csv), "--out", str(out),
                "--data-dir", str(data_dir), "--start-date", "2025-07-01"])
     assert rc == 0
     lines = capsys.readouterr().out.strip().splitlines()
@@ -266,12 +274,12 @@ def test_cli_writes_a_proposal_and_prints_its_directory(tmp_path, capsys, data_d
 
 
 @pytest.mark.slow
-def test_previous_run_as_baseline(recal, data_dir):
+def test_previous_run_as_baseline(recal, data_dir, aave_csv):
     """Against a previous run on the same data every driver is where it was: nothing to attribute."""
     _, d = recal
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        again = recalibrate(quick_cfg(), current_file=AAVE_CSV, previous_dir=d, data_dir=data_dir)
+        again = recalibrate(quick_cfg(), current_file=aave_csv, previous_dir=d, data_dir=data_dir)
     a = again.attribution
     assert all(s.startswith("previous run") for s in a.baseline.sigma_source + a.baseline.nu_source)
     assert a.baseline.correlation_source.startswith("previous run")
