@@ -55,6 +55,12 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--end", metavar="YYYY-MM-DD")
     f.set_defaults(func=cmd_data_fetch)
 
+    p = sub.add_parser("backtest", help="VaR backtests over the full data and crash replays of the config's episodes")
+    p.add_argument("config", help="TOML configuration file (see configs/)")
+    p.add_argument("--out", metavar="DIR", help="output directory (default reports/<config-name>-backtest-<UTC time>/)")
+    p.add_argument("--data-dir", metavar="DIR", help="price data directory (default: config, then $RISKOPT_DATA_DIR)")
+    p.set_defaults(func=cmd_backtest)
+
     p = sub.add_parser("reproduce", help="re-run a recorded run and confirm a byte-identical params.json")
     p.add_argument("run_dir", metavar="DIR")
     p.add_argument("--data-dir", metavar="DIR", help="data directory (default: the one recorded in run.json)")
@@ -151,10 +157,37 @@ def cmd_data_fetch(args: argparse.Namespace) -> int:
     return OK
 
 
+def cmd_backtest(args: argparse.Namespace) -> int:
+    from optimizer.pipeline.backtest import run_backtest, write_backtest
+    from optimizer.pipeline.config import load_config
+    from optimizer.pipeline.output import default_out_dir
+    from optimizer.pipeline.progress import Progress
+
+    cfg = load_config(args.config)
+    out = Path(args.out) if args.out else default_out_dir(cfg, suffix="backtest")
+    with _quiet_model_warnings():
+        res = run_backtest(cfg, data_dir=_data_dir(args), progress=Progress(), command=_command_line())
+    path = write_backtest(res, out)
+    for e in res.episodes:
+        d = e.data
+        label = e.start if e.start == e.end else f"{e.start}..{e.end}"
+        if not e.covered:
+            print(f"{label}: not covered ({d['reason']})")
+        elif "error" in d:
+            print(f"{label}: recalibration failed ({d['error']})")
+        else:
+            verdict = "within the fund" if d["fund_covers"] else "EXCEEDS the fund"
+            print(f"{label}: realised bad debt ${d['realised_bad_debt_usd']:,.0f} vs fund "
+                  f"${d['insurance_fund_usd']:,.0f} ({verdict})")
+    print(path)
+    return OK
+
+
 def cmd_reproduce(args: argparse.Namespace) -> int:
     from optimizer.pipeline.reproduce import reproduce
 
-    res = reproduce(args.run_dir, data_dir=args.data_dir)
+    with _quiet_model_warnings():
+        res = reproduce(args.run_dir, data_dir=args.data_dir)
     if res.identical:
         print(f"reproduced: params.json is byte-identical ({res.run_dir})")
         return OK

@@ -242,6 +242,10 @@ class BacktestSection:
     refit_every: int = field(default=20, metadata=_rng(1))
     test_days: int | None = field(default=500, metadata=_rng(50))
     estimators: tuple[str, ...] = ("ewma", "garch", "gjr")
+    #: Simulations of the Acerbi-Szekely ES test's null distribution.
+    es_sims: int = field(default=2000, metadata=_rng(100, 100_000))
+    #: Put the backtests in every run report (``volatility = "auto"`` runs them regardless).
+    in_report: bool = True
     episodes: tuple[tuple[str, ...], ...] = (
         ("2020-03-12", "2020-03-12"),
         ("2021-05-19", "2021-05-19"),
@@ -259,6 +263,8 @@ class AntiProcyclicalitySection:
 
     method: Literal["none", "floor", "stress_weight", "buffer"] = "none"
     stress_weight: float = field(default=0.25, metadata=_rng(0.25, 1))
+    #: Stressed windows for ``stress_weight``: this worst share of historical horizon windows.
+    stress_quantile: float = field(default=0.1, metadata=_rng(0, 0.5, lo_open=True))
     buffer: float = field(default=0.25, metadata=_rng(0, 1))
 
 
@@ -433,6 +439,29 @@ def _cross_checks(cfg: RunConfig, source: str) -> None:
             )
     if cfg.run.as_of is not None:
         _check_date(cfg.run.as_of, "[run] as_of", source)
+    _check_backtest(cfg.backtest, source)
+
+
+_BACKTEST_ESTIMATORS = ("ewma", "garch", "gjr", "constant")
+
+
+def _check_backtest(bt: BacktestSection, source: str) -> None:
+    if not bt.estimators:
+        raise ConfigError(f"{source}: [backtest] estimators must name at least one of {_BACKTEST_ESTIMATORS}")
+    for e in bt.estimators:
+        if e not in _BACKTEST_ESTIMATORS:
+            close = _closest(e, list(_BACKTEST_ESTIMATORS))
+            hint = f" (did you mean {close!r}?)" if close else ""
+            raise ConfigError(f"{source}: [backtest] estimators: {e!r} is not one of {_BACKTEST_ESTIMATORS}{hint}")
+    if len(set(bt.estimators)) != len(bt.estimators):
+        raise ConfigError(f"{source}: [backtest] estimators lists a name twice: {list(bt.estimators)}")
+    for ep in bt.episodes:
+        if len(ep) != 2:
+            raise ConfigError(f"{source}: [backtest] episodes: each episode is [start, end], got {list(ep)}")
+        for d in ep:
+            _check_date(d, "[backtest] episodes", source)
+        if ep[1] < ep[0]:
+            raise ConfigError(f"{source}: [backtest] episodes: end {ep[1]} is before start {ep[0]}")
 
 
 def _check_date(value: str, key: str, source: str) -> None:

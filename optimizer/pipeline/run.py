@@ -6,6 +6,7 @@ import dataclasses
 import datetime as dt
 import time
 import warnings
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,8 @@ class RunInputs:
     adv_usd: np.ndarray
     adv_source: tuple[str, ...]
     seed: int
+    #: optimizer.pipeline.validation.RunValidation: long history, VaR backtests, anti-procyclicality stream.
+    validation: Any = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -156,7 +159,7 @@ def load_inputs(
     progress = progress or Silent()
     seed = cfg.run.seed
     root = rng if rng is not None else np.random.default_rng(seed)
-    rng_book, rng_scen = root.spawn(2)
+    rng_book, rng_scen, rng_val = root.spawn(3)
     assets = cfg.asset_names
     ddir = resolve_data_dir(data_dir if data_dir is not None else cfg.run.data_dir)
 
@@ -174,8 +177,14 @@ def load_inputs(
                 f"{_shortest_history(prices.prices)!r}; shorten the window or drop it"
             )
 
+    from optimizer.pipeline.validation import needs_history, prepare_validation
+
+    with progress.stage("backtesting the volatility estimators") if needs_history(cfg) else nullcontext():
+        validation = prepare_validation(cfg, ddir, as_of, rng=rng_val)
+    choice = validation.backtests.choice if validation.backtests is not None else None
+
     with progress.stage(f"fitting {cfg.estimators.volatility} volatility and {cfg.estimators.correlation} correlation"):
-        gen = make_generator(cfg, cfg.estimators.volatility).fit(returns)
+        gen = make_generator(cfg, cfg.estimators.volatility, choice=choice).fit(returns)
 
     with progress.stage(f"simulating {cfg.scenarios.n_scenarios:,} scenarios"):
         scen = gen.simulate(cfg.scenarios.horizon_days, cfg.scenarios.n_scenarios, rng=rng_scen)
@@ -205,17 +214,27 @@ def load_inputs(
     return RunInputs(
         config=cfg, prices=prices, returns=returns, generator=gen, scenarios=scen, book=book,
         current=current, has_current=has_current, adv_usd=adv, adv_source=adv_src, seed=seed,
+        validation=validation,
     )
 
 
-def make_generator(cfg: RunConfig, volatility: str, *, corr_stress: float | None = None) -> Any:
-    """An unfitted scenario generator built from the config's estimator choices."""
+def make_generator(cfg: RunConfig, volatility: str, *, corr_stress: float | None = None,
+                   choice: dict[str, str] | None = None) -> Any:
+    """An unfitted scenario generator built from the config's estimator choices.
+
+    ``volatility = "auto"`` with ``choice`` (asset -> estimator, from the VaR backtests) gives each
+    asset its own model; without a choice it means GARCH.
+    """
     from optimizer.estimators import EWMAVolatility, make_correlation, make_volatility
     from optimizer.scenarios import ScenarioGenerator
 
     lam = cfg.estimators.ewma_lambda
     name = "garch" if volatility == "auto" else volatility
-    if name == "ewma":
+    if volatility == "auto" and choice is not None:
+        from optimizer.pipeline.validation import auto_volatility
+
+        vol = auto_volatility(cfg, choice)
+    elif name == "ewma":
         vol = EWMAVolatility(lam=lam)
     else:
         vol = make_volatility(name, fallback=EWMAVolatility(lam=lam))
@@ -424,6 +443,12 @@ def run(
     market = prepare_market(cfg, inputs)
     with progress.stage("solving the CVaR program"):
         sol = solve_thresholds(cfg, inputs, market)
+    apc_section = None
+    if cfg.anti_procyclicality.method != "none":
+        from optimizer.pipeline.validation import apply_anti_procyclicality
+
+        with progress.stage(f"anti-procyclicality ({cfg.anti_procyclicality.method})"):
+            sol, apc_section = apply_anti_procyclicality(cfg, inputs, market, sol)
     opt, recommended, zero_kept = sol.optimizer, sol.recommended, sol.zero_kept
     lt, guard_fails, caps = sol.lt, sol.guard_fails, sol.caps
     bonus, slippage, weights, basket = market.bonus, market.slippage, market.weights, market.basket
@@ -443,14 +468,21 @@ def run(
     metrics = _metrics(ev_rec, alpha, fund_usd, collateral, recommended)
     metrics["lp_worst_case_cvar_usd"] = float(opt.cvar_)
     metrics["risk_budget_usd"] = float(budget)
+    metrics["min_feasible_budget_usd"] = float(getattr(opt, "min_feasible_budget_", float("nan")))
     metrics_cur = _metrics(ev_cur, alpha, fund_usd, collateral, current)
     metrics["tail_contribution_by_asset"] = _tail_contribution(ev_rec, alpha, assets)
 
     binding = [_binding_label(opt, i, lt, lt_min, lt_max, caps) for i in range(len(assets))]
+    if apc_section is not None:
+        binding = [f"anti-procyclicality ({apc_section['method']})" if apc_section["binds"][a] else b
+                   for a, b in zip(assets, binding)]
     report = _assemble_report(
         cfg, inputs, opt, binding, guard_fails, asset_share, recommended, bonus, slippage, weights, basket, alpha, budget, fund, cover2_usd,
         metrics, metrics_cur, ev_rec, ev_cur, zero_kept, status, progress, t_start, command,
     )
+    from optimizer.pipeline.validation import attach_sections
+
+    report = attach_sections(report, inputs, apc_section)
     return RunOutcome(report=report, inputs=inputs, recommended=recommended, optimizer=opt,
                       bad_debt=ev_rec["total"], bad_debt_current=ev_cur["total"])
 

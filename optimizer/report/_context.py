@@ -568,6 +568,19 @@ def build_section(name: str, spec: Any, *, figures: bool = True) -> Section:
     return Section(f"sec-{sid}", title, blocks)
 
 
+def _data_only(name: str, spec: Any, json_sections: Sequence[str]) -> bool:
+    """A params.json section that is a mapping of mappings (e.g. ``var_backtests`` keyed by ticker) and
+    has no presentation key is data only: a generic table would only say "N entries", so it is not
+    printed (another section presents it)."""
+    return (
+        name in json_sections
+        and isinstance(spec, Mapping)
+        and bool(spec)
+        and not any(k in spec for k in SECTION_KEYS)
+        and all(isinstance(v, Mapping) for v in spec.values())
+    )
+
+
 # --- the view ----------------------------------------------------------------------------------------------------
 
 
@@ -646,7 +659,8 @@ def build_view(report: RunReport, *, figures: bool = True) -> ReportView:
         note = "No bad-debt scenarios were recorded."
     fund, fund_curve = _fund(report)
     repro, files, versions = _repro(report)
-    sections = [build_section(k, v, figures=figures) for k, v in (report.sections or {}).items()]
+    sections = [build_section(k, v, figures=figures) for k, v in (report.sections or {}).items()
+                if not _data_only(k, v, report.json_sections)]
     return ReportView(
         title=report.title,
         config_name=report.config_name,

@@ -1,0 +1,350 @@
+"""`riskopt backtest`: VaR backtests over the full data and crash replays of dated episodes.
+
+For each episode ``[start, end]`` of ``[backtest] episodes``:
+
+1. ``as_of`` is the day before ``start``. An asset takes part when the data has its close on that
+   day and on every day of the episode, and at least ``[data] min_history_days`` prices before it;
+   the others are listed with the reason (data starts later, a gap, too little history). An episode
+   with no such asset is "not covered".
+2. The run is repeated as a recalibration on ``as_of`` would have done it: the same configuration
+   restricted to those assets, fitted on data up to ``as_of`` only, giving recommended parameters
+   and an insurance fund. (Current parameters, book sizes and liquidity are the config's: no
+   historical snapshot of them is available.)
+3. The realised path of daily closes, from the close of ``as_of`` to ``end``, is replayed through the
+   protocol with the book under the recommended parameters (borrowers keep their health factor, as
+   in the run): the dynamic market simulation (:func:`optimizer.protocol.simulation.simulate_market`,
+   one step per day, liquidations with price impact and cascades) when it is available, and the
+   static kernel on the end-of-episode prices beside it. Realised bad debt is compared with the fund.
+4. Per asset: the worst close of the episode against the ``as_of`` close, the asset's buffers
+   (``1 - LT x (1 + bonus)``, the drop that makes an account at the threshold insolvent; and the
+   LT - LTV gap, with ``1 - LTV / LT``, the drop that takes a borrower at the maximum LTV to
+   liquidation), and the model's probability of a move at least as bad: the share of the run's
+   simulated paths over the episode's length whose lowest point is at least as low.
+
+A failed episode (bad debt above the fund, a move the model called impossible) is reported as a
+finding; an episode whose run raised an error is reported with the message and the others go on.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from optimizer import __version__
+from optimizer.exceptions import ConvergenceWarning, DataQualityWarning, OptimizerError
+from optimizer.pipeline.config import RunConfig
+from optimizer.pipeline.progress import Progress, Silent
+
+__all__ = ["BacktestOutcome", "EpisodeOutcome", "plausibility", "run_backtest", "write_backtest"]
+
+#: Tail probabilities at or above this are "plausible" (inside the model's 99 % range).
+PLAUSIBLE_P = 0.01
+#: Below this a move is an "extreme tail" event for the model.
+EXTREME_P = 0.001
+
+
+@dataclass(frozen=True, eq=False)
+class EpisodeOutcome:
+    """One replayed (or skipped) episode; ``data`` is its JSON record."""
+
+    start: str
+    end: str
+    covered: bool
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True, eq=False)
+class BacktestOutcome:
+    """Everything `riskopt backtest` found; :func:`backtest_record` turns it into backtest.json."""
+
+    config: RunConfig
+    episodes: list[EpisodeOutcome]
+    var_backtests: Any  # optimizer.pipeline.validation.VaRBacktests
+    meta: dict[str, Any]
+    run_info: dict[str, Any] = field(default_factory=dict)
+
+
+def plausibility(p: float | None, n: int, drop: float) -> str:
+    """Verdict on the model's probability ``p`` of a move at least as bad as the realised one."""
+    if drop <= 0:
+        return "no drop"
+    if p is None:
+        return "n/a"
+    if p >= PLAUSIBLE_P:
+        return "plausible"
+    if p >= EXTREME_P:
+        return f"tail (1 in {1 / p:,.0f})"
+    if p > 0:
+        return f"extreme tail (1 in {1 / p:,.0f})"
+    return f"implausible: worse than all {n:,} simulated paths"
+
+
+def _coverage(history: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp, min_days: int
+              ) -> dict[str, str | None]:
+    """Asset -> None when it can take part in the episode, else the reason it cannot."""
+    t0 = start - pd.Timedelta(days=1)
+    out: dict[str, str | None] = {}
+    last = history.index[-1] if len(history.index) else None
+    for a in history.columns:
+        s = history[a]
+        first = s.first_valid_index()
+        if first is None:
+            out[a] = "no prices at all"
+        elif first > end:
+            out[a] = f"data starts on {first.date()}, after the episode"
+        elif last is None or end > last:
+            out[a] = f"data ends on {last.date() if last is not None else '?'}, before the episode ends"
+        elif t0 not in s.index or not np.isfinite(s.get(t0, np.nan)):
+            gap = _gap_around(s, t0)
+            out[a] = f"no close on {t0.date()} (the day before the episode)" + (f"; {gap}" if gap else "")
+        elif s.loc[start:end].isna().any():
+            miss = s.loc[start:end][s.loc[start:end].isna()].index[0]
+            out[a] = f"no close on {miss.date()} inside the episode"
+        else:
+            n_before = int(s.loc[:t0].notna().sum())
+            out[a] = None if n_before >= min_days else (
+                f"only {n_before} days of prices up to {t0.date()} (need {min_days}, [data] min_history_days)")
+    return out
+
+
+def _gap_around(s: pd.Series, t: pd.Timestamp) -> str:
+    before = s.loc[:t].last_valid_index()
+    after = s.loc[t:].first_valid_index()
+    if before is None:
+        return ""
+    lo = (before + pd.Timedelta(days=1)).date()
+    hi = (after - pd.Timedelta(days=1)).date() if after is not None else "the end of the data"
+    return f"its series has no prices from {lo} to {hi}"
+
+
+def _episode_config(cfg: RunConfig, assets: list[str], as_of: str) -> RunConfig:
+    sub = dataclasses.replace(cfg, assets={a: cfg.assets[a] for a in assets})
+    sub = sub.with_overrides("run", as_of=as_of)
+    # the in-run backtest section is not needed for a replay (auto still backtests, point in time)
+    return sub.with_overrides("backtest", in_report=False)
+
+
+def _simulate_dynamic(cfg: RunConfig, book: Any, relatives: np.ndarray, params: Any, scale: np.ndarray,
+                      adv: np.ndarray, sigma: np.ndarray) -> tuple[float, str] | None:
+    try:
+        from optimizer.protocol.simulation import simulate_market
+    except ImportError:
+        return None
+    sim = cfg.simulation
+    impact = sim.impact if sim.impact == "sqrt" else "sqrt"  # no depth data for a replay
+    res = simulate_market(
+        book, relatives, params, adv_usd=adv, sigma_daily=sigma,
+        reachable_share=cfg.liquidity.reachable_volume_share,
+        liquidity_multiplier=cfg.liquidity.liquidity_multiplier, impact_coef=cfg.liquidity.impact_coef,
+        impact=impact, oracle_lag_steps=0, delay_steps=0, gas_usd=sim.gas_usd, cascades=sim.cascades,
+        debt_scale=scale, steps_per_day=1, dtype=np.float64,
+    )
+    return float(res.bad_debt[0]), (
+        f"dynamic market simulation on the daily closes (one step per day, {impact}-law impact, "
+        f"cascades {'on' if sim.cascades else 'off'}, gas ${sim.gas_usd:,.0f})")
+
+
+def _replay_episode(cfg: RunConfig, history: pd.DataFrame, start: str, end: str, *, data_dir: Path,
+                    rng: np.random.Generator, progress: Progress) -> EpisodeOutcome:
+    from optimizer.pipeline.run import run
+    from optimizer.protocol.kernels import bad_debt_static
+    from optimizer.protocol.mechanics import relever_factor
+    from optimizer.scenarios import realised_path
+
+    t_start, t_end = pd.Timestamp(start), pd.Timestamp(end)
+    t0 = (t_start - pd.Timedelta(days=1)).date().isoformat()
+    cover = _coverage(history, t_start, t_end, cfg.data.min_history_days)
+    assets = [a for a, why in cover.items() if why is None]
+    excluded = {a: why for a, why in cover.items() if why is not None}
+    rec: dict[str, Any] = {"start": start, "end": end, "as_of": t0, "excluded_assets": excluded}
+    if not assets:
+        reasons = sorted(set(excluded.values()))
+        rec.update(covered=False, reason="; ".join(reasons) if len(reasons) <= 2 else
+                   f"{reasons[0]} (and {len(reasons) - 1} other reasons per asset)")
+        return EpisodeOutcome(start, end, False, rec)
+
+    sub = _episode_config(cfg, assets, t0)
+    try:
+        with progress.stage(f"episode {start}..{end}: recalibrating on data to {t0}"):
+            outcome = run(sub, data_dir=data_dir)
+    except OptimizerError as err:
+        rec.update(covered=True, error=str(err), assets={})
+        return EpisodeOutcome(start, end, True, rec)
+
+    inp = outcome.inputs
+    book, current, params = inp.book, inp.current, outcome.recommended
+    path = realised_path(history[assets], start, end)
+    relatives = np.asarray(path.relatives, dtype=float)          # (1, L, n)
+    L = path.horizon
+    report = outcome.report
+    drv = {a.asset: a.drivers for a in report.assets}
+    slippage = np.array([drv[a]["slippage"] for a in assets], dtype=float)
+    sigma = np.array([drv[a]["vol_forecast_daily"] for a in assets], dtype=float) * sub.scenarios.vol_multiplier
+    scale = relever_factor(book, current, params)
+    static = float(bad_debt_static(book, relatives[:, -1, :], params, slippage=slippage,
+                                   debt_scale=scale, dtype=np.float64).total[0])
+    static_cur = float(bad_debt_static(book, relatives[:, -1, :], current, slippage=slippage,
+                                       dtype=np.float64).total[0])
+    dyn = _simulate_dynamic(sub, book, relatives, params, scale, inp.adv_usd, sigma)
+    dyn_cur = _simulate_dynamic(sub, book, relatives, current, np.ones(book.n_accounts), inp.adv_usd, sigma)
+    if dyn is not None:
+        realised, engine = dyn
+        realised_cur = dyn_cur[0] if dyn_cur is not None else None
+    else:
+        realised, engine = static, "static kernel on the end-of-episode closes (the dynamic simulation is not available)"
+        realised_cur = static_cur
+
+    # the model's distribution of the worst point over L days
+    scen = inp.scenarios
+    if L <= scen.horizon:
+        sim_min = np.asarray(scen.relatives[:, :L, :], dtype=float).min(axis=1)
+        n_sim = scen.n_scenarios
+        tail_src = f"the run's {n_sim:,} simulated {scen.horizon}-day paths (first {L} day(s))"
+    else:
+        long = inp.generator.simulate(L, scen.n_scenarios, rng=rng)
+        sim_min = np.asarray(long.relatives, dtype=float).min(axis=1)
+        n_sim = long.n_scenarios
+        tail_src = f"{n_sim:,} paths of {L} days simulated from the run's fitted model"
+
+    fund = float(report.insurance_fund_usd)
+    per_asset: dict[str, Any] = {}
+    for i, a in enumerate(assets):
+        worst_rel = float(relatives[0, :, i].min())
+        drop = 1.0 - worst_rel
+        lt = float(params.liquidation_threshold[i])
+        ltv = float(params.ltv[i])
+        bonus = float(params.liquidation_bonus[i])
+        insolvency_buffer = 1.0 - lt * (1.0 + bonus)
+        liq_distance = 1.0 - ltv / lt if lt > 0 else None
+        p = float(np.mean(sim_min[:, i] <= worst_rel))
+        day = path.info["dates"][int(np.argmin(relatives[0, :, i]))]
+        per_asset[a] = {
+            "worst_move": -drop,
+            "worst_day": day,
+            "end_move": float(relatives[0, -1, i] - 1.0),
+            "liquidation_threshold": lt,
+            "ltv": ltv,
+            "liquidation_bonus": bonus,
+            "insolvency_buffer": insolvency_buffer,
+            "lt_ltv_gap": lt - ltv,
+            "liquidation_distance_at_max_ltv": liq_distance,
+            "margin_to_insolvency_buffer": insolvency_buffer - drop,
+            "beyond_insolvency_buffer": bool(drop > insolvency_buffer),
+            "tail_probability": p,
+            "plausibility": plausibility(p, n_sim, drop),
+            "current": current.asset_dict(a) if inp.has_current[i] else None,
+            "estimator": drv[a].get("estimator"),
+            "vol_forecast_daily": float(sigma[i]),
+        }
+    excess = realised - fund
+    rec.update(
+        covered=True,
+        status=report.status,
+        realised_bad_debt_usd=realised,
+        realised_bad_debt_static_usd=static,
+        realised_bad_debt_current_params_usd=realised_cur,
+        insurance_fund_usd=fund,
+        fund_covers=bool(realised <= fund),
+        shortfall_usd=max(excess, 0.0),
+        engine=engine,
+        tail_source=tail_src,
+        n_days=L,
+        dates=list(path.info["dates"]),
+        total_debt_usd=float(book.total_debt),
+        assets=per_asset,
+        model_bad_debt_cvar_usd=float(report.metrics.get("bad_debt_cvar_usd", float("nan"))),
+        prob_bad_debt_exceeds_fund=float(report.metrics.get("prob_bad_debt_exceeds_fund", float("nan"))),
+    )
+    return EpisodeOutcome(start, end, True, rec)
+
+
+def run_backtest(
+    cfg: RunConfig,
+    *,
+    data_dir: str | Path | None = None,
+    progress: Progress | None = None,
+    command: str = "",
+) -> BacktestOutcome:
+    """VaR backtests over each asset's full history and a replay of every configured episode."""
+    from optimizer.data import resolve_data_dir
+    from optimizer.pipeline.run import library_versions, resolve_as_of
+    from optimizer.pipeline.validation import load_history_data, run_var_backtests
+
+    t_start = time.perf_counter()
+    progress = progress or Silent()
+    ddir = resolve_data_dir(data_dir if data_dir is not None else cfg.run.data_dir)
+    cfg = resolve_as_of(cfg, data_dir=ddir)
+    episodes = cfg.backtest.episodes
+    root = np.random.default_rng(cfg.run.seed)
+    rng_var, *rng_eps = root.spawn(1 + len(episodes))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DataQualityWarning)
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        with progress.stage("loading the full price history"):
+            data = load_history_data(cfg, ddir, cfg.run.as_of)
+            history = data.prices
+        with progress.stage("backtesting the volatility estimators on the full data"):
+            vbt = run_var_backtests(cfg, history, rng=rng_var, test_days=None)
+        outs = [
+            _replay_episode(cfg, history, s, e, data_dir=ddir, rng=r, progress=progress)
+            for (s, e), r in zip(episodes, rng_eps, strict=True)
+        ]
+    meta = {
+        "package_version": __version__,
+        "config_sha256": cfg.sha256,
+        "seed": int(cfg.run.seed),
+        "as_of": cfg.run.as_of,
+        "data_span": f"{history.index[0].date()} .. {history.index[-1].date()}",
+        "data_files": dict(sorted(data.file_hashes.items())),
+        "versions": library_versions(),
+    }
+    run_info = {
+        "created_utc": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "runtime_seconds": round(time.perf_counter() - t_start, 1),
+        "stage_seconds": dict(progress.timings),
+        "command": command,
+    }
+    return BacktestOutcome(config=cfg, episodes=outs, var_backtests=vbt, meta=meta, run_info=run_info)
+
+
+def backtest_record(out: BacktestOutcome) -> dict[str, Any]:
+    """The content of backtest.json (plain JSON types, wall-clock fields left out)."""
+    from optimizer.pipeline.validation import var_backtests_json
+
+    vbt = out.var_backtests
+    return {
+        "meta": dict(out.meta),
+        "config_name": out.config.name,
+        "episodes": [dict(e.data) for e in out.episodes],
+        "var_backtests": var_backtests_json(vbt),
+        "var_backtest_settings": dict(vbt.settings),
+    }
+
+
+def write_backtest(out: BacktestOutcome, out_dir: str | Path, *, overwrite: bool = False) -> Path:
+    """Write backtest.json, backtest.md, backtest.html and config.toml atomically."""
+    from optimizer.report import write_report_dir
+    from optimizer.report.backtest import BacktestReport, render_backtest_html, render_backtest_json, \
+        render_backtest_markdown
+
+    rep = BacktestReport(
+        title=f"riskopt backtest: {out.config.run.title or out.config.name}",
+        config_name=out.config.name,
+        record=backtest_record(out),
+        run_info=dict(out.run_info),
+    )
+    files = {
+        "backtest.json": lambda: render_backtest_json(rep),
+        "backtest.md": lambda: render_backtest_markdown(rep),
+        "backtest.html": lambda: render_backtest_html(rep),
+        "config.toml": out.config.to_toml(),
+    }
+    return write_report_dir(Path(out_dir), files, overwrite=overwrite)
