@@ -74,6 +74,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-dir", metavar="DIR", help="price data directory (default: config, then $RISKOPT_DATA_DIR)")
     p.add_argument("--start-date", metavar="YYYY-MM-DD", help="date of the first update (default: the day after as_of)")
     p.set_defaults(func=cmd_recalibrate)
+
+    p = sub.add_parser("sensitivity", help="sweep the assumptions on Dask: tornado charts and heatmaps")
+    p.add_argument("config", help="TOML configuration file (see configs/)")
+    p.add_argument("--out", metavar="DIR", help="output directory (default reports/<config-name>-sensitivity-<UTC time>/)")
+    p.add_argument("--data-dir", metavar="DIR", help="price data directory (default: config, then $RISKOPT_DATA_DIR)")
+    p.add_argument("--scheduler", metavar="ADDRESS", help="a running Dask scheduler (default: a local cluster)")
+    p.add_argument("--workers", type=int, metavar="N", help="worker processes of the local cluster ([sensitivity] workers)")
+    p.set_defaults(func=cmd_sensitivity)
     return parser
 
 
@@ -212,6 +220,25 @@ def cmd_recalibrate(args: argparse.Namespace) -> int:
         print(line)
     print(path)
     return TARGET_NOT_MET if outcome.exit_code == 2 else OK
+
+
+def cmd_sensitivity(args: argparse.Namespace) -> int:
+    from optimizer.pipeline.config import load_config
+    from optimizer.pipeline.output import default_out_dir
+    from optimizer.pipeline.progress import Progress
+    from optimizer.pipeline.sensitivity import run_sensitivity, write_sensitivity
+
+    cfg = load_config(args.config)
+    out = Path(args.out) if args.out else default_out_dir(cfg, suffix="sensitivity")
+    with _quiet_model_warnings():
+        res = run_sensitivity(cfg, data_dir=_data_dir(args), scheduler=args.scheduler, workers=args.workers,
+                              progress=Progress(), command=_command_line())
+    path = write_sensitivity(res, out)
+    info = res.run_info
+    print(f"{len(res.points)} points ({info['distinct_points']} distinct) on {info['workers']} workers "
+          f"in {info['runtime_seconds']:.1f} s" + (f"; {res.n_errors} failed" if res.n_errors else ""))
+    print(path)
+    return OK
 
 
 def main(argv: Sequence[str] | None = None) -> int:

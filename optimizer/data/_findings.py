@@ -38,7 +38,8 @@ FATAL_KINDS: frozenset[str] = frozenset(
 
 #: What to do about each non-fatal kind; appended to the one warning issued per kind.
 _WARNING_HINTS: dict[str, str] = {
-    "gap": "Returns spanning a gap are dropped from PriceData.returns(), never filled.",
+    "gap": "Returns spanning a gap are never computed or filled: PriceData.returns() drops "
+    "their dates (gaps='drop') or leaves that asset's cells NaN (gaps='keep').",
     "stale": "Pass the asset in `stablecoins=` if it is pegged, or raise `stale_run_days`.",
     "outlier": "The values are kept; raise `outlier_sigma` to flag fewer.",
     "depeg": "The values are kept; widen `depeg_tolerance` to flag fewer.",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -86,7 +87,7 @@ class PriceData:
         """
         return panel_sha256(self.prices, self.volumes)
 
-    def returns(self) -> pd.DataFrame:
+    def returns(self, *, gaps: Literal["drop", "keep"] = "drop") -> pd.DataFrame:
         """Daily log returns on the common window.
 
         The common window runs from the first to the last date on which every asset has a price.
@@ -94,22 +95,42 @@ class PriceData:
 
         Missing prices are never filled. A price missing inside the window (an interior gap, see
         the ``"gap"`` findings) leaves the returns dated on the gap days and on the first day after
-        it undefined for that asset: a return across a gap is not a one-day return. Those dates
-        are dropped **for every asset**, so the panel stays aligned and holds no NaN; each drop is
-        covered by a ``"gap"`` finding naming the asset and the dates. Rows of ``prices`` more
-        than one day apart are dropped the same way, should a caller build ``PriceData`` on a
-        sparser calendar.
+        it undefined for that asset: a return across a gap is not a one-day return, so it is never
+        computed. ``gaps`` says what happens to those dates:
+
+        - ``"drop"`` (default): they are dropped **for every asset**, so the panel stays aligned
+          and holds no NaN. Simple, but one asset's gap removes the other assets' returns too,
+          including stress days that fall inside it.
+        - ``"keep"``: every date of the window on which at least one asset has a one-day return
+          stays; only the asset(s) without one on that date get NaN. Feed this panel to
+          estimators built with ``missing="skip"``.
+
+        Either way each undefined return is covered by a ``"gap"`` finding naming the asset and
+        the dates. Rows of ``prices`` more than one day apart (should a caller build ``PriceData``
+        on a sparser calendar) give no return for any asset and are dropped in both modes.
+
+        Parameters
+        ----------
+        gaps : {"drop", "keep"}, default="drop"
+            Drop the dates on which any asset lacks a one-day return, or keep them with NaN in
+            the cells of the assets that lack one.
 
         Returns
         -------
         DataFrame of shape (n_returns, n_assets)
             Log returns as decimals (0.01 = 1 %), index named ``"date"``, columns as ``prices``.
+            No NaN with ``gaps="drop"``; NaN exactly where an asset has no one-day return with
+            ``gaps="keep"`` (never a whole row of NaN).
 
         Raises
         ------
+        ValueError
+            If ``gaps`` is not ``"drop"`` or ``"keep"``.
         DataError
             If there is no date on which every asset has a price.
         """
+        if gaps not in ("drop", "keep"):
+            raise ValueError(f"`gaps` must be 'drop' or 'keep', got gaps={gaps!r}")
         prices = self.prices
         complete = np.flatnonzero(prices.notna().all(axis=1).to_numpy())
         if complete.size == 0:
@@ -122,7 +143,12 @@ class PriceData:
             values = np.diff(np.log(window.to_numpy(dtype="float64")), axis=0)
         index = window.index[1:]
         one_day = np.asarray((window.index[1:] - window.index[:-1]) == _ONE_DAY)
-        keep = np.isfinite(values).all(axis=1) & one_day
+        if gaps == "drop":
+            keep = np.isfinite(values).all(axis=1) & one_day
+        else:
+            values[~np.isfinite(values)] = np.nan
+            values[~one_day] = np.nan
+            keep = ~np.isnan(values).all(axis=1)
         return pd.DataFrame(
             values[keep], index=pd.DatetimeIndex(index[keep], name="date"), columns=prices.columns
         )

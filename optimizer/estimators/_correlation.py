@@ -1,9 +1,11 @@
 """Correlation estimators (sample, EWM, Ledoit-Wolf shrinkage) and correlation-matrix repair.
 
 Estimators are usually fitted on the standardized residuals of a volatility estimator
-(``BaseVolatility.residuals_``). Every fitted ``correlation_`` is exactly symmetric, has an exactly
-unit diagonal and is positive definite (Cholesky succeeds): when the raw estimate is not, it is
-repaired with :func:`nearest_correlation` and ``repaired_`` is set.
+(``BaseVolatility.residuals_``). Rows with a NaN (an asset's missing day) are left out: the
+estimate uses the rows complete across all assets (``n_complete_``). Every fitted
+``correlation_`` is exactly symmetric, has an exactly unit diagonal and is positive definite
+(Cholesky succeeds): when the raw estimate is not, it is repaired with
+:func:`nearest_correlation` and ``repaired_`` is set.
 """
 
 from __future__ import annotations
@@ -210,12 +212,15 @@ class BaseCorrelation(BaseEstimator, metaclass=ABCMeta):
         Number of assets.
     repaired_ : bool
         True if the raw estimate needed :func:`nearest_correlation`.
+    n_complete_ : int
+        Number of rows complete across all assets, the rows the estimate uses.
     """
 
     correlation_: FloatArray
     asset_names_: list[str]
     n_assets_: int
     repaired_: bool
+    n_complete_: int
 
     _min_obs = 2
 
@@ -232,7 +237,9 @@ class BaseCorrelation(BaseEstimator, metaclass=ABCMeta):
         Parameters
         ----------
         X : DataFrame or ndarray of shape (n_observations, n_assets)
-            Usually standardized residuals ``r_t / sigma_t``; no NaN.
+            Usually standardized residuals ``r_t / sigma_t``. Rows holding a NaN (an asset's
+            missing day) are left out, so that every entry comes from the same days and the
+            matrix stays a valid correlation; infinite values are rejected.
         y : None
             Ignored.
 
@@ -240,12 +247,28 @@ class BaseCorrelation(BaseEstimator, metaclass=ABCMeta):
         -------
         self
             Fitted estimator.
+
+        Raises
+        ------
+        ValueError
+            If ``X`` is invalid (see :func:`check_returns`), a column is constant, or fewer than
+            the estimator's minimum number of rows are complete across all assets.
         """
         self._validate_params()
         owner = type(self).__name__
         values, _, names = check_returns(
-            X, min_obs=self._min_obs, owner=owner, arg="X", check_scale=False
+            X, min_obs=self._min_obs, owner=owner, arg="X", check_scale=False, allow_nan=True
         )
+        complete = ~np.isnan(values).any(axis=1)
+        n_complete = int(complete.sum())
+        if n_complete < values.shape[0]:
+            if n_complete < self._min_obs:
+                raise ValueError(
+                    f"{owner} needs at least {self._min_obs} rows complete across all assets, got "
+                    f"n_complete={n_complete} of n_observations={values.shape[0]}; the assets' "
+                    "missing days barely overlap"
+                )
+            values = values[complete]
         flat = [names[j] for j in np.flatnonzero(np.ptp(values, axis=0) == 0.0)]
         if flat:
             raise ValueError(f"`X` column(s) {flat} are constant; their correlation is undefined")
@@ -257,6 +280,7 @@ class BaseCorrelation(BaseEstimator, metaclass=ABCMeta):
         self.correlation_ = fixed
         self.asset_names_ = names
         self.n_assets_ = len(names)
+        self.n_complete_ = n_complete
         return self
 
 
@@ -284,7 +308,8 @@ class EWMCorrelation(BaseCorrelation):
     """Exponentially weighted correlation as of the last observation (RiskMetrics).
 
     Weights ``lam**(T-1-t)`` normalised to one; zero-mean second moments (the RiskMetrics
-    convention, appropriate for standardized residuals), converted to a correlation.
+    convention, appropriate for standardized residuals), converted to a correlation. With
+    incomplete rows, ``t`` counts the complete rows only (a gap does not decay the weights).
 
     Parameters
     ----------

@@ -28,6 +28,7 @@ def check_returns(
     owner: str,
     arg: str = "returns",
     check_scale: bool = True,
+    allow_nan: bool = False,
 ) -> tuple[FloatArray, pd.Index, list[str]]:
     """Validate a returns panel and split it into values, index and asset names.
 
@@ -44,11 +45,15 @@ def check_returns(
     check_scale : bool, default=True
         Warn (:class:`DataQualityWarning`) when a column's daily standard deviation exceeds 100 %,
         the signature of percent returns passed as decimals. Off for standardized residuals.
+    allow_nan : bool, default=False
+        Accept NaN cells (missing observations, e.g. an asset's trading gap); infinite values are
+        still rejected. ``min_obs`` then applies to each column's count of finite values, and the
+        scale check uses the finite values only.
 
     Returns
     -------
     values : ndarray of shape (n_observations, n_assets)
-        The returns as a C-contiguous float64 array (a copy).
+        The returns as a C-contiguous float64 array (a copy); NaN only if ``allow_nan``.
     index : Index
         The input's index, or a ``RangeIndex`` for arrays.
     names : list of str
@@ -59,8 +64,10 @@ def check_returns(
     TypeError
         If ``returns`` is not a DataFrame, Series or ndarray.
     ValueError
-        If it is not 2-D, has no column, duplicate names, non-numeric, NaN or infinite values, or
-        fewer than ``min_obs`` rows.
+        If it is not 2-D, has no column, duplicate names, non-numeric or infinite values, NaN
+        values (unless ``allow_nan``), or fewer than ``min_obs`` rows (with ``allow_nan`` and
+        NaN present: a column with fewer than ``min_obs`` finite values; the message names the
+        column and its count).
     """
     if isinstance(returns, pd.Series):
         returns = returns.to_frame(name=returns.name if returns.name is not None else "x0")
@@ -99,20 +106,37 @@ def check_returns(
         dup = sorted({n for n in names if names.count(n) > 1})
         raise ValueError(f"`{arg}` has duplicate asset column(s) {dup}")
     finite = np.isfinite(values)
-    if not finite.all():
+    if allow_nan and np.isinf(values).any():
+        j = int(np.flatnonzero(np.isinf(values).any(axis=0))[0])
+        bad_rows = np.flatnonzero(np.isinf(values[:, j]))
+        raise ValueError(
+            f"`{arg}` column {names[j]!r} has {bad_rows.size} infinite value(s), first at "
+            f"{index[bad_rows[0]]}; only NaN marks a missing observation"
+        )
+    has_nan = not finite.all()
+    if has_nan and not allow_nan:
         j = int(np.flatnonzero(~finite.all(axis=0))[0])
         bad_rows = np.flatnonzero(~finite[:, j])
         raise ValueError(
             f"`{arg}` column {names[j]!r} has {bad_rows.size} NaN or infinite value(s), first at "
             f"{index[bad_rows[0]]}; drop or fill them before calling {owner}.fit"
         )
-    if n_obs < min_obs:
+    if has_nan:
+        counts = finite.sum(axis=0)
+        j = int(np.argmin(counts))
+        if counts[j] < max(min_obs, 1):
+            raise ValueError(
+                f"{owner} needs at least {max(min_obs, 1)} finite observations per asset; "
+                f"`{arg}` column {names[j]!r} has {int(counts[j])} (of n_observations={n_obs}, "
+                "the rest NaN)"
+            )
+    elif n_obs < min_obs:
         raise ValueError(
             f"{owner} needs at least {min_obs} observations, got n_observations={n_obs} "
             f"(for {n_assets} asset(s))"
         )
     if check_scale and n_obs > 1:
-        std = values.std(axis=0)
+        std = np.nanstd(values, axis=0) if has_nan else values.std(axis=0)
         loud = [names[j] for j in np.flatnonzero(std > _MAX_PLAUSIBLE_DAILY_STD)]
         if loud:
             warnings.warn(

@@ -11,7 +11,10 @@ Conventions shared by every estimator here:
   in-sample drift (about +0.1 %/day for a bull sample) would leak straight into VaR and scenarios.
   It also keeps GARCH and EWMA on the same footing (RiskMetrics assumes a zero mean);
 - a variance *path* has ``n_observations + 1`` rows: row ``t`` is the variance of day ``t`` given
-  returns up to day ``t - 1``, and the last row is the one-day-ahead forecast.
+  returns up to day ``t - 1``, and the last row is the one-day-ahead forecast;
+- missing days: NaN cells are an error unless the estimator is built with ``missing="skip"``;
+  then each asset is fitted on its own finite returns, in order (its series compressed over its
+  gaps), and the in-sample paths are re-aligned to the full index with NaN on its missing days.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from optimizer.exceptions import ConvergenceWarning, EstimationError
 from optimizer.typing import FloatArray
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Self
 
     from arch.univariate.base import ARCHModelResult
@@ -58,6 +62,8 @@ __all__ = [
 GARCH_MIN_OBS = 100
 #: Fewest observations for any estimator here (the Student-t dof fit on residuals needs them).
 MIN_OBS = 20
+#: Values of the ``missing`` hyperparameter.
+_MISSING = ("raise", "skip")
 
 _FALLBACK_MESSAGE = (
     "{owner}: {n_fb} of {n} asset(s) fell back to {fallback}; the reasons are in fits_: {detail}"
@@ -266,7 +272,10 @@ def garch_forecast_variance(
 
 
 def _t_loglik(r: FloatArray, sigma: FloatArray, nu: float) -> float:
-    """Log-likelihood of ``r`` with ``r / sigma`` unit-variance Student-t(nu)."""
+    """Log-likelihood of ``r`` with ``r / sigma`` unit-variance Student-t(nu); NaN days skipped."""
+    ok = ~np.isnan(r)
+    if not ok.all():
+        r, sigma = r[ok], sigma[ok]
     scale = sigma * math.sqrt((nu - 2.0) / nu)
     return float(np.sum(stats.t.logpdf(r / scale, nu) - np.log(scale)))
 
@@ -286,9 +295,10 @@ class BaseVolatility(BaseEstimator, metaclass=ABCMeta):
     n_assets_ : int
         Number of assets.
     volatility_ : DataFrame of shape (n_observations, n_assets)
-        In-sample conditional daily volatility (decimals), same index as the input.
+        In-sample conditional daily volatility (decimals), same index as the input; NaN on an
+        asset's missing days (``missing="skip"`` only).
     residuals_ : DataFrame of shape (n_observations, n_assets)
-        Standardized residuals ``r_t / sigma_t``.
+        Standardized residuals ``r_t / sigma_t``; NaN exactly where the return is NaN.
     forecast_ : ndarray of shape (n_assets,)
         Next-day volatility (decimals).
     nu_ : ndarray of shape (n_assets,)
@@ -352,9 +362,17 @@ class BaseVolatility(BaseEstimator, metaclass=ABCMeta):
             )
         return values
 
+    def _skip_missing(self) -> bool:
+        """Validate the ``missing`` hyperparameter; True for ``"skip"``."""
+        missing = getattr(self, "missing", "raise")
+        if missing not in _MISSING:
+            raise ValueError(f"`missing` must be one of {_MISSING}, got missing={missing!r}")
+        return bool(missing == "skip")
+
     @staticmethod
     def _check_variation(values: FloatArray, names: list[str], owner: str) -> None:
-        flat = [names[j] for j in np.flatnonzero(~np.any(values != 0.0, axis=0))]
+        moved = (values != 0.0) & ~np.isnan(values)
+        flat = [names[j] for j in np.flatnonzero(~np.any(moved, axis=0))]
         if flat:
             raise ValueError(
                 f"`returns` column(s) {flat} are identically zero; {owner} needs price variation "
@@ -378,7 +396,7 @@ class BaseVolatility(BaseEstimator, metaclass=ABCMeta):
         """
         check_is_fitted(self, "volatility_")
         k = math.sqrt(periods_per_year)
-        rms = np.sqrt((self.volatility_.to_numpy() ** 2).mean(axis=0))
+        rms = np.sqrt(np.nanmean(self.volatility_.to_numpy() ** 2, axis=0))
         rows = []
         for j, name in enumerate(self.asset_names_):
             rec = self.fits_[name]
@@ -397,7 +415,50 @@ class BaseVolatility(BaseEstimator, metaclass=ABCMeta):
 
 
 def _nu_from_residuals(resid: FloatArray) -> FloatArray:
-    return np.array([fit_t_dof(resid[:, j]) for j in range(resid.shape[1])])
+    return np.array([fit_t_dof(_finite(resid[:, j])) for j in range(resid.shape[1])])
+
+
+def _finite(x: FloatArray) -> FloatArray:
+    """``x`` without its NaN entries (``x`` itself when it has none)."""
+    ok = ~np.isnan(x)
+    return x if ok.all() else x[ok]
+
+
+def _place(out: FloatArray, j: int, observed: FloatArray, path: FloatArray) -> None:
+    """Write one asset's compressed variance path into column ``j`` of a full-index path.
+
+    ``path`` has ``observed.sum() + 1`` rows (its observed days, then the forecast); the rows of
+    ``out`` on the asset's missing days are left as they are (NaN).
+    """
+    if observed.all():
+        out[:, j] = path
+        return
+    col = out[:-1, j]  # a view: the boolean assignment below writes into ``out``
+    col[observed] = path[:-1]
+    out[-1, j] = path[-1]
+
+
+def _masked_paths(values: FloatArray, path_fn: Callable[[FloatArray], FloatArray]) -> FloatArray:
+    """Variance path of every asset fitted on its own finite returns, NaN on its missing days.
+
+    Parameters
+    ----------
+    values : ndarray of shape (n_observations, n_assets)
+        Returns with NaN on missing days.
+    path_fn : callable
+        Maps one asset's finite returns, shape (n_j,), to its variance path, shape (n_j + 1,).
+
+    Returns
+    -------
+    ndarray of shape (n_observations + 1, n_assets)
+        Row ``t`` is the variance of day ``t`` (NaN where the asset has no return); the last row
+        is the one-day-ahead forecast.
+    """
+    out = np.full((values.shape[0] + 1, values.shape[1]), np.nan)
+    for j in range(values.shape[1]):
+        observed = ~np.isnan(values[:, j])
+        _place(out, j, observed, path_fn(values[observed, j]))
+    return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -416,7 +477,14 @@ class EWMAVolatility(BaseVolatility):
     lam : float, default=0.94
         Decay factor in (0, 1); 0.94 is the RiskMetrics daily value.
     init_window : int, default=30
-        Days used to seed the recursion.
+        Days used to seed the recursion (the asset's first finite returns with ``missing="skip"``).
+    missing : {"raise", "skip"}, default="raise"
+        NaN cells in ``returns`` (an asset's missing days, e.g. from
+        ``PriceData.returns(gaps="keep")``): "raise" rejects them with a ValueError; "skip" fits
+        each asset on its own finite returns, in order, as one series (the return after a gap
+        is already NaN, so no multi-day move enters). ``volatility_`` and ``residuals_`` keep
+        the full index with NaN on the asset's missing days; each asset needs the minimum number
+        of finite returns on its own.
 
     Attributes
     ----------
@@ -432,9 +500,15 @@ class EWMAVolatility(BaseVolatility):
     ((2,), (5, 2))
     """
 
-    def __init__(self, lam: float = 0.94, init_window: int = 30) -> None:
+    def __init__(
+        self,
+        lam: float = 0.94,
+        init_window: int = 30,
+        missing: Literal["raise", "skip"] = "raise",
+    ) -> None:
         self.lam = lam
         self.init_window = init_window
+        self.missing = missing
 
     def fit(self, returns: Any, y: None = None) -> Self:
         """Fit to daily log returns.
@@ -442,7 +516,7 @@ class EWMAVolatility(BaseVolatility):
         Parameters
         ----------
         returns : DataFrame or ndarray of shape (n_observations, n_assets)
-            Daily log returns as decimals, no NaN.
+            Daily log returns as decimals; NaN only with ``missing="skip"``.
         y : None
             Ignored (scikit-learn convention).
 
@@ -455,10 +529,13 @@ class EWMAVolatility(BaseVolatility):
         lam = check_fraction(self.lam, "lam", low=0.0, high=1.0, closed="neither")
         init_window = check_int(self.init_window, "init_window", minimum=1)
         values, index, names = check_returns(
-            returns, min_obs=max(init_window, MIN_OBS), owner=owner
+            returns, min_obs=max(init_window, MIN_OBS), owner=owner, allow_nan=self._skip_missing()
         )
         self._check_variation(values, names, owner)
-        var = ewma_variance(values, lam, init_window)
+        if np.isnan(values).any():
+            var = _masked_paths(values, lambda x: ewma_variance(x, lam, init_window)[:, 0])
+        else:
+            var = ewma_variance(values, lam, init_window)
         resid = values / np.sqrt(var[:-1])
         nu = _nu_from_residuals(resid)
         fits = {
@@ -467,7 +544,7 @@ class EWMAVolatility(BaseVolatility):
                 params={
                     "lam": lam,
                     "init_window": float(init_window),
-                    "sigma2_0": float(var[0, j]),
+                    "sigma2_0": float(_finite(var[:, j])[0]),
                 },
                 converged=True,
                 persistence=1.0,
@@ -528,7 +605,15 @@ class ConstantVolatility(BaseVolatility):
     Parameters
     ----------
     window : int, optional
-        Number of most recent days used; None uses all.
+        Number of most recent days used (the asset's most recent finite returns with
+        ``missing="skip"``); None uses all.
+    missing : {"raise", "skip"}, default="raise"
+        NaN cells in ``returns`` (an asset's missing days, e.g. from
+        ``PriceData.returns(gaps="keep")``): "raise" rejects them with a ValueError; "skip" fits
+        each asset on its own finite returns, in order, as one series (the return after a gap
+        is already NaN, so no multi-day move enters). ``volatility_`` and ``residuals_`` keep
+        the full index with NaN on the asset's missing days; each asset needs the minimum number
+        of finite returns on its own.
 
     Attributes
     ----------
@@ -536,8 +621,11 @@ class ConstantVolatility(BaseVolatility):
         See :class:`BaseVolatility`.
     """
 
-    def __init__(self, window: int | None = None) -> None:
+    def __init__(
+        self, window: int | None = None, missing: Literal["raise", "skip"] = "raise"
+    ) -> None:
         self.window = window
+        self.missing = missing
 
     def fit(self, returns: Any, y: None = None) -> Self:
         """Fit to daily log returns.
@@ -545,7 +633,7 @@ class ConstantVolatility(BaseVolatility):
         Parameters
         ----------
         returns : DataFrame or ndarray of shape (n_observations, n_assets)
-            Daily log returns as decimals, no NaN.
+            Daily log returns as decimals; NaN only with ``missing="skip"``.
         y : None
             Ignored.
 
@@ -557,18 +645,37 @@ class ConstantVolatility(BaseVolatility):
         owner = type(self).__name__
         window = None if self.window is None else check_int(self.window, "window", minimum=MIN_OBS)
         values, index, names = check_returns(
-            returns, min_obs=max(window or 0, MIN_OBS), owner=owner
+            returns,
+            min_obs=max(window or 0, MIN_OBS),
+            owner=owner,
+            allow_nan=self._skip_missing(),
         )
-        self._check_variation(values[-window:] if window else values, names, owner)
-        used = values[-window:] if window else values
-        s2 = (used * used).mean(axis=0)
+        missing = np.isnan(values)
+        if missing.any():
+            # Each asset's own finite returns; with a window, its last `window` of them (every
+            # asset has at least that many, checked above, so they stack into one array).
+            cols = [_finite(values[:, j]) for j in range(values.shape[1])]
+            if window:
+                used = np.column_stack([c[-window:] for c in cols])
+                self._check_variation(used, names, owner)
+                s2 = (used * used).mean(axis=0)
+            else:
+                self._check_variation(values, names, owner)
+                s2 = np.array([np.mean(c * c) for c in cols])
+            n_used = [float(window or c.size) for c in cols]
+        else:
+            self._check_variation(values[-window:] if window else values, names, owner)
+            used = values[-window:] if window else values
+            s2 = (used * used).mean(axis=0)
+            n_used = [float(window or values.shape[0])] * values.shape[1]
         var = np.broadcast_to(s2, (values.shape[0] + 1, s2.size)).copy()
+        var[:-1][missing] = np.nan
         resid = values / np.sqrt(var[:-1])
         nu = _nu_from_residuals(resid)
         fits = {
             name: FitRecord(
                 model="constant",
-                params={"sigma2": float(s2[j]), "window": float(window or values.shape[0])},
+                params={"sigma2": float(s2[j]), "window": n_used[j]},
                 converged=True,
                 persistence=None,
                 loglik=_t_loglik(values[:, j], np.sqrt(var[:-1, j]), float(nu[j])),
@@ -735,6 +842,14 @@ class GARCHVolatility(BaseVolatility):
         Factor applied to the returns before arch sees them. "auto" uses percent (100) unless the
         percent mean square is below 1 (stablecoins), then further powers of 10 until it is in
         [1, 1000). All reported parameters are converted back to decimals.
+    missing : {"raise", "skip"}, default="raise"
+        NaN cells in ``returns`` (an asset's missing days, e.g. from
+        ``PriceData.returns(gaps="keep")``): "raise" rejects them with a ValueError; "skip" fits
+        each asset on its own finite returns, in order, as one series: the recursion runs
+        straight across a gap (the return after it is already NaN, so no multi-day move
+        enters). ``volatility_`` and ``residuals_`` keep the full index with NaN on the asset's
+        missing days; each asset needs 100 finite returns on its own. The fallback's clone is
+        given the same ``missing`` when it has that parameter.
 
     Attributes
     ----------
@@ -769,12 +884,14 @@ class GARCHVolatility(BaseVolatility):
         persistence_max: float = 0.999,
         fallback: BaseVolatility | None = None,
         scale: float | Literal["auto"] = "auto",
+        missing: Literal["raise", "skip"] = "raise",
     ) -> None:
         self.model = model
         self.dist = dist
         self.persistence_max = persistence_max
         self.fallback = fallback
         self.scale = scale
+        self.missing = missing
 
     def _check_params(self) -> tuple[float, BaseVolatility]:
         if self.model not in _GARCH_MODELS:
@@ -800,7 +917,8 @@ class GARCHVolatility(BaseVolatility):
         Parameters
         ----------
         returns : DataFrame or ndarray of shape (n_observations, n_assets)
-            Daily log returns as decimals, no NaN, at least 100 rows.
+            Daily log returns as decimals, at least 100 rows; NaN only with ``missing="skip"``
+            (then at least 100 finite returns per asset).
         y : None
             Ignored.
 
@@ -816,19 +934,24 @@ class GARCHVolatility(BaseVolatility):
         """
         owner = type(self).__name__
         pmax, fallback = self._check_params()
-        values, index, names = check_returns(returns, min_obs=GARCH_MIN_OBS, owner=owner)
+        skip = self._skip_missing()
+        values, index, names = check_returns(
+            returns, min_obs=GARCH_MIN_OBS, owner=owner, allow_nan=skip
+        )
         self._check_variation(values, names, owner)
         n_obs, n_assets = values.shape
+        observed = ~np.isnan(values)
 
-        var = np.empty((n_obs + 1, n_assets))
+        var = np.full((n_obs + 1, n_assets), np.nan)
         nu = np.empty(n_assets)
         fits: dict[str, FitRecord] = {}
         self.rejected_fits_: dict[str, FitRecord] = {}
         self.arch_results_: dict[str, Any] = {}
         rejected: dict[str, _Attempt] = {}
         for j, name in enumerate(names):
+            x = _finite(values[:, j])  # the asset's own returns, compressed over its gaps
             att = _fit_one_garch(
-                values[:, j],
+                x,
                 model=self.model,
                 dist=self.dist,
                 persistence_max=pmax,
@@ -842,11 +965,11 @@ class GARCHVolatility(BaseVolatility):
                     self.rejected_fits_[name] = replace(att.record, fallback_reason=att.reason)
                 continue
             assert att.record is not None and att.var is not None
-            var[:, j] = att.var
+            _place(var, j, observed[:, j], att.var)
             if self.dist == "t":
                 nu[j] = float(np.clip(att.nu, NU_MIN, NU_MAX))
             else:
-                nu[j] = fit_t_dof(values[:, j] / np.sqrt(att.var[:-1]))
+                nu[j] = fit_t_dof(x / np.sqrt(att.var[:-1]))
             fits[name] = att.record
 
         self.fallback_: BaseVolatility | None = None
@@ -854,8 +977,11 @@ class GARCHVolatility(BaseVolatility):
             fb_names = list(rejected)
             fb_idx = [names.index(n) for n in fb_names]
             fb_frame = pd.DataFrame(values[:, fb_idx], index=index, columns=fb_names)
+            fb = clone(fallback)
+            if skip and "missing" in fb.get_params(deep=False):
+                fb.set_params(missing="skip")
             try:
-                fb = clone(fallback).fit(fb_frame)
+                fb = fb.fit(fb_frame)
             except (ValueError, EstimationError) as err:
                 raise EstimationError(
                     f"{owner}: GARCH rejected for {fb_names} and the fallback "

@@ -71,6 +71,8 @@ class AssetConfig:
     #: Price column to read instead of the ticker (a documented proxy: WBTC priced by BTC when the
     #: WBTC series is too short); the report names the proxy.
     price_ticker: str | None = None
+    #: USD that moves the price by 2 % (for [simulation] impact = "depth").
+    depth_usd_2pct: float | None = field(default=None, metadata=_rng(0, lo_open=True))
     stablecoin: bool = False
     supplied_usd: float = field(default=0.0, metadata=_rng(0))
     borrowed_usd: float = field(default=0.0, metadata=_rng(0))
@@ -115,7 +117,10 @@ class ScenarioSection:
     n_scenarios: int = field(default=100_000, metadata=_rng(100, 5_000_000))
     horizon_days: int = field(default=2, metadata=_rng(1, 60))
     vol_multiplier: float = field(default=1.0, metadata=_rng(0, 20, lo_open=True))
+    #: Blend of the correlation between positions (collateral vs the debt it backs) toward 1.
     corr_stress: float = field(default=0.0, metadata=_rng(0, 1))
+    #: Blend of the correlation between asset prices toward 1, inside the scenario generator.
+    price_corr_stress: float = field(default=0.0, metadata=_rng(0, 1))
     dof: float | None = field(default=None, metadata=_rng(2, lo_open=True))
 
 
@@ -199,6 +204,7 @@ class SearchSection:
     search_bonus: bool = True
     search_close_factor: bool = False
     n_jobs: int = field(default=1, metadata=_rng(1, 64))
+    n_scenarios: int = field(default=4_000, metadata=_rng(100, 1_000_000))
     timeout_seconds: float | None = field(default=None, metadata=_rng(0, lo_open=True))
 
 
@@ -414,10 +420,12 @@ def _cross_checks(cfg: RunConfig, source: str) -> None:
     o = cfg.optimizer
     if o.lt_min >= o.lt_max:
         raise ConfigError(f"{source}: [optimizer] lt_min={o.lt_min} must be < lt_max={o.lt_max}")
-    if cfg.scenarios.method == "bootstrap" and (cfg.scenarios.vol_multiplier != 1.0 or cfg.scenarios.corr_stress > 0):
+    if cfg.scenarios.method == "bootstrap" and (
+        cfg.scenarios.vol_multiplier != 1.0 or cfg.scenarios.price_corr_stress > 0
+    ):
         raise ConfigError(
             f"{source}: [scenarios] method = 'bootstrap' replays raw returns and cannot apply "
-            "vol_multiplier or corr_stress; use method = 'fhs' or 'parametric'"
+            "vol_multiplier or price_corr_stress; use method = 'fhs' or 'parametric'"
         )
     if cfg.book.kind == "csv" and not cfg.book.path:
         raise ConfigError(f"{source}: [book] kind = 'csv' needs path = '<file.csv>'")

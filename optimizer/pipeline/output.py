@@ -40,4 +40,7 @@ def write_run(outcome: Any, out_dir: str | Path, *, data_dir: str | None, overwr
     cfg = outcome.inputs.config
     files["config.toml"] = cfg.to_toml()
     files["run.json"] = run_record(cfg, outcome.report.meta, data_dir=data_dir, kind="run")
+    search = getattr(outcome, "search", None)
+    if search is not None and search.study_file is not None:
+        files["study.db"] = search.study_file  # the optuna study, resumable with [search] storage
     return write_report_dir(Path(out_dir), files, overwrite=overwrite)

@@ -57,6 +57,7 @@ class RunOutcome:
     optimizer: Any  # fitted ThresholdOptimizer
     bad_debt: np.ndarray
     bad_debt_current: np.ndarray
+    search: Any = None  # market_sim.SearchStage when [search] enabled
 
     @property
     def status(self) -> str:
@@ -169,12 +170,17 @@ def load_inputs(
         start, as_of = resolve_window(cfg, cfg.run.as_of)
         prices = load_asset_prices(cfg, ddir, start=start, as_of=as_of,
                                    min_history_days=cfg.data.min_history_days)
-        returns = prices.returns()
-        if len(returns) < cfg.data.min_history_days:
+        # An asset's trading gap leaves only its own returns NaN (never filled); the volatility
+        # models skip them (missing="skip") and fhs imputes those cells, counted in the report.
+        returns = prices.returns(gaps="keep")
+        n_finite = returns.notna().sum()
+        if n_finite.min() < cfg.data.min_history_days:
             raise DataError(
-                f"only {len(returns)} days of common returns for {', '.join(assets)} up to {as_of} "
-                f"(need {cfg.data.min_history_days}); the asset with the shortest history is "
-                f"{_shortest_history(prices.prices)!r}; shorten the window or drop it"
+                f"only {int(n_finite.min())} days of returns for {n_finite.idxmin()!r} in the "
+                f"common window of {', '.join(assets)} up to {as_of} "
+                f"(need {cfg.data.min_history_days}); "
+                f"the asset with the shortest history is {_shortest_history(prices.prices)!r}; "
+                "shorten the window or drop it"
             )
 
     from optimizer.pipeline.validation import needs_history, prepare_validation
@@ -235,16 +241,16 @@ def make_generator(cfg: RunConfig, volatility: str, *, corr_stress: float | None
 
         vol = auto_volatility(cfg, choice)
     elif name == "ewma":
-        vol = EWMAVolatility(lam=lam)
+        vol = EWMAVolatility(lam=lam, missing="skip")
     else:
-        vol = make_volatility(name, fallback=EWMAVolatility(lam=lam))
+        vol = make_volatility(name, fallback=EWMAVolatility(lam=lam), missing="skip")
     return ScenarioGenerator(
         volatility=vol,
         correlation=make_correlation(cfg.estimators.correlation),
         method=cfg.scenarios.method,
         dof=cfg.scenarios.dof,
         vol_multiplier=cfg.scenarios.vol_multiplier,
-        corr_stress=cfg.scenarios.corr_stress if corr_stress is None else corr_stress,
+        corr_stress=cfg.scenarios.price_corr_stress if corr_stress is None else corr_stress,
     )
 
 
@@ -338,6 +344,8 @@ class MarketInputs:
     k: np.ndarray
     exposure: np.ndarray
     alpha: float
+    k_stressed: np.ndarray | None
+    scenario_weights: np.ndarray | None
     budget: float
     asset_share: float
 
@@ -388,13 +396,16 @@ def prepare_market(
     basket = _market.debt_basket_relatives(terminal, weights)
     k = _market.recovery_matrix(terminal, basket, bonus, slippage)
     exposure = _market.exposure_at_threshold(book)
+    k_st, w_st = _market.comonotone_stress(k, cfg.scenarios.corr_stress)
+    if w_st is None:
+        k_st = None
     alpha, share = cfg.alpha_and_budget_share()
     budget = cfg.optimizer.risk_budget_usd if share is None else share * book.total_debt
     if budget is None or budget <= 0:
         raise ConfigError("[optimizer]: the risk budget is zero: set risk_budget_usd or give the book some debt")
     return MarketInputs(bonus=bonus, lt_min=lt_min, lt_max=lt_max, buffer=buffer, sigma=sigma,
                         collateral=collateral, slippage=slippage, weights=weights, basket=basket, k=k,
-                        exposure=exposure, alpha=alpha, budget=float(budget), asset_share=asset_budget_share(cfg))
+                        exposure=exposure, k_stressed=k_st, scenario_weights=w_st, alpha=alpha, budget=float(budget), asset_share=asset_budget_share(cfg))
 
 
 def solve_thresholds(cfg: RunConfig, inputs: RunInputs, m: MarketInputs) -> ThresholdSolution:
@@ -410,7 +421,8 @@ def solve_thresholds(cfg: RunConfig, inputs: RunInputs, m: MarketInputs) -> Thre
     opt = ThresholdOptimizer(
         alpha=m.alpha, budget=m.budget, solver=cfg.optimizer.solver,
         fallback_solver=cfg.optimizer.fallback_solver, method=cfg.optimizer.method,
-    ).fit(m.k, m.exposure, m.collateral, m.lt_min, lt_max_eff, m.buffer)
+    ).fit(m.k if m.k_stressed is None else m.k_stressed, m.exposure, m.collateral, m.lt_min, lt_max_eff,
+          m.buffer, weights=m.scenario_weights)
     lt = np.asarray(opt.lt_, dtype=float)
     ltv = np.maximum(lt - m.buffer, 0.0)
     zero_kept = np.array([
@@ -471,6 +483,22 @@ def run(
     metrics["min_feasible_budget_usd"] = float(getattr(opt, "min_feasible_budget_", float("nan")))
     metrics_cur = _metrics(ev_cur, alpha, fund_usd, collateral, current)
     metrics["tail_contribution_by_asset"] = _tail_contribution(ev_rec, alpha, assets)
+    sim_stage = search_stage = None
+    if cfg.simulation.enabled:
+        from optimizer.pipeline import market_sim
+
+        sim_stage = market_sim.run_simulation(cfg, inputs, recommended, alpha=alpha, progress=progress)
+        fund, fund_usd = sim_stage.fund, None
+        fund_usd = insurance_fund_size(fund)
+        ev_rec, ev_cur = _sim_evaluation(sim_stage, ev_rec, ev_cur)
+        static = {f"static_{k}": v for k, v in metrics.items()
+                  if k.startswith(("bad_debt_", "prob_bad_debt")) or k == "tail_contribution_by_asset"}
+        metrics = {**metrics, **_metrics(ev_rec, alpha, fund_usd, collateral, recommended), **static,
+                   **sim_stage.metrics}
+        metrics["tail_contribution_by_asset"] = sim_stage.metrics["sim_tail_contribution_by_asset"]
+        metrics_cur = _metrics(ev_cur, alpha, fund_usd, collateral, current)
+        if cfg.search.enabled:
+            search_stage = market_sim.run_search(cfg, inputs, market, recommended, progress=progress)
 
     binding = [_binding_label(opt, i, lt, lt_min, lt_max, caps) for i in range(len(assets))]
     if apc_section is not None:
@@ -483,8 +511,38 @@ def run(
     from optimizer.pipeline.validation import attach_sections
 
     report = attach_sections(report, inputs, apc_section)
+    report = _attach_market_sections(report, cfg, inputs, market, sim_stage, search_stage)
     return RunOutcome(report=report, inputs=inputs, recommended=recommended, optimizer=opt,
-                      bad_debt=ev_rec["total"], bad_debt_current=ev_cur["total"])
+                      bad_debt=ev_rec["total"], bad_debt_current=ev_cur["total"], search=search_stage)
+
+
+def _sim_evaluation(stage: Any, ev_rec: dict[str, np.ndarray], ev_cur: dict[str, np.ndarray]
+                    ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """The simulated distributions in the shape of :func:`evaluate_book`'s output."""
+    n = stage.n_paths
+    rec = {"total": stage.bad_debt, "by_asset": stage.by_asset,
+           "n_liquidated": ev_rec["n_liquidated"][:n]}
+    cur = ev_cur if stage.bad_debt_current is None else {
+        "total": stage.bad_debt_current, "by_asset": ev_cur["by_asset"][:n], "n_liquidated": ev_cur["n_liquidated"][:n]}
+    return rec, cur
+
+
+def _attach_market_sections(report: RunReport, cfg: RunConfig, inputs: RunInputs, market: Any,
+                            sim_stage: Any, search_stage: Any) -> RunReport:
+    """Market-simulation and frontier sections (params.json: ``frontier``)."""
+    if sim_stage is None:
+        return report
+    from optimizer.pipeline import market_sim
+
+    sections = dict(report.sections or {})
+    names = list(report.json_sections)
+    sections["market_simulation"] = market_sim.simulation_section(sim_stage, cfg)
+    if search_stage is not None:
+        convex = next((p for p in search_stage.enqueued), None)
+        sections["frontier_view"] = market_sim.frontier_section(search_stage, search_stage.current_point, convex)
+        sections["frontier"] = market_sim.frontier_json(search_stage)
+        names.append("frontier")
+    return dataclasses.replace(report, sections=sections, json_sections=tuple(dict.fromkeys(names)))
 
 
 def evaluate_book(book: Book, scen: Any, current: RiskParams, params: RiskParams,
@@ -683,6 +741,7 @@ def _assemble_report(cfg, inputs, opt, binding, guard_fails, asset_share, rec, b
         "book_source": book.source,
         "estimation_window": f"{inputs.returns.index[0].date()} .. {inputs.returns.index[-1].date()}",
         "n_observations": len(inputs.returns),
+        "imputed_residual_cells": int(scen.info.get("imputed_residual_cells", 0)),
         "data_source": cfg.data.source,
     }
     assumptions = [
@@ -706,6 +765,20 @@ def _assemble_report(cfg, inputs, opt, binding, guard_fails, asset_share, rec, b
     if book.source == "synthetic":
         assumptions.append("The book is synthetic, calibrated to the configured supplied and borrowed totals "
                            "with heavy-tailed account sizes; load the real book for a live proposal.")
+    gaps = inputs.returns.isna().sum()
+    gaps = gaps[gaps > 0]
+    if len(gaps):
+        n_imputed = int(scen.info.get("imputed_residual_cells", 0))
+        assumptions.append(
+            "Trading gaps: "
+            + ", ".join(f"{a} has no one-day return on {int(n)} day(s)" for a, n in gaps.items())
+            + " of the estimation window. Those days are kept for the other assets and nothing is "
+            "filled; the volatility models skip the missing days, correlations use the days "
+            "complete across all assets"
+            + (", and FHS replaces a missing residual on a drawn day with one of that asset's own "
+               f"residuals drawn at random ({n_imputed} residual cells)."
+               if scen.method == "fhs" else ".")
+        )
     missing_cur = [a for i, a in enumerate(assets) if not inputs.has_current[i]]
     if missing_cur:
         assumptions.append(f"No current parameters given for {', '.join(missing_cur)}: the book was shaped with "
@@ -729,6 +802,8 @@ def _assemble_report(cfg, inputs, opt, binding, guard_fails, asset_share, rec, b
         "mc_stderr_usd": float(fund.mc_stderr_usd),
         "prob_any_bad_debt": float(fund.prob_any),
         "curve": [[float(x), float(p)] for x, p in fund.curve],
+        "sized_from": ("dynamic simulation with cascades" if cfg.simulation.enabled
+                       else "static scenarios on the book"),
     }
     run_info = {
         "created_utc": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),

@@ -572,6 +572,8 @@ def _data_only(name: str, spec: Any, json_sections: Sequence[str]) -> bool:
     """A params.json section that is a mapping of mappings (e.g. ``var_backtests`` keyed by ticker) and
     has no presentation key is data only: a generic table would only say "N entries", so it is not
     printed (another section presents it)."""
+    if name in json_sections and isinstance(spec, (list, tuple)):
+        return all(isinstance(v, Mapping) for v in spec)  # e.g. ``frontier``: presented elsewhere
     return (
         name in json_sections
         and isinstance(spec, Mapping)

@@ -5,13 +5,15 @@ The generator turns daily log returns into joint price-relative paths in three w
 ``"fhs"`` (filtered historical simulation)
     Whole days (rows) of the standardised-residual matrix are drawn with replacement and scaled by
     the volatility forecast path. Drawing whole rows keeps the cross-asset dependence and the fat
-    tails of the data, including joint crash days.
+    tails of the data, including joint crash days. A day on which an asset has no return (a
+    trading gap) is still drawn for the others; that asset's cell is filled, per draw, with one of
+    its own residuals drawn at random (counted in ``n_imputed_cells_``).
 ``"parametric"``
     Multivariate Student-t innovations with the fitted correlation and a pooled degree of freedom,
     scaled to unit variance, times the volatility forecast path.
 ``"bootstrap"``
     Whole days of the raw returns, drawn with replacement and not rescaled: a reference method that
-    ignores the current volatility regime.
+    ignores the current volatility regime. Only days complete across all assets are drawn.
 
 Daily log returns are summed over the horizon and exponentiated, so the relatives are
 ``P[t0 + h] / P[t0] = exp(r_1 + ... + r_h)``.
@@ -85,11 +87,62 @@ def _fhs_drift(pool: FloatArray, scale: FloatArray) -> FloatArray:
 
     The exact centring of resampled rows: ``E[exp(scale * z[tau] + c)] = 1`` when ``tau`` is
     uniform over the rows. One (n_rows, n_assets) pass per day, through a stable log-sum-exp.
+
+    NaN cells (days an asset has no residual) are left out of its mean, which keeps the centring
+    exact under the imputation of :meth:`ScenarioGenerator.simulate`: with ``N`` rows, ``M`` of
+    them missing for asset ``i`` and ``F = N - M`` finite, a finite residual ``z[k, i]`` is drawn
+    with probability ``1/N + (M/N) (1/F) = 1/F``, so asset ``i``'s draw is uniform over its own
+    finite residuals.
     """
-    log_n = math.log(pool.shape[0])
+    missing = np.isnan(pool)
     out = np.empty_like(scale)
+    if missing.any():
+        for i in range(pool.shape[1]):
+            z = pool[~missing[:, i], i]
+            out[:, i] = math.log(z.size) - logsumexp(scale[:, i, None] * z[None, :], axis=1)
+        return out
+    log_n = math.log(pool.shape[0])
     for h in range(scale.shape[0]):
         out[h] = log_n - logsumexp(scale[h] * pool, axis=0)
+    return out
+
+
+def _recolour_incomplete(
+    z: FloatArray, own: FloatArray, target: FloatArray, std: FloatArray
+) -> FloatArray:
+    """Re-colour rows with missing cells, one pattern of observed assets at a time.
+
+    For the rows whose observed assets are ``O``, the observed sub-vector is mapped by
+    ``D_O A_t(O) A_o(O)^{-1} D_O^{-1}`` with ``A_t(O)``, ``A_o(O)`` factors of the ``O x O``
+    blocks of ``target`` and ``own``: the same map as for complete rows, restricted to the assets
+    the day has, so a crash day stays one joint draw. Missing cells stay NaN.
+
+    Parameters
+    ----------
+    z : ndarray of shape (n_rows, n_assets)
+        Residuals, NaN on missing days.
+    own, target : ndarray of shape (n_assets, n_assets)
+        Residual correlation and its stressed version.
+    std : ndarray of shape (n_assets,)
+        Residual standard deviations (positive).
+
+    Returns
+    -------
+    ndarray of shape (n_rows, n_assets)
+        Re-coloured rows, NaN exactly where ``z`` is NaN.
+    """
+    out = np.full_like(z, np.nan)
+    observed = ~np.isnan(z)
+    patterns, which = np.unique(observed, axis=0, return_inverse=True)
+    for p, pattern in enumerate(patterns):
+        cols = np.flatnonzero(pattern)
+        if cols.size == 0:
+            continue
+        rows = np.flatnonzero(which.ravel() == p)
+        block = np.ix_(cols, cols)
+        recolour = _factor(target[block]) @ np.linalg.pinv(_factor(own[block]))
+        cells = np.ix_(rows, cols)
+        out[cells] = ((z[cells] / std[cols]) @ recolour.T) * std[cols]
     return out
 
 
@@ -111,6 +164,7 @@ class ScenarioGenerator(BaseEstimator):
         Fitted on the returns; provides ``residuals_`` (standardised residuals), ``nu_``
         (per-asset Student-t dof) and ``forecast_path(horizon)``. None means
         :class:`~optimizer.estimators.GARCHVolatility` ``()``. Cloned into ``volatility_`` at fit.
+        To fit returns with missing days (NaN) it must be built with ``missing="skip"``.
     correlation : BaseCorrelation or None, default None
         Fitted on the standardised residuals; provides ``correlation_``. None means
         :class:`~optimizer.estimators.ShrinkageCorrelation` ``()``. Cloned into
@@ -140,15 +194,21 @@ class ScenarioGenerator(BaseEstimator):
         Column names of the returns.
     n_assets_ : int
     returns_ : ndarray of shape (n_obs, n_assets)
-        The returns used by the ``"bootstrap"`` method.
+        The returns used by the ``"bootstrap"`` method: the days complete across all assets.
     residuals_ : ndarray of shape (n_residuals, n_assets)
-        Standardised residuals of the volatility model; days with a missing residual for any asset
-        are dropped.
+        Standardised residuals of the volatility model. With complete returns, days with a missing
+        residual for any asset are dropped. With missing returns (an asset's gap), every day with
+        at least one residual is kept and the cells of the assets without one are NaN.
+    n_imputed_cells_ : int
+        Number of NaN cells in ``innovations_``: each is filled, every time its day is drawn by
+        the ``"fhs"`` method, with one of that asset's own finite innovations (see
+        :meth:`simulate`). 0 for complete returns.
     residual_correlation_ : ndarray of shape (n_assets, n_assets)
-        Sample correlation of ``residuals_``.
+        Sample correlation of the complete rows of ``residuals_``.
     innovations_ : ndarray of shape (n_residuals, n_assets)
         The rows the ``"fhs"`` method draws: ``residuals_`` when ``corr_stress == 0``, else the
-        residuals re-coloured to the stressed residual correlation (see :meth:`simulate`).
+        residuals re-coloured to the stressed residual correlation (see :meth:`simulate`); NaN
+        where ``residuals_`` is.
     correlation_ : ndarray of shape (n_assets, n_assets)
         The correlation model's matrix after ``corr_stress``; used by the ``"parametric"`` method.
     nu_ : float
@@ -190,13 +250,24 @@ class ScenarioGenerator(BaseEstimator):
         Parameters
         ----------
         returns : DataFrame of shape (n_obs, n_assets)
-            Daily log returns as decimals, indexed by date, one column per asset, no missing values.
+            Daily log returns as decimals, indexed by date, one column per asset. NaN marks a day
+            on which an asset has no return (e.g. ``PriceData.returns(gaps="keep")``); it needs a
+            volatility estimator built with ``missing="skip"``. Infinite values are rejected.
         y : None
             Ignored (sklearn signature).
 
         Returns
         -------
         self : ScenarioGenerator
+
+        Raises
+        ------
+        DataError
+            If ``returns`` has an infinite value.
+        ValueError
+            If ``returns`` has NaN and the volatility estimator does not have ``missing="skip"``.
+        EstimationError
+            If fewer than ``max(2, n_assets + 1)`` days have a residual for every asset.
         """
         _check_method(self.method)
         self._check_params()
@@ -209,7 +280,7 @@ class ScenarioGenerator(BaseEstimator):
                 f"`returns` needs at least 2 rows and 1 column, got shape {returns.shape}"
             )
         values = returns.to_numpy(dtype=np.float64)
-        bad = ~np.isfinite(values)
+        bad = np.isinf(values)
         if bad.any():
             i, j = np.argwhere(bad)[0]
             raise DataError(
@@ -225,6 +296,15 @@ class ScenarioGenerator(BaseEstimator):
         cor = ShrinkageCorrelation() if self.correlation is None else self.correlation
         _check_part(vol, "volatility", BaseVolatility, "GARCHVolatility()")
         _check_part(cor, "correlation", BaseCorrelation, "ShrinkageCorrelation()")
+        missing = np.isnan(values)
+        if missing.any() and vol.get_params(deep=False).get("missing") != "skip":
+            i, j = np.argwhere(missing)[0]
+            raise ValueError(
+                f"`returns` has {int(missing.sum())} missing value(s), the first for asset "
+                f"{returns.columns[j]!r} on {returns.index[i]}; to fit across such gaps build the "
+                f"volatility estimator with missing='skip' (e.g. {type(vol).__name__}"
+                "(missing='skip')), or drop those days"
+            )
 
         self.volatility_ = clone(vol).fit(returns)
         resid = pd.DataFrame(self.volatility_.residuals_)
@@ -234,14 +314,23 @@ class ScenarioGenerator(BaseEstimator):
             raise EstimationError(
                 f"{type(vol).__name__}.residuals_ does not have the return columns: {err}"
             ) from None
-        resid = resid.replace([np.inf, -np.inf], np.nan).dropna(how="any")
-        if len(resid) < max(2, self.n_assets_ + 1):
+        resid = resid.replace([np.inf, -np.inf], np.nan)
+        # With gaps in the returns a day stays if any asset has a residual on it: the others'
+        # moves on an asset's missing days (FTX, the CRV squeeze inside usdc's Binance gap) are
+        # exactly the days the scenarios must see. A day with no residual at all holds nothing.
+        resid = resid.dropna(how="all" if missing.any() else "any")
+        z = resid.to_numpy(dtype=np.float64)
+        complete = ~np.isnan(z).any(axis=1)
+        n_complete = int(complete.sum())
+        if n_complete < max(2, self.n_assets_ + 1):
             raise EstimationError(
-                f"only {len(resid)} days of complete standardised residuals for "
+                f"only {n_complete} days of complete standardised residuals for "
                 f"{self.n_assets_} assets; need at least {max(2, self.n_assets_ + 1)}"
             )
-        self.returns_ = values
-        self.residuals_ = resid.to_numpy(dtype=np.float64)
+        self.returns_ = values[~missing.any(axis=1)] if missing.any() else values
+        self.residuals_ = z
+        self.n_imputed_cells_ = int(z.size - np.count_nonzero(~np.isnan(z)))
+        imputing = self.n_imputed_cells_ > 0
 
         self.correlation_estimator_ = clone(cor).fit(resid)
         base = np.asarray(self.correlation_estimator_.correlation_, dtype=np.float64)
@@ -250,7 +339,7 @@ class ScenarioGenerator(BaseEstimator):
                 f"{type(cor).__name__}.correlation_ has shape {base.shape}, "
                 f"expected {(self.n_assets_, self.n_assets_)}"
             )
-        own = np.atleast_2d(np.corrcoef(self.residuals_, rowvar=False))
+        own = np.atleast_2d(np.corrcoef(z[complete] if imputing else z, rowvar=False))
         own = np.nan_to_num(own, nan=0.0)  # a constant residual column has no correlation
         np.fill_diagonal(own, 1.0)
         self.residual_correlation_ = own
@@ -261,10 +350,13 @@ class ScenarioGenerator(BaseEstimator):
             # Whiten with the residuals' own correlation, re-colour with its stressed version, in
             # units of each asset's residual std so that the marginal variances are kept and the
             # sample correlation of the re-coloured rows is exactly ``target``.
-            std = self.residuals_.std(axis=0)
+            std = (z[complete] if imputing else z).std(axis=0)
             std = np.where(std > 0, std, 1.0)
-            recolour = _factor(target) @ np.linalg.pinv(_factor(own))
-            self.innovations_ = ((self.residuals_ / std) @ recolour.T) * std
+            if imputing:
+                self.innovations_ = _recolour_incomplete(z, own, target, std)
+            else:
+                recolour = _factor(target) @ np.linalg.pinv(_factor(own))
+                self.innovations_ = ((self.residuals_ / std) @ recolour.T) * std
         else:
             self.correlation_ = base
             self.innovations_ = self.residuals_
@@ -361,7 +453,8 @@ class ScenarioGenerator(BaseEstimator):
 
         - fhs: ``r = s * z[tau] + c`` where ``tau`` is a uniformly drawn day (row) of
           ``innovations_``, one draw per scenario and day shared by all assets, and
-          ``c[h, i] = -log(mean_k exp(s[h, i] * z[k, i]))`` over all rows ``k``;
+          ``c[h, i] = -log(mean_k exp(s[h, i] * z[k, i]))`` over all rows ``k`` (over the rows
+          where asset ``i`` has an innovation, when some are missing; see below);
         - parametric: ``r = s * t - s**2 / 2`` where ``t`` is multivariate Student-t with
           correlation ``correlation_`` and dof ``nu_``, scaled by ``sqrt((nu - 2) / nu)`` to unit
           variance (Gaussian when ``nu_`` is infinite); independent across days;
@@ -387,7 +480,18 @@ class ScenarioGenerator(BaseEstimator):
         sample correlation and the same per-asset variances; each day stays one joint draw, so
         crash days stay joint, and ``corr_stress -> 0`` recovers plain fhs continuously. (The
         correlation *model*, e.g. shrinkage, is used by the parametric method only: fhs keeps the
-        empirical dependence by design.)
+        empirical dependence by design.) Rows with missing cells are re-coloured with the blocks
+        of the assets they have.
+
+        Missing residuals (``n_imputed_cells_ > 0``, returns with gaps). fhs still draws ``tau``
+        uniformly over **all** rows, so the other assets' moves on an asset's missing days are
+        drawn. A drawn cell that is missing is replaced by one of that asset's own finite
+        innovations, drawn uniformly with the same ``rng`` (after ``tau``, block by block, asset
+        by asset). This is a choice, reported in ``info["imputed_residual_cells"]``: it treats
+        the asset's move on such a day as independent of the others' (the dependence on those
+        days is unknown), and keeps its marginal distribution exactly its own residuals', so the
+        drift correction ``c`` stays exact. Prices are never filled; the parametric method uses
+        the correlation of the complete rows, and bootstrap draws complete rows only.
         """
         check_is_fitted(self, "innovations_")
         method = _check_method(self.method if method is None else method)
@@ -443,10 +547,20 @@ class ScenarioGenerator(BaseEstimator):
         elif method == "fhs":
             pool = self.innovations_
             drift = _fhs_drift(pool, scale)
+            holes = [
+                (j, pool[~np.isnan(pool[:, j]), j])
+                for j in np.flatnonzero(np.isnan(pool).any(axis=0))
+            ]
             for lo in range(0, n_scenarios, block):
                 hi = min(lo + block, n_scenarios)
                 tau = rng.integers(0, pool.shape[0], size=(hi - lo, horizon))
                 x = pool[tau]
+                for j, own_z in holes:
+                    xj = x[:, :, j]  # a view: filling it fills x
+                    gap = np.isnan(xj)
+                    n_gap = int(np.count_nonzero(gap))
+                    if n_gap:
+                        xj[gap] = own_z[rng.integers(0, own_z.size, size=n_gap)]
                 x *= scale
                 x += drift
                 np.cumsum(x, axis=1, out=x)
@@ -492,6 +606,7 @@ class ScenarioGenerator(BaseEstimator):
             "volatility": repr(self.volatility_),
             "correlation": repr(self.correlation_estimator_),
             "n_obs": int((self.returns_ if method == "bootstrap" else self.innovations_).shape[0]),
+            "imputed_residual_cells": self.n_imputed_cells_ if method == "fhs" else 0,
             "sigma_path": {
                 "first": dict(zip(names, map(float, sigma_path[0]), strict=True)),
                 "last": dict(zip(names, map(float, sigma_path[-1]), strict=True)),

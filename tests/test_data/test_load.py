@@ -70,6 +70,24 @@ def test_binance_usdc_gap_is_flagged_with_its_dates(binance_usdc):
     assert "165 day(s)" in gaps[0].detail
 
 
+def test_returns_keep_the_other_assets_through_the_usdc_gap(binance_usdc):
+    returns = binance_usdc.returns(gaps="keep")
+    prices = binance_usdc.prices
+    usdc_missing = pd.date_range("2022-09-27", "2023-03-11")  # gap days and the day after it
+    # FTX, the CRV squeeze and the depeg day stay for btc and eth; usdc is NaN there.
+    for day in ("2022-11-09", "2022-11-22", "2023-03-11"):
+        assert np.isfinite(returns.loc[day, ["btc", "eth"]]).all()
+        assert np.isnan(returns.loc[day, "usdc"])
+    assert returns.index[returns["usdc"].isna()].equals(
+        pd.DatetimeIndex(usdc_missing, name="date", freq=None)
+    )
+    assert not returns[["btc", "eth"]].isna().any().any()
+    assert len(returns) == len(prices) - 1
+    # Where both panels have a value it is the same value.
+    dropped = binance_usdc.returns()
+    pd.testing.assert_frame_equal(returns.loc[dropped.index], dropped)
+
+
 def test_returns_never_span_the_gap(binance_usdc):
     returns = binance_usdc.returns()
     prices = binance_usdc.prices

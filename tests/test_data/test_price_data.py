@@ -37,6 +37,44 @@ def test_returns_skip_rows_more_than_a_day_apart():
     assert list(returns.index.strftime("%Y-%m-%d")) == ["2021-01-02", "2021-01-05"]
 
 
+def test_returns_keep_gaps_leave_nan_only_for_the_asset_without_a_one_day_return():
+    # Synthetic: a has a one-day gap on 01-04; b is complete on the common window 01-02..01-05.
+    prices = _prices(
+        {"a": [np.nan, 2, 4, np.nan, 8, 16], "b": [1, 2, 3, 4, 5, np.nan]},
+        DAYS,
+    )
+    returns = PriceData(prices).returns(gaps="keep")
+    assert list(returns.index.strftime("%Y-%m-%d")) == ["2021-01-03", "2021-01-04", "2021-01-05"]
+    assert returns.index.name == "date" and list(returns.columns) == ["a", "b"]
+    np.testing.assert_allclose(returns["b"], np.log([3 / 2, 4 / 3, 5 / 4]))
+    # a: 01-04 has no price, 01-05 would span two days (8 / 4): both undefined, never filled.
+    assert returns.loc["2021-01-03", "a"] == pytest.approx(np.log(2))
+    assert returns["a"].isna().tolist() == [False, True, True]
+    # The default is unchanged: the same dates are dropped for every asset.
+    assert list(PriceData(prices).returns().index.strftime("%Y-%m-%d")) == ["2021-01-03"]
+
+
+def test_returns_keep_gaps_drop_rows_no_asset_has_a_return_on():
+    prices = _prices(
+        {"a": [1, 2, np.nan, 8, 16], "b": [1, 2, np.nan, 8, 16]},
+        DAYS[:5],
+    )
+    returns = PriceData(prices).returns(gaps="keep")
+    assert list(returns.index.strftime("%Y-%m-%d")) == ["2021-01-02", "2021-01-05"]
+    assert not returns.isna().any().any()
+    sparse = _prices({"a": [1, 2, 4, 8]}, ["2021-01-01", "2021-01-02", "2021-01-04", "2021-01-05"])
+    assert list(PriceData(sparse).returns(gaps="keep").index.strftime("%Y-%m-%d")) == [
+        "2021-01-02",
+        "2021-01-05",
+    ]
+
+
+def test_returns_gaps_must_be_drop_or_keep():
+    prices = _prices({"a": [1.0, 2.0]}, DAYS[:2])
+    with pytest.raises(ValueError, match=r"`gaps` must be 'drop' or 'keep', got gaps='fill'"):
+        PriceData(prices).returns(gaps="fill")  # type: ignore[arg-type]
+
+
 def test_returns_without_a_common_date_raise():
     prices = _prices({"a": [1, np.nan], "b": [np.nan, 1]}, DAYS[:2])
     pattern = r"no date from 2021-01-01 to 2021-01-02 on which every asset \(a, b\)"

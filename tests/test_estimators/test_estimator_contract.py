@@ -152,11 +152,27 @@ class TestCorrelationContract:
 
     def test_errors(self, est, panel):
         bad = panel.copy()
-        bad.iloc[3, 0] = np.nan
-        with pytest.raises(ValueError, match=r"`X` column 'btc'"):
+        bad.iloc[3, 0] = np.inf
+        with pytest.raises(ValueError, match=r"`X` column 'btc' has 1 infinite value"):
             clone(est).fit(bad)
         with pytest.raises(ValueError, match=r"at least 2 observations, got n_observations=1"):
             clone(est).fit(panel.iloc[:1])
+        disjoint = panel.iloc[:4].copy()
+        disjoint.iloc[:2, 0] = np.nan
+        disjoint.iloc[2:, 1] = np.nan
+        with pytest.raises(ValueError, match=r"rows complete across all assets, got n_complete=0"):
+            clone(est).fit(disjoint)
+        with pytest.raises(ValueError, match=r"`X` column 'eth' has 0 \(of n_observations=4"):
+            clone(est).fit(disjoint.assign(eth=np.nan))
+
+    def test_nan_rows_are_left_out(self, est, panel):
+        gappy = panel.copy()
+        gappy.iloc[100:250, 1] = np.nan  # synthetic gap in one asset
+        fitted = clone(est).fit(gappy)
+        complete = clone(est).fit(gappy.dropna())
+        np.testing.assert_array_equal(fitted.correlation_, complete.correlation_)
+        assert fitted.n_complete_ == len(panel) - 150
+        assert clone(est).fit(panel).n_complete_ == len(panel)
 
     def test_no_scale_warning_on_residuals(self, est, panel):
         with warnings.catch_warnings():

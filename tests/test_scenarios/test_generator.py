@@ -380,11 +380,20 @@ class TestErrors:
         with pytest.raises(exc, match=match):
             ScenarioGenerator(**params).fit(real_returns)
 
-    def test_missing_return_names_asset_and_date(self, real_returns):
+    def test_missing_return_needs_a_skipping_volatility_model(self, real_returns):
         bad = real_returns.copy()
         bad.iloc[10, 2] = np.nan
-        with pytest.raises(DataError, match=rf"'usdc' on {bad.index[10]}"):
+        match = rf"1 missing value\(s\), the first for asset 'usdc' on {bad.index[10]}.*'skip'"
+        with pytest.raises(ValueError, match=match):
             ScenarioGenerator(volatility=EWMAVolatility()).fit(bad)
+        with pytest.raises(ValueError, match=r"GARCHVolatility\(missing='skip'\)"):
+            ScenarioGenerator().fit(bad)
+
+    def test_infinite_return_names_asset_and_date(self, real_returns):
+        bad = real_returns.copy()
+        bad.iloc[10, 2] = np.inf
+        with pytest.raises(DataError, match=rf"'usdc' on {bad.index[10]}"):
+            ScenarioGenerator(volatility=EWMAVolatility(missing="skip")).fit(bad)
 
     def test_returns_must_be_a_dataframe(self, real_returns):
         with pytest.raises(TypeError, match=r"`returns` must be a pandas DataFrame"):

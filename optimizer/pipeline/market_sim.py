@@ -1,0 +1,386 @@
+"""The dynamic market simulation and the frontier search, as stages of a run.
+
+The static convex core sees one shock over the horizon. This stage replays a subset of the same
+scenarios step by step through :func:`optimizer.protocol.simulation.simulate_market` (intraday
+Brownian-bridge paths, oracle lag, liquidation delay, close factor, gas, square-root market impact
+and cascades), measures what the static model leaves out, sizes the insurance fund from the
+simulated distribution and, when ``[search] enabled``, runs the optuna multi-objective search of
+capital efficiency against the tail of bad debt with the convex-core answer enqueued.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from optimizer.pipeline import _market
+from optimizer.pipeline.config import APPETITE_PRESETS, RunConfig
+from optimizer.protocol.params import RiskParams
+
+
+@dataclass(frozen=True, eq=False)
+class SimulationStage:
+    """Simulated outcomes under the recommended (and current) parameters.
+
+    ``bad_debt`` arrays have shape (n_paths,); ``metrics`` are JSON-able.
+    """
+
+    n_paths: int
+    steps: int
+    bad_debt: np.ndarray
+    bad_debt_nocascade: np.ndarray
+    bad_debt_current: np.ndarray | None
+    by_asset: np.ndarray
+    liquidated_usd: np.ndarray
+    worst_impact: np.ndarray
+    metrics: dict[str, Any]
+    fund: Any  # optimize.fund.FundSizing of the simulated distribution
+    info: dict[str, Any]
+
+
+@dataclass(frozen=True, eq=False)
+class SearchStage:
+    """The frontier search's outcome (see :class:`optimizer.optimize.search.FrontierSearch`)."""
+
+    frontier: list[dict[str, Any]]
+    chosen: dict[str, Any] | None
+    explanation: str
+    enqueued: list[dict[str, Any]]
+    n_trials: int
+    n_trials_run: int
+    storage: str | None
+    study_name: str
+    study_file: bytes | None
+    tail_metric: str
+    budgets: dict[str, float]
+    current_point: dict[str, float] | None = None
+
+
+def stage_generators(cfg: RunConfig) -> tuple[np.random.Generator, np.random.Generator]:
+    """Generators of the simulation paths and the search sampler.
+
+    ``load_inputs`` spawns the first three children of the root generator (book, scenarios,
+    validation); these are the fourth and fifth, so every stage has its own stream.
+    """
+    children = np.random.default_rng(cfg.run.seed).spawn(5)
+    return children[3], children[4]
+
+
+def simulation_paths(cfg: RunConfig, inputs: Any, n: int, rng: np.random.Generator) -> np.ndarray:
+    """Intraday paths for the first ``n`` scenarios (scenarios are i.i.d., so a prefix is a sample)."""
+    from optimizer.protocol.paths import refine_paths
+
+    scen = inputs.scenarios
+    n = min(n, scen.n_scenarios)
+    sigma = np.asarray(inputs.generator.volatility_.forecast_, dtype=float) * cfg.scenarios.vol_multiplier
+    return refine_paths(scen.relatives[:n], cfg.simulation.steps_per_day, sigma, rng)
+
+
+def simulate(
+    cfg: RunConfig,
+    inputs: Any,
+    params: RiskParams,
+    paths: np.ndarray,
+    *,
+    cascades: bool | None = None,
+    worst_case: bool = False,
+    liquidity_multiplier: float | None = None,
+    delay_steps: int | None = None,
+) -> Any:
+    """One simulation of the book under ``params``.
+
+    ``worst_case`` puts every borrower at HF = 1 under ``params`` (the convex core's book);
+    otherwise borrowers keep their health factor (debt re-levered from the current parameters).
+    """
+    from optimizer.protocol.mechanics import debt_at_threshold_factor, relever_factor
+    from optimizer.protocol.simulation import simulate_market
+
+    book = inputs.book
+    scale = debt_at_threshold_factor(book, params) if worst_case else relever_factor(book, inputs.current, params)
+    sim = cfg.simulation
+    depth = None
+    if sim.impact == "depth":
+        depth = np.array([
+            c.depth_usd_2pct if c.depth_usd_2pct is not None else inputs.adv_usd[i] * 0.01
+            for i, c in enumerate(cfg.assets.values())
+        ])
+    return simulate_market(
+        book, paths, params,
+        adv_usd=inputs.adv_usd,
+        sigma_daily=np.asarray(inputs.generator.volatility_.forecast_, dtype=float) * cfg.scenarios.vol_multiplier,
+        reachable_share=cfg.liquidity.reachable_volume_share,
+        liquidity_multiplier=cfg.liquidity.liquidity_multiplier if liquidity_multiplier is None else liquidity_multiplier,
+        impact_coef=cfg.liquidity.impact_coef,
+        impact=sim.impact,
+        depth_usd=depth,
+        oracle_lag_steps=sim.oracle_lag_steps,
+        delay_steps=sim.delay_steps if delay_steps is None else delay_steps,
+        gas_usd=sim.gas_usd,
+        cascades=sim.cascades if cascades is None else cascades,
+        debt_scale=scale,
+        steps_per_day=sim.steps_per_day,
+    )
+
+
+def run_simulation(
+    cfg: RunConfig, inputs: Any, recommended: RiskParams, *, alpha: float, progress: Any
+) -> SimulationStage:
+    """Simulate the real book under the recommended and current parameters, cascades on and off."""
+    from optimizer.optimize.fund import size_fund
+    from optimizer.optimize.measures import cvar, prob_exceeds, var
+
+    rng_paths, _ = stage_generators(cfg)
+    with progress.stage(f"simulating liquidations on {min(cfg.simulation.n_scenarios, inputs.scenarios.n_scenarios):,} paths"):
+        paths = simulation_paths(cfg, inputs, cfg.simulation.n_scenarios, rng_paths)
+        rec = simulate(cfg, inputs, recommended, paths, cascades=True)
+        off = simulate(cfg, inputs, recommended, paths, cascades=False)
+        cur = simulate(cfg, inputs, inputs.current, paths, cascades=True) if any(inputs.has_current) else None
+    bd, bd_off = np.asarray(rec.bad_debt, float), np.asarray(off.bad_debt, float)
+    total_on, total_off = float(bd.sum()), float(bd_off.sum())
+    cascade_share = (total_on - total_off) / total_on if total_on > 0 else 0.0
+    fund = size_fund(bd, epsilon=cfg.fund.epsilon, confidence=cfg.fund.confidence)
+    tail = bd >= var(bd, alpha)
+    by_asset = np.asarray(rec.bad_debt_by_asset, float)
+    tail_tot = by_asset[tail].sum(axis=0)
+    assets = cfg.asset_names
+    contrib = {a: (float(tail_tot[i] / tail_tot.sum()) if tail_tot.sum() > 0 else 0.0) for i, a in enumerate(assets)}
+    metrics = {
+        "sim_bad_debt_var_usd": float(var(bd, alpha)),
+        "sim_bad_debt_cvar_usd": float(cvar(bd, alpha)),
+        "sim_bad_debt_cvar_nocascade_usd": float(cvar(bd_off, alpha)),
+        "sim_prob_bad_debt": float(prob_exceeds(bd, 0.0)),
+        "sim_mean_bad_debt_usd": float(bd.mean()),
+        "sim_mean_bad_debt_nocascade_usd": float(bd_off.mean()),
+        "cascade_share_of_bad_debt": float(max(cascade_share, 0.0)),
+        "liquidations_at_risk_usd": float(var(np.asarray(rec.liquidated_usd, float), alpha)),
+        "mean_liquidated_usd": float(np.mean(rec.liquidated_usd)),
+        "worst_price_impact_q99": float(np.quantile(rec.worst_impact, 0.99)),
+        "sim_tail_contribution_by_asset": contrib,
+    }
+    if cur is not None:
+        metrics["sim_bad_debt_cvar_current_usd"] = float(cvar(np.asarray(cur.bad_debt, float), alpha))
+    info = {"steps_per_day": cfg.simulation.steps_per_day, "oracle_lag_steps": cfg.simulation.oracle_lag_steps,
+            "delay_steps": cfg.simulation.delay_steps, "gas_usd": cfg.simulation.gas_usd,
+            "impact": cfg.simulation.impact}
+    return SimulationStage(
+        n_paths=int(paths.shape[0]), steps=int(paths.shape[1]), bad_debt=bd, bad_debt_nocascade=bd_off,
+        bad_debt_current=None if cur is None else np.asarray(cur.bad_debt, float), by_asset=by_asset,
+        liquidated_usd=np.asarray(rec.liquidated_usd, float), worst_impact=np.asarray(rec.worst_impact, float),
+        metrics=metrics, fund=fund, info=info,
+    )
+
+
+def appetite_budgets(cfg: RunConfig, total_debt: float) -> dict[str, float]:
+    """Tail budget of each appetite in USD: its share of the book's debt."""
+    return {a.value: share * total_debt for a, (_, share) in APPETITE_PRESETS.items()}
+
+
+def run_search(
+    cfg: RunConfig,
+    inputs: Any,
+    market: Any,
+    recommended: RiskParams,
+    *,
+    progress: Any,
+    storage: str | None = None,
+) -> SearchStage:
+    """Multi-objective search over LT, bonus (and close factor) on the worst-case simulated book.
+
+    The search evaluates the dynamic simulation with every borrower at the threshold, the book the
+    convex core optimises, so its tail measure is comparable with the risk budget and the convex
+    answer (enqueued as trial 0) sits on or behind the frontier. Storage: ``[search] storage``
+    (any SQLAlchemy URL, shared by several workers), else a SQLite file written into the run's
+    directory (``study.db``).
+    """
+    from optimizer.optimize.measures import cvar, prob_exceeds
+    from optimizer.optimize.search import FrontierSearch, SearchSpace, choose, mark_appetites
+
+    s = cfg.search
+    _, rng_search = stage_generators(cfg)
+    n = min(s.n_scenarios, inputs.scenarios.n_scenarios)
+    paths = simulation_paths(cfg, inputs, n, np.random.default_rng(rng_search.integers(2**63)))
+    alpha = market.alpha
+    fund_ref = market.budget
+    collateral = market.collateral
+
+    def evaluate(params: RiskParams) -> dict[str, float]:
+        res = simulate(cfg, inputs, params, paths, worst_case=True)
+        bd = np.asarray(res.bad_debt, float)
+        return {
+            "capital_efficiency_usd": _market.capital_efficiency(collateral, params),
+            "bad_debt_cvar_usd": float(cvar(bd, alpha)),
+            "prob_bad_debt_exceeds_fund": float(prob_exceeds(bd, fund_ref)),
+            "prob_bad_debt": float(prob_exceeds(bd, 0.0)),
+        }
+
+    lt = recommended.liquidation_threshold
+    bonus = recommended.liquidation_bonus
+    space = SearchSpace(
+        assets=cfg.asset_names,
+        lt_low=np.maximum(market.lt_min, lt - s.lt_span),
+        lt_high=np.minimum(market.lt_max, lt + s.lt_span),
+        bonus_low=np.full(len(lt), s.bonus_low) if s.search_bonus else bonus,
+        bonus_high=np.full(len(lt), s.bonus_high) if s.search_bonus else bonus,
+        ltv_buffer=market.buffer,
+        close_factor=(0.5, 1.0) if s.search_close_factor else None,
+        grid=cfg.guardrails.grid,
+        slippage_margin=cfg.optimizer.slippage_margin,
+    )
+    tmpdir = None
+    url = storage or s.storage
+    if url is None:
+        tmpdir = Path(tempfile.mkdtemp(prefix="riskopt-study-"))
+        url = f"sqlite:///{tmpdir / 'study.db'}"
+    study_name = s.study_name or f"{cfg.name}-{cfg.sha256[:12]}"
+    try:
+        with progress.stage(f"searching the frontier ({s.n_trials} trials on {n:,} paths)"):
+            search = FrontierSearch(
+                n_trials=s.n_trials, tail_metric=s.tail_metric, sampler=s.sampler, storage=url,
+                study_name=study_name, seed=int(rng_search.integers(2**32)), timeout=s.timeout_seconds,
+                n_jobs=s.n_jobs,
+            ).fit(evaluate, space, enqueue=[_snap_to_space(recommended, space)])
+        current_point = evaluate(inputs.current) if any(inputs.has_current) else None
+        budgets = appetite_budgets(cfg, inputs.book.total_debt)
+        frontier = mark_appetites(search.frontier_, budgets, tail_key=s.tail_metric)
+        chosen, why = choose(frontier, cfg.optimizer.appetite.value, budgets=budgets, tail_key=s.tail_metric)
+        study_file = (tmpdir / "study.db").read_bytes() if tmpdir is not None else None
+    finally:
+        if tmpdir is not None:
+            shutil.rmtree(tmpdir, ignore_errors=True)
+    return SearchStage(
+        frontier=frontier, chosen=chosen, explanation=why, enqueued=list(search.enqueued_points_),
+        n_trials=s.n_trials, n_trials_run=int(search.n_trials_run_),
+        storage=None if tmpdir is not None else url, study_name=study_name, study_file=study_file,
+        tail_metric=s.tail_metric, budgets=budgets, current_point=current_point,
+    )
+
+
+def _snap_to_space(p: RiskParams, space: Any) -> RiskParams:
+    """The convex answer as a start point (the space snaps it to the grid)."""
+    return p
+
+
+# --------------------------------------------------------------------------- report sections
+
+
+def simulation_section(stage: SimulationStage, cfg: RunConfig) -> dict[str, Any]:
+    """Display section: what the dynamic simulation adds to the static answer."""
+    from optimizer.report import plots
+
+    m = stage.metrics
+    with plots.report_style():
+        fig = plots._figure(8.0, 3.2)
+        ax = fig.subplots()
+        pos = np.sort(stage.bad_debt)
+        off = np.sort(stage.bad_debt_nocascade)
+        q = np.linspace(0.95, 1.0, 200)
+        ax.plot(q * 100, np.quantile(pos, q), label="cascades on")
+        ax.plot(q * 100, np.quantile(off, q), label="cascades off", linestyle="--")
+        ax.set_xlabel("percentile of scenarios")
+        ax.set_ylabel("aggregate bad debt (USD)")
+        ax.set_title("Tail of simulated bad debt with and without liquidation cascades")
+        ax.legend(frameon=False)
+        png = plots.figure_png(fig)
+    contrib = m["sim_tail_contribution_by_asset"]
+    return {
+        "title": "Market simulation: liquidity, liquidations and cascades",
+        "text": [
+            f"{stage.n_paths:,} of the scenarios are replayed in {stage.steps} steps "
+            f"({cfg.simulation.steps_per_day} a day, Brownian bridge between daily closes): liquidations "
+            f"after {cfg.simulation.delay_steps} step(s) of delay, oracle lag {cfg.simulation.oracle_lag_steps} "
+            f"step(s), close factor 50 % (100 % below HF 0.95), a liquidator acts only above "
+            f"${cfg.simulation.gas_usd:,.0f} of profit, and liquidation sales move prices by the square-root law "
+            "(cascades). The insurance fund and the headline bad-debt metrics come from this simulation.",
+            f"Cascades cause {m['cascade_share_of_bad_debt']:.1%} of the simulated bad debt "
+            f"(CVaR with cascades ${m['sim_bad_debt_cvar_usd']:,.0f}, without ${m['sim_bad_debt_cvar_nocascade_usd']:,.0f}).",
+        ],
+        "table": {
+            "columns": ["Measure", "Value"],
+            "rows": [
+                ["Bad-debt CVaR, cascades on", f"${m['sim_bad_debt_cvar_usd']:,.0f}"],
+                ["Bad-debt CVaR, cascades off", f"${m['sim_bad_debt_cvar_nocascade_usd']:,.0f}"],
+                ["Cascade share of bad debt", f"{m['cascade_share_of_bad_debt']:.1%}"],
+                ["P(bad debt > 0)", f"{m['sim_prob_bad_debt']:.3%}"],
+                ["Liquidations at risk (VaR of liquidated collateral)", f"${m['liquidations_at_risk_usd']:,.0f}"],
+                ["Worst price impact, 99th percentile", f"{m['worst_price_impact_q99']:.2%}"],
+            ] + [[f"Tail share of bad debt: {a.upper()}", f"{v:.1%}"] for a, v in contrib.items() if v > 0],
+        },
+        "figures": [{"id": "fig-cascades", "caption": "Simulated bad debt, cascades on vs off", "png": png}],
+    }
+
+
+def frontier_json(stage: SearchStage) -> list[dict[str, Any]]:
+    """params.json ``frontier``: one point per non-dominated trial."""
+    out = []
+    for p in stage.frontier:
+        out.append({
+            "trial": p.get("trial"),
+            "capital_efficiency_usd": p.get("capital_efficiency_usd"),
+            "bad_debt_cvar_usd": p.get("bad_debt_cvar_usd"),
+            "prob_bad_debt_exceeds_fund": p.get("prob_bad_debt_exceeds_fund"),
+            "appetite": p.get("appetite"),
+            "enqueued": bool(p.get("enqueued")),
+            "assets": p.get("assets"),
+        })
+    return out
+
+
+def frontier_section(stage: SearchStage, current_point: dict[str, float] | None,
+                     convex_point: dict[str, Any] | None) -> dict[str, Any]:
+    """Display section: the capital-efficiency / bad-debt frontier with the appetites marked."""
+    from optimizer.report import plots
+
+    key = stage.tail_metric
+    fr = stage.frontier
+    with plots.report_style():
+        fig = plots._figure(8.0, 3.8)
+        ax = fig.subplots()
+        xs = [p[key] for p in fr]
+        ys = [p["capital_efficiency_usd"] / 1e9 for p in fr]
+        ax.plot(xs, ys, marker="o", markersize=3, linewidth=1.0, label="frontier")
+        for p in fr:
+            if p.get("appetite"):
+                ax.annotate(p["appetite"], (p[key], p["capital_efficiency_usd"] / 1e9), textcoords="offset points",
+                            xytext=(6, -10), fontsize=8)
+        if convex_point is not None:
+            ax.scatter([convex_point[key]], [convex_point["capital_efficiency_usd"] / 1e9], marker="s", s=40,
+                       label="convex core (trial 0)", zorder=3)
+        if current_point is not None:
+            ax.scatter([current_point[key]], [current_point["capital_efficiency_usd"] / 1e9], marker="*", s=80,
+                       label="current parameters", zorder=3)
+        for name, b in stage.budgets.items():
+            if key == "bad_debt_cvar_usd":
+                ax.axvline(b, linewidth=0.8, linestyle=":", color="grey")
+        ax.set_xlabel(key.replace("_", " "))
+        ax.set_ylabel("capital efficiency (USD bn)")
+        ax.set_title("Capital efficiency vs tail of bad debt (worst-case book, dynamic simulation)")
+        ax.legend(frameon=False, loc="lower right")
+        png = plots.figure_png(fig)
+    rows = []
+    for p in fr:
+        rows.append([p.get("trial"), f"${p['capital_efficiency_usd']:,.0f}", f"${p.get('bad_debt_cvar_usd', float('nan')):,.0f}",
+                     f"{p.get('prob_bad_debt_exceeds_fund', float('nan')):.3%}", p.get("appetite") or "",
+                     "yes" if p.get("enqueued") else ""])
+    enq = stage.enqueued[0] if stage.enqueued else {}
+    where = ("on the frontier" if enq.get("on_frontier") else
+             f"dominated by trial(s) {enq.get('dominated_by')}" if enq.get("dominated_by") else "evaluated")
+    return {
+        "title": "Capital-efficiency / bad-debt frontier",
+        "text": [
+            f"{stage.n_trials} trials of an optuna multi-objective search ({stage.n_trials_run} run now; "
+            f"study '{stage.study_name}') over each asset's liquidation threshold and bonus, evaluated by the "
+            "dynamic simulation with every borrower at the threshold. The convex-core answer was trial 0 and is "
+            f"{where}. Appetite budgets (USD of {key.replace('_', ' ')}): "
+            + ", ".join(f"{k} ${v:,.0f}" for k, v in stage.budgets.items()) + ".",
+            stage.explanation,
+        ],
+        "table": {"columns": ["Trial", "Capital efficiency", "Bad-debt CVaR", "P(bad debt > fund)", "Appetite",
+                              "Convex start"], "rows": rows},
+        "figures": [{"id": "fig-frontier", "caption": "Pareto frontier with the risk appetites and current parameters",
+                     "png": png}],
+    }

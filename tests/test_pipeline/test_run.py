@@ -1,0 +1,144 @@
+"""End to end on real data: the run is reproducible and its answers move the right way."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from optimizer.cli import main
+from optimizer.pipeline.config import load_config
+from optimizer.pipeline.run import load_inputs, prepare_market, run, solve_thresholds
+
+ROOT = Path(__file__).resolve().parents[2]
+QUICK = ROOT / "configs" / "quick.toml"
+
+
+def quick_cfg(**scen):
+    cfg = load_config(QUICK)
+    return cfg.with_overrides("scenarios", **({"n_scenarios": 10_000} | scen))
+
+
+@pytest.fixture(scope="module")
+def base(data_dir):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cfg = quick_cfg()
+        inputs = load_inputs(cfg, data_dir=data_dir)
+        market = prepare_market(cfg, inputs)
+        sol = solve_thresholds(cfg, inputs, market)
+    return cfg, inputs, market, sol
+
+
+def lt_of(sol, asset):
+    return float(sol.recommended.liquidation_threshold[sol.recommended.index(asset)])
+
+
+def test_invariants_hold_for_every_asset(base):
+    cfg, _, market, sol = base
+    p = sol.recommended
+    assert p.violations() == []
+    assert np.all(p.ltv <= p.liquidation_threshold + 1e-12)
+    assert np.all(p.liquidation_threshold * (1 + p.liquidation_bonus) <= 1 + 1e-12)
+    assert np.all(p.liquidation_threshold >= market.lt_min - 1e-9)
+    assert np.all(p.liquidation_threshold <= market.lt_max + 1e-9)
+
+
+def test_stablecoin_above_eth_above_long_tail(base):
+    _, _, _, sol = base
+    assert lt_of(sol, "usdc") > lt_of(sol, "eth") > lt_of(sol, "crv")
+
+
+def test_higher_volatility_lowers_that_assets_lt(base):
+    cfg, inputs, market, sol = base
+    for asset in ("eth", "crv"):
+        i = cfg.asset_names.index(asset)
+        logs = np.log(inputs.scenarios.terminal)
+        logs[:, i] *= 1.5  # the asset's horizon log returns scaled: 1.5x volatility
+        sigma = market.sigma.copy()
+        sigma[i] *= 1.5
+        m2 = prepare_market(cfg, inputs, terminal=np.exp(logs), sigma=sigma)
+        lt2 = lt_of(solve_thresholds(cfg, inputs, m2), asset)
+        assert lt2 < lt_of(sol, asset) - 1e-4, asset
+
+
+def test_higher_alpha_lowers_thresholds(base):
+    cfg, inputs, _, sol = base
+    strict = cfg.with_overrides("optimizer", alpha=0.995)
+    sol2 = solve_thresholds(strict, inputs, prepare_market(strict, inputs))
+    lt1, lt2 = sol.recommended.liquidation_threshold, sol2.recommended.liquidation_threshold
+    assert np.all(lt2 <= lt1 + 1e-9)
+    assert lt2.sum() < lt1.sum() - 1e-3
+
+
+def test_correlation_stress_lowers_thresholds(base):
+    """Positions crashing together (correlation blended toward 1) cost capital efficiency.
+
+    Each asset's own distribution is unchanged by the stress, so its per-asset guard is too; the
+    aggregate CVaR budget tightens, so the efficiency-weighted thresholds fall and none rises by
+    more than the LP's reallocation between assets.
+    """
+    from optimizer.optimize.measures import cvar
+    from optimizer.optimize.convex import threshold_losses
+    from optimizer.pipeline._market import comonotone_stress
+
+    cfg, inputs, market, sol = base
+    k_st, w_st = comonotone_stress(market.k, 0.5)
+    # at fixed thresholds the aggregate tail gets worse ...
+    assert cvar(threshold_losses(sol.lt, k_st, market.exposure), market.alpha, w_st) > sol.optimizer.cvar_
+    stressed = cfg.with_overrides("scenarios", corr_stress=0.5)
+    sol2 = solve_thresholds(stressed, inputs, prepare_market(stressed, inputs))
+    # ... so the optimum gives up capital efficiency, and some asset's threshold falls
+    assert sol2.optimizer.objective_ < sol.optimizer.objective_
+    assert np.any(sol2.lt < sol.lt - 1e-4)
+    np.testing.assert_allclose(sol2.caps, sol.caps)
+
+
+def test_infeasible_budget_reports_smallest_feasible(base):
+    cfg, inputs, _, _ = base
+    tiny = cfg.with_overrides("optimizer", risk_budget_usd=1.0, lt_min=0.75)
+    sol = solve_thresholds(tiny, inputs, prepare_market(tiny, inputs))
+    assert sol.status == "infeasible"
+    assert sol.optimizer.min_feasible_budget_ > 1.0
+    assert sol.recommended.violations() == []
+
+
+@pytest.mark.slow
+def test_same_inputs_give_byte_identical_params(tmp_path, data_dir, monkeypatch):
+    monkeypatch.setenv("RISKOPT_DATA_DIR", str(data_dir))
+    cfg_path = tmp_path / "quick.toml"
+    cfg_path.write_text(QUICK.read_text().replace("n_scenarios = 20000", "n_scenarios = 5000"))
+    outs = []
+    for name in ("a", "b"):
+        assert main(["run", str(cfg_path), "--out", str(tmp_path / name)]) == 0
+        outs.append((tmp_path / name / "params.json").read_bytes())
+    assert outs[0] == outs[1]
+    params = json.loads(outs[0])
+    assert params["status"] == "ok"
+    for key in ("format_version", "package_version", "config_sha256", "data_sha256", "seed", "versions"):
+        assert key in params["meta"]
+    for a, v in params["assets"].items():
+        assert 0 <= v["ltv"] <= v["liquidation_threshold"] < 1, a
+        assert v["haircut"] == pytest.approx(1 - v["ltv"])
+    assert {"report.md", "report.html", "params.json"} <= {p.name for p in (tmp_path / "a").iterdir()}
+    # a different seed gives a different (but still valid) answer
+    assert main(["run", str(cfg_path), "--out", str(tmp_path / "c"), "--seed", "99"]) == 0
+    assert (tmp_path / "c" / "params.json").read_bytes() != outs[0]
+
+
+def test_run_outcome_and_exit_code_for_infeasible(tmp_path, data_dir, monkeypatch, capsys):
+    monkeypatch.setenv("RISKOPT_DATA_DIR", str(data_dir))
+    cfg_path = tmp_path / "tight.toml"
+    text = QUICK.read_text().replace("n_scenarios = 20000", "n_scenarios = 3000")
+    text = text.replace('[optimizer]\nappetite = "moderate"',
+                        '[optimizer]\nappetite = "moderate"\nrisk_budget_usd = 1.0\nlt_min = 0.75')
+    cfg_path.write_text(text)
+    assert main(["run", str(cfg_path), "--out", str(tmp_path / "r")]) == 2
+    params = json.loads((tmp_path / "r" / "params.json").read_text())
+    assert params["status"] == "infeasible"
+    out = capsys.readouterr().out
+    assert "smallest feasible budget" in out.lower()
+    assert out.strip().splitlines()[-1] == str(tmp_path / "r")

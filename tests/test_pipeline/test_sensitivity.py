@@ -1,0 +1,201 @@
+"""`riskopt sensitivity`: sweep layout, directions on real data, identical numbers on 1 and 2 workers."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from optimizer.cli import main
+from optimizer.exceptions import ConfigError
+from optimizer.pipeline import sensitivity as S
+from optimizer.pipeline.config import load_config
+
+ROOT = Path(__file__).resolve().parents[2]
+QUICK = ROOT / "configs" / "quick.toml"
+
+#: Every assumption's list emptied: a test switches on the ones it needs.
+NONE = {name: [] for name in S.ASSUMPTIONS} | {"grids": []}
+
+
+def sweep_cfg(n_scenarios=4_000, **sweeps):
+    return load_config(QUICK).with_overrides("sensitivity", **(NONE | {"n_scenarios": n_scenarios} | sweeps))
+
+
+@pytest.fixture(scope="module")
+def client():
+    from distributed import Client, LocalCluster
+
+    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+    c = Client(cluster)
+    yield c
+    S._close(c, cluster)
+
+
+# ---------------------------------------------------------------------------------------------
+# Layout of a sweep (no solving)
+# ---------------------------------------------------------------------------------------------
+def test_default_sweep_has_base_one_at_a_time_and_grid_points():
+    cfg = load_config(QUICK)
+    s = cfg.sensitivity
+    points = S.sweep_points(cfg)
+    n_oat = sum(len(getattr(s, n)) for n in S.ASSUMPTIONS)
+    n_grid = sum(len(getattr(s, x)) * len(getattr(s, y)) for x, y in s.grids)
+    assert len(points) == 1 + n_oat + n_grid
+    assert points[0].kind == "base" and points[0].overrides == {}
+    assert [p.index for p in points] == list(range(len(points)))
+    assert {p.sweep for p in points if p.kind == "grid"} == {"vol_multiplier*corr_stress"}
+
+
+def test_point_config_maps_each_assumption():
+    cfg = load_config(QUICK)
+    c = S.point_config(cfg, {"alpha": 0.995})
+    assert c.alpha_and_budget_share()[0] == 0.995
+    c = S.point_config(cfg, {"delay_steps": 4})  # 4 steps at 4 steps a day = 1 more day
+    assert c.scenarios.horizon_days == cfg.scenarios.horizon_days + 1
+    c = S.point_config(cfg, {"delay_steps": 1, "horizon_days": 3})
+    assert c.scenarios.horizon_days == 4
+    c = S.point_config(cfg, {"bonus_shift": 0.02})
+    assert c.assets["eth"].bonus == pytest.approx(0.07) and c.assets["crv"].bonus == pytest.approx(0.103)
+    c = S.point_config(cfg, {"liquidity_multiplier": 2.0, "volatility": "ewma", "window_days": 730})
+    assert (c.liquidity.liquidity_multiplier, c.estimators.volatility, c.run.window_days) == (2.0, "ewma", 730)
+    # a value equal to the base's resolves to the same configuration (solved once)
+    assert S.point_config(cfg, {"vol_multiplier": 1.0}).sha256 == cfg.sha256
+    # points sharing estimator and window share one fit
+    assert S.fit_key(S.point_config(cfg, {"alpha": 0.975})) == S.fit_key(cfg)
+    assert S.fit_key(S.point_config(cfg, {"window_days": 730})) != S.fit_key(cfg)
+
+
+def test_bad_sweeps_are_config_errors():
+    with pytest.raises(ConfigError, match="not an assumption"):
+        S.check_sensitivity(sweep_cfg(grids=[["vol_multiplier", "gamma"]]))
+    with pytest.raises(ConfigError, match="two different"):
+        S.check_sensitivity(sweep_cfg(grids=[["alpha", "alpha"]]))
+    with pytest.raises(ConfigError, match="volatility"):
+        S.check_sensitivity(sweep_cfg(volatility=["egarch"]))
+
+
+# ---------------------------------------------------------------------------------------------
+# Directions on real data (quick config)
+# ---------------------------------------------------------------------------------------------
+MAIN = ("eth", "wbtc", "crv")
+
+
+@pytest.fixture(scope="module")
+def directions(client, data_dir):
+    cfg = sweep_cfg(
+        vol_multiplier=[1.0, 1.5, 2.0],
+        corr_stress=[0.0, 0.25, 0.5],
+        liquidity_multiplier=[0.5, 1.0, 2.0],
+        horizon_days=[1, 2, 3],
+        delay_steps=[0, 4, 8],
+    )
+    res = S.run_sensitivity(cfg, data_dir=data_dir, client=client)
+    assert res.n_errors == 0, [r.get("error") for r in res.results if r["status"] == "error"]
+    return res
+
+
+def series(res, name):
+    """(value, result) of one assumption's sweep, in increasing value."""
+    pts = [(p.overrides[name], r) for p, r in zip(res.points, res.results) if p.sweep == name]
+    return sorted(pts, key=lambda t: t[0])
+
+
+def test_more_volatility_lowers_every_threshold(directions):
+    pts = series(directions, "vol_multiplier")
+    for asset in directions.config.asset_names:
+        lts = [r["lt"][asset] for _, r in pts]
+        assert all(b <= a + 1e-9 for a, b in zip(lts, lts[1:])), (asset, lts)
+    assert pts[-1][1]["lt"]["eth"] < pts[0][1]["lt"]["eth"] - 0.01
+    funds = [r["insurance_fund_usd"] for _, r in pts]
+    assert funds[-1] > funds[0]
+
+
+def test_longer_horizon_or_delay_lowers_thresholds(directions):
+    for name in ("horizon_days", "delay_steps"):
+        pts = series(directions, name)
+        for asset in MAIN:
+            lts = [r["lt"][asset] for _, r in pts]
+            assert all(b <= a + 1e-9 for a, b in zip(lts, lts[1:])), (name, asset, lts)
+        assert pts[-1][1]["lt"]["eth"] < pts[0][1]["lt"]["eth"]
+
+
+def test_more_correlation_stress_tightens_the_aggregate_budget(directions):
+    pts = series(directions, "corr_stress")
+    # the program's objective (borrowing power) can only fall as the budget tightens ...
+    objective = [r["lp_objective_usd"] for _, r in pts]
+    assert all(b <= a * (1 + 1e-7) for a, b in zip(objective, objective[1:])), objective
+    # ... and no main asset's threshold rises by more than the budget's reallocation (a few bps)
+    for asset in MAIN:
+        lts = [r["lt"][asset] for _, r in pts]
+        assert all(b <= a + 5e-4 for a, b in zip(lts, lts[1:])), (asset, lts)
+
+
+def test_more_liquidity_raises_thresholds_or_shrinks_the_fund(directions):
+    pts = series(directions, "liquidity_multiplier")
+    objective = [r["lp_objective_usd"] for _, r in pts]
+    assert all(b >= a * (1 - 1e-7) for a, b in zip(objective, objective[1:])), objective
+    for (_, lo), (_, hi) in zip(pts, pts[1:]):
+        for asset in MAIN:
+            assert (hi["lt"][asset] >= lo["lt"][asset] - 1e-9
+                    or hi["insurance_fund_usd"] <= lo["insurance_fund_usd"]), asset
+
+
+def test_tornado_spans_match_the_points(directions):
+    doc = directions.doc
+    base = doc["base"]["lt"]["eth"]
+    pts = series(directions, "vol_multiplier")
+    t = doc["tornado"]["eth"]["vol_multiplier"]
+    assert t["low"] == pytest.approx(min(r["lt"]["eth"] for _, r in pts) - base, abs=1e-9)
+    assert t["high_value"] == 1.0 and t["low_value"] == 2.0
+
+
+# ---------------------------------------------------------------------------------------------
+# Workers do not change the numbers; the report files
+# ---------------------------------------------------------------------------------------------
+SMALL = dict(n_scenarios=2_000, alpha=[0.975, 0.995], vol_multiplier=[1.0, 1.5], corr_stress=[0.0, 0.5],
+             volatility=["ewma"], grids=[["vol_multiplier", "corr_stress"]])
+
+
+@pytest.mark.slow
+def test_one_and_two_workers_give_identical_numbers(data_dir, client, tmp_path):
+    from distributed import Client, LocalCluster
+
+    cfg = sweep_cfg(**SMALL)
+    two = S.run_sensitivity(cfg, data_dir=data_dir, client=client)
+    assert two.run_info["workers"] == 2
+    cluster = LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None)
+    one_client = Client(cluster)
+    try:
+        one = S.run_sensitivity(cfg, data_dir=data_dir, client=one_client)
+    finally:
+        S._close(one_client, cluster)
+    assert one.run_info["workers"] == 1
+    assert one.results == two.results
+    assert S.sensitivity_json(one.doc) == S.sensitivity_json(two.doc)
+    assert one.n_errors == 0
+
+
+@pytest.mark.slow
+def test_cli_writes_the_report_with_tornados_and_heatmaps(data_dir, tmp_path, capsys):
+    cfg_file = tmp_path / "quick.toml"
+    cfg_file.write_text(sweep_cfg(**SMALL).to_toml(), encoding="utf-8")
+    out = tmp_path / "sens"
+    rc = main(["sensitivity", str(cfg_file), "--out", str(out), "--data-dir", str(data_dir), "--workers", "2"])
+    assert rc == 0
+    assert Path(capsys.readouterr().out.strip().splitlines()[-1]) == out.absolute()
+    doc = json.loads((out / "sensitivity.json").read_text())
+    assert json.loads(json.dumps(doc)) == doc
+    assert [p["index"] for p in doc["points"]] == list(range(doc["n_points"]))
+    html = (out / "sensitivity.html").read_text()
+    ids = set(re.findall(r'<figure id="([^"]+)">\s*<img src="data:image/png;base64,', html))
+    assets = doc["assets"]
+    assert {f"fig-tornado-{a}" for a in assets} | {"fig-tornado-fund", "fig-heatmap-vol_multiplier-corr_stress"} <= ids
+    assert "<script" not in html
+    md = (out / "sensitivity.md").read_text()
+    assert "## How far each assumption moves the answer" in md and "## Grid:" in md
+    for a in assets:
+        assert np.isfinite(doc["base"]["lt"][a])
