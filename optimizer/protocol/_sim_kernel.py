@@ -328,7 +328,7 @@ def _run_block(
     work_out,  # (n_s,) int64: account evaluations (exact margin computations)
 ):
     """Scenarios ``s_begin .. s_end - 1``, sequentially, with one set of scratch arrays."""
-    n_s, n_t, n_as = paths.shape
+    _, n_t, n_as = paths.shape
     n_acc = c_indptr.shape[0] - 1
     n_blk = blk_ptr.shape[0] - 1
     zero = consts[_ZERO]
