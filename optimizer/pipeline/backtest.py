@@ -13,8 +13,10 @@ For each episode ``[start, end]`` of ``[backtest] episodes``:
 3. The realised path of daily closes, from the close of ``as_of`` to ``end``, is replayed through the
    protocol with the book under the recommended parameters (borrowers keep their health factor, as
    in the run): the dynamic market simulation (:func:`optimizer.protocol.simulation.simulate_market`,
-   one step per day, liquidations with price impact and cascades) when it is available, and the
-   static kernel on the end-of-episode prices beside it. Realised bad debt is compared with the fund.
+   one step per day, liquidations with price impact and cascades) when it is available, else the
+   static kernel; beside it the static kernel on the episode's worst daily close, the same under the
+   current parameters, and the optimizer's worst case (every borrower at its threshold when the
+   episode starts). Realised bad debt is compared with the fund.
 4. Per asset: the worst close of the episode against the ``as_of`` close, the asset's buffers
    (``1 - LT x (1 + bonus)``, the drop that makes an account at the threshold insolvent; and the
    LT - LTV gap, with ``1 - LTV / LT``, the drop that takes a borrower at the maximum LTV to
@@ -133,7 +135,8 @@ def _episode_config(cfg: RunConfig, assets: list[str], as_of: str) -> RunConfig:
 
 
 def _simulate_dynamic(cfg: RunConfig, book: Any, relatives: np.ndarray, params: Any, scale: np.ndarray,
-                      adv: np.ndarray, sigma: np.ndarray) -> tuple[float, str] | None:
+                      adv: np.ndarray, sigma: np.ndarray) -> dict[str, Any] | None:
+    """Replay one path through the market simulation; None when the simulation is not installed."""
     try:
         from optimizer.protocol.simulation import simulate_market
     except ImportError:
@@ -147,16 +150,32 @@ def _simulate_dynamic(cfg: RunConfig, book: Any, relatives: np.ndarray, params: 
         impact=impact, oracle_lag_steps=0, delay_steps=0, gas_usd=sim.gas_usd, cascades=sim.cascades,
         debt_scale=scale, steps_per_day=1, dtype=np.float64,
     )
-    return float(res.bad_debt[0]), (
-        f"dynamic market simulation on the daily closes (one step per day, {impact}-law impact, "
-        f"cascades {'on' if sim.cascades else 'off'}, gas ${sim.gas_usd:,.0f})")
+    return {
+        "bad_debt": float(res.bad_debt[0]),
+        "n_liquidated": int(res.n_liquidated[0]),
+        "liquidated_usd": float(res.liquidated_usd[0]),
+        "engine": (f"dynamic market simulation on the daily closes (one step per day, {impact}-law impact, "
+                   f"cascades {'on' if sim.cascades else 'off'}, gas ${sim.gas_usd:,.0f})"),
+    }
+
+
+def _book_health(book: Any, params: Any, scale: np.ndarray) -> float | None:
+    """Lowest health factor of a borrower at the start (debt re-levered to ``params``)."""
+    from optimizer.protocol.mechanics import health_factor
+
+    coll = book.collateral_matrix().toarray()
+    debt = book.debt_matrix().toarray().sum(axis=1) * scale
+    ok = debt > 0
+    if not ok.any():
+        return None
+    return float(health_factor(coll[ok], debt[ok], params.liquidation_threshold).min())
 
 
 def _replay_episode(cfg: RunConfig, history: pd.DataFrame, start: str, end: str, *, data_dir: Path,
                     rng: np.random.Generator, progress: Progress) -> EpisodeOutcome:
     from optimizer.pipeline.run import run
     from optimizer.protocol.kernels import bad_debt_static
-    from optimizer.protocol.mechanics import relever_factor
+    from optimizer.protocol.mechanics import debt_at_threshold_factor, relever_factor
     from optimizer.scenarios import realised_path
 
     t_start, t_end = pd.Timestamp(start), pd.Timestamp(end)
@@ -189,18 +208,27 @@ def _replay_episode(cfg: RunConfig, history: pd.DataFrame, start: str, end: str,
     slippage = np.array([drv[a]["slippage"] for a in assets], dtype=float)
     sigma = np.array([drv[a]["vol_forecast_daily"] for a in assets], dtype=float) * sub.scenarios.vol_multiplier
     scale = relever_factor(book, current, params)
-    static = float(bad_debt_static(book, relatives[:, -1, :], params, slippage=slippage,
-                                   debt_scale=scale, dtype=np.float64).total[0])
-    static_cur = float(bad_debt_static(book, relatives[:, -1, :], current, slippage=slippage,
-                                       dtype=np.float64).total[0])
+    # static kernel on each daily close of the episode (liquidation at that close); the worst day counts
+    days = relatives[0]  # (L, n): each day as a scenario
+    static_res = bad_debt_static(book, days, params, slippage=slippage, debt_scale=scale, dtype=np.float64)
+    static = float(static_res.total.max())
+    static_cur = float(bad_debt_static(book, days, current, slippage=slippage, dtype=np.float64).total.max())
+    # the optimizer's worst case: every borrower at its threshold when the episode starts
+    worst = float(bad_debt_static(book, days, params, slippage=slippage,
+                                  debt_scale=debt_at_threshold_factor(book, params), dtype=np.float64).total.max())
     dyn = _simulate_dynamic(sub, book, relatives, params, scale, inp.adv_usd, sigma)
     dyn_cur = _simulate_dynamic(sub, book, relatives, current, np.ones(book.n_accounts), inp.adv_usd, sigma)
     if dyn is not None:
-        realised, engine = dyn
-        realised_cur = dyn_cur[0] if dyn_cur is not None else None
+        realised, engine = dyn["bad_debt"], dyn["engine"]
+        realised_cur = dyn_cur["bad_debt"] if dyn_cur is not None else None
+        n_liq, liq_usd = dyn["n_liquidated"], dyn["liquidated_usd"]
     else:
-        realised, engine = static, "static kernel on the end-of-episode closes (the dynamic simulation is not available)"
+        realised, engine = static, ("static kernel on the episode's worst daily close (the dynamic "
+                                    "simulation is not available)")
         realised_cur = static_cur
+        n_liq = int(static_res.n_liquidated.max())
+        liq_usd = None
+    hf = _book_health(book, params, scale)
 
     # the model's distribution of the worst point over L days
     scen = inp.scenarios
@@ -251,6 +279,10 @@ def _replay_episode(cfg: RunConfig, history: pd.DataFrame, start: str, end: str,
         realised_bad_debt_usd=realised,
         realised_bad_debt_static_usd=static,
         realised_bad_debt_current_params_usd=realised_cur,
+        realised_bad_debt_all_at_threshold_usd=worst,
+        accounts_liquidated=n_liq,
+        liquidated_collateral_usd=liq_usd,
+        book_min_health_factor=hf,
         insurance_fund_usd=fund,
         fund_covers=bool(realised <= fund),
         shortfall_usd=max(excess, 0.0),
@@ -261,6 +293,8 @@ def _replay_episode(cfg: RunConfig, history: pd.DataFrame, start: str, end: str,
         total_debt_usd=float(book.total_debt),
         assets=per_asset,
         model_bad_debt_cvar_usd=float(report.metrics.get("bad_debt_cvar_usd", float("nan"))),
+        risk_budget_usd=float(report.metrics.get("risk_budget_usd", float("nan"))),
+        worst_case_cvar_usd=float(report.metrics.get("lp_worst_case_cvar_usd", float("nan"))),
         prob_bad_debt_exceeds_fund=float(report.metrics.get("prob_bad_debt_exceeds_fund", float("nan"))),
     )
     return EpisodeOutcome(start, end, True, rec)

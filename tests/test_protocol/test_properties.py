@@ -95,7 +95,7 @@ def test_bad_debt_zero_when_collateral_covers_debt_and_bonus(market):
     np.testing.assert_allclose(res.total, 0.0, atol=1e-6)
 
 
-@PROPS
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(market_st())
 def test_dynamic_simulation_bad_debt_bounded(market):
     simulation = pytest.importorskip("optimizer.protocol.simulation")

@@ -1,0 +1,182 @@
+"""`riskopt backtest`: episode coverage, replays, the report files and their schema."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from optimizer.cli import main
+from optimizer.pipeline.backtest import _coverage, plausibility
+from optimizer.pipeline.config import dumps_toml
+from optimizer.report.backtest import BacktestReport, render_backtest_html, render_backtest_markdown
+
+ROOT = Path(__file__).resolve().parents[2]
+QUICK = ROOT / "configs" / "quick.toml"
+EPISODES = [["2020-03-12", "2020-03-12"], ["2021-05-19", "2021-05-19"], ["2022-11-08", "2022-11-10"],
+            ["2024-08-05", "2024-08-05"]]
+
+
+def _merge(base: dict, over: dict) -> dict:
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# pure parts
+# ---------------------------------------------------------------------------------------------
+def test_coverage_reasons():
+    idx = pd.date_range("2022-01-01", "2022-12-31")
+    h = pd.DataFrame({"ok": 1.0, "late": np.nan, "gap": 1.0, "hole": 1.0, "short": np.nan}, index=idx)
+    h.loc["2022-11-01":, "late"] = 1.0
+    h.loc["2022-10-01":"2022-10-10", "gap"] = np.nan
+    h.loc["2022-10-12", "hole"] = np.nan
+    h.loc["2022-06-01":, "short"] = 1.0
+    cov = _coverage(h, pd.Timestamp("2022-10-10"), pd.Timestamp("2022-10-12"), 250)
+    assert cov["ok"] is None
+    assert "data starts on 2022-11-01" in cov["late"]
+    assert "no close on 2022-10-09" in cov["gap"] and "2022-10-01 to 2022-10-10" in cov["gap"]
+    assert "no close on 2022-10-12 inside the episode" == cov["hole"]
+    assert "only 131 days" in cov["short"] and "250" in cov["short"]
+    end = _coverage(h, pd.Timestamp("2023-01-05"), pd.Timestamp("2023-01-05"), 250)
+    assert all("data ends on 2022-12-31" in why for why in end.values())
+
+
+@pytest.mark.parametrize(
+    ("p", "drop", "want"),
+    [(0.2, 0.1, "plausible"), (0.005, 0.1, "tail (1 in 200)"), (0.0002, 0.1, "extreme tail (1 in 5,000)"),
+     (0.0, 0.3, "implausible: worse than all 1,000 simulated paths"), (0.9, -0.02, "no drop")],
+)
+def test_plausibility(p, drop, want):
+    assert plausibility(p, 1000, drop) == want
+
+
+def _record(covers: bool) -> dict:
+    asset = {"worst_move": -0.3, "worst_day": "2022-11-09", "liquidation_threshold": 0.8, "ltv": 0.75,
+             "insolvency_buffer": 0.16, "margin_to_insolvency_buffer": -0.14, "lt_ltv_gap": 0.05,
+             "liquidation_distance_at_max_ltv": 0.0625, "tail_probability": 0.0, "beyond_insolvency_buffer": True,
+             "plausibility": "implausible: worse than all 1,000 simulated paths"}
+    ep = {"start": "2022-11-08", "end": "2022-11-10", "as_of": "2022-11-07", "covered": True,
+          "realised_bad_debt_usd": 2.0e6 if not covers else 0.0, "insurance_fund_usd": 1.0e6,
+          "fund_covers": covers, "shortfall_usd": 0.0 if covers else 1.0e6, "realised_bad_debt_static_usd": 0.0,
+          "realised_bad_debt_current_params_usd": 0.0, "engine": "static", "assets": {"eth": asset},
+          "excluded_assets": {"usdc": "no close on 2022-11-07"}}
+    return {"meta": {"as_of": "2025-06-12", "config_sha256": "x", "seed": 1}, "episodes": [ep],
+            "var_backtests": {}, "var_backtest_settings": {}}
+
+
+def test_report_states_a_failed_episode():
+    rep = BacktestReport("t", "cfg", _record(covers=False))
+    md = render_backtest_markdown(rep)
+    assert "exceeded the recommended fund in 2022-11-08 .. 2022-11-10 (by $1,000,000)" in md
+    assert "NO (short $1,000,000)" in md
+    assert "eth -30.0% in 2022-11-08 .. 2022-11-10" in md
+    assert "| 2022-11-08 .. 2022-11-10 | usdc | no close on 2022-11-07 |" in md
+    html = render_backtest_html(rep)
+    assert "<script" not in html and "http://" not in html and "https://" not in html
+    ok = render_backtest_markdown(BacktestReport("t", "cfg", _record(covers=True)))
+    assert "stayed within the recommended insurance fund in every replayed episode" in ok
+
+
+# ---------------------------------------------------------------------------------------------
+# end to end
+# ---------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def backtest_dir(tmp_path_factory, data_dir):
+    tmp = tmp_path_factory.mktemp("bt")
+    cfg = _merge(tomllib.loads(QUICK.read_text(encoding="utf-8")), {
+        "data": {"volumes": False},
+        "scenarios": {"n_scenarios": 2000},
+        "book": {"n_accounts": 400},
+        "backtest": {"estimators": ["ewma", "gjr"], "refit_every": 60, "es_sims": 200, "episodes": EPISODES},
+    })
+    path = tmp / "quick-bt.toml"
+    path.write_text(dumps_toml(cfg), encoding="utf-8")
+    out = tmp / "out"
+    rc = main(["backtest", str(path), "--data-dir", str(data_dir), "--out", str(out)])
+    assert rc == 0
+    return out
+
+
+def test_backtest_files(backtest_dir):
+    assert sorted(p.name for p in backtest_dir.iterdir()) == ["backtest.html", "backtest.json", "backtest.md",
+                                                               "config.toml"]
+
+
+def test_backtest_json_schema(backtest_dir):
+    data = json.loads((backtest_dir / "backtest.json").read_text())
+    eps = data["episodes"]
+    assert [(e["start"], e["end"]) for e in eps] == [tuple(x) for x in EPISODES]
+    not_cov = {e["start"]: e for e in eps if not e["covered"]}
+    assert "data starts on 2021-01-01" in not_cov["2020-03-12"]["reason"]
+    assert "days of prices up to 2021-05-18" in not_cov["2021-05-19"]["reason"]
+    covered = [e for e in eps if e["covered"]]
+    assert [e["start"] for e in covered] == ["2022-11-08", "2024-08-05"]
+    for e in covered:
+        for key in ("realised_bad_debt_usd", "insurance_fund_usd", "assets", "fund_covers", "engine"):
+            assert key in e
+        assert e["realised_bad_debt_usd"] >= 0 and e["insurance_fund_usd"] >= 0
+        for a, d in e["assets"].items():
+            assert 0 <= d["tail_probability"] <= 1
+            assert d["insolvency_buffer"] == pytest.approx(1 - d["liquidation_threshold"] * (1 + d["liquidation_bonus"]))
+            assert d["lt_ltv_gap"] == pytest.approx(d["liquidation_threshold"] - d["ltv"])
+    ftx = covered[0]
+    assert "usdc" in ftx["excluded_assets"] and "2022-09-27" in ftx["excluded_assets"]["usdc"]
+    assert ftx["assets"]["eth"]["worst_move"] < -0.2  # ETH fell about 30 % in the FTX week
+    assert set(covered[1]["assets"]) == {"eth", "wbtc", "usdc", "crv"}
+    vb = data["var_backtests"]
+    assert set(vb) == {"eth", "wbtc", "usdc", "crv"}
+    for per in vb.values():
+        for m in per.values():
+            for key in ("n", "exceptions", "zone", "kupiec_p", "christoffersen_p"):
+                assert key in m
+            assert m["zone"] in ("green", "yellow", "red")
+    assert vb["eth"]["ewma"]["n"] > 800  # every day after the first window: the full data
+    assert "created_utc" not in json.dumps(data) and "runtime_seconds" not in json.dumps(data)
+
+
+def test_backtest_markdown_has_a_row_per_episode_and_asset(backtest_dir):
+    md = (backtest_dir / "backtest.md").read_text()
+    data = json.loads((backtest_dir / "backtest.json").read_text())
+    for e in data["episodes"]:
+        if not e["covered"]:
+            continue
+        label = e["start"] if e["start"] == e["end"] else f"{e['start']} .. {e['end']}"
+        for a in e["assets"]:
+            assert f"| {label} | {a} |" in md
+    assert "## VaR backtests over the full data" in md
+    html = (backtest_dir / "backtest.html").read_text()
+    assert 'id="tbl-episode-assets"' in html and 'id="tbl-var-backtests"' in html
+
+
+def test_failed_recalibration_is_recorded_and_others_go_on(tmp_path, data_dir, monkeypatch, capsys):
+    from optimizer.exceptions import DataError
+    from optimizer.pipeline import run as run_mod
+
+    real = run_mod.run
+
+    def flaky(cfg, **kw):
+        if cfg.run.as_of == "2024-08-04":
+            raise DataError("simulated: prices unavailable")
+        return real(cfg, **kw)
+
+    monkeypatch.setattr(run_mod, "run", flaky)
+    cfg = _merge(tomllib.loads(QUICK.read_text(encoding="utf-8")), {
+        "data": {"volumes": False}, "scenarios": {"n_scenarios": 1000}, "book": {"n_accounts": 300},
+        "backtest": {"estimators": ["ewma"], "es_sims": 100, "refit_every": 100,
+                     "episodes": [["2024-08-05", "2024-08-05"], ["2022-11-22", "2022-11-22"]]},
+    })
+    path = tmp_path / "c.toml"
+    path.write_text(dumps_toml(cfg), encoding="utf-8")
+    assert main(["backtest", str(path), "--data-dir", str(data_dir), "--out", str(tmp_path / "o")]) == 0
+    out = capsys.readouterr().out
+    assert "2024-08-05: recalibration failed (simulated: prices unavailable)" in out
+    assert "2022-11-22: realised bad debt" in out
+    data = json.loads((tmp_path / "o" / "backtest.json").read_text())
+    assert data["episodes"][0]["error"] == "simulated: prices unavailable"
