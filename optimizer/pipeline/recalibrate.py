@@ -241,17 +241,42 @@ def _needs_ttc(previous: attr_mod.PreviousDrivers | None, assets: tuple[str, ...
     return any(a not in previous.nu or a not in previous.sigma or a not in previous.adv_usd for a in assets)
 
 
+def _losses(cfg: RunConfig, inputs: Any, market: Any, params: list[RiskParams]) -> tuple[list[dict[str, Any]], str]:
+    """Bad debt per scenario under each parameter set, measured as the run measures its fund.
+
+    With ``[simulation] enabled`` the market simulation's paths (the run's own stream) are replayed
+    under each set; otherwise the book is evaluated on the static scenarios.
+    """
+    from optimizer.pipeline.run import evaluate_book
+
+    static = [evaluate_book(inputs.book, inputs.scenarios, inputs.current, p, market.slippage) for p in params]
+    if not cfg.simulation.enabled:
+        return static, f"static evaluation of the book ({inputs.scenarios.n_scenarios:,} scenarios)"
+    from optimizer.pipeline import market_sim
+
+    rng_paths, _ = market_sim.stage_generators(cfg)
+    paths = market_sim.simulation_paths(cfg, inputs, cfg.simulation.n_scenarios, rng_paths)
+    out = []
+    for p in params:
+        sim = market_sim.simulate(cfg, inputs, p, paths)
+        out.append({"total": np.asarray(sim.bad_debt, dtype=float),
+                    "by_asset": np.asarray(sim.bad_debt_by_asset, dtype=float),
+                    "n_liquidated": np.asarray(sim.n_liquidated)})
+    return out, f"market simulation ({paths.shape[0]:,} paths)"
+
+
 def _after_schedule(cfg: RunConfig, inputs: Any, market: Any, final: RiskParams) -> dict[str, Any]:
-    """Risk metrics, fund and the risk-target check for the parameters in force after the schedule."""
+    """Risk metrics before (live) and after the schedule (final), the fund, and the target check."""
     from optimizer.optimize import fund as fund_mod
     from optimizer.optimize.convex import threshold_losses
     from optimizer.optimize.measures import cvar
-    from optimizer.pipeline.run import _metrics, asset_caps, evaluate_book, insurance_fund_size
+    from optimizer.pipeline.run import _metrics, asset_caps, insurance_fund_size
 
-    ev = evaluate_book(inputs.book, inputs.scenarios, inputs.current, final, market.slippage)
-    fund = fund_mod.size_fund(ev["total"], epsilon=cfg.fund.epsilon, confidence=cfg.fund.confidence)
+    (ev_cur, ev_fin), source = _losses(cfg, inputs, market, [inputs.current, final])
+    fund = fund_mod.size_fund(ev_fin["total"], epsilon=cfg.fund.epsilon, confidence=cfg.fund.confidence)
     fund_usd = insurance_fund_size(fund)
-    metrics = _metrics(ev, market.alpha, fund_usd, market.collateral, final)
+    metrics = _metrics(ev_fin, market.alpha, fund_usd, market.collateral, final)
+    metrics_cur = _metrics(ev_cur, market.alpha, fund_usd, market.collateral, inputs.current)
     lt = np.asarray(final.liquidation_threshold, dtype=float)
     # the scenarios the program was solved on (a correlation-stressed mixture, when configured)
     k = getattr(market, "k_stressed", None)
@@ -264,8 +289,9 @@ def _after_schedule(cfg: RunConfig, inputs: Any, market: Any, final: RiskParams)
     guard_fails = [a for i, a in enumerate(final.assets) if lt[i] > caps[i] + 1e-9]
     met = worst <= market.budget * (1 + 1e-9) and not guard_fails
     metrics["lp_worst_case_cvar_usd"] = worst
-    metrics["insurance_fund_usd"] = float(fund_usd)
-    return {"metrics": metrics, "fund_usd": float(fund_usd), "worst_case_cvar_usd": worst,
+    metrics_cur["lp_worst_case_cvar_usd"] = worst_cur
+    return {"metrics": metrics, "metrics_current": metrics_cur, "fund_usd": float(fund_usd),
+            "evaluation": source, "worst_case_cvar_usd": worst,
             "worst_case_cvar_usd_current": worst_cur, "budget_usd": float(market.budget),
             "alpha": float(market.alpha), "asset_guard_share": float(market.asset_share),
             "guard_fails": guard_fails, "target_met": bool(met),
@@ -421,7 +447,8 @@ def build_proposal(
         "end_date": last,
         "guardrails": g.to_dict(),
         "assets": assets,
-        "risk_metrics": {"current": dict(report.metrics_current or {}), "recommended": after["metrics"]},
+        "risk_metrics": {"current": after["metrics_current"], "recommended": after["metrics"],
+                         "evaluation": after["evaluation"]},
         "run_status": report.status,
         "target": target,
         "insurance_fund_usd": after["fund_usd"],

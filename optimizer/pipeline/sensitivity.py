@@ -10,22 +10,26 @@ values of each):
 ``vol_multiplier``     every asset's volatility scaled (``[scenarios] vol_multiplier``)
 ``corr_stress``        correlation stress, blend toward 1 (``[scenarios] corr_stress``)
 ``liquidity_multiplier`` the volume liquidators can reach (``[liquidity] liquidity_multiplier``)
-``delay_steps``        liquidation delay. This static model has no steps: a delay of ``d`` steps
-                       of the dynamic simulation (``[simulation] steps_per_day``) is taken as
-                       ``ceil(d / steps_per_day)`` extra days of liquidation horizon.
+``delay_steps``        liquidation delay, in steps of the dynamic market simulation
+                       (``[simulation] delay_steps``). The convex core is static, so a delay moves
+                       the insurance fund (sized on the simulated bad debt, as in a run), not the
+                       thresholds. With ``[simulation] enabled = false`` there is no simulation: a
+                       delay of ``d`` steps is then taken as ``ceil(d / steps_per_day)`` extra days of
+                       liquidation horizon, which does move the thresholds.
 ``bonus_shift``        every asset's liquidation bonus shifted (absolute, 0.01 = 1 point)
 ``horizon_days``       liquidation horizon (``[scenarios] horizon_days``)
 ``volatility``         volatility estimator (``[estimators] volatility``)
 ``window_days``        estimation window (``[run] window_days``)
 =====================  ======================================================================
 
-Every point uses ``[sensitivity] n_scenarios`` and the run seed: the same seed for every point
-(common random numbers), so two points differ only by their assumption, not by Monte Carlo noise,
-and a point's numbers do not depend on which worker solved it, how many workers there were or in
-which order points finished. Points whose resolved configurations are identical (e.g. a
-multiplier of 1) are solved once. The price data is loaded and the volatility model fitted once
-per (estimator, window[, price-correlation stress]) combination, as a Dask task whose result the
-points share; the book, which no assumption changes, is built once.
+A point is solved as a run solves it (same data, fit, scenario stream, book and market
+simulation; see :func:`point_task`), with ``[sensitivity] n_scenarios`` scenarios and the run
+seed: the same seed for every point (common random numbers), so two points differ only by their
+assumption, not by Monte Carlo noise, and a point's numbers do not depend on which worker solved
+it, how many workers there were or in which order points finished. Points whose resolved
+configurations are identical (e.g. a multiplier of 1) are solved once. The price data is loaded
+and the volatility model fitted once per (estimator, window, price-correlation stress)
+combination, as a Dask task (:func:`fit_task`) whose result the points of that combination share.
 
 Points run on a ``distributed.LocalCluster`` (processes, one thread each) by default, or on an
 existing cluster when a scheduler address is given (its workers must see the data directory).
@@ -85,7 +89,7 @@ def base_value(cfg: RunConfig, name: str) -> Any:
         "vol_multiplier": cfg.scenarios.vol_multiplier,
         "corr_stress": cfg.scenarios.corr_stress,
         "liquidity_multiplier": cfg.liquidity.liquidity_multiplier,
-        "delay_steps": 0,
+        "delay_steps": cfg.simulation.delay_steps if cfg.simulation.enabled else 0,
         "bonus_shift": 0.0,
         "horizon_days": cfg.scenarios.horizon_days,
         "volatility": cfg.estimators.volatility,
@@ -141,7 +145,12 @@ def check_sensitivity(cfg: RunConfig) -> None:
 
 
 def delay_days(cfg: RunConfig, steps: int) -> int:
-    """Extra horizon days standing for a liquidation delay of ``steps`` simulation steps."""
+    """Extra horizon days standing for a liquidation delay of ``steps`` simulation steps.
+
+    Only used when the market simulation is disabled; otherwise the delay is the simulation's.
+    """
+    if cfg.simulation.enabled:
+        return 0
     return int(math.ceil(steps / cfg.simulation.steps_per_day)) if steps > 0 else 0
 
 
@@ -160,6 +169,8 @@ def point_config(cfg: RunConfig, overrides: dict[str, Any]) -> RunConfig:
     horizon = int(o.get("horizon_days", cfg.scenarios.horizon_days)) + delay_days(cfg, int(o.get("delay_steps", 0)))
     if horizon != out.scenarios.horizon_days:
         out = out.with_overrides("scenarios", horizon_days=horizon)
+    if "delay_steps" in o and cfg.simulation.enabled:
+        out = out.with_overrides("simulation", delay_steps=int(o["delay_steps"]))
     if "volatility" in o:
         out = out.with_overrides("estimators", volatility=str(o["volatility"]))
     if "window_days" in o:
@@ -191,62 +202,50 @@ def fit_key(cfg: RunConfig) -> tuple[Any, ...]:
 # ---------------------------------------------------------------------------------------------
 # Tasks (run on the workers; module-level functions so they pickle by reference)
 # ---------------------------------------------------------------------------------------------
-@dataclass(frozen=True, eq=False)
-class FittedModel:
-    """Data and fitted scenario generator shared by the points of one fit key."""
+def fit_config(cfg: RunConfig) -> RunConfig:
+    """The configuration a fit task loads: backtests only when the estimator choice needs them.
 
-    prices: Any
-    returns: Any
-    generator: Any
-    adv_usd: np.ndarray
-    adv_source: tuple[str, ...]
-    data_sha256: str
-    data_files: dict[str, str]
+    The VaR backtests of a full report are left out (``volatility = "auto"`` still runs them, as
+    its per-asset choice comes from them), and only a token number of scenarios is drawn: each
+    point draws its own.
+    """
+    out = cfg.with_overrides("scenarios", n_scenarios=100)
+    if {f.name for f in dataclasses.fields(out.backtest)} >= {"in_report"}:
+        out = out.with_overrides("backtest", in_report=False)
+    return out
 
 
-def fit_task(cfg: RunConfig, data_dir: str) -> FittedModel:
-    """Load the window's prices and fit the scenario generator (as a run does)."""
+def fit_task(cfg: RunConfig, data_dir: str) -> Any:
+    """Load the window's prices, fit the scenario model and build the book, exactly as a run does.
+
+    Returns the :class:`~optimizer.pipeline.run.RunInputs` the points of this fit share.
+    """
     import warnings
 
-    from optimizer.exceptions import DataError
-    from optimizer.pipeline.run import _average_daily_volume, load_asset_prices, make_generator, resolve_window
+    from optimizer.pipeline.run import load_inputs
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        start, as_of = resolve_window(cfg, cfg.run.as_of)
-        prices = load_asset_prices(cfg, Path(data_dir), start=start, as_of=as_of,
-                                   min_history_days=cfg.data.min_history_days)
-        returns = prices.returns()
-        if len(returns) < cfg.data.min_history_days:
-            raise DataError(f"only {len(returns)} days of common returns up to {as_of} with window_days="
-                            f"{cfg.run.window_days} (need {cfg.data.min_history_days})")
-        gen = make_generator(cfg, cfg.estimators.volatility).fit(returns)
-    adv, src = _average_daily_volume(cfg, prices)
-    return FittedModel(prices=prices, returns=returns, generator=gen, adv_usd=adv, adv_source=src,
-                       data_sha256=prices.data_sha256, data_files=dict(prices.file_hashes))
+        return load_inputs(fit_config(cfg), data_dir=Path(data_dir))
 
 
-def _data_hashes(fitted: FittedModel) -> tuple[str, dict[str, str]]:
-    return fitted.data_sha256, fitted.data_files
+def _data_hashes(inputs: Any) -> tuple[str, dict[str, str]]:
+    return inputs.prices.data_sha256, dict(inputs.prices.file_hashes)
 
 
-def point_task(cfg: RunConfig, fitted: FittedModel, book: Any) -> dict[str, Any]:
-    """Solve one point: scenarios from the shared fit, the threshold program, the fund.
+def point_task(cfg: RunConfig, fitted: Any) -> dict[str, Any]:
+    """Solve one point as a run would: scenarios, the threshold program, the insurance fund.
 
-    Errors a user can cause (an infeasible bound, a window too short) are returned as
-    ``status="error"`` with the message, so one bad point does not lose the sweep.
+    The scenarios come from the run's scenario stream (so the base point reproduces ``riskopt run``
+    at the same number of scenarios); the fund is sized on the market simulation's bad debt when
+    ``[simulation] enabled`` (as in a run), else on the static evaluation of the book. Errors a
+    user can cause (an infeasible bound, a window too short) are returned as ``status="error"``
+    with the message, so one bad point does not lose the sweep.
     """
     import warnings
 
     from optimizer.optimize import fund as fund_mod
-    from optimizer.pipeline.run import (
-        RunInputs,
-        current_params,
-        evaluate_book,
-        insurance_fund_size,
-        prepare_market,
-        solve_thresholds,
-    )
+    from optimizer.pipeline.run import evaluate_book, insurance_fund_size, prepare_market, solve_thresholds
 
     assets = list(cfg.asset_names)
     try:
@@ -254,16 +253,23 @@ def point_task(cfg: RunConfig, fitted: FittedModel, book: Any) -> dict[str, Any]
             warnings.simplefilter("ignore")
             gen = copy.copy(fitted.generator)  # shallow: fitted arrays shared, parameters private
             gen.set_params(vol_multiplier=cfg.scenarios.vol_multiplier)
-            _, rng_scen = np.random.default_rng(cfg.run.seed).spawn(2)
+            # load_inputs spawns (book, scenarios, validation) from the seed: draw from the same stream
+            rng_scen = np.random.default_rng(cfg.run.seed).spawn(3)[1]
             scen = gen.simulate(cfg.scenarios.horizon_days, cfg.scenarios.n_scenarios, rng=rng_scen)
-            current, has_current = current_params(cfg)
-            inputs = RunInputs(config=cfg, prices=fitted.prices, returns=fitted.returns, generator=gen,
-                               scenarios=scen, book=book, current=current, has_current=has_current,
-                               adv_usd=fitted.adv_usd, adv_source=fitted.adv_source, seed=cfg.run.seed)
+            inputs = dataclasses.replace(fitted, config=cfg, generator=gen, scenarios=scen)
             market = prepare_market(cfg, inputs)
             sol = solve_thresholds(cfg, inputs, market)
-            ev = evaluate_book(book, scen, current, sol.recommended, market.slippage)
-            fund = fund_mod.size_fund(ev["total"], epsilon=cfg.fund.epsilon, confidence=cfg.fund.confidence)
+            if cfg.simulation.enabled:
+                from optimizer.pipeline import market_sim
+
+                rng_paths, _ = market_sim.stage_generators(cfg)
+                paths = market_sim.simulation_paths(cfg, inputs, cfg.simulation.n_scenarios, rng_paths)
+                losses = np.asarray(market_sim.simulate(cfg, inputs, sol.recommended, paths).bad_debt, dtype=float)
+                fund_source = f"market simulation ({paths.shape[0]:,} paths)"
+            else:
+                losses = evaluate_book(inputs.book, scen, inputs.current, sol.recommended, market.slippage)["total"]
+                fund_source = "static evaluation of the book"
+            fund = fund_mod.size_fund(losses, epsilon=cfg.fund.epsilon, confidence=cfg.fund.confidence)
     except OptimizerError as err:
         return {"status": "error", "error": str(err)}
     rec = sol.recommended
@@ -272,34 +278,13 @@ def point_task(cfg: RunConfig, fitted: FittedModel, book: Any) -> dict[str, Any]
         "lt": {a: float(rec.liquidation_threshold[i]) for i, a in enumerate(assets)},
         "ltv": {a: float(rec.ltv[i]) for i, a in enumerate(assets)},
         "insurance_fund_usd": float(insurance_fund_size(fund)),
+        "fund_source": fund_source,
         "capital_efficiency_usd": float(np.dot(market.collateral, rec.ltv)),
         "lp_objective_usd": float(sol.optimizer.objective_),
         "lp_worst_case_cvar_usd": float(sol.optimizer.cvar_),
         "risk_budget_usd": float(market.budget),
         "sigma_daily": {a: float(market.sigma[i]) for i, a in enumerate(assets)},
     }
-
-
-def _build_book(cfg: RunConfig) -> Any:
-    """The book every point shares (no assumption changes it), built as a run builds it."""
-    from optimizer.pipeline.run import current_params
-    from optimizer.protocol.books import load_book_csv, synthetic_book
-
-    assets = cfg.asset_names
-    rng_book, _ = np.random.default_rng(cfg.run.seed).spawn(2)
-    current, _ = current_params(cfg)
-    if cfg.book.kind == "csv":
-        path = Path(cfg.book.path)
-        if not path.is_absolute() and cfg.path:
-            path = Path(cfg.path).parent / path
-        return load_book_csv(path, assets)
-    return synthetic_book(
-        assets,
-        supplied_usd=np.array([cfg.assets[a].supplied_usd for a in assets]),
-        borrowed_usd=np.array([cfg.assets[a].borrowed_usd for a in assets]),
-        n_accounts=cfg.book.n_accounts, current=current, rng=rng_book, size_tail=cfg.book.size_tail,
-        hf_median=cfg.book.hf_median, hf_sigma=cfg.book.hf_sigma, hf_min=cfg.book.hf_min,
-    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -328,7 +313,8 @@ def _open_client(scheduler: str | None, workers: int) -> tuple[Any, Any]:
             return Client(scheduler, timeout="30s"), None
         except (OSError, TimeoutError) as err:
             raise ConfigError(f"cannot reach the Dask scheduler at {scheduler}: {err}") from None
-    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
+    # dashboard on a free port (":0"): two sweeps on one machine must not fight over 8787
+    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0")
     return Client(cluster), cluster
 
 
@@ -401,9 +387,6 @@ def run_sensitivity(
     for c in unique.values():
         fits.setdefault(fit_key(c), c)
 
-    with progress.stage("building the book"):
-        book = _build_book(base)
-
     own_client = client is None
     cluster = None
     if own_client:
@@ -412,10 +395,8 @@ def run_sensitivity(
             client, cluster = _open_client(scheduler, workers)
     try:
         n_workers = len(client.scheduler_info().get("workers", {}))
-        book_f = client.scatter(book, broadcast=True)
         fit_f = {k: client.submit(fit_task, c, str(ddir), pure=False) for k, c in fits.items()}
-        pt_f = {sha: client.submit(point_task, c, fit_f[fit_key(c)], book_f, pure=False)
-                for sha, c in unique.items()}
+        pt_f = {sha: client.submit(point_task, c, fit_f[fit_key(c)], pure=False) for sha, c in unique.items()}
         out: dict[str, dict[str, Any]] = {}
         with progress.counter(f"solving {len(unique)} distinct points of {len(points)}", len(unique)) as advance:
             futures = {f: sha for sha, f in pt_f.items()}
@@ -512,19 +493,28 @@ def build_document(base: RunConfig, points: list[SweepPoint], configs: list[RunC
                "base": base_value(base, name)}
         for name, meta in ASSUMPTIONS.items()
     }
+    steps = base.simulation.steps_per_day
+    if base.simulation.enabled:
+        delay_note = ("Liquidation delay is the dynamic market simulation's delay_steps: it moves the insurance "
+                      "fund (sized on the simulated bad debt, as in a run); the convex core is static, so the "
+                      "thresholds, set by the liquidation horizon, do not move with it.")
+        fund_note = (f"Insurance fund: sized on the bad debt of the market simulation "
+                     f"({min(base.simulation.n_scenarios, base.scenarios.n_scenarios):,} paths) under each point's "
+                     "recommended parameters.")
+    else:
+        delay_note = (f"Liquidation delay: the market simulation is disabled, so a delay of d simulation steps "
+                      f"({steps} per day) is taken as ceil(d / {steps}) extra days of liquidation horizon.")
+        fund_note = "Insurance fund: sized on the static evaluation of the book under each point's parameters."
     notes = [
         "Every point uses the run seed (common random numbers): differences between points come from the "
         "assumption, not from Monte Carlo noise.",
-        f"Liquidation delay: this static model has no time steps; a delay of d steps of the dynamic simulation "
-        f"({base.simulation.steps_per_day} steps per day) is taken as ceil(d / {base.simulation.steps_per_day}) "
-        "extra days of liquidation horizon.",
-        "Correlation stress ([scenarios] corr_stress) blends correlations toward 1; it acts mainly through the "
-        "aggregate risk budget, so it can move an asset's threshold less than its own volatility does.",
+        delay_note,
+        fund_note,
+        "Correlation stress ([scenarios] corr_stress) blends the co-movement of positions toward 1 while each "
+        "asset keeps its own distribution: it acts through the aggregate risk budget, so it lowers borrowing "
+        "power as a whole but can leave an asset outside the stressed tail a few bps higher.",
         "Points show the optimizer's answer; the anti-procyclicality tools of a full run are not applied.",
     ]
-    if base.estimators.volatility == "auto" or "auto" in s.volatility:
-        notes.append("volatility = 'auto' is fitted as GARCH here (the per-asset choice needs the VaR backtests "
-                     "of a full run).")
     alpha, share = base.alpha_and_budget_share()
     doc = {
         "format_version": SENSITIVITY_FORMAT_VERSION,
@@ -548,8 +538,9 @@ def build_document(base: RunConfig, points: list[SweepPoint], configs: list[RunC
             "risk_budget_share_of_debt": share,
             "steps_per_day": base.simulation.steps_per_day,
             "seeding": "every point uses the run seed (common random numbers)",
-            "delay": ("static model: a delay of d simulation steps is ceil(d / steps_per_day) extra days of "
-                      "liquidation horizon"),
+            "delay": ("market simulation delay_steps (moves the fund)" if base.simulation.enabled else
+                      "ceil(d / steps_per_day) extra days of liquidation horizon (simulation disabled)"),
+            "fund": "market simulation" if base.simulation.enabled else "static evaluation",
         },
         "meta": {
             "format_version": SENSITIVITY_FORMAT_VERSION,

@@ -168,6 +168,7 @@ def build_view(doc: dict[str, Any]) -> dict[str, Any]:
                             [False, True, True, False, True],
                             "Effect on LT = LT now - LT with that driver reset to its baseline, before rounding."),
         })
+    evaluation = doc["risk_metrics"].get("evaluation") or "static evaluation of the book"
     cur_m = doc["risk_metrics"].get("current") or {}
     rec_m = doc["risk_metrics"].get("recommended") or {}
     conf = f"{float(doc['target']['alpha']) * 100:.4g}%"
@@ -176,10 +177,7 @@ def build_view(doc: dict[str, Any]) -> dict[str, Any]:
         if key not in rec_m and key not in cur_m:
             continue
         lab = label + (f" {conf}" if key in ("bad_debt_var_usd", "bad_debt_cvar_usd", "lp_worst_case_cvar_usd") else "")
-        if key == "lp_worst_case_cvar_usd":
-            before = doc["target"].get("worst_case_cvar_usd_current")
-        else:
-            before = cur_m.get(key)
+        before = cur_m.get(key)
         metric_rows.append([lab, _metric(kind, before), _metric(kind, rec_m.get(key)), _delta(kind, before, rec_m.get(key))])
     metric_rows.append(["Insurance fund (expected shortfall of bad debt)", "", fmt_usd(doc["insurance_fund_usd"]), ""])
     g = doc["guardrails"]
@@ -218,6 +216,7 @@ def build_view(doc: dict[str, Any]) -> dict[str, Any]:
         },
         "method": method,
         "n_scenarios": f"{int(method.get('n_scenarios') or 0):,}",
+        "evaluation": evaluation,
         "assumptions": doc.get("assumptions", []),
         "meta": meta,
         "versions": ", ".join(f"{k} {v}" for k, v in sorted(versions.items())),

@@ -138,7 +138,12 @@ def plot_heatmap(grid: dict[str, Any], assets: list[str], assumptions: dict[str,
         ax.set_title(title + (" (%)" if kind == "pct" else ""))
         ax.set_xlabel(ax_info["label"])
         ax.set_ylabel(ay_info["label"])
-        fig.colorbar(im, ax=ax, shrink=0.8)
+        cbar = fig.colorbar(im, ax=ax, shrink=0.8)
+        if kind == "usd":
+            from matplotlib.ticker import FuncFormatter
+
+            cbar.formatter = FuncFormatter(lambda v, _p: fmt_usd_short(v))
+            cbar.update_ticks()
     for ax in axes[len(panels):]:
         ax.set_visible(False)
     return fig

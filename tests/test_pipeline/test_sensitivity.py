@@ -29,7 +29,7 @@ def sweep_cfg(n_scenarios=4_000, **sweeps):
 def client():
     from distributed import Client, LocalCluster
 
-    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0")
     c = Client(cluster)
     yield c
     S._close(c, cluster)
@@ -54,10 +54,14 @@ def test_point_config_maps_each_assumption():
     cfg = load_config(QUICK)
     c = S.point_config(cfg, {"alpha": 0.995})
     assert c.alpha_and_budget_share()[0] == 0.995
-    c = S.point_config(cfg, {"delay_steps": 4})  # 4 steps at 4 steps a day = 1 more day
-    assert c.scenarios.horizon_days == cfg.scenarios.horizon_days + 1
-    c = S.point_config(cfg, {"delay_steps": 1, "horizon_days": 3})
-    assert c.scenarios.horizon_days == 4
+    # with the market simulation on, a delay is the simulation's (it moves the fund) ...
+    assert cfg.simulation.enabled
+    c = S.point_config(cfg, {"delay_steps": 4})
+    assert (c.simulation.delay_steps, c.scenarios.horizon_days) == (4, cfg.scenarios.horizon_days)
+    # ... without it, extra days of horizon: 4 steps at 4 steps a day = 1 more day
+    off = cfg.with_overrides("simulation", enabled=False)
+    assert S.point_config(off, {"delay_steps": 4}).scenarios.horizon_days == cfg.scenarios.horizon_days + 1
+    assert S.point_config(off, {"delay_steps": 1, "horizon_days": 3}).scenarios.horizon_days == 4
     c = S.point_config(cfg, {"bonus_shift": 0.02})
     assert c.assets["eth"].bonus == pytest.approx(0.07) and c.assets["crv"].bonus == pytest.approx(0.103)
     c = S.point_config(cfg, {"liquidity_multiplier": 2.0, "volatility": "ewma", "window_days": 730})
@@ -87,11 +91,12 @@ MAIN = ("eth", "wbtc", "crv")
 @pytest.fixture(scope="module")
 def directions(client, data_dir):
     cfg = sweep_cfg(
+        n_scenarios=10_000,
         vol_multiplier=[1.0, 1.5, 2.0],
         corr_stress=[0.0, 0.25, 0.5],
         liquidity_multiplier=[0.5, 1.0, 2.0],
         horizon_days=[1, 2, 3],
-        delay_steps=[0, 4, 8],
+        delay_steps=[0, 1, 2],
     )
     res = S.run_sensitivity(cfg, data_dir=data_dir, client=client)
     assert res.n_errors == 0, [r.get("error") for r in res.results if r["status"] == "error"]
@@ -114,24 +119,71 @@ def test_more_volatility_lowers_every_threshold(directions):
     assert funds[-1] > funds[0]
 
 
-def test_longer_horizon_or_delay_lowers_thresholds(directions):
-    for name in ("horizon_days", "delay_steps"):
-        pts = series(directions, name)
-        for asset in MAIN:
-            lts = [r["lt"][asset] for _, r in pts]
-            assert all(b <= a + 1e-9 for a, b in zip(lts, lts[1:])), (name, asset, lts)
-        assert pts[-1][1]["lt"]["eth"] < pts[0][1]["lt"]["eth"]
+def test_longer_horizon_lowers_thresholds(directions):
+    # a longer horizon draws other paths, so a step may carry a little Monte Carlo noise (2 bps)
+    pts = series(directions, "horizon_days")
+    for asset in MAIN:
+        lts = [r["lt"][asset] for _, r in pts]
+        assert all(b <= a + 2e-4 for a, b in zip(lts, lts[1:])), (asset, lts)
+        assert lts[-1] < lts[0], (asset, lts)
+    objective = [r["lp_objective_usd"] for _, r in pts]
+    assert all(b <= a for a, b in zip(objective, objective[1:])), objective
+    funds = [r["insurance_fund_usd"] for _, r in pts]
+    assert funds[-1] > funds[0]
+
+
+def test_longer_delay_keeps_thresholds_and_raises_the_fund(directions):
+    # the delay is the market simulation's: the static thresholds stay, the simulated fund grows
+    pts = series(directions, "delay_steps")
+    for asset in directions.config.asset_names:
+        lts = [r["lt"][asset] for _, r in pts]
+        assert all(b <= a + 1e-12 for a, b in zip(lts, lts[1:])), (asset, lts)
+    # (the simulated fund is an expected shortfall of a sparse distribution: compare with no delay)
+    funds = [r["insurance_fund_usd"] for _, r in pts]
+    assert all(f > funds[0] for f in funds[1:]), funds
+    assert all("market simulation" in r["fund_source"] for _, r in pts)
+
+
+@pytest.mark.slow
+def test_longer_delay_lowers_thresholds_without_the_simulation(client, data_dir):
+    cfg = sweep_cfg(delay_steps=[0, 4, 8]).with_overrides("simulation", enabled=False)
+    res = S.run_sensitivity(cfg, data_dir=data_dir, client=client)
+    pts = series(res, "delay_steps")
+    assert all(r["status"] != "error" for _, r in pts)
+    for asset in MAIN:
+        lts = [r["lt"][asset] for _, r in pts]
+        assert all(b <= a + 2e-4 for a, b in zip(lts, lts[1:])) and lts[-1] < lts[0], (asset, lts)
+
+
+@pytest.mark.slow
+def test_base_point_reproduces_the_run(directions, data_dir):
+    """Same data, fit, scenario stream, book and simulation: the base point is `riskopt run`."""
+    import warnings
+
+    from optimizer.pipeline.run import run
+
+    cfg = directions.config.with_overrides("backtest", in_report=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        out = run(cfg, data_dir=data_dir)
+    base = directions.doc["base"]
+    for i, a in enumerate(cfg.asset_names):
+        assert base["lt"][a] == pytest.approx(float(out.recommended.liquidation_threshold[i]), abs=1e-9)
+    assert base["insurance_fund_usd"] == pytest.approx(out.report.insurance_fund_usd, rel=1e-9)
 
 
 def test_more_correlation_stress_tightens_the_aggregate_budget(directions):
     pts = series(directions, "corr_stress")
-    # the program's objective (borrowing power) can only fall as the budget tightens ...
+    # co-moving positions fatten the aggregate tail: borrowing power can only fall ...
     objective = [r["lp_objective_usd"] for _, r in pts]
-    assert all(b <= a * (1 + 1e-7) for a, b in zip(objective, objective[1:])), objective
-    # ... and no main asset's threshold rises by more than the budget's reallocation (a few bps)
-    for asset in MAIN:
-        lts = [r["lt"][asset] for _, r in pts]
-        assert all(b <= a + 5e-4 for a, b in zip(lts, lts[1:])), (asset, lts)
+    assert all(b <= a * (1 + 1e-9) for a, b in zip(objective, objective[1:])), objective
+    efficiency = [r["capital_efficiency_usd"] for _, r in pts]
+    assert efficiency[-1] < efficiency[0]
+    # ... the assets in the stressed tail give up threshold; the shared budget may hand an asset
+    # outside it a little more (ETH gains ~15 bps here while WBTC loses ~30 and CRV ~140)
+    first, last = pts[0][1]["lt"], pts[-1][1]["lt"]
+    assert sum(last[a] < first[a] - 1e-6 for a in MAIN) >= 2, (first, last)
+    assert all(last[a] <= first[a] + 25e-4 for a in directions.config.asset_names), (first, last)
 
 
 def test_more_liquidity_raises_thresholds_or_shrinks_the_fund(directions):
@@ -167,7 +219,7 @@ def test_one_and_two_workers_give_identical_numbers(data_dir, client, tmp_path):
     cfg = sweep_cfg(**SMALL)
     two = S.run_sensitivity(cfg, data_dir=data_dir, client=client)
     assert two.run_info["workers"] == 2
-    cluster = LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None)
+    cluster = LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0")
     one_client = Client(cluster)
     try:
         one = S.run_sensitivity(cfg, data_dir=data_dir, client=one_client)
