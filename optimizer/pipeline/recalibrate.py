@@ -306,11 +306,13 @@ def _bps(x: float) -> float:
 
 
 def _describe(driver: str, d: dict[str, Any]) -> str:
-    """``daily volatility 3.90% now vs 3.10% implied by the current LT``."""
+    """``daily volatility 3.90% now vs 2.96% implied by the current LT``."""
     now, base = d.get("now"), d.get("baseline")
     src = d.get("baseline_source", "")
+    if src.startswith("previous run"):
+        src = "at the " + src
     if now is None or base is None:
-        return f"no baseline ({src})"
+        return f"no baseline: {src}"
     if driver == "volatility":
         txt = f"daily volatility {now:.2%} now vs {base:.2%}"
     elif driver == "tail":
@@ -321,7 +323,7 @@ def _describe(driver: str, d: dict[str, Any]) -> str:
         txt = f"daily volume ${now / 1e6:,.1f}M now vs ${base / 1e6:,.1f}M"
     else:
         txt = f"collateral ${now / 1e6:,.1f}M now vs ${base / 1e6:,.1f}M"
-    return f"{txt} ({src})"
+    return f"{txt} {src}"
 
 
 def rationale(asset: str, plan: Plan, drivers: dict[str, dict[str, Any]], top: list[str],
@@ -341,7 +343,7 @@ def rationale(asset: str, plan: Plan, drivers: dict[str, dict[str, Any]], top: l
     for d in top:
         e = drivers[d]["effect_bps"]
         verb = "raises" if (e or 0) >= 0 else "lowers"
-        named.append(f"{drivers[d]['label']} ({verb} LT by {abs(e or 0):.0f} bps: {_describe(d, drivers[d])})")
+        named.append(f"{drivers[d]['label']} ({verb} LT by {abs(e or 0):.0f} bps; {_describe(d, drivers[d])})")
     if named:
         lead += " Main drivers: " + "; ".join(named) + "."
     if unexplained_bps is not None and abs(unexplained_bps) >= 1:
@@ -447,6 +449,8 @@ def build_proposal(
         "end_date": last,
         "guardrails": g.to_dict(),
         "assets": assets,
+        "asset_order": list(plans),
+        "driver_order": list(attr_mod.DRIVERS),
         "risk_metrics": {"current": after["metrics_current"], "recommended": after["metrics"],
                          "evaluation": after["evaluation"]},
         "run_status": report.status,

@@ -110,6 +110,10 @@ def _delta(kind: str, before: Any, after: Any) -> str:
     return f"{d * 100:+.3f} pp" if d else "0 pp"
 
 
+def _signed_bps(x: float) -> str:
+    return "0 bps" if abs(x) < 0.5 else f"{x:+.0f} bps"
+
+
 def _driver_value(unit: str, x: Any) -> str:
     if x is None:
         return "n/a"
@@ -124,7 +128,10 @@ def _driver_value(unit: str, x: Any) -> str:
 
 def build_view(doc: dict[str, Any]) -> dict[str, Any]:
     """Preformatted text for ``proposal.md.j2``."""
-    assets = doc["assets"]
+    # JSON keys come back sorted: present assets and drivers in the recorded order
+    order = [a for a in doc.get("asset_order", []) if a in doc["assets"]]
+    assets = {a: doc["assets"][a] for a in order + sorted(set(doc["assets"]) - set(order))}
+    driver_order = doc.get("driver_order") or []
     changed = [a for a, v in assets.items() if v["changed"]]
     spec_rows = []
     for a in changed:
@@ -154,13 +161,15 @@ def build_view(doc: dict[str, Any]) -> dict[str, Any]:
         if not v["changed"]:
             continue
         rows = []
-        for d, dv in v["drivers"].items():
+        names = [d for d in driver_order if d in v["drivers"]]
+        for d in names + sorted(set(v["drivers"]) - set(names)):
+            dv = v["drivers"][d]
             e = dv["effect_bps"]
             rows.append([dv["label"], _driver_value(dv["unit"], dv["now"]), _driver_value(dv["unit"], dv["baseline"]),
-                         dv["baseline_source"], "not attributed" if e is None else f"{e:+.0f} bps"])
+                         dv["baseline_source"], "not attributed" if e is None else _signed_bps(e)])
         if v.get("unexplained_bps") is not None:
             rows.append(["not explained by one driver", "", "", "interactions, shared budget, live setting vs model",
-                         f"{v['unexplained_bps']:+.0f} bps"])
+                         _signed_bps(v["unexplained_bps"])])
         rationale.append({
             "asset": a.upper(),
             "text": v["rationale"],

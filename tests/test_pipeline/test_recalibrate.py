@@ -19,7 +19,7 @@ from optimizer.pipeline.config import load_config
 from optimizer.pipeline.recalibrate import recalibrate, write_recalibration
 from optimizer.protocol.book import Book
 from optimizer.protocol.guardrails import PARAM_KEYS, check_plan, invariant_breaches
-from optimizer.report.proposal import load_proposal, proposal_json, read_proposal
+from optimizer.report.proposal import load_proposal, proposal_json, read_proposal, render_proposal_md
 
 ROOT = Path(__file__).resolve().parents[2]
 QUICK = ROOT / "configs" / "quick.toml"
@@ -164,6 +164,8 @@ def test_proposal_json_round_trips(recal):
     assert json.loads(text) == doc
     assert load_proposal(d) == out.plans
     assert load_proposal(d / "proposal.json") == out.plans
+    # proposal.md is a function of proposal.json alone
+    assert render_proposal_md(read_proposal(d)) == (d / "proposal.md").read_text(encoding="utf-8")
     for a, entry in read_proposal(d)["assets"].items():
         assert set(entry["current"]) == set(entry["recommended"]) == set(PARAM_KEYS)
         for s in entry["schedule"]:
