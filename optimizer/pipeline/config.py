@@ -204,7 +204,11 @@ class SearchSection:
     search_bonus: bool = True
     search_close_factor: bool = False
     n_jobs: int = field(default=1, metadata=_rng(1, 64))
-    n_scenarios: int = field(default=4_000, metadata=_rng(100, 1_000_000))
+    #: Scenarios the search simulates: the worst tail of the static worst case (see market_sim).
+    n_scenarios: int = field(default=2_000, metadata=_rng(100, 1_000_000))
+    steps_per_day: int = field(default=1, metadata=_rng(1, 96))
+    #: Accounts the search simulates: the largest exactly, a scaled sample of the rest.
+    n_accounts: int = field(default=1_500, metadata=_rng(10, 10_000_000))
     timeout_seconds: float | None = field(default=None, metadata=_rng(0, lo_open=True))
 
 

@@ -91,6 +91,8 @@ def simulate(
     worst_case: bool = False,
     liquidity_multiplier: float | None = None,
     delay_steps: int | None = None,
+    steps_per_day: int | None = None,
+    book: Any = None,
 ) -> Any:
     """One simulation of the book under ``params``.
 
@@ -100,7 +102,7 @@ def simulate(
     from optimizer.protocol.mechanics import debt_at_threshold_factor, relever_factor
     from optimizer.protocol.simulation import simulate_market
 
-    book = inputs.book
+    book = inputs.book if book is None else book
     scale = debt_at_threshold_factor(book, params) if worst_case else relever_factor(book, inputs.current, params)
     sim = cfg.simulation
     depth = None
@@ -123,7 +125,7 @@ def simulate(
         gas_usd=sim.gas_usd,
         cascades=sim.cascades if cascades is None else cascades,
         debt_scale=scale,
-        steps_per_day=sim.steps_per_day,
+        steps_per_day=sim.steps_per_day if steps_per_day is None else steps_per_day,
     )
 
 
@@ -175,6 +177,62 @@ def run_simulation(
     )
 
 
+def sample_book(book: Any, m: int, rng: np.random.Generator, *, keep_largest: float = 0.2) -> Any:
+    """A smaller book with the same aggregate positions in expectation (for the search's many runs).
+
+    The ``keep_largest`` share of ``m`` goes to the largest accounts, kept exactly (they drive the
+    tail and the cascades); the rest is a uniform sample of the other accounts with amounts scaled
+    by the inverse sampling rate (Horvitz-Thompson), so per-asset totals, and the sales that move
+    prices, match the full book in expectation. Books no larger than ``m`` are returned as they are.
+    """
+    from optimizer.protocol.book import Book
+
+    n = book.n_accounts
+    if n <= m:
+        return book
+    size = book.account_collateral + book.account_debt
+    order = np.argsort(-size, kind="stable")
+    k = int(m * keep_largest)
+    top, others = order[:k], order[k:]
+    pick = np.sort(rng.choice(others, size=m - k, replace=False))
+    scale = np.ones(n)
+    scale[pick] = len(others) / (m - k)
+    rows = np.sort(np.concatenate([top, pick]))
+    c = book.collateral_matrix()[rows].multiply(scale[rows][:, None]).tocsr()
+    d = book.debt_matrix()[rows].multiply(scale[rows][:, None]).tocsr()
+    return Book(assets=book.assets, account_ids=tuple(book.account_ids[i] for i in rows),
+                coll_indptr=c.indptr, coll_asset=c.indices, coll_usd=c.data,
+                debt_indptr=d.indptr, debt_asset=d.indices, debt_usd=d.data,
+                source=f"{book.source} (sample of {m} accounts)")
+
+
+def tail_subset(market: Any, lt: np.ndarray, m: int) -> tuple[np.ndarray, float]:
+    """Indices of the ``m`` scenarios with the largest worst-case static bad debt at thresholds ``lt``.
+
+    With ``lt`` the loosest thresholds of the search space, these hold the tail of every trial
+    (bad debt grows with LT), so the search simulates only them. Returns the sorted indices and
+    the total probability of the scenarios left out.
+    """
+    from optimizer.optimize.convex import threshold_losses
+
+    losses = threshold_losses(lt, market.k, market.exposure)
+    n = losses.shape[0]
+    m = min(m, n)
+    idx = np.sort(np.argsort(-losses, kind="stable")[:m])
+    return idx, float((n - m) / n)
+
+
+def default_study_name(cfg: RunConfig) -> str:
+    """``<config name>-<hash of everything but [search]>``: a larger n_trials resumes the same study."""
+    import hashlib
+    import json
+
+    d = cfg.to_dict()
+    d.pop("search", None)
+    blob = json.dumps(d, sort_keys=True, separators=(",", ":"), default=str)
+    return f"{cfg.name}-{hashlib.sha256(blob.encode()).hexdigest()[:12]}"
+
+
 def appetite_budgets(cfg: RunConfig, total_debt: float) -> dict[str, float]:
     """Tail budget of each appetite in USD: its share of the book's debt."""
     return {a.value: share * total_debt for a, (_, share) in APPETITE_PRESETS.items()}
@@ -202,28 +260,40 @@ def run_search(
 
     s = cfg.search
     _, rng_search = stage_generators(cfg)
-    n = min(s.n_scenarios, inputs.scenarios.n_scenarios)
-    paths = simulation_paths(cfg, inputs, n, np.random.default_rng(rng_search.integers(2**63)))
+    lt = recommended.liquidation_threshold
+    lt_high = np.minimum(market.lt_max, lt + s.lt_span)
+    idx, rest = tail_subset(market, lt_high, s.n_scenarios)
+    n_all = inputs.scenarios.n_scenarios
+    sub = np.asarray(inputs.scenarios.relatives)[idx]
+    sigma = np.asarray(inputs.generator.volatility_.forecast_, dtype=float) * cfg.scenarios.vol_multiplier
+    from optimizer.protocol.paths import refine_paths
+
+    paths = refine_paths(sub, s.steps_per_day, sigma, np.random.default_rng(rng_search.integers(2**63)))
+    # every tail scenario of every trial is in the subset; the rest carry no bad debt in the
+    # worst-case static model and are one zero-loss atom of their total probability
+    weights = np.concatenate([np.full(len(idx), 1.0 / n_all), [rest]])
     alpha = market.alpha
     fund_ref = market.budget
     collateral = market.collateral
 
+    search_book = sample_book(inputs.book, s.n_accounts, np.random.default_rng(rng_search.integers(2**63)))
+
     def evaluate(params: RiskParams) -> dict[str, float]:
-        res = simulate(cfg, inputs, params, paths, worst_case=True)
-        bd = np.asarray(res.bad_debt, float)
+        res = simulate(cfg, inputs, params, paths, worst_case=True, steps_per_day=s.steps_per_day,
+                       book=search_book)
+        bd = np.append(np.asarray(res.bad_debt, float), 0.0)
         return {
             "capital_efficiency_usd": _market.capital_efficiency(collateral, params),
-            "bad_debt_cvar_usd": float(cvar(bd, alpha)),
-            "prob_bad_debt_exceeds_fund": float(prob_exceeds(bd, fund_ref)),
-            "prob_bad_debt": float(prob_exceeds(bd, 0.0)),
+            "bad_debt_cvar_usd": float(cvar(bd, alpha, weights)),
+            "prob_bad_debt_exceeds_fund": float(np.dot(weights, bd > fund_ref)),
+            "prob_bad_debt": float(np.dot(weights, bd > 0)),
         }
 
-    lt = recommended.liquidation_threshold
     bonus = recommended.liquidation_bonus
     space = SearchSpace(
         assets=cfg.asset_names,
         lt_low=np.maximum(market.lt_min, lt - s.lt_span),
-        lt_high=np.minimum(market.lt_max, lt + s.lt_span),
+        lt_high=lt_high,
         bonus_low=np.full(len(lt), s.bonus_low) if s.search_bonus else bonus,
         bonus_high=np.full(len(lt), s.bonus_high) if s.search_bonus else bonus,
         ltv_buffer=market.buffer,
@@ -236,9 +306,9 @@ def run_search(
     if url is None:
         tmpdir = Path(tempfile.mkdtemp(prefix="riskopt-study-"))
         url = f"sqlite:///{tmpdir / 'study.db'}"
-    study_name = s.study_name or f"{cfg.name}-{cfg.sha256[:12]}"
+    study_name = s.study_name or default_study_name(cfg)
     try:
-        with progress.stage(f"searching the frontier ({s.n_trials} trials on {n:,} paths)"):
+        with progress.stage(f"searching the frontier ({s.n_trials} trials on {len(idx):,} tail paths)"):
             search = FrontierSearch(
                 n_trials=s.n_trials, tail_metric=s.tail_metric, sampler=s.sampler, storage=url,
                 study_name=study_name, seed=int(rng_search.integers(2**32)), timeout=s.timeout_seconds,

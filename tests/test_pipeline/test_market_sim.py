@@ -1,0 +1,91 @@
+"""The simulation and frontier-search stages of a run, on real data (quick config, small sizes)."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from optimizer.optimize.search import dominates
+from optimizer.pipeline import market_sim
+from optimizer.pipeline.config import load_config
+from optimizer.pipeline.run import load_inputs, prepare_market, solve_thresholds
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def staged(data_dir):
+    cfg = load_config(ROOT / "configs" / "quick.toml")
+    cfg = cfg.with_overrides("scenarios", n_scenarios=10_000)
+    cfg = cfg.with_overrides("simulation", n_scenarios=2_000)
+    cfg = cfg.with_overrides("search", enabled=True, n_trials=10, n_scenarios=300, n_accounts=300)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        inputs = load_inputs(cfg, data_dir=data_dir)
+        market = prepare_market(cfg, inputs)
+        sol = solve_thresholds(cfg, inputs, market)
+    return cfg, inputs, market, sol
+
+
+class _Quiet:
+    def stage(self, name):
+        import contextlib
+
+        return contextlib.nullcontext()
+
+
+def test_simulation_stage_metrics(staged):
+    cfg, inputs, market, sol = staged
+    st = market_sim.run_simulation(cfg, inputs, sol.recommended, alpha=market.alpha, progress=_Quiet())
+    m = st.metrics
+    assert st.n_paths == 2_000
+    assert np.all(st.bad_debt >= 0) and np.all(st.bad_debt_nocascade >= 0)
+    assert 0.0 <= m["cascade_share_of_bad_debt"] <= 1.0
+    # cascades only add price pressure: in aggregate, never less bad debt than without them
+    assert st.bad_debt.sum() >= st.bad_debt_nocascade.sum() * (1 - 1e-9)
+    shares = m["sim_tail_contribution_by_asset"]
+    assert set(shares) == set(cfg.asset_names)
+    assert sum(shares.values()) == pytest.approx(1.0) or sum(shares.values()) == 0.0
+    # the fund covers the simulated bad debt with probability >= 1 - epsilon
+    from optimizer.pipeline.run import insurance_fund_size
+
+    fund = insurance_fund_size(st.fund)
+    assert np.mean(st.bad_debt > fund) <= cfg.fund.epsilon + 1e-12
+
+
+def test_less_liquidity_more_simulated_bad_debt(staged):
+    cfg, inputs, market, sol = staged
+    paths = market_sim.simulation_paths(cfg, inputs, 2_000, np.random.default_rng(1))
+    thin = market_sim.simulate(cfg, inputs, sol.recommended, paths, worst_case=True, liquidity_multiplier=0.1)
+    deep = market_sim.simulate(cfg, inputs, sol.recommended, paths, worst_case=True, liquidity_multiplier=10.0)
+    assert thin.bad_debt.sum() > deep.bad_debt.sum()
+
+
+def test_frontier_is_non_dominated_and_holds_the_convex_point(staged, tmp_path):
+    cfg, inputs, market, sol = staged
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    st = market_sim.run_search(cfg, inputs, market, sol.recommended, progress=_Quiet(), storage=url)
+    fr = st.frontier
+    assert fr, "empty frontier"
+    key = st.tail_metric
+    for a in fr:
+        for b in fr:
+            assert not dominates(a, b, maximize_key="capital_efficiency_usd", minimize_key=key)
+    eff = [p["capital_efficiency_usd"] for p in fr]
+    assert eff == sorted(eff)
+    start = st.enqueued[0]
+    assert start["trial"] == 0
+    assert start["on_frontier"] or start["dominated_by"] or start.get("equivalent_to") is not None
+    for p in fr:
+        for a, v in p["assets"].items():
+            assert v["ltv"] <= v["liquidation_threshold"] and v["liquidation_threshold"] * (1 + v["liquidation_bonus"]) <= 1 + 1e-12
+    json_points = market_sim.frontier_json(st)
+    assert {"capital_efficiency_usd", "bad_debt_cvar_usd", "prob_bad_debt_exceeds_fund", "appetite", "assets"} <= set(json_points[0])
+
+    # resume: the same study with a larger budget runs only the remaining trials
+    more = cfg.with_overrides("search", n_trials=13)
+    st2 = market_sim.run_search(more, inputs, market, sol.recommended, progress=_Quiet(), storage=url)
+    assert st2.n_trials_run == 3
