@@ -130,8 +130,9 @@ def _gap_around(s: pd.Series, t: pd.Timestamp) -> str:
 def _episode_config(cfg: RunConfig, assets: list[str], as_of: str) -> RunConfig:
     sub = dataclasses.replace(cfg, assets={a: cfg.assets[a] for a in assets})
     sub = sub.with_overrides("run", as_of=as_of)
-    # the in-run backtest section is not needed for a replay (auto still backtests, point in time)
-    return sub.with_overrides("backtest", in_report=False)
+    # Not needed for a replay: the in-run backtest section (auto still backtests, point in time) and
+    # the frontier search (it reports alternatives; the recommendation and the fund do not use it).
+    return sub.with_overrides("backtest", in_report=False).with_overrides("search", enabled=False)
 
 
 def _simulate_dynamic(cfg: RunConfig, book: Any, relatives: np.ndarray, params: Any, scale: np.ndarray,
@@ -185,9 +186,11 @@ def _replay_episode(cfg: RunConfig, history: pd.DataFrame, start: str, end: str,
     excluded = {a: why for a, why in cover.items() if why is not None}
     rec: dict[str, Any] = {"start": start, "end": end, "as_of": t0, "excluded_assets": excluded}
     if not assets:
-        reasons = sorted(set(excluded.values()))
-        rec.update(covered=False, reason="; ".join(reasons) if len(reasons) <= 2 else
-                   f"{reasons[0]} (and {len(reasons) - 1} other reasons per asset)")
+        by_reason: dict[str, list[str]] = {}
+        for a, why in excluded.items():
+            by_reason.setdefault(str(why), []).append(a)
+        rec.update(covered=False, reason="; ".join(
+            f"{', '.join(names)}: {why}" for why, names in sorted(by_reason.items(), key=lambda kv: -len(kv[1]))))
         return EpisodeOutcome(start, end, False, rec)
 
     sub = _episode_config(cfg, assets, t0)

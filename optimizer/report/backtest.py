@@ -83,6 +83,10 @@ def _episode_label(e: dict[str, Any]) -> str:
     return e["start"] if e["start"] == e["end"] else f"{e['start']} .. {e['end']}"
 
 
+def _fmt_hf(x: Any) -> str:
+    return "n/a" if x is None else f"{float(x):.2f}"
+
+
 def _table(tid: str, cols: list[str], rows: list[list[str]], numeric: list[bool], caption: str = "") -> Table:
     return Table(tid, cols, rows, numeric, caption)
 
@@ -106,6 +110,13 @@ def build_backtest_view(report: BacktestReport) -> BacktestView:
             "Realised bad debt exceeded the recommended fund in "
             + ", ".join(f"{_episode_label(e)} (by {fmt_usd(e['shortfall_usd'])})" for e in shortfalls) + "."
         )
+        static_over = [e for e in covered if e.get("realised_bad_debt_static_usd", 0.0) > e["insurance_fund_usd"]]
+        if static_over:
+            summary.append(
+                "Without liquidations before the worst daily close (the static bound) bad debt would have exceeded "
+                "the fund in " + ", ".join(
+                    f"{_episode_label(e)} ({fmt_usd(e['realised_bad_debt_static_usd'])} vs {fmt_usd(e['insurance_fund_usd'])})"
+                    for e in static_over) + ".")
         beyond = [(e, a) for e in covered for a, d in e["assets"].items() if d["beyond_insolvency_buffer"]]
         if beyond:
             summary.append("Moves beyond an asset's insolvency buffer 1 - LT x (1 + bonus): "
@@ -129,7 +140,7 @@ def build_backtest_view(report: BacktestReport) -> BacktestView:
             _episode_label(e), e["as_of"], ", ".join(e["assets"]),
             fmt_usd(e["realised_bad_debt_usd"]), fmt_usd(e["insurance_fund_usd"]),
             "yes" if e["fund_covers"] else f"NO (short {fmt_usd(e['shortfall_usd'])})",
-            fmt_num(e.get("accounts_liquidated")), fmt_num(e.get("book_min_health_factor"), 3),
+            fmt_num(e.get("accounts_liquidated")), _fmt_hf(e.get("book_min_health_factor")),
             fmt_usd(e["realised_bad_debt_static_usd"]),
             fmt_usd(e["realised_bad_debt_current_params_usd"]),
             fmt_usd(e.get("realised_bad_debt_all_at_threshold_usd")), fmt_usd(e.get("risk_budget_usd")),
@@ -214,7 +225,7 @@ def build_backtest_view(report: BacktestReport) -> BacktestView:
     method += [f"Replay engine: {x}." for x in engines]
     meta = rec.get("meta", {})
     ri = report.run_info or {}
-    repro = [("config sha256", fmt_text(meta.get("config_sha256"))), ("seed", fmt_text(meta.get("seed"))),
+    repro = [("config sha256", fmt_text(meta.get("config_sha256"))), ("seed", str(meta.get("seed"))),
              ("package", fmt_text(meta.get("package_version"))), ("data span", fmt_text(meta.get("data_span")))]
     for name, sha in sorted((meta.get("data_files") or {}).items()):
         repro.append((name, f"sha256 {sha}"))
