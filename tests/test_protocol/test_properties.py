@@ -174,6 +174,7 @@ def lp_case(draw):
     return k, bonus, buffer, lt_min, lt_max, budget, coll
 
 
+@pytest.mark.filterwarnings("ignore:row generation did not certify")
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(lp_case())
 def test_threshold_lp_recommendations_satisfy_invariants(case):
