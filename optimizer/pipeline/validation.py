@@ -83,12 +83,16 @@ __all__ = [
     "apply_anti_procyclicality",
     "asset_returns",
     "attach_sections",
+    "auto_volatility",
     "backtest_plan",
     "buffer_haircut",
     "floor_params",
     "load_history",
     "load_history_data",
+    "needs_history",
+    "prepare_validation",
     "run_var_backtests",
+    "var_backtests_json",
     "volatility_estimator",
 ]
 
@@ -430,7 +434,7 @@ def run_var_backtests(
                 window=window,
                 test_start=fc.index[0].date().isoformat(),
                 test_end=fc.index[-1].date().isoformat(),
-                fallback_share=float(np.mean(fc["model"].to_numpy() != _model_label(name))),
+                fallback_share=float(np.mean(fc["model"].to_numpy() != name)),
                 levels=lv,
                 chosen=False,
             )
@@ -479,10 +483,6 @@ def _cache_key(cfg: RunConfig, history: pd.DataFrame, rng: np.random.Generator, 
     bt = cfg.backtest
     return (digest.hexdigest(), names, days, bt.window, bt.refit_every, bt.var_alpha, bt.es_sims,
             cfg.estimators.ewma_lambda, seed_id)
-
-
-def _model_label(name: str) -> str:
-    return {"garch": "garch", "gjr": "gjr", "ewma": "ewma", "constant": "constant"}.get(name, name)
 
 
 def var_backtests_json(vbt: VaRBacktests) -> dict[str, Any]:
@@ -560,9 +560,7 @@ def backtest_section(vbt: VaRBacktests, cfg: RunConfig, *, chosen_used: bool) ->
             verdict += f"; failed to fit: {', '.join(bad)}"
         bullets.append(verdict)
     for a, why in vbt.skipped.items():
-        used = f"; {cfg.estimators.volatility if cfg.estimators.volatility != 'auto' else 'garch'} used" \
-            if chosen_used else ""
-        bullets.append(f"{a}: not backtested: {why}{used}")
+        bullets.append(f"{a}: not backtested: {why}" + ("; garch used" if chosen_used else ""))
     if cfg.estimators.volatility != "auto":
         bullets.append(f"The scenarios use [estimators] volatility = {cfg.estimators.volatility!r} for "
                        "every asset; set it to 'auto' to use each asset's best passing estimator.")
@@ -660,7 +658,6 @@ def _long_volatility(cfg: RunConfig, history: pd.DataFrame) -> np.ndarray:
 def _stress_pool(cfg: RunConfig, inputs: RunInputs, history: pd.DataFrame
                  ) -> tuple[np.ndarray, dict[str, Any]]:
     """Terminal relatives of the stressed historical windows, and a description of the pool."""
-    from optimizer.pipeline import _market
     from optimizer.scenarios import historical_windows
 
     H = inputs.scenarios.horizon
@@ -673,7 +670,6 @@ def _stress_pool(cfg: RunConfig, inputs: RunInputs, history: pd.DataFrame
     cut = np.quantile(score, q)
     stressed = score <= cut
     t0 = np.asarray(hist.info["t0_dates"])[stressed]
-    del _market
     return term[stressed], {
         "n_windows": int(hist.n_scenarios),
         "n_stressed": int(stressed.sum()),
