@@ -23,6 +23,14 @@ Backtests
     passes (:func:`optimizer.estimators.best_estimator`); the choice is assembled into one
     :class:`PerAssetVolatility`, which the scenario generator takes like any other volatility model.
 
+Cost
+    Measured on the default config (12 assets, 3 estimators, 2 cores): ``test_days = 500`` and
+    ``refit_every = 20`` take about 15 s of CPU, 600 GARCH/GJR refits at 20-50 ms each (EWMA and the
+    ES simulations add about 2 s); the rest of the run without the frontier search takes about 5 s.
+    ``refit_every = 40`` saves about a quarter; ``test_days = 250`` halves the refits but leaves a
+    Basel year only, too short to tell the estimators apart. Results are cached per process
+    (:data:`_CACHE`), so repeated runs on the same data (sensitivity sweeps, tests) pay once.
+
 Anti-procyclicality (``[anti_procyclicality] method``)
     ``floor``: re-solve with every asset's scenarios rescaled to its full-history volatility (the
     standard deviation of its daily log returns from its first price to ``as_of``) and keep, per
