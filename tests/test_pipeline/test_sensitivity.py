@@ -170,7 +170,7 @@ def test_base_point_reproduces_the_run(directions, data_dir):
     # equal up to the LP solver's tolerance (the worker runs single-threaded BLAS, this process not)
     for i, a in enumerate(cfg.asset_names):
         assert base["lt"][a] == pytest.approx(float(out.recommended.liquidation_threshold[i]), abs=1e-6)
-    assert base["insurance_fund_usd"] == pytest.approx(out.report.insurance_fund_usd, rel=1e-6)
+    assert base["insurance_fund_usd"] == pytest.approx(out.report.insurance_fund_usd, rel=1e-4)
 
 
 def test_more_correlation_stress_tightens_the_aggregate_budget(directions):
