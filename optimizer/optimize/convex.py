@@ -422,6 +422,7 @@ class ThresholdOptimizer(BaseEstimator):
         self.solver_status_ = "skipped"
 
         t0 = time.perf_counter()
+        self._solver_notes: list[str] = []
         self.min_feasible_budget_ = cvar(threshold_losses(lo, k, W), alpha, p)
         if budget < self.min_feasible_budget_ * (1.0 - 1e-12):
             x = lo.copy()
@@ -434,6 +435,8 @@ class ThresholdOptimizer(BaseEstimator):
             else:
                 x = self._solve_rowgen(k, W, C, lo, hi, budget, scale, p)
         self.solve_seconds_ = time.perf_counter() - t0
+        #: Solver incidents worth reporting: a failed main solver, two solvers disagreeing > 1 bp.
+        self.solver_notes_ = list(self._solver_notes)
 
         self.lt_ = x
         self.ltv_ = x - buf
@@ -480,8 +483,17 @@ class ThresholdOptimizer(BaseEstimator):
         "optimal_inaccurate" and the two objectives differ by more than 1 bp.
         """
         problem, lt = build()
-        status = self._solve(problem, self.solver)
-        value = lt.value
+        try:
+            status = self._solve(problem, self.solver)
+        except SolverError as err:
+            if self.fallback_solver is None:
+                raise
+            # a crash of the main solver is retried with the fallback, and recorded
+            warnings.warn(f"{err}; retrying with {self.fallback_solver}", ConvergenceWarning, stacklevel=3)
+            self._solver_notes.append(f"{self.solver} failed ({type(err.__cause__).__name__}); "
+                                      f"{self.fallback_solver} used")
+            status = "solver_error"
+        value = lt.value if status != "solver_error" else None
         ok = status == cp.OPTIMAL and value is not None and bool(np.all(np.isfinite(value)))
         infeasible = status in (cp.INFEASIBLE, cp.INFEASIBLE_INACCURATE)
         if ok or self.fallback_solver is None or (infeasible and may_be_infeasible):
@@ -503,6 +515,8 @@ class ThresholdOptimizer(BaseEstimator):
         ):
             gap = abs(first_obj - problem2.value) / max(abs(problem2.value), 1e-12)
             if gap > _DISAGREE_RTOL:
+                self._solver_notes.append(
+                    f"{self.solver} {status} and {self.fallback_solver} disagree by {gap:.2e} (> 1 bp)")
                 warnings.warn(
                     f"{self.solver} returned {status} and {self.fallback_solver} an objective "
                     f"{gap:.2e} (relative) away; the {self.fallback_solver} answer is used. "
