@@ -8,7 +8,7 @@ CONFIG ?= configs/aave-v3-ethereum.toml
 SHARED_DATA := $(abspath ../shared/datasets)
 export RISKOPT_DATA_DIR ?= $(if $(wildcard $(SHARED_DATA)/*.csv),$(SHARED_DATA),)
 
-.PHONY: venv run test test-fast bench clean
+.PHONY: venv run test test-fast bench clean chromium
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found"; exit 1; }
@@ -22,7 +22,15 @@ venv: $(STAMP)
 run: $(STAMP)
 	$(BIN)/riskopt run $(CONFIG)
 
-test: $(STAMP)
+# The HTML reports are checked in headless Chromium: Debian's package, installed where missing.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+	  { echo "installing Debian's chromium for the browser tests"; \
+	    (apt-get install -y -qq chromium >/dev/null 2>&1 || \
+	     (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq chromium >/dev/null 2>&1)) || \
+	    echo "warning: could not install chromium; the browser tests will fail in CI"; }
+
+test: $(STAMP) chromium
 	$(BIN)/python -m pytest -q
 
 test-fast: $(STAMP)
