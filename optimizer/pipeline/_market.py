@@ -89,32 +89,6 @@ def capital_efficiency(collateral_usd: FloatArray, params: RiskParams) -> float:
     return float(np.dot(collateral_usd, params.ltv))
 
 
-def account_bad_debt(
-    book: Book,
-    relatives: FloatArray,
-    params: RiskParams,
-    *,
-    slippage: FloatArray | float = 0.0,
-    debt_scale: FloatArray | None = None,
-) -> FloatArray:
-    """Bad debt of every account in ONE scenario, shape (n_accounts,), USD.
-
-    Same rule as the kernels: an account with post-shock HF < 1 is liquidated and leaves
-    ``max(D' - sum_i c_i r_i (1 - s_i) / (1 + b_i), 0)``.
-    """
-    r = np.asarray(relatives, dtype=float)
-    coll = book.collateral_matrix()
-    debt = book.debt_matrix()
-    s = np.broadcast_to(np.asarray(slippage, dtype=float), r.shape)
-    c_lt = coll @ (r * params.liquidation_threshold)
-    c_rec = coll @ (r * (1.0 - s) / (1.0 + params.liquidation_bonus))
-    d = debt @ r
-    if debt_scale is not None:
-        d = d * debt_scale
-    liquidated = (d > 0) & (c_lt < d)
-    return np.where(liquidated, np.maximum(d - c_rec, 0.0), 0.0)
-
-
 def single_account_book(book: Book, a: int) -> Book:
     """The book holding only account ``a`` (for per-account stress figures)."""
     cs, ce = book.coll_indptr[a], book.coll_indptr[a + 1]

@@ -17,6 +17,10 @@ import math
 from dataclasses import dataclass, field
 from typing import Literal
 
+import numpy as np
+
+from optimizer.protocol.params import RiskParams
+
 PARAM_KEYS = ("ltv", "liquidation_threshold", "liquidation_bonus")
 _EPS = 1e-12
 
@@ -112,20 +116,11 @@ def to_grid(x: float, grid: float, mode: Literal["down", "up", "nearest"] = "nea
 
 
 def invariant_breaches(p: dict[str, float], *, tol: float = 1e-9) -> list[str]:
-    """Rules every published parameter set obeys; empty when ``p`` is valid."""
-    ltv, lt, b = (p[k] for k in PARAM_KEYS)
-    out = []
-    if ltv < -tol:
-        out.append(f"ltv={ltv} < 0")
-    if ltv > lt + tol:
-        out.append(f"ltv={ltv} > liquidation_threshold={lt}")
-    if lt >= 1.0:
-        out.append(f"liquidation_threshold={lt} >= 1")
-    if b < -tol:
-        out.append(f"liquidation_bonus={b} < 0")
-    if lt * (1.0 + b) > 1.0 + tol:
-        out.append(f"liquidation_threshold x (1 + bonus) = {lt * (1 + b):.6f} > 1")
-    return out
+    """Rules every published parameter set obeys (those of :meth:`RiskParams.violations`)."""
+    one = RiskParams(assets=("asset",), ltv=np.array([p["ltv"]]),
+                     liquidation_threshold=np.array([p["liquidation_threshold"]]),
+                     liquidation_bonus=np.array([p["liquidation_bonus"]]))
+    return [v.removeprefix("asset: ") for v in one.violations(tol=tol)]
 
 
 def snap_target(current: dict[str, float], target: dict[str, float], g: Guardrails) -> tuple[dict[str, float], list[str]]:
