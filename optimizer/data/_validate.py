@@ -80,8 +80,8 @@ def find_gaps(frame: pd.DataFrame, labels: Labels) -> list[DataFinding]:
             a, b = a + first, b + first
             detail = (
                 f"{b - a + 1} day(s) without a price between {iso(index, a - 1)} and "
-                f"{iso(index, b + 1)}; a return across it is not a one-day return, so returns "
-                f"dated {iso(index, a)} to {iso(index, b + 1)} are dropped"
+                f"{iso(index, b + 1)}; a return across it is not a one-day return, so this asset has "
+                f"no return dated {iso(index, a)} to {iso(index, b + 1)} (never filled)"
             )
             found.append(labels.flag("gap", asset, index, a, b, detail))
     return found

@@ -637,8 +637,8 @@ def build_view(report: RunReport, *, figures: bool = True) -> ReportView:
     has_current = any(a.current for a in report.assets)
     bindings = [a.binding for a in report.assets if a.binding]
     binding_note = (
-        "Binding constraint: the constraint that set the value (the risk budget, or a lower/upper "
-        "bound of the search)." if bindings else ""
+        "Binding constraint: what set the value: the aggregate risk budget, the asset's own risk "
+        "guard, a lower/upper bound, or an anti-procyclicality floor." if bindings else ""
     )
     bd = _samples(report.bad_debt)
     bd_cur = None if report.bad_debt_current is None else _samples(report.bad_debt_current)
