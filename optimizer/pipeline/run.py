@@ -201,7 +201,8 @@ def load_inputs(
             path = Path(cfg.book.path)
             if not path.is_absolute() and cfg.path:
                 path = Path(cfg.path).parent / path
-            book = load_book_csv(path, assets)
+            # the report names the file as the config does, so params.json is the same on any machine
+            book = dataclasses.replace(load_book_csv(path, assets), source=f"csv: {cfg.book.path}")
         else:
             book = synthetic_book(
                 assets,

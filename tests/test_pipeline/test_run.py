@@ -142,3 +142,15 @@ def test_run_outcome_and_exit_code_for_infeasible(tmp_path, data_dir, monkeypatc
     out = capsys.readouterr().out
     assert "smallest feasible budget" in out.lower()
     assert out.strip().splitlines()[-1] == str(tmp_path / "r")
+
+
+def test_csv_book_config_runs(data_dir):
+    """The example CSV book (synthetic, datasets/example_book.csv) drives the same pipeline."""
+    cfg = load_config(ROOT / "configs" / "quick-csv-book.toml").with_overrides("scenarios", n_scenarios=5_000)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        inputs = load_inputs(cfg, data_dir=data_dir)
+        sol = solve_thresholds(cfg, inputs, prepare_market(cfg, inputs))
+    assert inputs.book.source == "csv: ../datasets/example_book.csv"
+    assert inputs.book.n_accounts == 40
+    assert sol.recommended.violations() == []
