@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import warnings
-import os
 import sys
 import traceback
 from pathlib import Path

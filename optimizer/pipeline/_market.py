@@ -89,35 +89,6 @@ def capital_efficiency(collateral_usd: FloatArray, params: RiskParams) -> float:
     return float(np.dot(collateral_usd, params.ltv))
 
 
-def single_account_book(book: Book, a: int) -> Book:
-    """The book holding only account ``a`` (for per-account stress figures)."""
-    cs, ce = book.coll_indptr[a], book.coll_indptr[a + 1]
-    ds, de = book.debt_indptr[a], book.debt_indptr[a + 1]
-    return Book(
-        assets=book.assets,
-        account_ids=(book.account_ids[a],),
-        coll_indptr=np.array([0, ce - cs]),
-        coll_asset=book.coll_asset[cs:ce],
-        coll_usd=book.coll_usd[cs:ce],
-        debt_indptr=np.array([0, de - ds]),
-        debt_asset=book.debt_asset[ds:de],
-        debt_usd=book.debt_usd[ds:de],
-        source=book.source,
-    )
-
-
-def account_losses_over_scenarios(
-    one: Book, relatives: FloatArray, params: RiskParams, slippage: FloatArray, debt_scale: float
-) -> FloatArray:
-    """Bad debt of a one-account book in every scenario, shape (n_scenarios,)."""
-    c = one.collateral_matrix().toarray()[0]
-    d = one.debt_matrix().toarray()[0] * debt_scale
-    c_lt = relatives @ (c * params.liquidation_threshold)
-    c_rec = relatives @ (c * (1.0 - slippage) / (1.0 + params.liquidation_bonus))
-    debt = relatives @ d
-    return np.where((debt > 0) & (c_lt < debt), np.maximum(debt - c_rec, 0.0), 0.0)
-
-
 def comonotone_stress(k: FloatArray, blend: float) -> tuple[FloatArray, FloatArray | None]:
     """Correlation stress that keeps every asset's own distribution exactly.
 
@@ -133,3 +104,13 @@ def comonotone_stress(k: FloatArray, blend: float) -> tuple[FloatArray, FloatArr
     stacked = np.vstack([k, np.sort(k, axis=0)])
     weights = np.concatenate([np.full(n, (1.0 - blend) / n), np.full(n, blend / n)])
     return stacked, weights
+
+
+def tail_shares(losses: FloatArray, by_asset: FloatArray, alpha: float, assets: tuple[str, ...]) -> dict[str, float]:
+    """Share of tail (>= VaR_alpha) bad debt attributed to each collateral asset (zeros if none)."""
+    from optimizer.optimize.measures import var
+
+    tail = losses >= var(losses, alpha)
+    tot = by_asset[tail].sum(axis=0)
+    s = tot.sum()
+    return {a: (float(tot[i] / s) if s > 0 else 0.0) for i, a in enumerate(assets)}

@@ -146,11 +146,8 @@ def run_simulation(
     total_on, total_off = float(bd.sum()), float(bd_off.sum())
     cascade_share = (total_on - total_off) / total_on if total_on > 0 else 0.0
     fund = size_fund(bd, epsilon=cfg.fund.epsilon, confidence=cfg.fund.confidence)
-    tail = bd >= var(bd, alpha)
     by_asset = np.asarray(rec.bad_debt_by_asset, float)
-    tail_tot = by_asset[tail].sum(axis=0)
-    assets = cfg.asset_names
-    contrib = {a: (float(tail_tot[i] / tail_tot.sum()) if tail_tot.sum() > 0 else 0.0) for i, a in enumerate(assets)}
+    contrib = _market.tail_shares(bd, by_asset, alpha, cfg.asset_names)
     metrics = {
         "sim_bad_debt_var_usd": float(var(bd, alpha)),
         "sim_bad_debt_cvar_usd": float(cvar(bd, alpha)),
@@ -185,8 +182,6 @@ def sample_book(book: Any, m: int, rng: np.random.Generator, *, keep_largest: fl
     by the inverse sampling rate (Horvitz-Thompson), so per-asset totals, and the sales that move
     prices, match the full book in expectation. Books no larger than ``m`` are returned as they are.
     """
-    from optimizer.protocol.book import Book
-
     n = book.n_accounts
     if n <= m:
         return book
@@ -198,12 +193,7 @@ def sample_book(book: Any, m: int, rng: np.random.Generator, *, keep_largest: fl
     scale = np.ones(n)
     scale[pick] = len(others) / (m - k)
     rows = np.sort(np.concatenate([top, pick]))
-    c = book.collateral_matrix()[rows].multiply(scale[rows][:, None]).tocsr()
-    d = book.debt_matrix()[rows].multiply(scale[rows][:, None]).tocsr()
-    return Book(assets=book.assets, account_ids=tuple(book.account_ids[i] for i in rows),
-                coll_indptr=c.indptr, coll_asset=c.indices, coll_usd=c.data,
-                debt_indptr=d.indptr, debt_asset=d.indices, debt_usd=d.data,
-                source=f"{book.source} (sample of {m} accounts)")
+    return book.take(rows, scale=scale[rows], source=f"{book.source} (sample of {m} accounts)")
 
 
 def tail_subset(market: Any, lt: np.ndarray, m: int) -> tuple[np.ndarray, float]:
@@ -255,7 +245,7 @@ def run_search(
     (any SQLAlchemy URL, shared by several workers), else a SQLite file written into the run's
     directory (``study.db``).
     """
-    from optimizer.optimize.measures import cvar, prob_exceeds
+    from optimizer.optimize.measures import cvar
     from optimizer.optimize.search import FrontierSearch, SearchSpace, choose, mark_appetites
 
     s = cfg.search
@@ -313,7 +303,7 @@ def run_search(
                 n_trials=s.n_trials, tail_metric=s.tail_metric, sampler=s.sampler, storage=url,
                 study_name=study_name, seed=int(rng_search.integers(2**32)), timeout=s.timeout_seconds,
                 n_jobs=s.n_jobs,
-            ).fit(evaluate, space, enqueue=[_snap_to_space(recommended, space)])
+            ).fit(evaluate, space, enqueue=[recommended])  # the space snaps it to the grid
         current_point = evaluate(inputs.current) if any(inputs.has_current) else None
         budgets = appetite_budgets(cfg, inputs.book.total_debt)
         frontier = mark_appetites(search.frontier_, budgets, tail_key=s.tail_metric)
@@ -328,11 +318,6 @@ def run_search(
         storage=None if tmpdir is not None else url, study_name=study_name, study_file=study_file,
         tail_metric=s.tail_metric, budgets=budgets, current_point=current_point,
     )
-
-
-def _snap_to_space(p: RiskParams, space: Any) -> RiskParams:
-    """The convex answer as a start point (the space snaps it to the grid)."""
-    return p
 
 
 # --------------------------------------------------------------------------- report sections

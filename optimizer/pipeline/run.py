@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import time
 import warnings
 from contextlib import nullcontext
@@ -143,7 +142,7 @@ def load_inputs(
     rng: np.random.Generator | None = None,
 ) -> RunInputs:
     """Load prices, fit the scenario model, simulate, and build the book."""
-    from optimizer.data import load_prices, resolve_data_dir
+    from optimizer.data import resolve_data_dir
     from optimizer.protocol.books import load_book_csv, synthetic_book
 
     progress = progress or Silent()
@@ -472,13 +471,13 @@ def run(
     metrics["risk_budget_usd"] = float(budget)
     metrics["min_feasible_budget_usd"] = float(getattr(opt, "min_feasible_budget_", float("nan")))
     metrics_cur = _metrics(ev_cur, alpha, fund_usd, collateral, current)
-    metrics["tail_contribution_by_asset"] = _tail_contribution(ev_rec, alpha, assets)
+    metrics["tail_contribution_by_asset"] = _market.tail_shares(ev_rec["total"], ev_rec["by_asset"], alpha, assets)
     sim_stage = search_stage = None
     if cfg.simulation.enabled:
         from optimizer.pipeline import market_sim
 
         sim_stage = market_sim.run_simulation(cfg, inputs, recommended, alpha=alpha, progress=progress)
-        fund, fund_usd = sim_stage.fund, None
+        fund = sim_stage.fund
         fund_usd = insurance_fund_size(fund)
         ev_rec, ev_cur = _sim_evaluation(sim_stage, ev_rec, ev_cur)
         static = {f"static_{k}": v for k, v in metrics.items()
@@ -564,17 +563,6 @@ def _metrics(ev: dict[str, np.ndarray], alpha: float, fund_usd: float, collatera
     }
 
 
-def _tail_contribution(ev: dict[str, np.ndarray], alpha: float, assets: tuple[str, ...]) -> dict[str, float]:
-    """Share of tail (>= VaR) bad debt attributed to each collateral asset."""
-    from optimizer.optimize.measures import var
-
-    losses = ev["total"]
-    tail = losses >= var(losses, alpha)
-    tot = ev["by_asset"][tail].sum(axis=0)
-    s = tot.sum()
-    return {a: (float(tot[i] / s) if s > 0 else 0.0) for i, a in enumerate(assets)}
-
-
 def _cover2(book: Book, scen: Any, prices: pd.DataFrame, current: RiskParams, params: RiskParams, slippage: np.ndarray,
             totals: np.ndarray) -> float:
     """"Cover 2": stressed shortfall of the two largest borrowers.
@@ -586,7 +574,7 @@ def _cover2(book: Book, scen: Any, prices: pd.DataFrame, current: RiskParams, pa
     sum, as in a clearing house's cover-2 standard.
     """
     from optimizer.optimize.fund import cover2
-    from optimizer.protocol.mechanics import debt_at_threshold_factor
+    from optimizer.protocol.mechanics import bad_debt_static_numpy, debt_at_threshold_factor
     from optimizer.scenarios import historical_windows
 
     stress = scen.terminal
@@ -598,8 +586,9 @@ def _cover2(book: Book, scen: Any, prices: pd.DataFrame, current: RiskParams, pa
     scale = debt_at_threshold_factor(book, params)
     worst = []
     for a in largest:
-        sub = _market.single_account_book(book, int(a))
-        per_scen = _market.account_losses_over_scenarios(sub, stress, params, slippage, scale[a])
+        # a one-account book: the mechanics' per-scenario total is that account's bad debt
+        one = book.take(np.array([a]))
+        per_scen = bad_debt_static_numpy(one, stress, params, slippage=slippage, debt_scale=scale[[a]])
         worst.append(float(per_scen.max()))
     return float(cover2(np.array(worst)))
 

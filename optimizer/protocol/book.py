@@ -112,6 +112,25 @@ class Book:
     def total_collateral(self) -> float:
         return float(self.coll_usd.sum())
 
+    def take(self, rows: np.ndarray, *, scale: np.ndarray | None = None, source: str | None = None) -> Book:
+        """The book of accounts ``rows`` (in that order), amounts optionally scaled per account.
+
+        ``scale`` has one factor per selected row (e.g. inverse sampling rates).
+        """
+        rows = np.asarray(rows, dtype=np.int64)
+        c = self.collateral_matrix()[rows]
+        d = self.debt_matrix()[rows]
+        if scale is not None:
+            factor = sp.diags(np.asarray(scale, dtype=float))
+            c, d = (factor @ c).tocsr(), (factor @ d).tocsr()
+        return Book(
+            assets=self.assets,
+            account_ids=tuple(self.account_ids[i] for i in rows),
+            coll_indptr=c.indptr, coll_asset=c.indices, coll_usd=c.data,
+            debt_indptr=d.indptr, debt_asset=d.indices, debt_usd=d.data,
+            source=self.source if source is None else source,
+        )
+
     @classmethod
     def from_dense(
         cls,

@@ -11,7 +11,7 @@ import pytest
 
 from optimizer.cli import main
 from optimizer.pipeline.config import load_config
-from optimizer.pipeline.run import load_inputs, prepare_market, run, solve_thresholds
+from optimizer.pipeline.run import load_inputs, prepare_market, solve_thresholds
 
 ROOT = Path(__file__).resolve().parents[2]
 QUICK = ROOT / "configs" / "quick.toml"
