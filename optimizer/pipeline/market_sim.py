@@ -38,6 +38,8 @@ class SimulationStage:
     by_asset: np.ndarray
     liquidated_usd: np.ndarray
     worst_impact: np.ndarray
+    n_liquidated: np.ndarray
+    n_liquidated_current: np.ndarray | None
     metrics: dict[str, Any]
     fund: Any  # optimize.fund.FundSizing of the simulated distribution
     info: dict[str, Any]
@@ -170,6 +172,8 @@ def run_simulation(
         n_paths=int(paths.shape[0]), steps=int(paths.shape[1]), bad_debt=bd, bad_debt_nocascade=bd_off,
         bad_debt_current=None if cur is None else np.asarray(cur.bad_debt, float), by_asset=by_asset,
         liquidated_usd=np.asarray(rec.liquidated_usd, float), worst_impact=np.asarray(rec.worst_impact, float),
+        n_liquidated=np.asarray(rec.n_liquidated),
+        n_liquidated_current=None if cur is None else np.asarray(cur.n_liquidated),
         metrics=metrics, fund=fund, info=info,
     )
 

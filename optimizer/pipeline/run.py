@@ -479,7 +479,7 @@ def run(
         sim_stage = market_sim.run_simulation(cfg, inputs, recommended, alpha=alpha, progress=progress)
         fund = sim_stage.fund
         fund_usd = insurance_fund_size(fund)
-        ev_rec, ev_cur = _sim_evaluation(sim_stage, ev_rec, ev_cur)
+        ev_rec, ev_cur = _sim_evaluation(sim_stage, ev_cur)
         static = {f"static_{k}": v for k, v in metrics.items()
                   if k.startswith(("bad_debt_", "prob_bad_debt")) or k == "tail_contribution_by_asset"}
         metrics = {**metrics, **_metrics(ev_rec, alpha, fund_usd, collateral, recommended), **static,
@@ -505,14 +505,12 @@ def run(
                       bad_debt=ev_rec["total"], bad_debt_current=ev_cur["total"], search=search_stage)
 
 
-def _sim_evaluation(stage: Any, ev_rec: dict[str, np.ndarray], ev_cur: dict[str, np.ndarray]
-                    ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+def _sim_evaluation(stage: Any, ev_cur: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """The simulated distributions in the shape of :func:`evaluate_book`'s output."""
-    n = stage.n_paths
-    rec = {"total": stage.bad_debt, "by_asset": stage.by_asset,
-           "n_liquidated": ev_rec["n_liquidated"][:n]}
+    rec = {"total": stage.bad_debt, "by_asset": stage.by_asset, "n_liquidated": stage.n_liquidated}
     cur = ev_cur if stage.bad_debt_current is None else {
-        "total": stage.bad_debt_current, "by_asset": ev_cur["by_asset"][:n], "n_liquidated": ev_cur["n_liquidated"][:n]}
+        "total": stage.bad_debt_current, "by_asset": ev_cur["by_asset"][: stage.n_paths],
+        "n_liquidated": stage.n_liquidated_current}
     return rec, cur
 
 

@@ -89,3 +89,12 @@ def test_frontier_is_non_dominated_and_holds_the_convex_point(staged, tmp_path):
     more = cfg.with_overrides("search", n_trials=13)
     st2 = market_sim.run_search(more, inputs, market, sol.recommended, progress=_Quiet(), storage=url)
     assert st2.n_trials_run == 3
+
+
+def test_simulated_headline_counts_simulated_liquidations(staged):
+    cfg, inputs, market, sol = staged
+    st = market_sim.run_simulation(cfg, inputs, sol.recommended, alpha=market.alpha, progress=_Quiet())
+    assert st.n_liquidated.shape == (st.n_paths,)
+    paths = market_sim.simulation_paths(cfg, inputs, cfg.simulation.n_scenarios, market_sim.stage_generators(cfg)[0])
+    again = market_sim.simulate(cfg, inputs, sol.recommended, paths, cascades=True)
+    np.testing.assert_array_equal(st.n_liquidated, again.n_liquidated)
