@@ -63,16 +63,6 @@ class SearchStage:
     current_point: dict[str, float] | None = None
 
 
-def stage_generators(cfg: RunConfig) -> tuple[np.random.Generator, np.random.Generator]:
-    """Generators of the simulation paths and the search sampler.
-
-    ``load_inputs`` spawns the first three children of the root generator (book, scenarios,
-    validation); these are the fourth and fifth, so every stage has its own stream.
-    """
-    children = np.random.default_rng(cfg.run.seed).spawn(5)
-    return children[3], children[4]
-
-
 def simulation_paths(cfg: RunConfig, inputs: Any, n: int, rng: np.random.Generator) -> np.ndarray:
     """Intraday paths for the first ``n`` scenarios (scenarios are i.i.d., so a prefix is a sample)."""
     from optimizer.protocol.paths import refine_paths
@@ -132,15 +122,18 @@ def simulate(
 
 
 def run_simulation(
-    cfg: RunConfig, inputs: Any, recommended: RiskParams, *, alpha: float, progress: Any
+    cfg: RunConfig, inputs: Any, recommended: RiskParams, *, alpha: float, rng: np.random.Generator,
+    progress: Any,
 ) -> SimulationStage:
-    """Simulate the real book under the recommended and current parameters, cascades on and off."""
+    """Simulate the real book under the recommended and current parameters, cascades on and off.
+
+    ``rng`` is the run's ``simulation`` stream (:class:`~optimizer._random.RunStreams`).
+    """
     from optimizer.optimize.fund import size_fund
     from optimizer.optimize.measures import cvar, prob_exceeds, var
 
-    rng_paths, _ = stage_generators(cfg)
     with progress.stage(f"simulating liquidations on {min(cfg.simulation.n_scenarios, inputs.scenarios.n_scenarios):,} paths"):
-        paths = simulation_paths(cfg, inputs, cfg.simulation.n_scenarios, rng_paths)
+        paths = simulation_paths(cfg, inputs, cfg.simulation.n_scenarios, rng)
         rec = simulate(cfg, inputs, recommended, paths, cascades=True)
         off = simulate(cfg, inputs, recommended, paths, cascades=False)
         cur = simulate(cfg, inputs, inputs.current, paths, cascades=True) if any(inputs.has_current) else None
@@ -238,6 +231,7 @@ def run_search(
     market: Any,
     recommended: RiskParams,
     *,
+    rng: np.random.Generator,
     progress: Any,
     storage: str | None = None,
 ) -> SearchStage:
@@ -247,13 +241,14 @@ def run_search(
     convex core optimises, so its tail measure is comparable with the risk budget and the convex
     answer (enqueued as trial 0) sits on or behind the frontier. Storage: ``[search] storage``
     (any SQLAlchemy URL, shared by several workers), else a SQLite file written into the run's
-    directory (``study.db``).
+    directory (``study.db``). ``rng`` is the run's ``search`` stream
+    (:class:`~optimizer._random.RunStreams`): the path refinement, the account sample and the
+    sampler's seed are drawn from it in that order.
     """
     from optimizer.optimize.measures import cvar
     from optimizer.optimize.search import FrontierSearch, SearchSpace, choose, mark_appetites
 
     s = cfg.search
-    _, rng_search = stage_generators(cfg)
     lt = recommended.liquidation_threshold
     lt_high = np.minimum(market.lt_max, lt + s.lt_span)
     idx, rest = tail_subset(market, lt_high, s.n_scenarios)
@@ -262,7 +257,7 @@ def run_search(
     sigma = np.asarray(inputs.generator.volatility_.forecast_, dtype=float) * cfg.scenarios.vol_multiplier
     from optimizer.protocol.paths import refine_paths
 
-    paths = refine_paths(sub, s.steps_per_day, sigma, np.random.default_rng(rng_search.integers(2**63)))
+    paths = refine_paths(sub, s.steps_per_day, sigma, np.random.default_rng(rng.integers(2**63)))
     # every tail scenario of every trial is in the subset; the rest carry no bad debt in the
     # worst-case static model and are one zero-loss atom of their total probability
     weights = np.concatenate([np.full(len(idx), 1.0 / n_all), [rest]])
@@ -270,7 +265,7 @@ def run_search(
     fund_ref = market.budget
     collateral = market.collateral
 
-    search_book = sample_book(inputs.book, s.n_accounts, np.random.default_rng(rng_search.integers(2**63)))
+    search_book = sample_book(inputs.book, s.n_accounts, np.random.default_rng(rng.integers(2**63)))
 
     def evaluate(params: RiskParams) -> dict[str, float]:
         res = simulate(cfg, inputs, params, paths, worst_case=True, steps_per_day=s.steps_per_day,
@@ -305,7 +300,7 @@ def run_search(
         with progress.stage(f"searching the frontier ({s.n_trials} trials on {len(idx):,} tail paths)"):
             search = FrontierSearch(
                 n_trials=s.n_trials, tail_metric=s.tail_metric, sampler=s.sampler, storage=url,
-                study_name=study_name, seed=int(rng_search.integers(2**32)), timeout=s.timeout_seconds,
+                study_name=study_name, seed=int(rng.integers(2**32)), timeout=s.timeout_seconds,
                 n_jobs=s.n_jobs,
             ).fit(evaluate, space, enqueue=[recommended])  # the space snaps it to the grid
         current_point = evaluate(inputs.current) if any(inputs.has_current) else None

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from optimizer._random import RunStreams
 from optimizer.exceptions import ConfigError
 from optimizer.pipeline import attribution as attr_mod
 from optimizer.pipeline.config import RunConfig
@@ -254,7 +255,7 @@ def _losses(cfg: RunConfig, inputs: Any, market: Any, params: list[RiskParams]) 
         return static, f"static evaluation of the book ({inputs.scenarios.n_scenarios:,} scenarios)"
     from optimizer.pipeline import market_sim
 
-    rng_paths, _ = market_sim.stage_generators(cfg)
+    rng_paths = RunStreams.from_seed(cfg.run.seed).simulation  # the run's stream, fresh: the run's paths
     paths = market_sim.simulation_paths(cfg, inputs, cfg.simulation.n_scenarios, rng_paths)
     out = []
     for p in params:

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from optimizer._random import RunStreams
 from optimizer.exceptions import ConfigError, DataError
 from optimizer.pipeline import _market
 from optimizer.pipeline.config import RunConfig
@@ -139,16 +140,18 @@ def load_inputs(
     *,
     data_dir: str | Path | None = None,
     progress: Progress | None = None,
-    rng: np.random.Generator | None = None,
+    streams: RunStreams | None = None,
 ) -> RunInputs:
-    """Load prices, fit the scenario model, simulate, and build the book."""
+    """Load prices, fit the scenario model, simulate, and build the book.
+
+    ``streams`` (default: those of ``[run] seed``) supplies the book, scenario and validation draws.
+    """
     from optimizer.data import resolve_data_dir
     from optimizer.protocol.books import load_book_csv, synthetic_book
 
     progress = progress or Silent()
     seed = cfg.run.seed
-    root = rng if rng is not None else np.random.default_rng(seed)
-    rng_book, rng_scen, rng_val = root.spawn(3)
+    streams = streams if streams is not None else RunStreams.from_seed(seed)
     assets = cfg.asset_names
     ddir = resolve_data_dir(data_dir if data_dir is not None else cfg.run.data_dir)
 
@@ -174,14 +177,14 @@ def load_inputs(
     from optimizer.pipeline.validation import needs_history, prepare_validation
 
     with progress.stage("backtesting the volatility estimators") if needs_history(cfg) else nullcontext():
-        validation = prepare_validation(cfg, ddir, as_of, rng=rng_val)
+        validation = prepare_validation(cfg, ddir, as_of, rng=streams.validation)
     choice = validation.backtests.choice if validation.backtests is not None else None
 
     with progress.stage(f"fitting {cfg.estimators.volatility} volatility and {cfg.estimators.correlation} correlation"):
         gen = make_generator(cfg, cfg.estimators.volatility, choice=choice).fit(returns)
 
     with progress.stage(f"simulating {cfg.scenarios.n_scenarios:,} scenarios"):
-        scen = gen.simulate(cfg.scenarios.horizon_days, cfg.scenarios.n_scenarios, rng=rng_scen)
+        scen = gen.simulate(cfg.scenarios.horizon_days, cfg.scenarios.n_scenarios, rng=streams.scenarios)
 
     current, has_current = current_params(cfg)
     with progress.stage("building the book"):
@@ -198,7 +201,7 @@ def load_inputs(
                 borrowed_usd=np.array([cfg.assets[a].borrowed_usd for a in assets]),
                 n_accounts=cfg.book.n_accounts,
                 current=current,
-                rng=rng_book,
+                rng=streams.book,
                 size_tail=cfg.book.size_tail,
                 hf_median=cfg.book.hf_median,
                 hf_sigma=cfg.book.hf_sigma,
@@ -437,7 +440,8 @@ def run(
     t_start = time.perf_counter()
     progress = progress or Silent()
     cfg = resolve_as_of(cfg, data_dir=data_dir)
-    inputs = load_inputs(cfg, data_dir=data_dir, progress=progress)
+    streams = RunStreams.from_seed(cfg.run.seed)
+    inputs = load_inputs(cfg, data_dir=data_dir, progress=progress, streams=streams)
     assets = cfg.asset_names
     scen, book, current = inputs.scenarios, inputs.book, inputs.current
 
@@ -476,7 +480,8 @@ def run(
     if cfg.simulation.enabled:
         from optimizer.pipeline import market_sim
 
-        sim_stage = market_sim.run_simulation(cfg, inputs, recommended, alpha=alpha, progress=progress)
+        sim_stage = market_sim.run_simulation(cfg, inputs, recommended, alpha=alpha, rng=streams.simulation,
+                                               progress=progress)
         fund = sim_stage.fund
         fund_usd = insurance_fund_size(fund)
         ev_rec, ev_cur = _sim_evaluation(sim_stage, ev_cur)
@@ -487,7 +492,8 @@ def run(
         metrics["tail_contribution_by_asset"] = sim_stage.metrics["sim_tail_contribution_by_asset"]
         metrics_cur = _metrics(ev_cur, alpha, fund_usd, collateral, current)
         if cfg.search.enabled:
-            search_stage = market_sim.run_search(cfg, inputs, market, recommended, progress=progress)
+            search_stage = market_sim.run_search(cfg, inputs, market, recommended, rng=streams.search,
+                                                  progress=progress)
 
     binding = [_binding_label(opt, i, lt, lt_min, lt_max, caps) for i in range(len(assets))]
     if apc_section is not None:

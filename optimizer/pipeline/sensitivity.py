@@ -50,6 +50,7 @@ from typing import Any
 
 import numpy as np
 
+from optimizer._random import RunStreams
 from optimizer.exceptions import ConfigError, OptimizerError
 from optimizer.pipeline.config import RunConfig
 from optimizer.pipeline.progress import Progress, Silent
@@ -253,17 +254,15 @@ def point_task(cfg: RunConfig, fitted: Any) -> dict[str, Any]:
             warnings.simplefilter("ignore")
             gen = copy.copy(fitted.generator)  # shallow: fitted arrays shared, parameters private
             gen.set_params(vol_multiplier=cfg.scenarios.vol_multiplier)
-            # load_inputs spawns (book, scenarios, validation) from the seed: draw from the same stream
-            rng_scen = np.random.default_rng(cfg.run.seed).spawn(3)[1]
-            scen = gen.simulate(cfg.scenarios.horizon_days, cfg.scenarios.n_scenarios, rng=rng_scen)
+            streams = RunStreams.from_seed(cfg.run.seed)  # the run's own streams, fresh for each point
+            scen = gen.simulate(cfg.scenarios.horizon_days, cfg.scenarios.n_scenarios, rng=streams.scenarios)
             inputs = dataclasses.replace(fitted, config=cfg, generator=gen, scenarios=scen)
             market = prepare_market(cfg, inputs)
             sol = solve_thresholds(cfg, inputs, market)
             if cfg.simulation.enabled:
                 from optimizer.pipeline import market_sim
 
-                rng_paths, _ = market_sim.stage_generators(cfg)
-                paths = market_sim.simulation_paths(cfg, inputs, cfg.simulation.n_scenarios, rng_paths)
+                paths = market_sim.simulation_paths(cfg, inputs, cfg.simulation.n_scenarios, streams.simulation)
                 losses = np.asarray(market_sim.simulate(cfg, inputs, sol.recommended, paths).bad_debt, dtype=float)
                 fund_source = f"market simulation ({paths.shape[0]:,} paths)"
             else:

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from optimizer._random import RunStreams
 from optimizer.optimize.search import dominates
 from optimizer.pipeline import market_sim
 from optimizer.pipeline.config import load_config
@@ -39,7 +40,8 @@ class _Quiet:
 
 def test_simulation_stage_metrics(staged):
     cfg, inputs, market, sol = staged
-    st = market_sim.run_simulation(cfg, inputs, sol.recommended, alpha=market.alpha, progress=_Quiet())
+    st = market_sim.run_simulation(cfg, inputs, sol.recommended, alpha=market.alpha,
+                                   rng=RunStreams.from_seed(cfg.run.seed).simulation, progress=_Quiet())
     m = st.metrics
     assert st.n_paths == 2_000
     assert np.all(st.bad_debt >= 0) and np.all(st.bad_debt_nocascade >= 0)
@@ -67,7 +69,8 @@ def test_less_liquidity_more_simulated_bad_debt(staged):
 def test_frontier_is_non_dominated_and_holds_the_convex_point(staged, tmp_path):
     cfg, inputs, market, sol = staged
     url = f"sqlite:///{tmp_path / 'study.db'}"
-    st = market_sim.run_search(cfg, inputs, market, sol.recommended, progress=_Quiet(), storage=url)
+    st = market_sim.run_search(cfg, inputs, market, sol.recommended, rng=RunStreams.from_seed(cfg.run.seed).search,
+                               progress=_Quiet(), storage=url)
     fr = st.frontier
     assert fr, "empty frontier"
     key = st.tail_metric
@@ -87,14 +90,18 @@ def test_frontier_is_non_dominated_and_holds_the_convex_point(staged, tmp_path):
 
     # resume: the same study with a larger budget runs only the remaining trials
     more = cfg.with_overrides("search", n_trials=13)
-    st2 = market_sim.run_search(more, inputs, market, sol.recommended, progress=_Quiet(), storage=url)
+    st2 = market_sim.run_search(more, inputs, market, sol.recommended, rng=RunStreams.from_seed(cfg.run.seed).search,
+                                progress=_Quiet(), storage=url)
     assert st2.n_trials_run == 3
 
 
 def test_simulated_headline_counts_simulated_liquidations(staged):
     cfg, inputs, market, sol = staged
-    st = market_sim.run_simulation(cfg, inputs, sol.recommended, alpha=market.alpha, progress=_Quiet())
+    st = market_sim.run_simulation(cfg, inputs, sol.recommended, alpha=market.alpha,
+                                   rng=RunStreams.from_seed(cfg.run.seed).simulation, progress=_Quiet())
     assert st.n_liquidated.shape == (st.n_paths,)
-    paths = market_sim.simulation_paths(cfg, inputs, cfg.simulation.n_scenarios, market_sim.stage_generators(cfg)[0])
+    # the run's simulation stream, fresh: the stage's own paths
+    paths = market_sim.simulation_paths(cfg, inputs, cfg.simulation.n_scenarios,
+                                        RunStreams.from_seed(cfg.run.seed).simulation)
     again = market_sim.simulate(cfg, inputs, sol.recommended, paths, cascades=True)
     np.testing.assert_array_equal(st.n_liquidated, again.n_liquidated)
