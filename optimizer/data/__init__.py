@@ -15,7 +15,13 @@ from __future__ import annotations
 from optimizer.data._csv import read_wide_csv
 from optimizer.data._findings import FATAL_KINDS, DataFinding
 from optimizer.data._load import DATA_DIR_ENV, load_prices, resolve_data_dir
-from optimizer.data._price_data import PriceData
+from optimizer.data._price_data import (
+    VOLUME_SOURCES,
+    PriceData,
+    average_daily_volume,
+    median_daily_volume,
+    one_day_log_returns,
+)
 from optimizer.data._sources import KNOWN_STABLECOINS, SOURCES, SourceSpec
 from optimizer.data._validate import check_file
 
@@ -24,11 +30,15 @@ __all__ = [
     "FATAL_KINDS",
     "KNOWN_STABLECOINS",
     "SOURCES",
+    "VOLUME_SOURCES",
     "DataFinding",
     "PriceData",
     "SourceSpec",
+    "average_daily_volume",
     "check_file",
     "load_prices",
+    "median_daily_volume",
+    "one_day_log_returns",
     "read_wide_csv",
     "resolve_data_dir",
 ]

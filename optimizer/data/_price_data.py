@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -14,6 +14,7 @@ from optimizer.data._hash import panel_sha256
 from optimizer.exceptions import DataError
 
 _ONE_DAY = pd.Timedelta(days=1)
+_Panel = TypeVar("_Panel", pd.Series, pd.DataFrame)
 
 
 @dataclass(frozen=True, eq=False)
@@ -138,19 +139,12 @@ class PriceData:
                 f"no date from {self.start} to {self.as_of} on which every asset "
                 f"({', '.join(self.assets)}) has a price"
             )
-        window = prices.iloc[complete[0] : complete[-1] + 1]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            values = np.diff(np.log(window.to_numpy(dtype="float64")), axis=0)
-        index = window.index[1:]
-        one_day = np.asarray((window.index[1:] - window.index[:-1]) == _ONE_DAY)
-        if gaps == "drop":
-            keep = np.isfinite(values).all(axis=1) & one_day
-        else:
-            values[~np.isfinite(values)] = np.nan
-            values[~one_day] = np.nan
-            keep = ~np.isnan(values).all(axis=1)
+        returns = one_day_log_returns(prices.iloc[complete[0] : complete[-1] + 1])
+        values = returns.to_numpy()
+        keep = np.isfinite(values).all(axis=1) if gaps == "drop" else ~np.isnan(values).all(axis=1)
         return pd.DataFrame(
-            values[keep], index=pd.DatetimeIndex(index[keep], name="date"), columns=prices.columns
+            values[keep], index=pd.DatetimeIndex(returns.index[keep], name="date"),
+            columns=prices.columns,
         )
 
     def summary(self) -> str:
@@ -173,6 +167,121 @@ class PriceData:
         return self.summary()
 
     __str__ = __repr__
+
+
+def one_day_log_returns(prices: _Panel) -> _Panel:
+    """Daily log returns ``log(P[t] / P[t - 1 day])``, the one definition every layer uses.
+
+    The return dated t exists only when the asset has a price > 0 on t and on the calendar day
+    before; a return across a gap is not a one-day return and is never computed. Nothing is
+    filled or dropped here: the caller decides (``.dropna()`` for one asset on its own dates, a
+    common window in :meth:`PriceData.returns`).
+
+    Parameters
+    ----------
+    prices : Series or DataFrame of shape (n_days,) or (n_days, n_assets)
+        Prices indexed by a sorted ``DatetimeIndex``; NaN where there is none.
+
+    Returns
+    -------
+    Series or DataFrame of shape (n_days - 1,) or (n_days - 1, n_assets)
+        Log returns as decimals on ``prices.index[1:]``; NaN exactly where there is no one-day
+        return.
+
+    Examples
+    --------
+    >>> idx = pd.to_datetime(["2024-01-01", "2024-01-02", "2024-01-04"])
+    >>> one_day_log_returns(pd.Series([1.0, 2.0, 4.0], index=idx)).round(4).tolist()
+    [0.6931, nan]
+    """
+    values = prices.to_numpy(dtype="float64")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        logs = np.log(np.where(values > 0, values, np.nan))
+    out = logs[1:] - logs[:-1]
+    one_day = np.asarray((prices.index[1:] - prices.index[:-1]) == _ONE_DAY)
+    out[~one_day] = np.nan
+    if isinstance(prices, pd.Series):
+        return pd.Series(out, index=prices.index[1:], name=prices.name)
+    return pd.DataFrame(out, index=prices.index[1:], columns=prices.columns)
+
+
+#: Source labels of :func:`average_daily_volume`, in order of precedence.
+VOLUME_SOURCES = ("config", "data (30-day median)", "default")
+
+
+def median_daily_volume(
+    volumes: pd.Series | None,
+    as_of: pd.Timestamp,
+    *,
+    days: int | None = 30,
+    min_reports: int = 1,
+    max_age_days: int = 7,
+) -> float | None:
+    """Median of an asset's last ``days`` reported daily volumes, or None when it has none usable.
+
+    The volume rule: a series is usable at ``as_of`` when it has at least ``min_reports``
+    reports (NaN is no report; a day without trades reports 0) and its last report is at most
+    ``max_age_days`` before ``as_of``. The level is the median of the last ``days`` reports (all
+    of them when ``days`` is None); a median that is not > 0 is no volume.
+
+    Parameters
+    ----------
+    volumes : Series or None
+        USD daily volumes indexed by date (a column of :attr:`PriceData.volumes`).
+    as_of : Timestamp
+        Date the volume is wanted at (the last date of the price panel).
+    days : int or None, default 30
+    min_reports : int, default 1
+    max_age_days : int, default 7
+
+    Returns
+    -------
+    float or None
+    """
+    if volumes is None:
+        return None
+    reports = volumes.dropna()
+    if len(reports) < max(min_reports, 1) or reports.index[-1] < as_of - pd.Timedelta(days=max_age_days):
+        return None
+    level = float((reports if days is None else reports.iloc[-days:]).median())
+    return level if level > 0 else None
+
+
+def average_daily_volume(
+    prices: PriceData,
+    configured: dict[str, float | None],
+    default_usd: float,
+) -> tuple[np.ndarray, tuple[str, ...]]:
+    """USD daily volume per asset: the configured value, else the data's, else ``default_usd``.
+
+    The data's value is :func:`median_daily_volume` at the last date of ``prices``.
+
+    Parameters
+    ----------
+    prices : PriceData
+    configured : dict of str to float or None
+        Asset -> configured volume (None: read it from the data), in the order wanted.
+    default_usd : float
+
+    Returns
+    -------
+    ndarray of shape (n_assets,), tuple of str
+        The volumes and, per asset, which of :data:`VOLUME_SOURCES` gave it.
+    """
+    vols = prices.volumes
+    as_of = prices.prices.index[-1]
+    out, src = [], []
+    for asset, value in configured.items():
+        if value is not None:
+            out.append(value)
+            src.append(VOLUME_SOURCES[0])
+            continue
+        data = None
+        if vols is not None and asset in vols.columns:
+            data = median_daily_volume(vols[asset], as_of)
+        out.append(default_usd if data is None else data)
+        src.append(VOLUME_SOURCES[2] if data is None else VOLUME_SOURCES[1])
+    return np.array(out, dtype=float), tuple(src)
 
 
 def _iso(ts: pd.Timestamp) -> str:

@@ -300,7 +300,7 @@ def through_the_cycle(cfg: Any, data_dir: Any, *, volatility: Any = None) -> Thr
 
     from sklearn.base import clone
 
-    from optimizer.data import resolve_data_dir
+    from optimizer.data import median_daily_volume, one_day_log_returns, resolve_data_dir
     from optimizer.estimators import nearest_correlation
     from optimizer.pipeline.run import load_asset_prices, make_generator
 
@@ -313,7 +313,7 @@ def through_the_cycle(cfg: Any, data_dir: Any, *, volatility: Any = None) -> Thr
     sigma, nu, n_days, start = [], [], [], []
     resid: dict[str, pd.Series] = {}
     for a in assets:
-        r = _one_day_log_returns(prices.prices[a])
+        r = one_day_log_returns(prices.prices[a]).dropna()
         if len(r) < 30:
             raise ConfigError(f"[assets.{a}]: only {len(r)} days of returns up to {cfg.run.as_of}")
         sigma.append(float(np.sqrt(np.mean(r.to_numpy() ** 2))))
@@ -333,25 +333,13 @@ def through_the_cycle(cfg: Any, data_dir: Any, *, volatility: Any = None) -> Thr
     vols = prices.volumes
     last = prices.prices.index[-1]
     for a in assets:
-        v = vols[a].dropna() if vols is not None and a in vols.columns else pd.Series(dtype=float)
-        v = v[v > 0]
-        if len(v) >= 60 and v.index[-1] >= last - pd.Timedelta(days=7):
-            ratio.append(float(v.median() / v.iloc[-30:].median()))
-            has_vol.append(True)
-        else:
-            ratio.append(1.0)
-            has_vol.append(False)
+        v = vols[a] if vols is not None and a in vols.columns else None
+        recent = median_daily_volume(v, last, min_reports=60)
+        full = median_daily_volume(v, last, days=None, min_reports=60)
+        has_vol.append(recent is not None and full is not None)
+        ratio.append(full / recent if recent is not None and full is not None else 1.0)
     return ThroughTheCycle(sigma=np.array(sigma), nu=np.array(nu), correlation=corr, adv_ratio=np.array(ratio),
                            has_volume=tuple(has_vol), n_days=np.array(n_days), start=tuple(start))
-
-
-def _one_day_log_returns(prices: pd.Series) -> pd.Series:
-    """Log returns between consecutive calendar days with prices (a gap leaves no return)."""
-    p = prices.dropna()
-    p = p[p > 0]
-    r = np.log(p).diff()
-    one_day = p.index.to_series().diff() == pd.Timedelta(days=1)
-    return r[one_day.to_numpy()].dropna()
 
 
 def implied_sigma(

@@ -25,11 +25,8 @@ from optimizer.pipeline.run_report import (  # noqa: F401 (re-exported)
     library_versions,
 )
 from optimizer.protocol.book import Book
-from optimizer.protocol.params import RiskParams
+from optimizer.protocol.params import DEFAULT_BONUS, RiskParams, resolve_bonus  # noqa: F401 (re-exported)
 from optimizer.report.model import RunReport
-
-#: Defaults for assets the config gives no current parameters for (used only to shape the book).
-DEFAULT_BONUS = 0.075
 
 
 @dataclass(frozen=True, eq=False)
@@ -260,7 +257,7 @@ def current_params(cfg: RunConfig) -> tuple[RiskParams, tuple[bool, ...]]:
             bonus.append(c.current.liquidation_bonus)
             has.append(True)
         else:
-            b = c.bonus if c.bonus is not None else DEFAULT_BONUS
+            b = resolve_bonus(c.bonus)
             ltv.append(DEFAULT_LT - cfg.optimizer.ltv_buffer)
             lt.append(min(DEFAULT_LT, 1.0 / (1.0 + b)))
             bonus.append(b)
@@ -271,25 +268,15 @@ def current_params(cfg: RunConfig) -> tuple[RiskParams, tuple[bool, ...]]:
 
 def _average_daily_volume(cfg: RunConfig, prices: Any) -> tuple[np.ndarray, tuple[str, ...]]:
     """USD volume per asset: config value, else the data's 30-day median at as_of, else the default."""
-    out, src = [], []
-    vols = getattr(prices, "volumes", None)
-    for a, c in cfg.assets.items():
-        if c.adv_usd is not None:
-            out.append(c.adv_usd)
-            src.append("config")
-            continue
-        v = None
-        if vols is not None and a in vols.columns:
-            tail = vols[a].dropna()
-            if len(tail) and tail.index[-1] >= prices.prices.index[-1] - pd.Timedelta(days=7):
-                v = float(tail.iloc[-30:].median())
-        if v is not None and v > 0:
-            out.append(v)
-            src.append("data (30-day median)")
-        else:
-            out.append(cfg.liquidity.default_adv_usd)
-            src.append("default")
-    return np.array(out, dtype=float), tuple(src)
+    from optimizer.data import average_daily_volume
+
+    return average_daily_volume(prices, {a: c.adv_usd for a, c in cfg.assets.items()},
+                                cfg.liquidity.default_adv_usd)
+
+
+def configured_bonus(cfg: RunConfig, current: RiskParams) -> np.ndarray:
+    """Liquidation bonus per asset under the bonus rule (config, else current, else default)."""
+    return np.array([resolve_bonus(c.bonus, current.liquidation_bonus[i]) for i, c in enumerate(cfg.assets.values())])
 
 
 def per_asset_bounds(cfg: RunConfig, current: RiskParams, has_current: tuple[bool, ...],
@@ -368,9 +355,7 @@ def prepare_market(
     (driver attribution, sensitivity) re-solve with one input replaced."""
     current = inputs.current
     book = book if book is not None else inputs.book
-    bonus = np.array([
-        (c.bonus if c.bonus is not None else current.liquidation_bonus[i]) for i, c in enumerate(cfg.assets.values())
-    ])
+    bonus = configured_bonus(cfg, current)
     lt_min, lt_max, buffer = per_asset_bounds(cfg, current, inputs.has_current, bonus)
     if sigma is None:
         sigma = np.asarray(inputs.generator.volatility_.forecast_, dtype=float) * cfg.scenarios.vol_multiplier

@@ -178,13 +178,12 @@ def point_config(cfg: RunConfig, overrides: dict[str, Any]) -> RunConfig:
         out = out.with_overrides("run", window_days=int(o["window_days"]))
     shift = float(o.get("bonus_shift", 0.0))
     if shift:
-        from optimizer.pipeline.run import current_params
+        from optimizer.pipeline.run import configured_bonus, current_params
 
-        current, _ = current_params(out)
+        bonus = configured_bonus(out, current_params(out)[0])
         assets = {}
         for i, (t, a) in enumerate(out.assets.items()):
-            b = a.bonus if a.bonus is not None else float(current.liquidation_bonus[i])
-            assets[t] = dataclasses.replace(a, bonus=float(np.clip(round(b + shift, 10), 0.0, 0.5)))
+            assets[t] = dataclasses.replace(a, bonus=float(np.clip(round(float(bonus[i]) + shift, 10), 0.0, 0.5)))
         out = dataclasses.replace(out, assets=assets)
     return out
 

@@ -12,6 +12,20 @@ from optimizer.typing import FloatArray
 #: Numerical slack when checking invariants on values that went through a solver.
 INVARIANT_TOL = 1e-9
 
+#: Liquidation bonus of an asset that is given neither a bonus nor current parameters.
+DEFAULT_BONUS = 0.075
+
+
+def resolve_bonus(configured: float | None, current: float | None = None, *, default: float = DEFAULT_BONUS) -> float:
+    """The bonus rule: the configured liquidation bonus, else the current one, else ``default``.
+
+    >>> resolve_bonus(None, 0.05), resolve_bonus(0.1, 0.05), resolve_bonus(None)
+    (0.05, 0.1, 0.075)
+    """
+    if configured is not None:
+        return configured
+    return default if current is None else current
+
 
 @dataclass(frozen=True, eq=False)
 class RiskParams:

@@ -123,3 +123,51 @@ def test_is_frozen():
     data = PriceData(_prices({"a": [1.0]}, DAYS[:1]))
     with pytest.raises(AttributeError):
         data.prices = None  # type: ignore[misc]
+
+
+# --- the one-day return law and the volume rule -----------------------------------------------
+def test_one_day_log_returns_series_leaves_nan_across_gaps_and_non_positive_prices():
+    from optimizer.data import one_day_log_returns
+
+    idx = pd.DatetimeIndex(["2021-01-01", "2021-01-02", "2021-01-04", "2021-01-05", "2021-01-06", "2021-01-07"])
+    p = pd.Series([1.0, 2.0, 4.0, 8.0, 0.0, 2.0], index=idx, name="a")
+    r = one_day_log_returns(p)
+    assert r.name == "a" and list(r.index) == list(idx[1:])
+    np.testing.assert_array_equal(r.isna().to_numpy(), [False, True, False, True, True])
+    assert r.iloc[0] == pytest.approx(np.log(2)) and r.iloc[2] == pytest.approx(np.log(2))
+
+
+def test_one_day_log_returns_frame_matches_price_data_returns_keep():
+    from optimizer.data import one_day_log_returns
+
+    prices = _prices({"a": [1, 2, np.nan, 8, 16, 32], "b": [1, 1.1, 1.2, 1.3, 1.2, 1.1]}, DAYS)
+    r = one_day_log_returns(prices)
+    kept = PriceData(prices).returns(gaps="keep")
+    pd.testing.assert_frame_equal(r.loc[kept.index], kept, check_names=False, check_freq=False)
+    # the per-asset view: each asset on its own dates
+    assert list(r["a"].dropna().index.strftime("%d")) == ["02", "05", "06"]
+
+
+def test_median_daily_volume_rule():
+    from optimizer.data import median_daily_volume
+
+    idx = pd.date_range("2021-01-01", periods=40, freq="D")
+    v = pd.Series(np.arange(40, dtype=float), index=idx)
+    last = idx[-1]
+    assert median_daily_volume(v, last) == pytest.approx(np.median(np.arange(10, 40)))
+    assert median_daily_volume(v, last, days=None) == pytest.approx(19.5)
+    assert median_daily_volume(v, last + pd.Timedelta(days=8)) is None  # stale
+    assert median_daily_volume(v, last, min_reports=41) is None  # too short
+    assert median_daily_volume(v * 0.0, last) is None  # no trades is no volume
+    assert median_daily_volume(None, last) is None
+
+
+def test_average_daily_volume_precedence():
+    from optimizer.data import VOLUME_SOURCES, average_daily_volume
+
+    idx = pd.date_range("2021-01-01", periods=40, freq="D")
+    prices = pd.DataFrame({"a": 1.0, "b": 1.0, "c": 1.0}, index=pd.DatetimeIndex(idx, name="date"))
+    vols = pd.DataFrame({"a": 5.0, "b": 7.0, "c": np.nan}, index=prices.index)
+    adv, src = average_daily_volume(PriceData(prices, volumes=vols), {"a": 3.0, "b": None, "c": None}, 11.0)
+    np.testing.assert_array_equal(adv, [3.0, 7.0, 11.0])
+    assert src == VOLUME_SOURCES

@@ -360,3 +360,12 @@ def test_liquidate_single_vectorised():
         )
     assert out.bad_debt[1] > 0 and out.bad_debt[0] == 0
     assert "LiquidationOutcome(" in repr(out)
+
+
+def test_bonus_rule_config_else_current_else_default():
+    from optimizer.protocol.params import DEFAULT_BONUS, resolve_bonus
+
+    assert resolve_bonus(0.1, 0.05) == 0.1
+    assert resolve_bonus(None, 0.05) == 0.05
+    assert resolve_bonus(None) == DEFAULT_BONUS
+    assert resolve_bonus(None, None, default=0.02) == 0.02
