@@ -510,17 +510,13 @@ def _attach_market_sections(report: RunReport, cfg: RunConfig, inputs: RunInputs
     """Market-simulation and frontier sections (params.json: ``frontier``)."""
     if sim_stage is None:
         return report
-    from optimizer.pipeline import market_sim
+    from optimizer.report.simulation import frontier_section, simulation_section
 
-    sections = dict(report.sections or {})
-    names = list(report.json_sections)
-    sections["market_simulation"] = market_sim.simulation_section(sim_stage, cfg)
+    sections = dict(report.sections)
+    sections["market_simulation"] = simulation_section(sim_stage)
     if search_stage is not None:
-        convex = next((p for p in search_stage.enqueued), None)
-        sections["frontier_view"] = market_sim.frontier_section(search_stage, search_stage.current_point, convex)
-        sections["frontier"] = market_sim.frontier_json(search_stage)
-        names.append("frontier")
-    return dataclasses.replace(report, sections=sections, json_sections=tuple(dict.fromkeys(names)))
+        sections["frontier_view"] = frontier_section(search_stage)
+    return dataclasses.replace(report, sections=sections)
 
 
 def evaluate_book(book: Book, scen: Any, current: RiskParams, params: RiskParams,

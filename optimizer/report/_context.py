@@ -8,7 +8,7 @@ beyond differences and formatting; the numbers come from the report.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -28,6 +28,7 @@ from optimizer.report._format import (
     humanize,
 )
 from optimizer.report.model import FORMAT_VERSION, AssetResult, RunReport
+from optimizer.report.section import Section, Table, slug, text_table
 
 #: The four parameters shown per asset, in table order, with their column labels.
 PARAM_KEYS: tuple[tuple[str, str], ...] = (
@@ -85,52 +86,6 @@ METHOD_LABELS = {
     "book_source": "Book source",
 }
 
-#: Keys of an optional section that describe presentation (anything else is data for params.json).
-SECTION_KEYS = ("title", "text", "bullets", "table", "tables", "figures")
-
-
-@dataclass(frozen=True)
-class Table:
-    """A table of preformatted cells. ``numeric[j]`` right-aligns column j."""
-
-    id: str
-    columns: list[str]
-    rows: list[list[str]]
-    numeric: list[bool]
-    caption: str = ""
-
-
-@dataclass(frozen=True)
-class FigureRef:
-    """A figure: ``id`` is the HTML element id; ``png`` the image (None: show ``empty_text``)."""
-
-    id: str
-    caption: str
-    png: bytes | None = None
-    svg: str | None = None
-    empty_text: str = "Not available for this run."
-
-
-@dataclass(frozen=True)
-class Block:
-    """One piece of an optional section: ``kind`` is paragraph, bullets, table or figure."""
-
-    kind: str
-    text: str = ""
-    items: list[str] = field(default_factory=list)
-    table: Table | None = None
-    figure: FigureRef | None = None
-
-
-@dataclass(frozen=True)
-class Section:
-    """An optional section from ``RunReport.sections``."""
-
-    id: str
-    title: str
-    blocks: list[Block]
-
-
 @dataclass(frozen=True)
 class ReportView:
     """Everything the templates print, as text."""
@@ -150,7 +105,7 @@ class ReportView:
     fund_curve: Table | None
     drivers: Table
     references: Table
-    extra_sections: list[Section]
+    extra_sections: list[tuple[str, Section]]
     findings: Table | None
     method: Table
     book: Table | None
@@ -204,7 +159,7 @@ def _recommendations(assets: Sequence[AssetResult], has_current: bool) -> Table:
         if has_current
         else "Recommended values; no current parameters were given."
     )
-    return Table("tbl-recommendations", cols, rows, [False] + [True] * 4 + [False], caption)
+    return text_table("tbl-recommendations", cols, rows, [False] + [True] * 4 + [False], caption)
 
 
 def _changes_sentence(assets: Sequence[AssetResult]) -> str:
@@ -284,9 +239,9 @@ def _metrics(report: RunReport, conf: str) -> Table:
         else:
             rows.append([label, fmt_auto(k, rec.get(k))])
     if cur is not None:
-        return Table("tbl-metrics", ["Metric", "Current parameters", "Recommended", "Change"], rows,
+        return text_table("tbl-metrics", ["Metric", "Current parameters", "Recommended", "Change"], rows,
                      [False, True, True, True])
-    return Table("tbl-metrics", ["Metric", "Recommended"], rows, [False, True],
+    return text_table("tbl-metrics", ["Metric", "Recommended"], rows, [False, True],
                  "No current parameters were given, so there is no before/after comparison.")
 
 
@@ -315,7 +270,7 @@ def _fund(report: RunReport) -> tuple[Table, Table | None]:
         v = f[k]
         text = fmt_prob(v) if k == "epsilon" else fmt_auto(k, v)
         rows.append([FUND_LABELS.get(k, humanize(k)), text])
-    table = Table("tbl-fund", ["Quantity", "Value"], rows, [False, True])
+    table = text_table("tbl-fund", ["Quantity", "Value"], rows, [False, True])
     curve = f.get("curve") or []
     pts = _curve_points(curve, as_float(report.insurance_fund_usd))
     if not pts:
@@ -325,7 +280,7 @@ def _fund(report: RunReport) -> tuple[Table, Table | None]:
     for x, p in pts:
         mark = " (recommended)" if fund_v is not None and abs(x - fund_v) <= 1e-6 * max(1.0, fund_v) else ""
         crow.append([fmt_usd(x) + mark, fmt_prob(p)])
-    return table, Table(
+    return table, text_table(
         "tbl-fund-curve", ["Fund size", "P(bad debt > fund)"], crow, [True, True],
         f"{len(pts)} of {len(curve)} points of the curve.",
     )
@@ -372,7 +327,7 @@ def _drivers(assets: Sequence[AssetResult]) -> Table:
         "of liquidating the position; horizon move = the tail quantile of the price change over the "
         "horizon."
     )
-    return Table("tbl-drivers", cols, rows, numeric, caption)
+    return text_table("tbl-drivers", cols, rows, numeric, caption)
 
 
 def _references(assets: Sequence[AssetResult]) -> Table:
@@ -390,7 +345,7 @@ def _references(assets: Sequence[AssetResult]) -> Table:
             fmt_pct(r.get("smart_ltv")),
         ] + [fmt_pct(r.get(k)) if as_float(r.get(k)) is not None else fmt_text(r.get(k)) for k in extras]
         rows.append(cells)
-    return Table("tbl-references", cols, rows, [False] + [True] * (len(cols) - 1),
+    return text_table("tbl-references", cols, rows, [False] + [True] * (len(cols) - 1),
                  "Simple benchmarks computed from the same inputs, shown beside the recommendation.")
 
 
@@ -406,7 +361,7 @@ def _findings(findings: Sequence[Mapping[str, Any]]) -> Table | None:
             period = fmt_text(start if start is not None else end)
         rows.append([fmt_text(f.get("kind")), fmt_text(f.get("asset")).upper(), period,
                      fmt_text(f.get("detail"))])
-    return Table("tbl-findings", ["Kind", "Asset", "Period", "Detail"], rows, [False] * 4)
+    return text_table("tbl-findings", ["Kind", "Asset", "Period", "Detail"], rows, [False] * 4)
 
 
 def _method(method: Mapping[str, Any]) -> Table:
@@ -415,7 +370,7 @@ def _method(method: Mapping[str, Any]) -> Table:
         v = method[k]
         rows.append([METHOD_LABELS.get(k, humanize(k)),
                      fmt_num(v, 3) if k == "solve_seconds" else fmt_auto(k, v)])
-    return Table("tbl-method", ["Setting", "Value"], rows, [False, False])
+    return text_table("tbl-method", ["Setting", "Value"], rows, [False, False])
 
 
 def _book(book: Mapping[str, Any]) -> Table | None:
@@ -428,7 +383,7 @@ def _book(book: Mapping[str, Any]) -> Table | None:
         else:
             text = fmt_auto(k, v)
         rows.append([humanize(k), text])
-    return Table("tbl-book", ["Book", "Value"], rows, [False, False])
+    return text_table("tbl-book", ["Book", "Value"], rows, [False, False])
 
 
 def _repro(report: RunReport) -> tuple[list[tuple[str, str]], list[tuple[str, str]], list[tuple[str, str]]]:
@@ -449,138 +404,6 @@ def _repro(report: RunReport) -> tuple[list[tuple[str, str]], list[tuple[str, st
     files = [(str(k), fmt_text(v)) for k, v in sorted((m.get("data_files") or {}).items())]
     versions = [(str(k), fmt_text(v)) for k, v in sorted((m.get("versions") or {}).items())]
     return rows, files, versions
-
-
-# --- optional sections ----------------------------------------------------------------------------------------
-
-
-def _slug(s: str) -> str:
-    out = "".join(c if c.isalnum() else "-" for c in s.lower())
-    return "-".join(p for p in out.split("-") if p) or "section"
-
-
-_FORMATTERS = {
-    "pct": fmt_pct,
-    "prob": fmt_prob,
-    "usd": fmt_usd,
-    "usd_short": fmt_usd_short,
-    "bps": fmt_bps,
-    "num": fmt_num,
-    "text": fmt_text,
-}
-
-
-def _section_table(spec: Mapping[str, Any], tid: str) -> Table:
-    cols = [fmt_text(c) for c in spec.get("columns") or []]
-    raw_rows = spec.get("rows") or []
-    width = max([len(cols)] + [len(r) for r in raw_rows]) if (cols or raw_rows) else 0
-    cols = cols + [""] * (width - len(cols))
-    formats = list(spec.get("formats") or [])
-    formats += ["auto"] * (width - len(formats))
-    rows, numeric = [], [True] * width
-    for r in raw_rows:
-        cells = []
-        for j in range(width):
-            v = r[j] if j < len(r) else None
-            fmt = _FORMATTERS.get(formats[j])
-            cells.append(fmt(v) if fmt else fmt_text(v))
-            if isinstance(v, str) or v is None and formats[j] == "text":
-                numeric[j] = False
-        rows.append(cells)
-    if not raw_rows:
-        numeric = [False] * width
-    return Table(fmt_text(spec.get("id") or tid), cols, rows, numeric, fmt_text(spec.get("caption") or ""))
-
-
-def _section_figure(spec: Mapping[str, Any], fid: str) -> FigureRef:
-    import base64
-
-    png = None
-    if isinstance(spec.get("png"), (bytes, bytearray)):
-        png = bytes(spec["png"])
-    elif isinstance(spec.get("png_base64"), str):
-        png = base64.b64decode(spec["png_base64"])
-    svg = spec.get("svg") if isinstance(spec.get("svg"), str) else None
-    if png is None and svg is None and isinstance(spec.get("plot"), Mapping):
-        from optimizer.report import plots
-
-        with plots.report_style():
-            fig = plots.plot_spec(spec["plot"])
-            png = None if fig is None else plots.figure_png(fig)
-    return FigureRef(fmt_text(spec.get("id") or fid), fmt_text(spec.get("caption") or ""), png, svg)
-
-
-def _summarise_value(v: Any) -> str:
-    if isinstance(v, Mapping):
-        return f"{len(v)} entries (see params.json)"
-    if isinstance(v, (list, tuple, np.ndarray)):
-        if len(v) <= 6 and all(not isinstance(x, (Mapping, list, tuple)) for x in v):
-            return fmt_text(list(v))
-        return f"{len(v)} items (see params.json)"
-    return fmt_text(v)
-
-
-def build_section(name: str, spec: Any, *, figures: bool = True) -> Section:
-    """Turn one entry of ``RunReport.sections`` into paragraphs, bullets, tables and figures.
-
-    A section that is a dict may use the presentation keys ``title``, ``text`` (str or list of
-    paragraphs), ``bullets`` (list of str), ``table`` / ``tables`` (``columns``, ``rows``, optional
-    ``formats`` from pct, prob, usd, usd_short, bps, num, text; ``caption``; ``id``) and ``figures``
-    (each with ``id``, ``caption`` and one of ``png_base64``, ``svg`` or ``plot`` for
-    :func:`optimizer.report.plots.plot_spec`). Other keys are data (for params.json) and are not
-    printed. A dict with none of these keys is printed as a key/value table; a string as a paragraph;
-    a list as bullets.
-    """
-    sid = _slug(name)
-    if isinstance(spec, str):
-        return Section(f"sec-{sid}", humanize(name), [Block("paragraph", text=spec)])
-    if isinstance(spec, (list, tuple)):
-        return Section(f"sec-{sid}", humanize(name), [Block("bullets", items=[fmt_text(x) for x in spec])])
-    if not isinstance(spec, Mapping):
-        return Section(f"sec-{sid}", humanize(name), [Block("paragraph", text=fmt_text(spec))])
-    title = fmt_text(spec.get("title") or humanize(name))
-    blocks: list[Block] = []
-    if not any(k in spec for k in SECTION_KEYS[1:]):
-        rows = [[humanize(str(k)), fmt_auto(str(k), v) if not isinstance(v, (Mapping, list, tuple, np.ndarray))
-                 else _summarise_value(v)] for k, v in spec.items() if k != "title"]
-        if rows:
-            blocks.append(Block("table", table=Table(f"tbl-{sid}", ["Item", "Value"], rows, [False, True])))
-        return Section(f"sec-{sid}", title, blocks)
-    text = spec.get("text")
-    for para in [text] if isinstance(text, str) else list(text or []):
-        blocks.append(Block("paragraph", text=fmt_text(para)))
-    if spec.get("bullets"):
-        blocks.append(Block("bullets", items=[fmt_text(x) for x in spec["bullets"]]))
-    tables = ([spec["table"]] if isinstance(spec.get("table"), Mapping) else []) + [
-        t for t in spec.get("tables") or [] if isinstance(t, Mapping)
-    ]
-    for i, t in enumerate(tables):
-        blocks.append(Block("table", table=_section_table(t, f"tbl-{sid}" + (f"-{i + 1}" if i else ""))))
-    for i, fs in enumerate(spec.get("figures") or []):
-        if not isinstance(fs, Mapping):
-            continue
-        fid = f"fig-{sid}-{i + 1}"
-        if figures:
-            blocks.append(Block("figure", figure=_section_figure(fs, fid)))
-        else:
-            blocks.append(Block("figure", figure=FigureRef(fmt_text(fs.get("id") or fid),
-                                                          fmt_text(fs.get("caption") or ""))))
-    return Section(f"sec-{sid}", title, blocks)
-
-
-def _data_only(name: str, spec: Any, json_sections: Sequence[str]) -> bool:
-    """A params.json section that is a mapping of mappings (e.g. ``var_backtests`` keyed by ticker) and
-    has no presentation key is data only: a generic table would only say "N entries", so it is not
-    printed (another section presents it)."""
-    if name in json_sections and isinstance(spec, (list, tuple)):
-        return all(isinstance(v, Mapping) for v in spec)  # e.g. ``frontier``: presented elsewhere
-    return (
-        name in json_sections
-        and isinstance(spec, Mapping)
-        and bool(spec)
-        and not any(k in spec for k in SECTION_KEYS)
-        and all(isinstance(v, Mapping) for v in spec.values())
-    )
 
 
 # --- the view ----------------------------------------------------------------------------------------------------
@@ -624,15 +447,8 @@ def _summary(report: RunReport, conf: str) -> list[str]:
     return paras
 
 
-def build_view(report: RunReport, *, figures: bool = True) -> ReportView:
-    """Format every part of ``report`` for the templates.
-
-    Parameters
-    ----------
-    report : RunReport
-    figures : bool
-        Draw the figures of optional sections (HTML); False skips the drawing (Markdown).
-    """
+def build_view(report: RunReport) -> ReportView:
+    """Format every part of ``report`` for the templates (figures are drawn only when the HTML asks)."""
     conf = confidence_label(report.method.get("alpha"))
     has_current = any(a.current for a in report.assets)
     bindings = [a.binding for a in report.assets if a.binding]
@@ -661,8 +477,7 @@ def build_view(report: RunReport, *, figures: bool = True) -> ReportView:
         note = "No bad-debt scenarios were recorded."
     fund, fund_curve = _fund(report)
     repro, files, versions = _repro(report)
-    sections = [build_section(k, v, figures=figures) for k, v in (report.sections or {}).items()
-                if not _data_only(k, v, report.json_sections)]
+    sections = [(f"sec-{slug(name)}", s) for name, s in report.sections.items() if s.shown]
     return ReportView(
         title=report.title,
         config_name=report.config_name,

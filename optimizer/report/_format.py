@@ -142,13 +142,15 @@ def fmt_bps(delta: Any) -> str:
     return f"{bps:+.1f} bps"
 
 
-def fmt_usd(x: Any) -> str:
-    """Dollars with thousands separators: whole dollars from $1,000, cents below."""
+def fmt_usd(x: Any, decimals: int | None = None) -> str:
+    """Dollars with thousands separators: whole dollars from $1,000, cents below (or ``decimals``)."""
     v = as_float(x)
     if v is None:
         return MISSING
     sign = "-" if v < 0 else ""
     a = abs(v)
+    if decimals is not None:
+        return f"{sign}${a:,.{decimals}f}"
     if a >= 1000 or a == 0:
         return f"{sign}${a:,.0f}"
     return f"{sign}${a:,.2f}"

@@ -12,7 +12,6 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from optimizer.report._context import Table
 from optimizer.report._format import (
     JSON_SIGNIFICANT_DIGITS,
     canonicalize,
@@ -23,6 +22,7 @@ from optimizer.report._format import (
     fmt_usd,
 )
 from optimizer.report._jinja import environment, read_template_file
+from optimizer.report.section import Table, text_table
 
 __all__ = [
     "BacktestReport",
@@ -87,10 +87,6 @@ def _fmt_hf(x: Any) -> str:
     return "n/a" if x is None else f"{float(x):.2f}"
 
 
-def _table(tid: str, cols: list[str], rows: list[list[str]], numeric: list[bool], caption: str = "") -> Table:
-    return Table(tid, cols, rows, numeric, caption)
-
-
 def build_backtest_view(report: BacktestReport) -> BacktestView:
     """Format the record for the templates."""
     rec = report.record
@@ -145,7 +141,7 @@ def build_backtest_view(report: BacktestReport) -> BacktestView:
             fmt_usd(e["realised_bad_debt_current_params_usd"]),
             fmt_usd(e.get("realised_bad_debt_all_at_threshold_usd")), fmt_usd(e.get("risk_budget_usd")),
         ])
-    episodes = _table("tbl-episodes",
+    episodes = text_table("tbl-episodes",
                       ["Episode", "Fitted to", "Assets", "Realised bad debt", "Insurance fund", "Fund covers",
                        "Accounts liquidated", "Lowest HF at start", "Static, worst close",
                        "Under current params", "All borrowers at threshold", "Risk budget (CVaR)"],
@@ -167,7 +163,7 @@ def build_backtest_view(report: BacktestReport) -> BacktestView:
                 fmt_pct(d["lt_ltv_gap"], 1), fmt_pct(d["liquidation_distance_at_max_ltv"], 1),
                 fmt_prob(d["tail_probability"]), fmt_text(d["plausibility"]),
             ])
-    assets = _table("tbl-episode-assets",
+    assets = text_table("tbl-episode-assets",
                     ["Episode", "Asset", "Worst close vs t0", "LT", "LTV", "Insolvency buffer",
                      "Margin left", "LT - LTV", "Drop to liquidate at max LTV", "Model P(at least as bad)",
                      "Plausibility"],
@@ -177,10 +173,10 @@ def build_backtest_view(report: BacktestReport) -> BacktestView:
                     "drop (negative: the move went through it). Model P: share of simulated paths of the "
                     "episode's length whose lowest point is at least as low.")
     nc = [[_episode_label(e), fmt_text(e.get("reason"))] for e in eps if not e.get("covered")]
-    not_covered = _table("tbl-not-covered", ["Episode", "Why not replayed"], nc, [False, False]) if nc else None
+    not_covered = text_table("tbl-not-covered", ["Episode", "Why not replayed"], nc, [False, False]) if nc else None
     ex = [[_episode_label(e), a, fmt_text(why)] for e in eps if e.get("covered")
           for a, why in (e.get("excluded_assets") or {}).items()]
-    excluded = _table("tbl-excluded", ["Episode", "Asset left out", "Why"], ex, [False] * 3) if ex else None
+    excluded = text_table("tbl-excluded", ["Episode", "Asset left out", "Why"], ex, [False] * 3) if ex else None
 
     v_rows = []
     for a, per in (rec.get("var_backtests") or {}).items():
@@ -199,7 +195,7 @@ def build_backtest_view(report: BacktestReport) -> BacktestView:
                            fmt_num(m["es_p"], 3),
                            ("passes" if m["passes"] else "fails") + ("; best" if m.get("chosen") else "")])
     s = rec.get("var_backtest_settings") or {}
-    var = _table("tbl-var-backtests",
+    var = text_table("tbl-var-backtests",
                  ["Asset", "Estimator", "Test period", "Days", "Exceptions", "Expected", "Zone", "Kupiec p",
                   "Christoffersen p", "Cond. coverage p", "ES p", "Verdict"],
                  v_rows, [False, False, False, True, True, True, False, True, True, True, True, False])

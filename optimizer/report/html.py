@@ -6,16 +6,17 @@ opens offline, can be attached to a forum post or archived as is, and needs no J
 
 from __future__ import annotations
 
-from optimizer.report._context import FigureRef, build_view
+from optimizer.report._context import build_view
 from optimizer.report._format import confidence_label
 from optimizer.report._jinja import environment, read_template_file
 from optimizer.report.model import RunReport
+from optimizer.report.section import Figure
 
 TEMPLATE = "report.html.j2"
 STYLESHEET = "style.css"
 
 
-def figure_refs(report: RunReport) -> dict[str, FigureRef]:
+def figure_refs(report: RunReport) -> dict[str, Figure]:
     """The five standard figures with their captions, drawn by :mod:`optimizer.report.plots`."""
     from optimizer.report import plots
 
@@ -53,7 +54,7 @@ def figure_refs(report: RunReport) -> dict[str, FigureRef]:
         "fig-params": "No assets.",
     }
     return {
-        fid: FigureRef(fid, captions[fid], images.get(fid), None, empty[fid]) for fid in captions
+        fid: Figure(fid, captions[fid], images.get(fid), None, empty[fid]) for fid in captions
     }
 
 
@@ -72,7 +73,7 @@ def render_html(report: RunReport) -> str:
     str
         The document, ending with a newline.
     """
-    view = build_view(report, figures=True)
+    view = build_view(report)
     html = environment().get_template(TEMPLATE).render(
         v=view, figs=figure_refs(report), css=read_template_file(STYLESHEET)
     )

@@ -15,7 +15,7 @@ Layout (``FORMAT_VERSION`` 1)::
                              "current": {...} | null, "drivers", "references", "binding"}},
      "insurance_fund_usd", "fund": {..., "curve": [[fund_usd, prob_exceed], ...]},
      "metrics", "metrics_current" | null, "method", "book_summary", "data_findings",
-     "<section>": {...} for each name in RunReport.json_sections}
+     "<data_key>": ... for each section of RunReport.sections that carries data}
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ META_KEYS = (
     "data_files",
 )
 
-#: Top-level keys owned by the report itself; a json section may not reuse them.
+#: Top-level keys owned by the report itself; a section's data may not reuse them.
 RESERVED_KEYS = frozenset(
     {
         "meta", "config_name", "status", "status_message", "assets", "insurance_fund_usd", "fund",
@@ -79,8 +79,7 @@ def params_dict(report: RunReport) -> dict[str, Any]:
     Raises
     ------
     ValueError
-        When ``report.json_sections`` names a section that is missing from ``report.sections`` or
-        that would overwrite one of :data:`RESERVED_KEYS`.
+        When a section's data would overwrite one of :data:`RESERVED_KEYS` or another section's.
     TypeError
         When a value cannot be represented in JSON (the message gives its path).
     """
@@ -119,19 +118,17 @@ def params_dict(report: RunReport) -> dict[str, Any]:
         "book_summary": dict(report.book_summary or {}),
         "data_findings": [dict(f) for f in report.data_findings],
     }
-    sections = report.sections or {}
-    for name in report.json_sections:
-        if name in RESERVED_KEYS:
+    for name, section in report.sections.items():
+        if section.data is None:
+            continue
+        key = section.data_key or name
+        if key in RESERVED_KEYS:
             raise ValueError(
-                f"json section {name!r} would overwrite the params.json key of the same name; "
-                "rename the section"
+                f"section {name!r} would overwrite the params.json key {key!r}; rename the section's data_key"
             )
-        if name not in sections:
-            raise ValueError(
-                f"RunReport.json_sections names {name!r} but RunReport.sections has no such key "
-                f"(it has: {', '.join(sorted(sections)) or 'none'})"
-            )
-        out[name] = sections[name]
+        if key in out:
+            raise ValueError(f"two sections write the params.json key {key!r}; give one another data_key")
+        out[key] = section.data
     return canonicalize(_strip_wall_clock(out), digits=JSON_SIGNIFICANT_DIGITS)
 
 

@@ -25,7 +25,7 @@ def render_markdown(report: RunReport) -> str:
     str
         The document, ending with a single newline.
     """
-    view = build_view(report, figures=False)
+    view = build_view(report)
     text = environment().get_template(TEMPLATE).render(v=view)
     return _tidy(text)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import base64
 import io
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -448,6 +448,67 @@ def plot_spec(spec: Mapping[str, Any]) -> Figure | None:
     if len(series) > 1 or kind != "bar":
         ax.legend(frameon=False)
     return fig
+
+
+def plot_cascades(bad_debt: np.ndarray, bad_debt_nocascade: np.ndarray) -> Figure:
+    """The top 5 % of simulated bad debt per path, with and without liquidation cascades."""
+    fig = _figure(8.0, 3.2)
+    ax = fig.subplots()
+    pos = np.sort(bad_debt)
+    off = np.sort(bad_debt_nocascade)
+    q = np.linspace(0.95, 1.0, 200)
+    ax.plot(q * 100, np.quantile(pos, q), label="cascades on")
+    ax.plot(q * 100, np.quantile(off, q), label="cascades off", linestyle="--")
+    ax.set_xlabel("percentile of scenarios")
+    ax.set_ylabel("aggregate bad debt (USD)")
+    ax.set_title("Tail of simulated bad debt with and without liquidation cascades")
+    ax.legend(frameon=False)
+    return fig
+
+
+def plot_frontier(
+    frontier: Sequence[Mapping[str, Any]],
+    tail_key: str,
+    *,
+    budgets: Mapping[str, float] | None = None,
+    convex_point: Mapping[str, Any] | None = None,
+    current_point: Mapping[str, Any] | None = None,
+) -> Figure:
+    """Capital efficiency (USD bn) against the tail measure ``tail_key`` of each frontier point.
+
+    Appetites are annotated; the convex-core start and the current parameters are marked, and with
+    ``tail_key = "bad_debt_cvar_usd"`` each appetite budget is a dotted vertical line.
+    """
+    fig = _figure(8.0, 3.8)
+    ax = fig.subplots()
+    xs = [p[tail_key] for p in frontier]
+    ys = [p["capital_efficiency_usd"] / 1e9 for p in frontier]
+    ax.plot(xs, ys, marker="o", markersize=3, linewidth=1.0, label="frontier")
+    for p in frontier:
+        if p.get("appetite"):
+            ax.annotate(p["appetite"], (p[tail_key], p["capital_efficiency_usd"] / 1e9), textcoords="offset points",
+                        xytext=(6, -10), fontsize=8)
+    if convex_point is not None:
+        ax.scatter([convex_point[tail_key]], [convex_point["capital_efficiency_usd"] / 1e9], marker="s", s=40,
+                   label="convex core (trial 0)", zorder=3)
+    if current_point is not None:
+        ax.scatter([current_point[tail_key]], [current_point["capital_efficiency_usd"] / 1e9], marker="*", s=80,
+                   label="current parameters", zorder=3)
+    for b in (budgets or {}).values():
+        if tail_key == "bad_debt_cvar_usd":
+            ax.axvline(b, linewidth=0.8, linestyle=":", color="grey")
+    ax.set_xlabel(tail_key.replace("_", " "))
+    ax.set_ylabel("capital efficiency (USD bn)")
+    ax.set_title("Capital efficiency vs tail of bad debt (worst-case book, dynamic simulation)")
+    ax.legend(frameon=False, loc="lower right")
+    return fig
+
+
+def png_of(draw: Callable[[], Figure | None]) -> bytes | None:
+    """PNG bytes of the figure ``draw()`` returns, drawn in :func:`report_style` (None: nothing drawn)."""
+    with report_style():
+        fig = draw()
+        return None if fig is None else figure_png(fig)
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ from optimizer.exceptions import OptimizerError
 from optimizer.protocol.guardrails import PARAM_KEYS, Plan, Step
 from optimizer.report._format import fmt_bps, fmt_pct, fmt_prob, fmt_usd
 from optimizer.report._jinja import environment
+from optimizer.report.section import text_table
 
 TEMPLATE = "proposal.md.j2"
 
@@ -93,10 +94,6 @@ def load_proposal(path: str | Path) -> dict[str, Plan]:
 # ---------------------------------------------------------------------------------------------
 # Markdown
 # ---------------------------------------------------------------------------------------------
-def _table(columns: list[str], rows: list[list[str]], numeric: list[bool], caption: str = "") -> dict[str, Any]:
-    return {"columns": columns, "rows": rows, "numeric": numeric, "caption": caption}
-
-
 def _metric(kind: str, x: Any) -> str:
     return fmt_usd(x) if kind == "usd" else fmt_prob(x)
 
@@ -153,7 +150,7 @@ def build_view(doc: dict[str, Any]) -> dict[str, Any]:
             "n_steps": len(rows),
             "first": v["schedule"][0]["date"],
             "last": v["schedule"][-1]["date"],
-            "table": _table(["Date", "LTV", "Liq. threshold", "Liq. bonus"], rows, [False, True, True, True]),
+            "table": text_table("", ["Date", "LTV", "Liq. threshold", "Liq. bonus"], rows, [False, True, True, True]),
             "notes": v["notes"],
         })
     rationale = []
@@ -173,7 +170,7 @@ def build_view(doc: dict[str, Any]) -> dict[str, Any]:
         rationale.append({
             "asset": a.upper(),
             "text": v["rationale"],
-            "table": _table(["Driver", "Now", "Baseline", "Baseline from", "Effect on LT"], rows,
+            "table": text_table("", ["Driver", "Now", "Baseline", "Baseline from", "Effect on LT"], rows,
                             [False, True, True, False, True],
                             "Effect on LT = LT now - LT with that driver reset to its baseline, before rounding."),
         })
@@ -206,11 +203,11 @@ def build_view(doc: dict[str, Any]) -> dict[str, Any]:
         "n_vote": sum(1 for a in changed if assets[a]["needs_vote"]),
         "start_date": doc["start_date"],
         "end_date": doc.get("end_date"),
-        "spec": _table(["Asset", "Parameter", "Current", "Recommended", "Change"], spec_rows,
+        "spec": text_table("", ["Asset", "Parameter", "Current", "Recommended", "Change"], spec_rows,
                        [False, False, True, True, True]),
         "schedules": schedules,
         "rationale": rationale,
-        "metrics": _table(["Metric", "Current", "After the schedule", "Change"], metric_rows,
+        "metrics": text_table("", ["Metric", "Current", "After the schedule", "Change"], metric_rows,
                           [False, True, True, True]),
         "target": doc["target"],
         "budget": fmt_usd(doc["target"]["budget_usd"]),

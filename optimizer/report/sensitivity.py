@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from optimizer.report._context import FigureRef
 from optimizer.report._format import fmt_pct, fmt_usd, fmt_usd_short
 from optimizer.report._jinja import environment, read_template_file
 from optimizer.report.plots import RECOMMENDED_COLOR, VAR_COLOR, _figure, figure_png, report_style
+from optimizer.report.section import FigureRef, text_table
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -182,10 +182,6 @@ def sensitivity_figures(doc: dict[str, Any]) -> dict[str, FigureRef]:
 # ---------------------------------------------------------------------------------------------
 # View
 # ---------------------------------------------------------------------------------------------
-def _table(tid: str, columns: list[str], rows: list[list[str]], numeric: list[bool], caption: str = "") -> dict[str, Any]:
-    return {"id": tid, "columns": columns, "rows": rows, "numeric": numeric, "caption": caption}
-
-
 def build_view(doc: dict[str, Any], run_info: dict[str, Any]) -> dict[str, Any]:
     """Preformatted text for the templates."""
     assets = doc["assets"]
@@ -214,12 +210,12 @@ def build_view(doc: dict[str, Any], run_info: dict[str, Any]) -> dict[str, Any]:
         for x in assets:
             rows = [[fmt_value(a[g["y"]]["fmt"], yv), *[fmt_pct(v) for v in row]]
                     for yv, row in zip(g["y_values"], g["lt"][x])]
-            tables.append(_table(f"tbl-grid-{g['x']}-{g['y']}-{x}".replace("_", "-"),
+            tables.append(text_table(f"tbl-grid-{g['x']}-{g['y']}-{x}".replace("_", "-"),
                                  [f"{x.upper()} LT ({a[g['y']]['label']} / {a[g['x']]['label']})", *xs], rows,
                                  [False, *[True] * len(xs)]))
         rows = [[fmt_value(a[g["y"]]["fmt"], yv), *[fmt_usd(v) for v in row]]
                 for yv, row in zip(g["y_values"], g["insurance_fund_usd"])]
-        tables.append(_table(f"tbl-grid-{g['x']}-{g['y']}-fund".replace("_", "-"),
+        tables.append(text_table(f"tbl-grid-{g['x']}-{g['y']}-fund".replace("_", "-"),
                              [f"Fund ({a[g['y']]['label']} / {a[g['x']]['label']})", *xs], rows,
                              [False, *[True] * len(xs)]))
         grids.append({"x": g["x"], "y": g["y"], "x_label": a[g["x"]]["label"], "y_label": a[g["y"]]["label"],
@@ -248,15 +244,15 @@ def build_view(doc: dict[str, Any], run_info: dict[str, Any]) -> dict[str, Any]:
         "command": run_info.get("command"),
         "assets_upper": [x.upper() for x in assets],
         "assets": assets,
-        "base": _table("tbl-base", ["Asset", "LT", "LTV"], base_rows, [False, True, True]),
+        "base": text_table("tbl-base", ["Asset", "LT", "LTV"], base_rows, [False, True, True]),
         "base_fund": fmt_usd(base.get("insurance_fund_usd")),
         "base_status": base.get("status"),
-        "tornado": _table("tbl-tornado", ["Assumption", "Values", *[x.upper() for x in assets], "Fund"], torn_rows,
+        "tornado": text_table("tbl-tornado", ["Assumption", "Values", *[x.upper() for x in assets], "Fund"], torn_rows,
                           [False, False, *[True] * (len(assets) + 1)],
                           "Lowest .. highest change from the base point over the values swept: LT in bps, "
                           "the insurance fund in USD."),
         "grids": grids,
-        "points": _table("tbl-points", ["#", "Point", "Status", "Fund", *[f"{x.upper()} LT" for x in assets]],
+        "points": text_table("tbl-points", ["#", "Point", "Status", "Fund", *[f"{x.upper()} LT" for x in assets]],
                          point_rows, [True, False, False, True, *[True] * len(assets)]),
         "errors": errors,
         "notes": doc.get("notes", []),

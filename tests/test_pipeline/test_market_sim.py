@@ -13,6 +13,7 @@ from optimizer.optimize.search import dominates
 from optimizer.pipeline import market_sim
 from optimizer.pipeline.config import load_config
 from optimizer.pipeline.run import load_inputs, prepare_market, solve_thresholds
+from optimizer.report.simulation import frontier_data
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -85,7 +86,7 @@ def test_frontier_is_non_dominated_and_holds_the_convex_point(staged, tmp_path):
     for p in fr:
         for a, v in p["assets"].items():
             assert v["ltv"] <= v["liquidation_threshold"] and v["liquidation_threshold"] * (1 + v["liquidation_bonus"]) <= 1 + 1e-12
-    json_points = market_sim.frontier_json(st)
+    json_points = frontier_data(st)
     assert {"capital_efficiency_usd", "bad_debt_cvar_usd", "prob_bad_debt_exceeds_fund", "appetite", "assets"} <= set(json_points[0])
 
     # resume: the same study with a larger budget runs only the remaining trials

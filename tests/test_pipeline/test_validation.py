@@ -166,8 +166,8 @@ def auto_run(data_dir):
 def test_every_report_has_the_backtest_section(auto_run):
     rep = auto_run.report
     sec = rep.sections["backtests"]
-    assert sec["title"].startswith("Backtests")
-    assets = {row[0] for row in sec["table"]["rows"]}
+    assert sec.title.startswith("Backtests")
+    assets = {row[0] for row in sec.tables[0].rows}
     assert assets == set(rep.asset_names)
     params = params_dict(rep)
     assert set(params["var_backtests"]) == set(rep.asset_names)
@@ -186,7 +186,7 @@ def test_auto_uses_each_assets_chosen_estimator(auto_run):
         used = a.drivers["estimator"]
         # a chosen GARCH/GJR that is rejected on the run's window falls back to EWMA, and says so
         assert used == chosen or (used == "ewma" and a.drivers["fallback_reason"]), (a.asset, chosen, used)
-    bullets = " ".join(auto_run.report.sections["backtests"]["bullets"])
+    bullets = " ".join(auto_run.report.sections["backtests"].bullets)
     assert "used:" in bullets
 
 
@@ -198,7 +198,7 @@ def test_anti_procyclicality_methods(method, data_dir, auto_run):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         out = run(cfg, data_dir=data_dir)
-    sec = out.report.sections["anti_procyclicality"]
+    sec = out.report.sections["anti_procyclicality"].data
     assert sec["method"] == method
     rec = out.recommended
     assert rec.violations() == []

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from optimizer.report.model import FORMAT_VERSION, AssetResult, RunReport
+from optimizer.report.section import Column, Figure, Format, Section, Table, text_table
 
 ASSETS = ("eth", "wbtc", "usdc")
 FIGURE_IDS = ("fig-prices", "fig-correlation", "fig-bad-debt", "fig-params", "fig-fund")
@@ -44,6 +45,14 @@ def _tail(x: np.ndarray, alpha: float) -> tuple[float, float]:
     return var, float(tail.mean())
 
 
+def _draw_frontier() -> bytes | None:
+    from optimizer.report import plots
+
+    return plots.png_of(lambda: plots.plot_spec({
+        "kind": "line", "x": [1e6, 5e6, 1e7], "series": {"efficiency": [4.5e9, 4.7e9, 4.8e9]},
+        "xlabel": "CVaR budget (USD)", "ylabel": "USD"}))
+
+
 def build_report(seed: int = 7, **changes: object) -> RunReport:
     """The synthetic fixture; ``changes`` replace fields (dataclasses.replace)."""
     rng = np.random.default_rng(seed)
@@ -70,7 +79,7 @@ def build_report(seed: int = 7, **changes: object) -> RunReport:
                      "collateral_usd": 2.1e9, "estimator": "gjr-garch-t", "fallback_reason": None,
                      "horizon_drop_q": 0.74},
             references={"analytic_lt": 0.842, "smart_ltv": 0.795},
-            binding="risk budget",
+            binding="aggregate risk budget",
         ),
         AssetResult(
             asset="wbtc",
@@ -84,7 +93,7 @@ def build_report(seed: int = 7, **changes: object) -> RunReport:
                      "fallback_reason": "GARCH did not converge (persistence 0.9995 | boundary)",
                      "horizon_drop_q": 0.79},
             references={"analytic_lt": 0.771, "smart_ltv": 0.722},
-            binding="risk budget",
+            binding="aggregate risk budget",
         ),
         AssetResult(
             asset="usdc",
@@ -152,22 +161,23 @@ def build_report(seed: int = 7, **changes: object) -> RunReport:
         bad_debt=bd,
         bad_debt_current=bd_cur,
         sections={
-            "frontier": {
-                "title": "Efficiency frontier",
-                "text": "Capital efficiency against the bad-debt CVaR budget.",
-                "table": {"columns": ["Budget", "Capital efficiency"],
-                          "rows": [[1e6, 4.5e9], [5e6, 4.7e9], [1e7, 4.8e9]],
-                          "formats": ["usd", "usd"]},
-                "figures": [{"id": "fig-frontier", "caption": "Frontier",
-                             "plot": {"kind": "line", "x": [1e6, 5e6, 1e7],
-                                      "series": {"efficiency": [4.5e9, 4.7e9, 4.8e9]},
-                                      "xlabel": "CVaR budget (USD)", "ylabel": "USD"}}],
-                "points": [[1e6, 4.5e9], [5e6, 4.7e9], [1e7, 4.8e9]],
-            },
-            "backtests": {"kupiec_pvalue": 0.41, "christoffersen_pvalue": 0.37, "n_exceedances": 4,
-                          "elapsed_seconds": 1.5},
+            "frontier": Section(
+                title="Efficiency frontier",
+                paragraphs=("Capital efficiency against the bad-debt CVaR budget.",),
+                tables=(Table((Column("Budget", Format.USD), Column("Capital efficiency", Format.USD)),
+                              ((1e6, 4.5e9), (5e6, 4.7e9), (1e7, 4.8e9)), id="tbl-frontier"),),
+                figures=(Figure("fig-frontier", "Frontier", draw=_draw_frontier),),
+                data={"points": [[1e6, 4.5e9], [5e6, 4.7e9], [1e7, 4.8e9]]},
+            ),
+            "backtests": Section(
+                title="Backtests",
+                tables=(text_table("tbl-backtests", ["Item", "Value"],
+                                   [["Kupiec pvalue", "0.41"], ["Christoffersen pvalue", "0.37"],
+                                    ["N exceedances", "4"], ["Elapsed seconds", "1.5"]], [False, True]),),
+                data={"kupiec_pvalue": 0.41, "christoffersen_pvalue": 0.37, "n_exceedances": 4,
+                      "elapsed_seconds": 1.5},
+            ),
         },
-        json_sections=("frontier", "backtests"),
         config_text='[run]\nname = "synthetic-fixture"\nseed = 20240601\n',
     )
     return dataclasses.replace(report, **changes) if changes else report

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from optimizer.report import render_html
+from optimizer.report.section import Figure, Section
 
 from .conftest import FIGURE_IDS, build_report
 
@@ -137,17 +138,16 @@ def test_one_asset_without_current_and_section_images():
     base = build_report()
     eth = dataclasses.replace(base.assets[0], current=None)
     svg = '<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><rect width="10" height="10"/></svg>'
-    one_px = base64.b64encode(bytes.fromhex(
+    one_px = bytes.fromhex(
         "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
         "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082"
-    )).decode()
+    )
     r = dataclasses.replace(
         base, assets=[eth], metrics_current=None, bad_debt_current=None,
         prices=base.prices[["eth"]], volatility=base.volatility[["eth"]], correlation=np.ones((1, 1)),
-        sections={"extra": {"title": "Extra", "bullets": ["one", "two"],
-                            "figures": [{"id": "fig-extra-svg", "caption": "inline", "svg": svg},
-                                        {"id": "fig-extra-png", "caption": "png", "png_base64": one_px}]}},
-        json_sections=(),
+        sections={"extra": Section("Extra", bullets=("one", "two"),
+                                   figures=(Figure("fig-extra-svg", "inline", svg=svg),
+                                            Figure("fig-extra-png", "png", image=one_px)))},
     )
     html = render_html(r)
     p = _check(html)
@@ -162,7 +162,7 @@ def test_empty_inputs_render():
     r = dataclasses.replace(
         base, prices=base.prices.iloc[:0], volatility=base.volatility.iloc[:0],
         correlation=np.empty((0, 0)), fund={}, bad_debt=np.array([]), bad_debt_current=None,
-        data_findings=[], sections={}, json_sections=(), config_text="",
+        data_findings=[], sections={}, config_text="",
     )
     html = render_html(r)
     p = _check(html)

@@ -7,6 +7,7 @@ import pytest
 
 from optimizer.report import FORMAT_VERSION, params_dict, params_json
 from optimizer.report.json_out import META_KEYS, is_wall_clock_key
+from optimizer.report.section import Section
 
 from .conftest import build_report
 
@@ -35,7 +36,7 @@ def test_assets_are_fractions_with_current_and_drivers(text):
     assert eth["ltv"] == 0.81 and eth["liquidation_threshold"] == 0.835
     assert eth["liquidation_bonus"] == 0.05 and eth["haircut"] == 0.19
     assert eth["current"]["liquidation_threshold"] == 0.83
-    assert eth["binding"] == "risk budget"
+    assert eth["binding"] == "aggregate risk budget"
     assert eth["references"] == {"analytic_lt": 0.842, "smart_ltv": 0.795}
     for a in assets.values():
         for k in ("ltv", "liquidation_threshold", "liquidation_bonus", "haircut"):
@@ -101,24 +102,41 @@ def test_missing_meta_keys_written_as_null():
 
 
 def test_numpy_arrays_in_sections():
-    r = build_report(sections={"x": {"arr": np.array([1.0, np.inf, 2.5])}}, json_sections=("x",))
+    r = build_report(sections={"x": Section("X", data={"arr": np.array([1.0, np.inf, 2.5])})})
     assert params_dict(r)["x"] == {"arr": [1.0, None, 2.5]}
 
 
-def test_unknown_json_section_raises():
-    with pytest.raises(ValueError, match=r"json_sections names 'nope'"):
-        params_json(build_report(json_sections=("nope",)))
+def test_section_data_key_and_display_only_sections():
+    r = build_report(sections={"frontier_view": Section("Frontier", data=[{"trial": 0}], data_key="frontier"),
+                               "shown_only": Section("Shown only", paragraphs=("text",))})
+    data = params_dict(r)
+    assert data["frontier"] == [{"trial": 0}]
+    assert "frontier_view" not in data and "shown_only" not in data
 
 
-def test_reserved_json_section_raises():
-    with pytest.raises(ValueError, match=r"'metrics' would overwrite"):
-        params_json(build_report(sections={"metrics": {}}, json_sections=("metrics",)))
+def test_reserved_section_key_raises():
+    with pytest.raises(ValueError, match=r"section 'm' would overwrite the params.json key 'metrics'"):
+        params_json(build_report(sections={"m": Section("M", data={}, data_key="metrics")}))
+
+
+def test_two_sections_one_key_raises():
+    with pytest.raises(ValueError, match=r"two sections write the params.json key 'x'"):
+        params_json(build_report(sections={"x": Section("X", data=1), "y": Section("Y", data=2, data_key="x")}))
 
 
 def test_unserialisable_value_names_its_path():
-    r = build_report(sections={"bad": {"obj": object()}}, json_sections=("bad",))
+    r = build_report(sections={"bad": Section("Bad", data={"obj": object()})})
     with pytest.raises(TypeError, match=r"\$\.bad\.obj"):
         params_json(r)
+
+
+def test_untyped_sections_still_convert():
+    """A stage that still hands a dict: json_sections names its params.json data."""
+    r = build_report(sections={"x": {"title": "X", "text": "t", "n": 1}}, json_sections=("x",))
+    assert isinstance(r.sections["x"], Section) and r.sections["x"].paragraphs == ("t",)
+    assert params_dict(r)["x"] == {"title": "X", "text": "t", "n": 1}
+    with pytest.raises(ValueError, match=r"json_sections names 'nope'"):
+        build_report(json_sections=("nope",))
 
 
 @pytest.mark.parametrize(

@@ -129,7 +129,7 @@ def test_no_findings_and_no_current():
     r = dataclasses.replace(
         base,
         assets=[dataclasses.replace(a, current=None) for a in base.assets],
-        metrics_current=None, bad_debt_current=None, data_findings=[], sections={}, json_sections=(),
+        metrics_current=None, bad_debt_current=None, data_findings=[], sections={},
     )
     md = render_markdown(r)
     assert "None: no gaps, stale prices" in _section(md, "Data quality")

@@ -4,15 +4,8 @@ import re
 
 import matplotlib as mpl
 import numpy as np
-import pytest
-
 from optimizer.report import plots
-
-
-@pytest.fixture(autouse=True)
-def _style():
-    with plots.report_style():
-        yield
+from optimizer.report.section import Figure
 
 
 def test_report_figures_are_deterministic_png(report, html):
@@ -26,13 +19,38 @@ def test_report_figures_are_deterministic_png(report, html):
         assert m.group(1) == plots.png_data_uri(png), f"{key} differs between two renders"
 
 
-def test_style_ignores_user_rc(report):
-    baseline = plots.figure_png(plots.plot_params(report.assets))
-    with mpl.rc_context({"font.size": 30, "axes.facecolor": "black"}):
-        with plots.report_style():
-            other = plots.figure_png(plots.plot_params(report.assets))
+def test_user_rc_changes_no_figure(report):
+    """Our drawing applies its own style: a user's matplotlibrc changes no byte, and is left as it was."""
+    baseline = plots.report_figures(report)
+    user = {"font.size": 30.0, "axes.facecolor": "black", "lines.linewidth": 7.0, "axes.grid": False}
+    with mpl.rc_context(user):
+        other = plots.report_figures(report)
+        section_png = report.sections["frontier"].figures[0].draw()
+        # report_style scopes its settings: the user's own values are back after our drawing
+        assert {k: mpl.rcParams[k] for k in user} == user
     assert other == baseline
-    assert mpl.rcParams["font.size"] != 30  # context restored by the fixtures
+    assert section_png == report.sections["frontier"].figures[0].png
+
+
+def test_report_style_sets_our_rc():
+    with mpl.rc_context({"font.size": 30.0}):
+        with plots.report_style():
+            for key, value in plots.RC.items():
+                want = [value] if key == "font.family" else value  # matplotlib stores a list
+                assert mpl.rcParams[key] == want, key
+
+
+def test_section_figures_draw_lazily_and_once():
+    calls = []
+
+    def draw():
+        calls.append(1)
+        return plots.png_of(lambda: plots.plot_cascades(np.linspace(0, 1, 500), np.linspace(0, 0.5, 500)))
+
+    fig = Figure("fig-x", "x", draw=draw)
+    assert calls == []  # building the section draws nothing (Markdown never asks)
+    assert fig.png[:4] == b"\x89PNG" and fig.png == fig.png
+    assert calls == [1]
 
 
 def test_bad_debt_edge_cases():
