@@ -29,7 +29,7 @@ import numpy.typing as npt
 
 from optimizer.typing import FloatArray
 
-__all__ = ["cvar", "prob_exceeds", "tail_probabilities", "var", "var_cvar"]
+__all__ = ["capital_efficiency", "cvar", "prob_exceeds", "tail_probabilities", "tail_shares", "var", "var_cvar"]
 
 _CUM_TOL = 1e-12
 
@@ -219,3 +219,33 @@ def prob_exceeds(
     if thr.ndim == 0:
         return float(out)
     return out
+
+
+def tail_shares(
+    losses: npt.ArrayLike, by_asset: npt.ArrayLike, alpha: float, assets: tuple[str, ...]
+) -> dict[str, float]:
+    """Share of the tail (losses >= VaR_alpha) bad debt attributed to each collateral asset.
+
+    Parameters
+    ----------
+    losses : array_like of shape (n_scenarios,)
+    by_asset : array_like of shape (n_scenarios, n_assets)
+        The same losses split by collateral asset.
+    alpha : float
+    assets : tuple of str, length n_assets
+
+    Returns
+    -------
+    dict of str to float
+        Asset -> share (all zeros when the tail holds no bad debt).
+    """
+    losses = np.asarray(losses, dtype=np.float64)
+    tail = losses >= var(losses, alpha)
+    tot = np.asarray(by_asset)[tail].sum(axis=0)
+    s = tot.sum()
+    return {a: (float(tot[i] / s) if s > 0 else 0.0) for i, a in enumerate(assets)}
+
+
+def capital_efficiency(collateral_usd: npt.ArrayLike, ltv: npt.ArrayLike) -> float:
+    """USD borrowing power of the collateral: ``sum(collateral x LTV)``."""
+    return float(np.dot(collateral_usd, ltv))

@@ -55,7 +55,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -64,7 +64,6 @@ import pandas as pd
 from scipy import optimize, special
 
 from optimizer.exceptions import ConfigError
-from optimizer.pipeline import _market
 from optimizer.protocol.book import Book
 from optimizer.typing import FloatArray
 
@@ -471,12 +470,10 @@ def make_baseline(
 
 def _slippage_per_sigma(cfg: Any, inputs: Any, market: Any) -> FloatArray:
     """Slippage per unit of daily volatility under the run's square-root law (uncapped)."""
-    liq = cfg.liquidity
-    return _market.static_slippage(
-        market.collateral, inputs.adv_usd, np.ones(len(market.collateral)),
-        liquidation_share=liq.liquidation_share, reachable_volume_share=liq.reachable_volume_share,
-        liquidity_multiplier=liq.liquidity_multiplier, impact_coef=liq.impact_coef, max_slippage=np.inf,
-    )
+    from optimizer.pipeline.run import static_slippage
+
+    law = replace(static_slippage(cfg), max_slippage=np.inf)
+    return law.slippage(market.collateral, inputs.adv_usd, np.ones(len(market.collateral)))
 
 
 def _merge_correlation(assets: tuple[str, ...], prev: tuple[tuple[str, ...], FloatArray],

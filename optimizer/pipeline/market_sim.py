@@ -18,7 +18,6 @@ from typing import Any
 
 import numpy as np
 
-from optimizer.pipeline import _market
 from optimizer.pipeline.config import APPETITE_PRESETS, RunConfig
 from optimizer.protocol.params import RiskParams
 
@@ -130,7 +129,7 @@ def run_simulation(
     ``rng`` is the run's ``simulation`` stream (:class:`~optimizer._random.RunStreams`).
     """
     from optimizer.optimize.fund import size_fund
-    from optimizer.optimize.measures import cvar, prob_exceeds, var
+    from optimizer.optimize.measures import cvar, prob_exceeds, tail_shares, var
 
     with progress.stage(f"simulating liquidations on {min(cfg.simulation.n_scenarios, inputs.scenarios.n_scenarios):,} paths"):
         paths = simulation_paths(cfg, inputs, cfg.simulation.n_scenarios, rng)
@@ -142,7 +141,7 @@ def run_simulation(
     cascade_share = (total_on - total_off) / total_on if total_on > 0 else 0.0
     fund = size_fund(bd, epsilon=cfg.fund.epsilon, confidence=cfg.fund.confidence)
     by_asset = np.asarray(rec.bad_debt_by_asset, float)
-    contrib = _market.tail_shares(bd, by_asset, alpha, cfg.asset_names)
+    contrib = tail_shares(bd, by_asset, alpha, cfg.asset_names)
     metrics = {
         "sim_bad_debt_var_usd": float(var(bd, alpha)),
         "sim_bad_debt_cvar_usd": float(cvar(bd, alpha)),
@@ -245,7 +244,7 @@ def run_search(
     (:class:`~optimizer._random.RunStreams`): the path refinement, the account sample and the
     sampler's seed are drawn from it in that order.
     """
-    from optimizer.optimize.measures import cvar
+    from optimizer.optimize.measures import capital_efficiency, cvar
     from optimizer.optimize.search import FrontierSearch, SearchSpace, choose, mark_appetites
 
     s = cfg.search
@@ -272,7 +271,7 @@ def run_search(
                        book=search_book)
         bd = np.append(np.asarray(res.bad_debt, float), 0.0)
         return {
-            "capital_efficiency_usd": _market.capital_efficiency(collateral, params),
+            "capital_efficiency_usd": capital_efficiency(collateral, params.ltv),
             "bad_debt_cvar_usd": float(cvar(bd, alpha, weights)),
             "prob_bad_debt_exceeds_fund": float(np.dot(weights, bd > fund_ref)),
             "prob_bad_debt": float(np.dot(weights, bd > 0)),

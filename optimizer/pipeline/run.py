@@ -15,7 +15,6 @@ import pandas as pd
 
 from optimizer._random import RunStreams
 from optimizer.exceptions import ConfigError, DataError
-from optimizer.pipeline import _market
 from optimizer.pipeline.config import RunConfig
 from optimizer.pipeline.progress import Progress, Silent
 from optimizer.pipeline.run_report import (  # noqa: F401 (re-exported)
@@ -25,6 +24,7 @@ from optimizer.pipeline.run_report import (  # noqa: F401 (re-exported)
     library_versions,
 )
 from optimizer.protocol.book import Book
+from optimizer.protocol.liquidity import StaticSlippage
 from optimizer.protocol.params import DEFAULT_BONUS, RiskParams, resolve_bonus  # noqa: F401 (re-exported)
 from optimizer.report.model import RunReport
 
@@ -279,6 +279,14 @@ def configured_bonus(cfg: RunConfig, current: RiskParams) -> np.ndarray:
     return np.array([resolve_bonus(c.bonus, current.liquidation_bonus[i]) for i, c in enumerate(cfg.assets.values())])
 
 
+def static_slippage(cfg: RunConfig) -> StaticSlippage:
+    """The static model's slippage law with the config's ``[liquidity]`` settings."""
+    liq = cfg.liquidity
+    return StaticSlippage(liquidation_share=liq.liquidation_share, reachable_volume_share=liq.reachable_volume_share,
+                          liquidity_multiplier=liq.liquidity_multiplier, impact_coef=liq.impact_coef,
+                          max_slippage=liq.max_slippage)
+
+
 def per_asset_bounds(cfg: RunConfig, current: RiskParams, has_current: tuple[bool, ...],
                      bonus: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(lt_min, lt_max, buffer) per asset; LT x (1 + bonus) <= 1 - slippage margin is built in."""
@@ -353,6 +361,10 @@ def prepare_market(
 ) -> MarketInputs:
     """Recovery ratios, exposures, slippage and bounds; keyword overrides let other workflows
     (driver attribution, sensitivity) re-solve with one input replaced."""
+    from optimizer.protocol.kernels import isolated_recovery
+    from optimizer.protocol.mechanics import debt_basket_relatives, debt_basket_weights, exposure_at_threshold
+    from optimizer.scenarios import comonotone_stress
+
     current = inputs.current
     book = book if book is not None else inputs.book
     bonus = configured_bonus(cfg, current)
@@ -360,20 +372,13 @@ def prepare_market(
     if sigma is None:
         sigma = np.asarray(inputs.generator.volatility_.forecast_, dtype=float) * cfg.scenarios.vol_multiplier
     collateral = book.collateral_by_asset
-    slippage = _market.static_slippage(
-        collateral, inputs.adv_usd if adv_usd is None else adv_usd, sigma,
-        liquidation_share=cfg.liquidity.liquidation_share,
-        reachable_volume_share=cfg.liquidity.reachable_volume_share,
-        liquidity_multiplier=cfg.liquidity.liquidity_multiplier,
-        impact_coef=cfg.liquidity.impact_coef,
-        max_slippage=cfg.liquidity.max_slippage,
-    )
+    slippage = static_slippage(cfg).slippage(collateral, inputs.adv_usd if adv_usd is None else adv_usd, sigma)
     terminal = inputs.scenarios.terminal if terminal is None else terminal
-    weights = _market.debt_basket_weights(book)
-    basket = _market.debt_basket_relatives(terminal, weights)
-    k = _market.recovery_matrix(terminal, basket, bonus, slippage)
-    exposure = _market.exposure_at_threshold(book)
-    k_st, w_st = _market.comonotone_stress(k, cfg.scenarios.corr_stress)
+    weights = debt_basket_weights(book)
+    basket = debt_basket_relatives(terminal, weights)
+    k = isolated_recovery(terminal, basket, bonus, slippage)
+    exposure = exposure_at_threshold(book)
+    k_st, w_st = comonotone_stress(k, cfg.scenarios.corr_stress)
     if w_st is None:
         k_st = None
     alpha, share = cfg.alpha_and_budget_share()
@@ -450,6 +455,7 @@ def run(
         ev_cur = evaluate_book(book, scen, current, current, slippage)
 
     from optimizer.optimize import fund as fund_mod
+    from optimizer.optimize.measures import tail_shares
 
     status = sol.status
     fund = fund_mod.size_fund(ev_rec["total"], epsilon=cfg.fund.epsilon, confidence=cfg.fund.confidence)
@@ -460,7 +466,7 @@ def run(
     metrics["risk_budget_usd"] = float(budget)
     metrics["min_feasible_budget_usd"] = float(getattr(opt, "min_feasible_budget_", float("nan")))
     metrics_cur = _metrics(ev_cur, alpha, fund_usd, collateral, current)
-    metrics["tail_contribution_by_asset"] = _market.tail_shares(ev_rec["total"], ev_rec["by_asset"], alpha, assets)
+    metrics["tail_contribution_by_asset"] = tail_shares(ev_rec["total"], ev_rec["by_asset"], alpha, assets)
     sim_stage = search_stage = None
     if cfg.simulation.enabled:
         from optimizer.pipeline import market_sim
@@ -533,11 +539,11 @@ def evaluate_book(book: Book, scen: Any, current: RiskParams, params: RiskParams
 
 def _metrics(ev: dict[str, np.ndarray], alpha: float, fund_usd: float, collateral: np.ndarray,
              params: RiskParams) -> dict[str, Any]:
-    from optimizer.optimize.measures import cvar, prob_exceeds, var
+    from optimizer.optimize.measures import capital_efficiency, cvar, prob_exceeds, var
 
     losses = ev["total"]
     return {
-        "capital_efficiency_usd": _market.capital_efficiency(collateral, params),
+        "capital_efficiency_usd": capital_efficiency(collateral, params.ltv),
         "bad_debt_var_usd": float(var(losses, alpha)),
         "bad_debt_cvar_usd": float(cvar(losses, alpha)),
         "bad_debt_mean_usd": float(losses.mean()),

@@ -14,9 +14,14 @@ Every law is capped at ``MAX_IMPACT`` (0.99) so recovery never reaches zero or t
   or an explicit curve of (size, impact) points measured from quotes.
 * :func:`liquidation_slippage` - per-asset slippage of the collateral seized in a severe
   scenario, used as the ``slippage`` of the bad-debt evaluations (see its docstring).
+* :class:`StaticSlippage` - the slippage of the static model and of the threshold program: a
+  fixed share of each asset's collateral sold into the volume liquidators can reach, under
+  :func:`sqrt_impact`.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -31,6 +36,7 @@ MAX_IMPACT = 0.99
 
 __all__ = [
     "MAX_IMPACT",
+    "StaticSlippage",
     "depth_curve_impact",
     "liquidation_slippage",
     "seized_collateral",
@@ -44,10 +50,11 @@ def sqrt_impact(
     sigma_daily: ArrayLike,
     *,
     coef: float = 1.0,
+    cap: float = MAX_IMPACT,
 ) -> FloatArray:
     """Square-root-law price impact of selling ``q_usd`` within a day.
 
-    ``impact = coef * sigma_daily * sqrt(q_usd / adv_usd)``, capped at ``MAX_IMPACT``.
+    ``impact = coef * sigma_daily * sqrt(q_usd / adv_usd)``, capped at ``cap``.
 
     Parameters
     ----------
@@ -60,10 +67,12 @@ def sqrt_impact(
         Daily volatility (decimal, >= 0).
     coef : float, default 1.0
         Prefactor ``Y`` (empirically 0.5-1).
+    cap : float, default MAX_IMPACT
+        Largest impact returned (>= 0; ``inf`` for none).
 
     Returns
     -------
-    ndarray of the broadcast shape, values in [0, MAX_IMPACT].
+    ndarray of the broadcast shape, values in [0, cap].
     """
     q, adv, sig = np.broadcast_arrays(
         *(np.asarray(x, dtype=np.float64) for x in (q_usd, adv_usd, sigma_daily))
@@ -73,13 +82,64 @@ def sqrt_impact(
             raise ValueError(f"`{name}` must be finite and >= 0")
     if not (np.isfinite(coef) and coef >= 0):
         raise ValueError(f"`coef` must be finite and >= 0, got {coef}")
+    if not cap >= 0:
+        raise ValueError(f"`cap` must be >= 0, got {cap}")
     ratio = np.full(q.shape, np.inf)
     np.divide(q, adv, out=ratio, where=adv > 0)
     ratio[q == 0] = 0.0
     with np.errstate(invalid="ignore"):
         impact = coef * sig * np.sqrt(ratio)
-    impact = np.where(np.isnan(impact), MAX_IMPACT, impact)  # 0 * inf: no volume, no volatility
-    return np.minimum(impact, MAX_IMPACT)[()]
+    impact = np.where(np.isnan(impact), cap, impact)  # 0 * inf: no volume, no volatility
+    return np.minimum(impact, cap)[()]
+
+
+@dataclass(frozen=True)
+class StaticSlippage:
+    """Slippage of a liquidation day in the static model (square-root law, :func:`sqrt_impact`).
+
+    On the day, ``liquidation_share`` of each asset's collateral is sold into the volume
+    liquidators can reach, ``V = adv x reachable_volume_share x liquidity_multiplier``; the
+    slippage is ``min(impact_coef x sigma_daily x sqrt(q / V), max_slippage)``.
+
+    Attributes
+    ----------
+    liquidation_share : float
+        Share of the collateral sold on the day, in [0, 1].
+    reachable_volume_share : float
+        Share of reported volume liquidators can reach, in (0, 1].
+    liquidity_multiplier : float
+        Multiplies the reachable volume (< 1: a liquidity crunch), > 0.
+    impact_coef : float
+        Square-root-law prefactor, >= 0.
+    max_slippage : float
+        Cap of the slippage (``inf`` for none).
+    """
+
+    liquidation_share: float = 0.25
+    reachable_volume_share: float = 0.2
+    liquidity_multiplier: float = 1.0
+    impact_coef: float = 1.0
+    max_slippage: float = 0.5
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.liquidation_share <= 1:
+            raise ValueError(f"`liquidation_share` must lie in [0, 1], got {self.liquidation_share}")
+        if not 0 < self.reachable_volume_share <= 1:
+            raise ValueError(f"`reachable_volume_share` must lie in (0, 1], got {self.reachable_volume_share}")
+        if not self.liquidity_multiplier > 0:
+            raise ValueError(f"`liquidity_multiplier` must be > 0, got {self.liquidity_multiplier}")
+
+    def slippage(self, collateral_usd: ArrayLike, adv_usd: ArrayLike, sigma_daily: ArrayLike) -> FloatArray:
+        """Per-asset slippage, shape (n_assets,), of selling the day's share of ``collateral_usd``.
+
+        Parameters
+        ----------
+        collateral_usd, adv_usd, sigma_daily : array_like of shape (n_assets,)
+            Collateral (USD), reported daily volume (USD) and daily volatility per asset.
+        """
+        q = self.liquidation_share * np.asarray(collateral_usd, dtype=float)
+        v = np.asarray(adv_usd, dtype=float) * self.reachable_volume_share * self.liquidity_multiplier
+        return sqrt_impact(q, v, sigma_daily, coef=self.impact_coef, cap=self.max_slippage)
 
 
 def depth_curve_impact(

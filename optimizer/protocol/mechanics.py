@@ -63,6 +63,9 @@ __all__ = [
     "bad_debt_static_numpy",
     "check_inputs",
     "debt_at_threshold_factor",
+    "debt_basket_relatives",
+    "debt_basket_weights",
+    "exposure_at_threshold",
     "health_factor",
     "liquidate_single",
     "recovery_factor",
@@ -429,3 +432,47 @@ def liquidate_single(
         bad_debt=bad[()],
         calls=calls[()],
     )
+
+
+# --------------------------------------------------------------------------------------------
+# what the threshold program sees of the book
+# --------------------------------------------------------------------------------------------
+def debt_basket_weights(book: Book) -> FloatArray:
+    """For each collateral asset, the composition of the debt it backs, shape (n_assets, n_assets).
+
+    Row i gives the USD-weighted debt mix of the accounts holding collateral i, each account
+    weighted by its collateral in i. Borrowing ETH against stETH therefore moves with ETH.
+    Assets backing no debt get the book's overall debt mix (or, for an empty book, debt in the
+    numeraire, represented by an all-zero row).
+    """
+    coll = book.collateral_matrix().tocsc()
+    debt = book.debt_matrix()
+    debt_tot = np.asarray(debt.sum(axis=1)).ravel()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = np.where(debt_tot[:, None] > 0, debt.toarray() / debt_tot[:, None], 0.0)
+    # (n_assets x n_accounts) @ (n_accounts x n_assets): debt mix weighted by collateral held
+    w = np.asarray((coll.T @ share))
+    row = w.sum(axis=1, keepdims=True)
+    overall = book.debt_by_asset / book.total_debt if book.total_debt > 0 else np.zeros(book.n_assets)
+    return np.where(row > 0, w / np.where(row > 0, row, 1.0), overall[None, :])
+
+
+def debt_basket_relatives(relatives: FloatArray, weights: FloatArray) -> FloatArray:
+    """Price relative of each collateral asset's debt basket per scenario, shape (n_scenarios, n_assets).
+
+    ``relatives`` are the assets' price relatives (n_scenarios, n_assets), ``weights`` the output
+    of :func:`debt_basket_weights`. Rows of ``weights`` that sum to less than one hold the rest in
+    the numeraire (relative 1).
+    """
+    rest = 1.0 - weights.sum(axis=1)
+    return relatives @ weights.T + rest[None, :]
+
+
+def exposure_at_threshold(book: Book) -> FloatArray:
+    """Collateral of borrowing accounts per asset, USD, shape (n_assets,).
+
+    What sits at the threshold in the worst case (every borrower at HF = 1).
+    """
+    borrowing = book.account_debt > 0
+    coll = book.collateral_matrix()
+    return np.asarray(coll[borrowing].sum(axis=0)).ravel()

@@ -113,3 +113,16 @@ def test_errors() -> None:
         cvar([1.0, 2.0], 0.5, [1.0, -1.0])
     with pytest.raises(ValueError, match=r"`losses` must be 1-D"):
         cvar(np.zeros((2, 2)), 0.5)
+
+
+def test_tail_shares_and_capital_efficiency() -> None:
+    from optimizer.optimize.measures import capital_efficiency, tail_shares
+
+    losses = np.array([0.0, 0.0, 1.0, 4.0])
+    by_asset = np.array([[0.0, 0.0], [0.0, 0.0], [1.0, 0.0], [1.0, 3.0]])
+    # VaR_0.5 = 0: every scenario is in the tail; asset a holds 2 of 5
+    assert tail_shares(losses, by_asset, 0.5, ("a", "b")) == pytest.approx({"a": 0.4, "b": 0.6})
+    # VaR_0.75 = 1: only the last two
+    assert tail_shares(losses, by_asset, 0.75, ("a", "b")) == pytest.approx({"a": 0.4, "b": 0.6})
+    assert tail_shares(losses * 0, by_asset * 0, 0.9, ("a", "b")) == {"a": 0.0, "b": 0.0}
+    assert capital_efficiency([100.0, 50.0], [0.8, 0.5]) == 105.0

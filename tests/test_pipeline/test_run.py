@@ -83,7 +83,7 @@ def test_correlation_stress_lowers_thresholds(base):
     """
     from optimizer.optimize.measures import cvar
     from optimizer.optimize.convex import threshold_losses
-    from optimizer.pipeline._market import comonotone_stress
+    from optimizer.scenarios import comonotone_stress
 
     cfg, inputs, market, sol = base
     k_st, w_st = comonotone_stress(market.k, 0.5)

@@ -96,3 +96,20 @@ def test_liquidation_slippage_behaviour(synth_book, market_params, scenario_rela
     assert slipped.total.sum() > plain.sum()
     with pytest.raises(ValueError, match=r"`tail` must lie in \(0, 1\]"):
         liquidation_slippage(synth_book, market_params, scenario_relatives, adv, sigma, tail=0.0)
+
+
+def test_static_slippage_is_the_sqrt_law_on_the_days_sale():
+    from optimizer.protocol.liquidity import StaticSlippage
+
+    law = StaticSlippage(liquidation_share=0.25, reachable_volume_share=0.2, liquidity_multiplier=0.5,
+                         impact_coef=0.8, max_slippage=0.05)
+    coll, adv, sig = np.array([4e8, 1e6, 0.0]), np.array([1e9, 1e9, 1e9]), np.array([0.04, 0.04, 0.04])
+    # q = 0.25 x coll, V = 0.1 x adv: 0.8 x 0.04 x sqrt(1e8 / 1e8) = 0.032; 0.8 x 0.04 x sqrt(2.5e-3) = 1.6e-3
+    np.testing.assert_allclose(law.slippage(coll, adv, sig), [0.032, 0.8 * 0.04 * np.sqrt(2.5e-3), 0.0])
+    assert law.slippage([4e10], [1e9], [0.04])[0] == 0.05  # capped at max_slippage
+    uncapped = StaticSlippage(max_slippage=np.inf).slippage([1e12], [1e6], [1.0])
+    assert uncapped[0] > MAX_IMPACT
+    with pytest.raises(ValueError, match=r"`reachable_volume_share` must lie in \(0, 1\]"):
+        StaticSlippage(reachable_volume_share=0.0)
+    with pytest.raises(ValueError, match=r"`cap` must be >= 0"):
+        sqrt_impact(1.0, 1.0, 0.1, cap=-1.0)

@@ -369,3 +369,24 @@ def test_bonus_rule_config_else_current_else_default():
     assert resolve_bonus(None, 0.05) == 0.05
     assert resolve_bonus(None) == DEFAULT_BONUS
     assert resolve_bonus(None, None, default=0.02) == 0.02
+
+
+def test_debt_basket_and_exposure_at_threshold():
+    from optimizer.protocol.mechanics import debt_basket_relatives, debt_basket_weights, exposure_at_threshold
+
+    # account 0: 100 eth collateral, debt 50 usdc; account 1: 100 eth + 100 wbtc, debt 30 eth + 10 usdc;
+    # account 2: 40 usdc collateral, no debt
+    book = Book.from_dense(
+        ("eth", "wbtc", "usdc"),
+        collateral=np.array([[100.0, 0, 0], [100.0, 100.0, 0], [0, 0, 40.0]]),
+        debt=np.array([[0, 0, 50.0], [30.0, 0, 10.0], [0, 0, 0]]),
+    )
+    w = debt_basket_weights(book)
+    # eth backs account 0 (all usdc) and 1 (75 % eth, 25 % usdc), equal collateral weights
+    np.testing.assert_allclose(w[0], [0.375, 0.0, 0.625])
+    np.testing.assert_allclose(w[1], [0.75, 0.0, 0.25])
+    # usdc backs no debt: the book's overall mix (30 eth, 60 usdc of 90)
+    np.testing.assert_allclose(w[2], [1 / 3, 0.0, 2 / 3])
+    rel = np.array([[0.5, 1.0, 1.0]])
+    np.testing.assert_allclose(debt_basket_relatives(rel, w)[0], [0.375 * 0.5 + 0.625, 0.75 * 0.5 + 0.25, 1 / 6 + 2 / 3])
+    np.testing.assert_allclose(exposure_at_threshold(book), [200.0, 100.0, 0.0])
