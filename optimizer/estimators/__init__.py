@@ -8,15 +8,24 @@ Everything here takes daily log returns as decimals, a DataFrame (dates x lower-
 from __future__ import annotations
 
 from optimizer.estimators._backtest import (
+    BASE_ALPHA,
+    MIN_TEST,
+    MIN_WINDOW,
+    PASS_LEVEL,
+    BacktestCache,
     VaRBacktestMetrics,
+    VaRBacktests,
     acerbi_szekely_z2,
+    backtest_plan,
     backtest_var,
     best_estimator,
     christoffersen_independence,
     conditional_coverage,
     es_backtest,
+    evaluate_forecasts,
     kupiec_pof,
     rolling_var_forecasts,
+    run_var_backtests,
     traffic_light,
 )
 from optimizer.estimators._correlation import (
@@ -33,6 +42,11 @@ from optimizer.estimators._factory import (
     make_correlation,
     make_volatility,
 )
+from optimizer.estimators._per_asset import (
+    PerAssetVolatility,
+    per_asset_volatility,
+    volatility_by_name,
+)
 from optimizer.estimators._tails import fit_t_dof, hill_tail_index, t_var_es
 from optimizer.estimators._volatility import (
     BaseVolatility,
@@ -46,6 +60,8 @@ from optimizer.estimators._volatility import (
 )
 
 __all__ = [
+    "BASE_ALPHA",
+    "BacktestCache",
     "BaseCorrelation",
     "BaseVolatility",
     "ConstantVolatility",
@@ -54,16 +70,23 @@ __all__ = [
     "EWMCorrelation",
     "FitRecord",
     "GARCHVolatility",
+    "MIN_TEST",
+    "MIN_WINDOW",
+    "PASS_LEVEL",
+    "PerAssetVolatility",
     "SampleCorrelation",
     "ShrinkageCorrelation",
     "VaRBacktestMetrics",
+    "VaRBacktests",
     "VolatilityName",
     "acerbi_szekely_z2",
+    "backtest_plan",
     "backtest_var",
     "best_estimator",
     "christoffersen_independence",
     "conditional_coverage",
     "es_backtest",
+    "evaluate_forecasts",
     "ewma_variance",
     "fit_t_dof",
     "garch_forecast_variance",
@@ -73,8 +96,11 @@ __all__ = [
     "make_correlation",
     "make_volatility",
     "nearest_correlation",
+    "per_asset_volatility",
     "rolling_var_forecasts",
+    "run_var_backtests",
     "stress_correlation",
     "t_var_es",
     "traffic_light",
+    "volatility_by_name",
 ]

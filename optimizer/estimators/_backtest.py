@@ -1,9 +1,28 @@
 """Out-of-sample VaR / ES forecasts and their backtests.
 
 Pure test statistics (Kupiec, Christoffersen, conditional coverage, Basel-style traffic light,
-Acerbi-Szekely Z2 with Student-t critical values) plus two drivers:
-:func:`rolling_var_forecasts` (one asset, one estimator) and :func:`backtest_var` (a panel against
-several estimators), and :func:`best_estimator` to pick one per asset.
+Acerbi-Szekely Z2 with Student-t critical values, all in :func:`evaluate_forecasts`) plus the
+drivers: :func:`rolling_var_forecasts` (one asset, one estimator), :func:`backtest_var` (a panel
+against several estimators at one level), :func:`best_estimator` to pick one per asset, and
+:func:`run_var_backtests`, the backtests of a run: each asset on its own history, at 99 % and a
+second level, with a choice per asset, in a read-only :class:`VaRBacktests`.
+
+Backtests of a run
+    The data is each asset's **own** history up to ``as_of`` (point in time, not clipped to a
+    run's estimation window or to a common panel), so an asset listed late does not shorten the
+    backtest of the others. Test period: the last ``test_days`` days (the same calendar days for
+    every asset with enough history), forecast by refitting every ``refit_every`` days on the
+    ``window`` days before the refit. An asset with less history keeps the test period and trains
+    on fewer days (never fewer than :data:`MIN_WINDOW`); one with less than
+    ``MIN_WINDOW + MIN_TEST`` returns is not backtested and says so. ``test_days = None`` tests
+    every day after the first window. An estimator *passes* on an asset when its zone is green
+    and none of Kupiec, Christoffersen independence and the ES test rejects at 5 %.
+
+    Cost, measured on the default config (12 assets, 3 estimators, 2 cores): ``test_days = 500``
+    and ``refit_every = 20`` take about 15 s of CPU, 600 GARCH/GJR refits at 20-50 ms each (EWMA
+    and the ES simulations add about 2 s). ``refit_every = 40`` saves about a quarter;
+    ``test_days = 250`` halves the refits but leaves a Basel year only, too short to tell the
+    estimators apart. A :class:`BacktestCache` lets repeated runs on the same data pay once.
 
 Sign conventions: ``returns`` are daily log returns (decimals); VaR and ES are **positive loss
 numbers**, so an exception ("hit") is a day with ``return < -var``. ``alpha`` is the confidence
@@ -12,7 +31,13 @@ level (0.99), and ``p = 1 - alpha`` the expected exception rate.
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import time
 import warnings
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, Literal, TypedDict
 
 import numpy as np
@@ -24,21 +49,39 @@ from sklearn.base import clone
 from optimizer.estimators._tails import t_var_es
 from optimizer.estimators._validation import check_fraction, check_int, check_returns
 from optimizer.estimators._volatility import BaseVolatility
-from optimizer.exceptions import ConvergenceWarning
+from optimizer.exceptions import ConvergenceWarning, DataQualityWarning, EstimationError
 from optimizer.typing import FloatArray, check_rng
 
 __all__ = [
+    "BASE_ALPHA",
+    "MIN_TEST",
+    "MIN_WINDOW",
+    "PASS_LEVEL",
+    "BacktestCache",
     "VaRBacktestMetrics",
+    "VaRBacktests",
     "acerbi_szekely_z2",
+    "backtest_plan",
     "backtest_var",
     "best_estimator",
     "christoffersen_independence",
     "conditional_coverage",
     "es_backtest",
+    "evaluate_forecasts",
     "kupiec_pof",
     "rolling_var_forecasts",
+    "run_var_backtests",
     "traffic_light",
 ]
+
+#: The confidence level every run backtest reports (Basel's 99 %); ``var_alpha`` is added.
+BASE_ALPHA = 0.99
+#: Fewest training days of a backtest refit.
+MIN_WINDOW = 250
+#: Fewest out-of-sample days of a backtest (one Basel year).
+MIN_TEST = 250
+#: Significance level of the pass/fail verdicts of :func:`evaluate_forecasts`.
+PASS_LEVEL = 0.05
 
 Zone = Literal["green", "yellow", "red"]
 _ZONE_RANK = {"green": 0, "yellow": 1, "red": 2}
@@ -438,16 +481,43 @@ def rolling_var_forecasts(
     )
 
 
-def _evaluate(
-    fc: pd.DataFrame, alpha: float, n_sims: int, rng: np.random.Generator
-) -> VaRBacktestMetrics:
-    r = fc["return"].to_numpy()
-    hits = r < -fc["var"].to_numpy()
+def evaluate_forecasts(
+    returns: FloatArray,
+    sigma: FloatArray,
+    nu: FloatArray,
+    alpha: float,
+    *,
+    n_sims: int,
+    rng: np.random.Generator,
+) -> dict[str, Any]:
+    """All backtest figures of one-day Student-t VaR/ES forecasts at confidence ``alpha``.
+
+    Parameters
+    ----------
+    returns, sigma, nu : ndarray of shape (n_days,)
+        Realised returns, forecast volatility and Student-t degrees of freedom of each day (the
+        ``return``, ``sigma`` and ``nu`` columns of :func:`rolling_var_forecasts`).
+    alpha : float
+        Confidence level; VaR is ``sigma`` times the unit-variance t quantile at ``alpha``.
+    n_sims : int
+        Simulations of the ES test (:func:`es_backtest`).
+    rng : Generator
+        Seed of the ES simulations.
+
+    Returns
+    -------
+    dict
+        ``alpha``, ``n``, ``exceptions``, ``expected``, ``zone``, ``kupiec_p``,
+        ``christoffersen_p``, ``cc_p``, ``es_z2``, ``es_p``, ``es_critical_5pct`` and ``passes``
+        (green, and none of Kupiec, Christoffersen independence and the ES test rejects at
+        :data:`PASS_LEVEL`).
+    """
+    q, _ = t_var_es(alpha, nu)
+    hits = returns < -(sigma * q)
     n, x, p = int(hits.size), int(hits.sum()), 1.0 - alpha
-    es = es_backtest(
-        r, fc["sigma"].to_numpy(), fc["nu"].to_numpy(), alpha, n_sims=n_sims, rng=rng
-    )
-    return {
+    es = es_backtest(returns, sigma, nu, alpha, n_sims=n_sims, rng=rng)
+    out: dict[str, Any] = {
+        "alpha": alpha,
         "n": n,
         "exceptions": x,
         "expected": n * p,
@@ -457,7 +527,21 @@ def _evaluate(
         "cc_p": conditional_coverage(hits, p)[1] if n >= 2 else 1.0,
         "es_z2": es["z2"],
         "es_p": es["p_value"],
+        "es_critical_5pct": es["critical_value_5pct"],
     }
+    out["passes"] = bool(
+        out["zone"] == "green" and out["kupiec_p"] > PASS_LEVEL
+        and out["christoffersen_p"] > PASS_LEVEL and out["es_p"] > PASS_LEVEL
+    )
+    return out
+
+
+def _evaluate(
+    fc: pd.DataFrame, alpha: float, n_sims: int, rng: np.random.Generator
+) -> VaRBacktestMetrics:
+    cols = (fc[c].to_numpy(dtype=float) for c in ("return", "sigma", "nu"))
+    full = evaluate_forecasts(*cols, alpha, n_sims=n_sims, rng=rng)
+    return {k: full[k] for k in VaRBacktestMetrics.__annotations__}  # type: ignore[return-value]
 
 
 def backtest_var(
@@ -578,3 +662,262 @@ def best_estimator(results_for_asset: dict[str, VaRBacktestMetrics]) -> str:
             names.index(k),
         ),
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# The backtests of a run: every estimator on every asset's own history
+# ---------------------------------------------------------------------------------------------
+def backtest_plan(n: int, window: int, test_days: int | None) -> tuple[int, int] | str:
+    """``(training window, test days)`` for an asset with ``n`` returns, or the reason it has none.
+
+    The test covers ``test_days`` (all days after the first ``window`` when None), at least
+    :data:`MIN_TEST`; the window shrinks to fit short histories, down to :data:`MIN_WINDOW`.
+    """
+    test = (n - window) if test_days is None else test_days
+    test = max(test, MIN_TEST)
+    win = min(window, n - test)
+    if win < MIN_WINDOW:
+        win, test = MIN_WINDOW, n - MIN_WINDOW
+        if test < MIN_TEST:
+            return (f"only {n} daily returns up to as_of; a backtest needs {MIN_WINDOW + MIN_TEST} "
+                    f"({MIN_WINDOW} to train, {MIN_TEST} to test)")
+    return win, test
+
+
+@dataclass(frozen=True, eq=False)
+class VaRBacktests:
+    """Backtests of several volatility estimators on several assets (read-only).
+
+    Built by :func:`run_var_backtests`; :func:`optimizer.report.validation.backtest_section` and
+    :func:`~optimizer.report.validation.var_backtests_json` format it.
+
+    Attributes
+    ----------
+    results : dict
+        ``results[asset][estimator]``: the figures of :func:`evaluate_forecasts` at 99 % plus
+        ``window``, ``test_start``, ``test_end``, ``fallback_share`` (share of days a GARCH refit
+        fell back), ``chosen`` and ``levels`` (the figures per confidence level, keyed
+        ``f"{alpha:g}"``); or ``error``, ``passes`` (False) and ``chosen`` (False) when the
+        estimator could not be fitted.
+    choice : dict of str to str
+        Asset -> the estimator ``auto`` uses (best passing, else least bad).
+    passing : dict of str to tuple of str
+        Asset -> the estimators that pass.
+    skipped : dict of str to str
+        Assets without a backtest, with the reason.
+    levels : tuple of float
+        Confidence levels tested (99 % first).
+    settings : dict
+        ``window``, ``refit_every``, ``test_days``, ``es_sims``, ``estimators``, ``levels``,
+        ``as_of``.
+    seconds : float
+        Wall-clock cost of the computation.
+    cached : bool
+        True when this object came from a :class:`BacktestCache` instead of being computed.
+    """
+
+    results: dict[str, dict[str, dict[str, Any]]]
+    choice: dict[str, str]
+    passing: dict[str, tuple[str, ...]]
+    skipped: dict[str, str]
+    levels: tuple[float, ...]
+    settings: dict[str, Any]
+    seconds: float
+    cached: bool = False
+
+    def summary(self) -> str:
+        """One line per asset and estimator: exceptions, zone and verdict."""
+        lines = []
+        for a, per in self.results.items():
+            for e, m in per.items():
+                if "error" in m:
+                    lines.append(f"{a:>6} {e:>8}: failed ({m['error']})")
+                    continue
+                lines.append(
+                    f"{a:>6} {e:>8}: {m['exceptions']:>3} exceptions in {m['n']} days "
+                    f"(expected {m['expected']:.1f}), {m['zone']}, Kupiec p={m['kupiec_p']:.3f}, "
+                    f"Christoffersen p={m['christoffersen_p']:.3f}, ES p={m['es_p']:.3f}"
+                    + (" PASS" if m["passes"] else "") + (" <- used" if m["chosen"] else "")
+                )
+        for a, why in self.skipped.items():
+            lines.append(f"{a:>6}: not backtested ({why})")
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.summary()
+
+
+class BacktestCache:
+    """A memo of :class:`VaRBacktests` keyed by content, least recently used dropped first.
+
+    The key is everything the result depends on: the returns (values and dates), the
+    estimators' hyperparameters (their ``repr``), the settings and the seed of the ES
+    simulations (the generator's seed sequence and state). Results are deterministic given the
+    key, so a hit returns exactly what a recomputation would (with ``cached=True``). The pipeline
+    keeps one per process so workflows that repeat a run on the same data (sensitivity sweeps,
+    recalibration, tests) pay for the backtests once.
+
+    Parameters
+    ----------
+    maxsize : int, default=16
+        Results kept.
+    """
+
+    def __init__(self, maxsize: int = 16) -> None:
+        self.maxsize = check_int(maxsize, "maxsize", minimum=1)
+        self._store: OrderedDict[tuple[Any, ...], VaRBacktests] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._store)
+
+    def get(self, key: tuple[Any, ...]) -> VaRBacktests | None:
+        """The stored result of ``key`` (marked ``cached``), or None."""
+        if key not in self._store:
+            return None
+        self._store.move_to_end(key)
+        return dataclasses.replace(self._store[key], cached=True)
+
+    def put(self, key: tuple[Any, ...], value: VaRBacktests) -> None:
+        """Store ``value`` under ``key``."""
+        self._store[key] = value
+        while len(self._store) > self.maxsize:
+            self._store.popitem(last=False)
+
+    def clear(self) -> None:
+        """Forget every result."""
+        self._store.clear()
+
+
+def _content_key(
+    returns: Mapping[str, pd.Series],
+    estimators: Mapping[str, BaseVolatility],
+    rng: np.random.Generator,
+    settings: tuple[Any, ...],
+) -> tuple[Any, ...]:
+    digest = hashlib.sha256()
+    for name, series in returns.items():
+        digest.update(str(name).encode() + b"\x1f")
+        digest.update(np.ascontiguousarray(series.to_numpy(dtype=np.float64)).tobytes())
+        digest.update(np.asarray(pd.DatetimeIndex(series.index).asi8).tobytes())
+    seq = rng.bit_generator.seed_seq
+    seed_id = (repr(getattr(seq, "entropy", None)), tuple(getattr(seq, "spawn_key", ())),
+               repr(rng.bit_generator.state))
+    models = tuple((k, repr(v)) for k, v in estimators.items())
+    return (digest.hexdigest(), models, settings, seed_id)
+
+
+def run_var_backtests(
+    returns: Mapping[str, pd.Series],
+    estimators: Mapping[str, BaseVolatility],
+    *,
+    var_alpha: float = BASE_ALPHA,
+    window: int = 750,
+    refit_every: int = 20,
+    test_days: int | None = 500,
+    es_sims: int = 2000,
+    as_of: str | None = None,
+    rng: np.random.Generator,
+    cache: BacktestCache | None = None,
+) -> VaRBacktests:
+    """Backtest every estimator on every asset's own return history.
+
+    Per asset, :func:`backtest_plan` sets the training window and the test days; the forecasts
+    of :func:`rolling_var_forecasts` (at 99 %) are evaluated by :func:`evaluate_forecasts` at 99 %
+    and at ``var_alpha`` when that differs. Each asset then gets the best passing estimator
+    (:func:`best_estimator` among those that pass), or the least bad when none passes.
+
+    Parameters
+    ----------
+    returns : dict of str to Series
+        Asset -> its daily log returns on its own dates (no NaN), in report order.
+    estimators : dict of str to BaseVolatility
+        Name -> unfitted model (cloned at every refit).
+    var_alpha : float, default=0.99
+        Confidence level tested beside 99 %.
+    window, refit_every : int
+        Training days and days between refits.
+    test_days : int or None, default=500
+        Out-of-sample days (None: every day after the first window).
+    es_sims : int, default=2000
+        Simulations of the ES test.
+    as_of : str, optional
+        Date the data ends (recorded in ``settings``).
+    rng : Generator
+        Seeds the ES critical values; one child stream per (asset, estimator), one grandchild
+        per confidence level.
+    cache : BacktestCache, optional
+        Where to look the result up first and store it after.
+
+    Returns
+    -------
+    VaRBacktests
+    """
+    t0 = time.perf_counter()
+    names = tuple(estimators)
+    key = None
+    if cache is not None:
+        key = _content_key(returns, estimators, rng,
+                           (names, test_days, window, refit_every, var_alpha, es_sims, as_of))
+        hit = cache.get(key)
+        if hit is not None:
+            return hit
+    levels = (BASE_ALPHA,) + ((var_alpha,) if abs(var_alpha - BASE_ALPHA) > 1e-12 else ())
+    children = rng.spawn(len(returns) * len(names))
+    results: dict[str, dict[str, dict[str, Any]]] = {}
+    skipped: dict[str, str] = {}
+    k = 0
+    for asset, series in returns.items():
+        plan = backtest_plan(len(series), window, test_days)
+        if isinstance(plan, str):
+            skipped[asset] = plan
+            k += len(names)
+            continue
+        win, n_test = plan
+        per: dict[str, dict[str, Any]] = {}
+        for name in names:
+            child = children[k]
+            k += 1
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", ConvergenceWarning)
+                    warnings.simplefilter("ignore", DataQualityWarning)
+                    fc = rolling_var_forecasts(
+                        series, estimators[name], alpha=BASE_ALPHA, window=win,
+                        refit_every=refit_every, test_days=n_test,
+                    )
+            except (ValueError, EstimationError) as err:
+                per[name] = {"error": str(err), "passes": False, "chosen": False}
+                continue
+            r, sigma, nu = (fc[c].to_numpy(dtype=float) for c in ("return", "sigma", "nu"))
+            lv = {f"{a:g}": evaluate_forecasts(r, sigma, nu, a, n_sims=es_sims, rng=s)
+                  for a, s in zip(levels, child.spawn(len(levels)), strict=True)}
+            m = dict(lv[f"{BASE_ALPHA:g}"])
+            m.update(
+                window=win,
+                test_start=fc.index[0].date().isoformat(),
+                test_end=fc.index[-1].date().isoformat(),
+                fallback_share=float(np.mean(fc["model"].to_numpy() != name)),
+                levels=lv,
+                chosen=False,
+            )
+            per[name] = m
+        results[asset] = per
+    choice: dict[str, str] = {}
+    passing: dict[str, tuple[str, ...]] = {}
+    for asset, per in results.items():
+        ok = {e: m for e, m in per.items() if "error" not in m}
+        passing[asset] = tuple(e for e, m in ok.items() if m["passes"])
+        if not ok:
+            continue
+        pool = {e: ok[e] for e in passing[asset]} or ok
+        choice[asset] = best_estimator(pool)  # type: ignore[arg-type]
+        per[choice[asset]]["chosen"] = True
+    settings = {
+        "window": window, "refit_every": refit_every, "test_days": test_days,
+        "es_sims": es_sims, "estimators": list(names), "levels": list(levels), "as_of": as_of,
+    }
+    out = VaRBacktests(results=results, choice=choice, passing=passing, skipped=skipped,
+                       levels=levels, settings=settings, seconds=time.perf_counter() - t0)
+    if cache is not None and key is not None:
+        cache.put(key, out)
+    return out

@@ -41,6 +41,7 @@ import numpy as np
 import pandas as pd
 
 from optimizer import __version__
+from optimizer.estimators import VaRBacktests
 from optimizer.exceptions import ConvergenceWarning, DataQualityWarning, OptimizerError
 from optimizer.pipeline.config import RunConfig
 from optimizer.pipeline.progress import Progress, Silent
@@ -69,7 +70,7 @@ class BacktestOutcome:
 
     config: RunConfig
     episodes: list[EpisodeOutcome]
-    var_backtests: Any  # optimizer.pipeline.validation.VaRBacktests
+    var_backtests: VaRBacktests
     meta: dict[str, Any]
     run_info: dict[str, Any] = field(default_factory=dict)
 
@@ -207,9 +208,10 @@ def _replay_episode(cfg: RunConfig, history: pd.DataFrame, start: str, end: str,
     relatives = np.asarray(path.relatives, dtype=float)          # (1, L, n)
     L = path.horizon
     report = outcome.report
-    drv = {a.asset: a.drivers for a in report.assets}
-    slippage = np.array([drv[a]["slippage"] for a in assets], dtype=float)
-    sigma = np.array([drv[a]["vol_forecast_daily"] for a in assets], dtype=float) * sub.scenarios.vol_multiplier
+    # the episode run's own slippage and (multiplied) volatility forecast, asset order of ``sub``
+    slippage = np.asarray(outcome.market.slippage, dtype=float)
+    sigma = np.asarray(outcome.market.sigma, dtype=float)
+    fits = inp.generator.volatility_.fits_
     scale = relever_factor(book, current, params)
     # static kernel on each daily close of the episode (liquidation at that close); the worst day counts
     days = relatives[0]  # (L, n): each day as a scenario
@@ -272,7 +274,7 @@ def _replay_episode(cfg: RunConfig, history: pd.DataFrame, start: str, end: str,
             "tail_probability": p,
             "plausibility": plausibility(p, n_sim, drop),
             "current": current.asset_dict(a) if inp.has_current[i] else None,
-            "estimator": drv[a].get("estimator"),
+            "estimator": fits[a].model,
             "vol_forecast_daily": float(sigma[i]),
         }
     excess = realised - fund
@@ -313,7 +315,7 @@ def run_backtest(
     """VaR backtests over each asset's full history and a replay of every configured episode."""
     from optimizer.data import resolve_data_dir
     from optimizer.pipeline.run import library_versions, resolve_as_of
-    from optimizer.pipeline.validation import load_history_data, run_var_backtests
+    from optimizer.pipeline.history import load_history_data, var_backtests
 
     t_start = time.perf_counter()
     progress = progress or Silent()
@@ -329,7 +331,7 @@ def run_backtest(
             data = load_history_data(cfg, ddir, cfg.run.as_of)
             history = data.prices
         with progress.stage("backtesting the volatility estimators on the full data"):
-            vbt = run_var_backtests(cfg, history, rng=rng_var, test_days=None)
+            vbt = var_backtests(cfg, history, rng=rng_var, test_days=None)
         outs = [
             _replay_episode(cfg, history, s, e, data_dir=ddir, rng=r, progress=progress)
             for (s, e), r in zip(episodes, rng_eps, strict=True)
@@ -354,7 +356,7 @@ def run_backtest(
 
 def backtest_record(out: BacktestOutcome) -> dict[str, Any]:
     """The content of backtest.json (plain JSON types, wall-clock fields left out)."""
-    from optimizer.pipeline.validation import var_backtests_json
+    from optimizer.report.validation import var_backtests_json
 
     vbt = out.var_backtests
     return {

@@ -16,6 +16,7 @@ import pandas as pd
 from optimizer._random import RunStreams
 from optimizer.exceptions import ConfigError, DataError
 from optimizer.pipeline.config import RunConfig
+from optimizer.pipeline.history import load_asset_prices, needs_history, prepare_validation  # noqa: F401
 from optimizer.pipeline.progress import Progress, Silent
 from optimizer.pipeline.run_report import (  # noqa: F401 (re-exported)
     DEFAULT_LT,
@@ -44,7 +45,7 @@ class RunInputs:
     adv_usd: np.ndarray
     adv_source: tuple[str, ...]
     seed: int
-    #: optimizer.pipeline.validation.RunValidation: long history, VaR backtests, anti-procyclicality stream.
+    #: optimizer.pipeline.history.RunValidation: long history, VaR backtests, anti-procyclicality stream.
     validation: Any = None
 
 
@@ -59,6 +60,7 @@ class RunOutcome:
     bad_debt: np.ndarray
     bad_debt_current: np.ndarray
     search: Any = None  # market_sim.SearchStage when [search] enabled
+    market: Any = None  # MarketInputs: the slippage, volatility and bounds the recommendation was solved with
 
     @property
     def status(self) -> str:
@@ -94,42 +96,6 @@ def resolve_as_of(cfg: RunConfig, *, data_dir: str | Path | None = None) -> RunC
         probe = load_asset_prices(cfg, ddir)
     last = probe.prices.dropna(how="all").index[-1].date().isoformat()
     return cfg.with_overrides("run", as_of=last)
-
-
-def load_asset_prices(cfg: RunConfig, ddir: Path, **kw: Any) -> Any:
-    """Prices of the config's assets, reading a proxy column where ``price_ticker`` says so.
-
-    Columns come back named by the config's tickers; each proxy is recorded as a finding.
-    """
-    from optimizer.data import DataFinding, PriceData, load_prices
-
-    tickers = {a: (c.price_ticker or a) for a, c in cfg.assets.items()}
-    if len(set(tickers.values())) != len(tickers):
-        raise ConfigError("two assets read the same price column; check [assets.*] price_ticker")
-    sources = {tickers[a]: (c.source or cfg.data.source) for a, c in cfg.assets.items()}
-    pd_ = load_prices(
-        ddir, list(tickers.values()), sources=sources, with_volumes=cfg.data.volumes,
-        stablecoins=[tickers[a] for a, c in cfg.assets.items() if c.stablecoin],
-        stale_run_days=cfg.data.stale_run_days, outlier_sigma=cfg.data.outlier_sigma,
-        depeg_tolerance=cfg.data.depeg_tolerance, **kw,
-    )
-    rename = {t: a for a, t in tickers.items() if t != a}
-    if not rename:
-        return pd_
-    findings = tuple(
-        dataclasses.replace(f, asset=rename.get(f.asset, f.asset)) for f in pd_.findings
-    ) + tuple(
-        DataFinding(kind="proxy", file=f"{sources[t]} prices", asset=a, start=None, end=None,
-                    detail=f"{a} is priced by the {t} series (price_ticker)", fatal=False)
-        for t, a in rename.items()
-    )
-    return PriceData(
-        prices=pd_.prices.rename(columns=rename),
-        volumes=None if pd_.volumes is None else pd_.volumes.rename(columns=rename),
-        sources={rename.get(k, k): v for k, v in pd_.sources.items()},
-        findings=findings,
-        file_hashes=pd_.file_hashes,
-    )
 
 
 def load_inputs(
@@ -170,8 +136,6 @@ def load_inputs(
                 f"the asset with the shortest history is {_shortest_history(prices.prices)!r}; "
                 "shorten the window or drop it"
             )
-
-    from optimizer.pipeline.validation import needs_history, prepare_validation
 
     with progress.stage("backtesting the volatility estimators") if needs_history(cfg) else nullcontext():
         validation = prepare_validation(cfg, ddir, as_of, rng=streams.validation)
@@ -226,9 +190,9 @@ def make_generator(cfg: RunConfig, volatility: str, *, corr_stress: float | None
     lam = cfg.estimators.ewma_lambda
     name = "garch" if volatility == "auto" else volatility
     if volatility == "auto" and choice is not None:
-        from optimizer.pipeline.validation import auto_volatility
+        from optimizer.estimators import per_asset_volatility
 
-        vol = auto_volatility(cfg, choice)
+        vol = per_asset_volatility(choice, cfg.asset_names, lam=lam)
     elif name == "ewma":
         vol = EWMAVolatility(lam=lam, missing="skip")
     else:
@@ -438,12 +402,11 @@ def run(
     market = prepare_market(cfg, inputs)
     with progress.stage("solving the CVaR program"):
         sol = solve_thresholds(cfg, inputs, market)
-    apc_section = None
+    apc = None
     if cfg.anti_procyclicality.method != "none":
-        from optimizer.pipeline.validation import apply_anti_procyclicality
-
         with progress.stage(f"anti-procyclicality ({cfg.anti_procyclicality.method})"):
-            sol, apc_section = apply_anti_procyclicality(cfg, inputs, market, sol)
+            apc = _anti_procyclicality(cfg, inputs, sol)
+        sol = dataclasses.replace(sol, recommended=apc.applied, lt=apc.applied.liquidation_threshold)
     opt, recommended, zero_kept = sol.optimizer, sol.recommended, sol.zero_kept
     lt, guard_fails, caps = sol.lt, sol.guard_fails, sol.caps
     bonus, slippage, weights, basket = market.bonus, market.slippage, market.weights, market.basket
@@ -487,19 +450,35 @@ def run(
                                                   progress=progress)
 
     binding = [_binding_label(opt, i, lt, lt_min, lt_max, caps) for i in range(len(assets))]
-    if apc_section is not None:
-        binding = [f"anti-procyclicality ({apc_section['method']})" if apc_section["binds"][a] else b
-                   for a, b in zip(assets, binding)]
+    if apc is not None:
+        binding = [f"anti-procyclicality ({apc.method})" if binds else b for b, binds in zip(binding, apc.binds)]
     report = assemble_report(
         cfg, inputs, opt, binding, guard_fails, asset_share, recommended, bonus, slippage, weights, basket, alpha, budget, fund, cover2_usd,
         metrics, metrics_cur, ev_rec, ev_cur, zero_kept, status, progress, t_start, command, fund_usd=fund_usd,
     )
-    from optimizer.pipeline.validation import attach_sections
+    from optimizer.report.validation import attach_validation_sections
 
-    report = attach_sections(report, inputs, apc_section)
+    backtests = inputs.validation.backtests if cfg.backtest.in_report else None
+    report = attach_validation_sections(report, backtests, apc, volatility=cfg.estimators.volatility)
     report = _attach_market_sections(report, cfg, inputs, market, sim_stage, search_stage)
     return RunOutcome(report=report, inputs=inputs, recommended=recommended, optimizer=opt,
-                      bad_debt=ev_rec["total"], bad_debt_current=ev_cur["total"], search=search_stage)
+                      bad_debt=ev_rec["total"], bad_debt_current=ev_cur["total"], search=search_stage,
+                      market=market)
+
+
+def _anti_procyclicality(cfg: RunConfig, inputs: RunInputs, sol: ThresholdSolution) -> Any:
+    """The ``[anti_procyclicality]`` policy applied to ``sol``; it re-solves through this run's problem."""
+    from optimizer.pipeline.history import anti_procyclicality_policy
+
+    def solve(terminal: np.ndarray, sigma: np.ndarray | None) -> ThresholdSolution:
+        return solve_thresholds(cfg, inputs, prepare_market(cfg, inputs, terminal=terminal, sigma=sigma))
+
+    val = inputs.validation
+    return anti_procyclicality_policy(cfg).apply(
+        sol, solve=solve, scenarios=inputs.scenarios, volatility=inputs.generator.volatility_,
+        vol_multiplier=cfg.scenarios.vol_multiplier, history=val.history,
+        collateral=inputs.book.collateral_by_asset, rng=val.rng,
+    )
 
 
 def _sim_evaluation(stage: Any, ev_cur: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:

@@ -19,6 +19,7 @@ from optimizer.estimators import (
     EWMCorrelation,
     FitRecord,
     GARCHVolatility,
+    PerAssetVolatility,
     SampleCorrelation,
     ShrinkageCorrelation,
 )
@@ -29,6 +30,7 @@ VOLATILITY = [
     ConstantVolatility(),
     GARCHVolatility(),
     GARCHVolatility(model="gjr", dist="normal"),
+    PerAssetVolatility(estimators={"eth": GARCHVolatility()}),  # btc: the EWMA default
 ]
 CORRELATION = [SampleCorrelation(), EWMCorrelation(lam=0.95), ShrinkageCorrelation()]
 

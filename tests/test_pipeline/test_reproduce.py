@@ -47,9 +47,10 @@ def recorded(tmp_path_factory, data_dir):
 
 def test_fresh_run_reproduces(recorded, capsys, monkeypatch):
     out, _ = recorded
-    from optimizer.pipeline import validation
+    from optimizer.estimators import BacktestCache
+    from optimizer.pipeline import history
 
-    monkeypatch.setattr(validation, "_CACHE", type(validation._CACHE)())  # recompute the backtests too
+    monkeypatch.setattr(history, "BACKTEST_CACHE", BacktestCache())  # recompute the backtests too
     capsys.readouterr()
     assert main(["reproduce", str(out)]) == 0
     stdout = capsys.readouterr().out

@@ -194,7 +194,7 @@ def test_threshold_lp_recommendations_satisfy_invariants(case):
 @PROPS
 @given(params_st(), st.floats(0.0, 1.0))
 def test_anti_procyclicality_buffer_keeps_invariants(p, buffer):
-    from optimizer.pipeline.validation import buffer_haircut
+    from optimizer.optimize.anti_procyclicality import buffer_haircut
 
     ltv = buffer_haircut(p.ltv, buffer)
     assert np.all(ltv <= p.ltv + 1e-15) and np.all(ltv >= 0)
@@ -206,7 +206,7 @@ def test_anti_procyclicality_buffer_keeps_invariants(p, buffer):
 @PROPS
 @given(params_st(), params_st())
 def test_anti_procyclicality_floor_keeps_invariants(p, q):
-    from optimizer.pipeline.validation import floor_params
+    from optimizer.optimize.anti_procyclicality import floor_params
 
     q = q.replace(liquidation_bonus=p.liquidation_bonus,
                   liquidation_threshold=np.minimum(q.liquidation_threshold, 1 / (1 + p.liquidation_bonus) - 1e-9))

@@ -1,0 +1,185 @@
+"""Wiring: the config's prices, each asset's full history, and the validation computed on it.
+
+A run reads prices twice: the estimation window (:func:`load_asset_prices` with ``start``), and
+each asset's **own** history from its first price to ``as_of`` (:func:`load_history_data`), which
+the VaR backtests (:func:`optimizer.estimators.run_var_backtests`), the ``auto`` volatility
+choice and the anti-procyclicality policy use. :func:`prepare_validation` maps ``[backtest]`` and
+``[estimators]`` to those calls.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from optimizer.estimators import BacktestCache, VaRBacktests, run_var_backtests, volatility_by_name
+from optimizer.exceptions import ConfigError, DataQualityWarning
+from optimizer.optimize.anti_procyclicality import AntiProcyclicality
+from optimizer.pipeline.config import RunConfig
+
+__all__ = [
+    "BACKTEST_CACHE",
+    "RunValidation",
+    "anti_procyclicality_policy",
+    "asset_returns",
+    "load_asset_prices",
+    "load_history",
+    "load_history_data",
+    "needs_history",
+    "prepare_validation",
+    "var_backtests",
+]
+
+#: The per-process memo of VaR backtests (keyed by content, see :class:`BacktestCache`): a
+#: sensitivity sweep, a recalibration or a test session that repeats a run on the same data pays
+#: for the backtests once.
+BACKTEST_CACHE = BacktestCache(maxsize=16)
+
+
+def load_asset_prices(cfg: RunConfig, ddir: Path, **kw: Any) -> Any:
+    """Prices of the config's assets, reading a proxy column where ``price_ticker`` says so.
+
+    Columns come back named by the config's tickers; each proxy is recorded as a finding.
+    """
+    from optimizer.data import DataFinding, PriceData, load_prices
+
+    tickers = {a: (c.price_ticker or a) for a, c in cfg.assets.items()}
+    if len(set(tickers.values())) != len(tickers):
+        raise ConfigError("two assets read the same price column; check [assets.*] price_ticker")
+    sources = {tickers[a]: (c.source or cfg.data.source) for a, c in cfg.assets.items()}
+    pd_ = load_prices(
+        ddir, list(tickers.values()), sources=sources, with_volumes=cfg.data.volumes,
+        stablecoins=[tickers[a] for a, c in cfg.assets.items() if c.stablecoin],
+        stale_run_days=cfg.data.stale_run_days, outlier_sigma=cfg.data.outlier_sigma,
+        depeg_tolerance=cfg.data.depeg_tolerance, **kw,
+    )
+    rename = {t: a for a, t in tickers.items() if t != a}
+    if not rename:
+        return pd_
+    findings = tuple(
+        dataclasses.replace(f, asset=rename.get(f.asset, f.asset)) for f in pd_.findings
+    ) + tuple(
+        DataFinding(kind="proxy", file=f"{sources[t]} prices", asset=a, start=None, end=None,
+                    detail=f"{a} is priced by the {t} series (price_ticker)", fatal=False)
+        for t, a in rename.items()
+    )
+    return PriceData(
+        prices=pd_.prices.rename(columns=rename),
+        volumes=None if pd_.volumes is None else pd_.volumes.rename(columns=rename),
+        sources={rename.get(k, k): v for k, v in pd_.sources.items()},
+        findings=findings,
+        file_hashes=pd_.file_hashes,
+    )
+
+
+def load_history_data(cfg: RunConfig, data_dir: Any, as_of: str | None) -> Any:
+    """:class:`~optimizer.data.PriceData` of the config's assets from each one's first price to ``as_of``.
+
+    Price proxies (``price_ticker``) apply as in the run. Data flags of this longer span are not
+    repeated in the report (those of the estimation window are); fatal problems raise
+    :class:`~optimizer.exceptions.DataError` as in the run.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DataQualityWarning)
+        return load_asset_prices(cfg, data_dir, as_of=as_of)
+
+
+def load_history(cfg: RunConfig, data_dir: Any, as_of: str | None) -> pd.DataFrame:
+    """Prices (calendar days, NaN where there is none) of :func:`load_history_data`."""
+    return load_history_data(cfg, data_dir, as_of).prices
+
+
+def asset_returns(prices: pd.DataFrame) -> dict[str, pd.Series]:
+    """Each column's one-day log returns on its own dates (a return across a gap is left out)."""
+    from optimizer.data import one_day_log_returns
+
+    rets = one_day_log_returns(prices)
+    return {str(a): rets[a].dropna() for a in prices.columns}
+
+
+def var_backtests(
+    cfg: RunConfig,
+    history: pd.DataFrame,
+    *,
+    rng: np.random.Generator,
+    test_days: int | None | str = "config",
+    estimators: tuple[str, ...] | None = None,
+) -> VaRBacktests:
+    """The ``[backtest]`` backtests of the config's estimators on every asset of ``history``.
+
+    ``test_days`` overrides ``[backtest] test_days`` (None: every day after the first window),
+    ``estimators`` overrides ``[backtest] estimators``. Results come from :data:`BACKTEST_CACHE`
+    when this process computed them before.
+    """
+    bt = cfg.backtest
+    names = tuple(estimators or bt.estimators)
+    lam = cfg.estimators.ewma_lambda
+    return run_var_backtests(
+        asset_returns(history),
+        {name: volatility_by_name(name, lam=lam) for name in names},
+        var_alpha=bt.var_alpha,
+        window=bt.window,
+        refit_every=bt.refit_every,
+        test_days=bt.test_days if test_days == "config" else test_days,
+        es_sims=bt.es_sims,
+        as_of=history.index[-1].date().isoformat() if len(history.index) else None,
+        rng=rng,
+        cache=BACKTEST_CACHE,
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class RunValidation:
+    """Validation inputs of one run, built by :func:`prepare_validation` in ``load_inputs``.
+
+    Attributes
+    ----------
+    history : DataFrame or None
+        Each asset's prices from its first date to as_of (None when nothing needs them).
+    backtests : VaRBacktests or None
+    rng : Generator
+        Stream of the anti-procyclicality draws (a child of the run's ``validation`` stream).
+    """
+
+    history: pd.DataFrame | None
+    backtests: VaRBacktests | None
+    rng: np.random.Generator
+
+
+def anti_procyclicality_policy(cfg: RunConfig) -> AntiProcyclicality | None:
+    """The ``[anti_procyclicality]`` policy, or None for ``method = "none"``."""
+    apc = cfg.anti_procyclicality
+    if apc.method == "none":
+        return None
+    return AntiProcyclicality(method=apc.method, buffer=apc.buffer, stress_weight=apc.stress_weight,
+                              stress_quantile=apc.stress_quantile)
+
+
+def needs_history(cfg: RunConfig) -> bool:
+    """Whether the run reads each asset's full history (backtests, ``auto``, floor or stress weight)."""
+    policy = anti_procyclicality_policy(cfg)
+    return (cfg.backtest.in_report or cfg.estimators.volatility == "auto"
+            or (policy is not None and policy.needs_history))
+
+
+def prepare_validation(cfg: RunConfig, data_dir: Any, as_of: str | None, *,
+                       rng: np.random.Generator) -> RunValidation:
+    """Load the long history and run the backtests the config asks for (in the run, before fitting).
+
+    ``rng`` is the run's ``validation`` stream; its first child seeds the backtests, its second
+    the anti-procyclicality draws.
+    """
+    rng_bt, rng_apc = rng.spawn(2)
+    if not needs_history(cfg):
+        return RunValidation(history=None, backtests=None, rng=rng_apc)
+    history = load_history(cfg, data_dir, as_of)
+    vbt = None
+    if cfg.backtest.in_report or cfg.estimators.volatility == "auto":
+        vbt = var_backtests(cfg, history, rng=rng_bt)
+    return RunValidation(history=history, backtests=vbt, rng=rng_apc)
