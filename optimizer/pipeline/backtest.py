@@ -46,12 +46,10 @@ from optimizer.exceptions import ConvergenceWarning, DataQualityWarning, Optimiz
 from optimizer.pipeline.config import RunConfig
 from optimizer.pipeline.progress import Progress, Silent
 
-__all__ = ["BacktestOutcome", "EpisodeOutcome", "plausibility", "run_backtest", "write_backtest"]
+__all__ = ["BacktestOutcome", "EpisodeOutcome", "run_backtest", "write_backtest"]
 
-#: Tail probabilities at or above this are "plausible" (inside the model's 99 % range).
-PLAUSIBLE_P = 0.01
-#: Below this a move is an "extreme tail" event for the model.
-EXTREME_P = 0.001
+#: The impact law of a replay (no depth data for a past day).
+REPLAY_IMPACT = "sqrt"
 
 
 @dataclass(frozen=True, eq=False)
@@ -75,59 +73,6 @@ class BacktestOutcome:
     run_info: dict[str, Any] = field(default_factory=dict)
 
 
-def plausibility(p: float | None, n: int, drop: float) -> str:
-    """Verdict on the model's probability ``p`` of a move at least as bad as the realised one."""
-    if drop <= 0:
-        return "no drop"
-    if p is None:
-        return "n/a"
-    if p >= PLAUSIBLE_P:
-        return "plausible"
-    if p >= EXTREME_P:
-        return f"tail (1 in {1 / p:,.0f})"
-    if p > 0:
-        return f"extreme tail (1 in {1 / p:,.0f})"
-    return f"implausible: worse than all {n:,} simulated paths"
-
-
-def _coverage(history: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp, min_days: int
-              ) -> dict[str, str | None]:
-    """Asset -> None when it can take part in the episode, else the reason it cannot."""
-    t0 = start - pd.Timedelta(days=1)
-    out: dict[str, str | None] = {}
-    last = history.index[-1] if len(history.index) else None
-    for a in history.columns:
-        s = history[a]
-        first = s.first_valid_index()
-        if first is None:
-            out[a] = "no prices at all"
-        elif first > end:
-            out[a] = f"data starts on {first.date()}, after the episode"
-        elif last is None or end > last:
-            out[a] = f"data ends on {last.date() if last is not None else '?'}, before the episode ends"
-        elif t0 not in s.index or not np.isfinite(s.get(t0, np.nan)):
-            gap = _gap_around(s, t0)
-            out[a] = f"no close on {t0.date()} (the day before the episode)" + (f"; {gap}" if gap else "")
-        elif s.loc[start:end].isna().any():
-            miss = s.loc[start:end][s.loc[start:end].isna()].index[0]
-            out[a] = f"no close on {miss.date()} inside the episode"
-        else:
-            n_before = int(s.loc[:t0].notna().sum())
-            out[a] = None if n_before >= min_days else (
-                f"only {n_before} days of prices up to {t0.date()} (need {min_days}, [data] min_history_days)")
-    return out
-
-
-def _gap_around(s: pd.Series, t: pd.Timestamp) -> str:
-    before = s.loc[:t].last_valid_index()
-    after = s.loc[t:].first_valid_index()
-    if before is None:
-        return ""
-    lo = (before + pd.Timedelta(days=1)).date()
-    hi = (after - pd.Timedelta(days=1)).date() if after is not None else "the end of the data"
-    return f"its series has no prices from {lo} to {hi}"
-
-
 def _episode_config(cfg: RunConfig, assets: list[str], as_of: str) -> RunConfig:
     sub = dataclasses.replace(cfg, assets={a: cfg.assets[a] for a in assets})
     sub = sub.with_overrides("run", as_of=as_of)
@@ -137,28 +82,23 @@ def _episode_config(cfg: RunConfig, assets: list[str], as_of: str) -> RunConfig:
 
 
 def _simulate_dynamic(cfg: RunConfig, book: Any, relatives: np.ndarray, params: Any, scale: np.ndarray,
-                      adv: np.ndarray, sigma: np.ndarray) -> dict[str, Any] | None:
-    """Replay one path through the market simulation; None when the simulation is not installed."""
+                      adv: np.ndarray, sigma: np.ndarray) -> Any | None:
+    """Replay one path through the market simulation; None when the simulation is not installed.
+
+    The impact law is the square root (a replay has no depth data), one step per day.
+    """
     try:
         from optimizer.protocol.simulation import simulate_market
     except ImportError:
         return None
     sim = cfg.simulation
-    impact = sim.impact if sim.impact == "sqrt" else "sqrt"  # no depth data for a replay
-    res = simulate_market(
+    return simulate_market(
         book, relatives, params, adv_usd=adv, sigma_daily=sigma,
         reachable_share=cfg.liquidity.reachable_volume_share,
         liquidity_multiplier=cfg.liquidity.liquidity_multiplier, impact_coef=cfg.liquidity.impact_coef,
-        impact=impact, oracle_lag_steps=0, delay_steps=0, gas_usd=sim.gas_usd, cascades=sim.cascades,
+        impact=REPLAY_IMPACT, oracle_lag_steps=0, delay_steps=0, gas_usd=sim.gas_usd, cascades=sim.cascades,
         debt_scale=scale, steps_per_day=1, dtype=np.float64,
     )
-    return {
-        "bad_debt": float(res.bad_debt[0]),
-        "n_liquidated": int(res.n_liquidated[0]),
-        "liquidated_usd": float(res.liquidated_usd[0]),
-        "engine": (f"dynamic market simulation on the daily closes (one step per day, {impact}-law impact, "
-                   f"cascades {'on' if sim.cascades else 'off'}, gas ${sim.gas_usd:,.0f})"),
-    }
 
 
 def _book_health(book: Any, params: Any, scale: np.ndarray) -> float | None:
@@ -178,20 +118,17 @@ def _replay_episode(cfg: RunConfig, history: pd.DataFrame, start: str, end: str,
     from optimizer.pipeline.run import run
     from optimizer.protocol.kernels import bad_debt_static
     from optimizer.protocol.mechanics import debt_at_threshold_factor, relever_factor
-    from optimizer.scenarios import realised_path
+    from optimizer.report import validation as words
+    from optimizer.scenarios import episode_coverage, realised_path
 
     t_start, t_end = pd.Timestamp(start), pd.Timestamp(end)
     t0 = (t_start - pd.Timedelta(days=1)).date().isoformat()
-    cover = _coverage(history, t_start, t_end, cfg.data.min_history_days)
+    cover = episode_coverage(history, t_start, t_end, cfg.data.min_history_days)
     assets = [a for a, why in cover.items() if why is None]
-    excluded = {a: why for a, why in cover.items() if why is not None}
+    excluded = {a: words.exclusion_reason(why) for a, why in cover.items() if why is not None}
     rec: dict[str, Any] = {"start": start, "end": end, "as_of": t0, "excluded_assets": excluded}
     if not assets:
-        by_reason: dict[str, list[str]] = {}
-        for a, why in excluded.items():
-            by_reason.setdefault(str(why), []).append(a)
-        rec.update(covered=False, reason="; ".join(
-            f"{', '.join(names)}: {why}" for why, names in sorted(by_reason.items(), key=lambda kv: -len(kv[1]))))
+        rec.update(covered=False, reason=words.not_covered_reason(excluded))
         return EpisodeOutcome(start, end, False, rec)
 
     sub = _episode_config(cfg, assets, t0)
@@ -223,14 +160,14 @@ def _replay_episode(cfg: RunConfig, history: pd.DataFrame, start: str, end: str,
                                   debt_scale=debt_at_threshold_factor(book, params), dtype=np.float64).total.max())
     dyn = _simulate_dynamic(sub, book, relatives, params, scale, inp.adv_usd, sigma)
     dyn_cur = _simulate_dynamic(sub, book, relatives, current, np.ones(book.n_accounts), inp.adv_usd, sigma)
+    engine = words.replay_engine(dyn is not None, impact=REPLAY_IMPACT, cascades=sub.simulation.cascades,
+                                 gas_usd=sub.simulation.gas_usd)
     if dyn is not None:
-        realised, engine = dyn["bad_debt"], dyn["engine"]
-        realised_cur = dyn_cur["bad_debt"] if dyn_cur is not None else None
-        n_liq, liq_usd = dyn["n_liquidated"], dyn["liquidated_usd"]
+        realised = float(dyn.bad_debt[0])
+        realised_cur = float(dyn_cur.bad_debt[0]) if dyn_cur is not None else None
+        n_liq, liq_usd = int(dyn.n_liquidated[0]), float(dyn.liquidated_usd[0])
     else:
-        realised, engine = static, ("static kernel on the episode's worst daily close (the dynamic "
-                                    "simulation is not available)")
-        realised_cur = static_cur
+        realised, realised_cur = static, static_cur
         n_liq = int(static_res.n_liquidated.max())
         liq_usd = None
     hf = _book_health(book, params, scale)
@@ -240,12 +177,12 @@ def _replay_episode(cfg: RunConfig, history: pd.DataFrame, start: str, end: str,
     if L <= scen.horizon:
         sim_min = np.asarray(scen.relatives[:, :L, :], dtype=float).min(axis=1)
         n_sim = scen.n_scenarios
-        tail_src = f"the run's {n_sim:,} simulated {scen.horizon}-day paths (first {L} day(s))"
+        tail_src = words.tail_source(n_sim, L, run_horizon=scen.horizon)
     else:
         long = inp.generator.simulate(L, scen.n_scenarios, rng=rng)
         sim_min = np.asarray(long.relatives, dtype=float).min(axis=1)
         n_sim = long.n_scenarios
-        tail_src = f"{n_sim:,} paths of {L} days simulated from the run's fitted model"
+        tail_src = words.tail_source(n_sim, L, run_horizon=None)
 
     fund = float(report.insurance_fund_usd)
     per_asset: dict[str, Any] = {}
@@ -272,7 +209,7 @@ def _replay_episode(cfg: RunConfig, history: pd.DataFrame, start: str, end: str,
             "margin_to_insolvency_buffer": insolvency_buffer - drop,
             "beyond_insolvency_buffer": bool(drop > insolvency_buffer),
             "tail_probability": p,
-            "plausibility": plausibility(p, n_sim, drop),
+            "plausibility": words.plausibility(p, n_sim, drop),
             "current": current.asset_dict(a) if inp.has_current[i] else None,
             "estimator": fits[a].model,
             "vol_forecast_daily": float(sigma[i]),
@@ -316,6 +253,7 @@ def run_backtest(
     from optimizer.data import resolve_data_dir
     from optimizer.pipeline.run import library_versions, resolve_as_of
     from optimizer.pipeline.history import load_history_data, var_backtests
+    from optimizer.report.validation import date_span
 
     t_start = time.perf_counter()
     progress = progress or Silent()
@@ -341,7 +279,7 @@ def run_backtest(
         "config_sha256": cfg.sha256,
         "seed": int(cfg.run.seed),
         "as_of": cfg.run.as_of,
-        "data_span": f"{history.index[0].date()} .. {history.index[-1].date()}",
+        "data_span": date_span(history.index),
         "data_files": dict(sorted(data.file_hashes.items())),
         "versions": library_versions(),
     }
@@ -373,9 +311,10 @@ def write_backtest(out: BacktestOutcome, out_dir: str | Path, *, overwrite: bool
     from optimizer.report import write_report_dir
     from optimizer.report.backtest import BacktestReport, render_backtest_html, render_backtest_json, \
         render_backtest_markdown
+    from optimizer.report.validation import backtest_title
 
     rep = BacktestReport(
-        title=f"riskopt backtest: {out.config.run.title or out.config.name}",
+        title=backtest_title(out.config.run.title, out.config.name),
         config_name=out.config.name,
         record=backtest_record(out),
         run_info=dict(out.run_info),

@@ -1,4 +1,4 @@
-"""Report sections of the in-run validation: the VaR/ES backtests and anti-procyclicality.
+"""Report text of the validation: the VaR/ES backtests, anti-procyclicality, the crash replays.
 
 Each function formats a typed result (:class:`~optimizer.estimators.VaRBacktests`,
 :class:`~optimizer.optimize.anti_procyclicality.AntiProcyclicalityOutcome`) into a report
@@ -18,13 +18,28 @@ if TYPE_CHECKING:
     from optimizer.estimators import VaRBacktests
     from optimizer.optimize.anti_procyclicality import AntiProcyclicalityOutcome
     from optimizer.report.model import RunReport
+    from optimizer.scenarios import Exclusion
 
 __all__ = [
+    "EXTREME_P",
+    "PLAUSIBLE_P",
     "anti_procyclicality_section",
     "attach_validation_sections",
     "backtest_section",
+    "backtest_title",
+    "date_span",
+    "exclusion_reason",
+    "not_covered_reason",
+    "plausibility",
+    "replay_engine",
+    "tail_source",
     "var_backtests_json",
 ]
+
+#: Tail probabilities at or above this are "plausible" (inside the model's 99 % range).
+PLAUSIBLE_P = 0.01
+#: Below this a move is an "extreme tail" event for the model.
+EXTREME_P = 0.001
 
 
 def var_backtests_json(vbt: VaRBacktests) -> dict[str, Any]:
@@ -253,3 +268,81 @@ def attach_validation_sections(
         sections["anti_procyclicality"] = anti_procyclicality_section(anti_procyclicality)
         json_names.append("anti_procyclicality")
     return dataclasses.replace(report, sections=sections, json_sections=tuple(dict.fromkeys(json_names)))
+
+
+# ---------------------------------------------------------------------------------------------
+# Crash replays (`riskopt backtest`): the wording of each episode's record
+# ---------------------------------------------------------------------------------------------
+def plausibility(p: float | None, n: int, drop: float) -> str:
+    """Verdict on the model's probability ``p`` of a move at least as bad as the realised one.
+
+    ``n`` is the number of simulated paths ``p`` was counted on, ``drop`` the realised fall
+    (a fraction; <= 0 is no fall).
+    """
+    if drop <= 0:
+        return "no drop"
+    if p is None:
+        return "n/a"
+    if p >= PLAUSIBLE_P:
+        return "plausible"
+    if p >= EXTREME_P:
+        return f"tail (1 in {1 / p:,.0f})"
+    if p > 0:
+        return f"extreme tail (1 in {1 / p:,.0f})"
+    return f"implausible: worse than all {n:,} simulated paths"
+
+
+def exclusion_reason(ex: Exclusion) -> str:
+    """Why an asset does not take part in an episode, in words."""
+    if ex.kind == "no_prices":
+        return "no prices at all"
+    if ex.kind == "starts_after":
+        return f"data starts on {ex.date}, after the episode"
+    if ex.kind == "ends_before":
+        return f"data ends on {ex.date or '?'}, before the episode ends"
+    if ex.kind == "no_close_before":
+        gap = "" if ex.gap is None else (
+            f"its series has no prices from {ex.gap[0]} to {ex.gap[1] or 'the end of the data'}")
+        return f"no close on {ex.date} (the day before the episode)" + (f"; {gap}" if gap else "")
+    if ex.kind == "missing_close":
+        return f"no close on {ex.date} inside the episode"
+    return (f"only {ex.n_before} days of prices up to {ex.date} "
+            f"(need {ex.min_days}, [data] min_history_days)")
+
+
+def not_covered_reason(excluded: dict[str, str]) -> str:
+    """Why no asset takes part in an episode: the assets grouped by reason, largest group first."""
+    by_reason: dict[str, list[str]] = {}
+    for a, why in excluded.items():
+        by_reason.setdefault(str(why), []).append(a)
+    return "; ".join(f"{', '.join(names)}: {why}"
+                     for why, names in sorted(by_reason.items(), key=lambda kv: -len(kv[1])))
+
+
+def replay_engine(dynamic: bool, *, impact: str = "sqrt", cascades: bool = True, gas_usd: float = 0.0) -> str:
+    """What replayed an episode: the dynamic market simulation, or the static kernel without it."""
+    if not dynamic:
+        return "static kernel on the episode's worst daily close (the dynamic simulation is not available)"
+    return (f"dynamic market simulation on the daily closes (one step per day, {impact}-law impact, "
+            f"cascades {'on' if cascades else 'off'}, gas ${gas_usd:,.0f})")
+
+
+def tail_source(n_paths: int, days: int, *, run_horizon: int | None) -> str:
+    """Where an episode's tail probabilities come from.
+
+    ``run_horizon`` is the horizon of the run's own paths when those were used (their first
+    ``days`` days), None when ``n_paths`` longer paths were simulated from the fitted model.
+    """
+    if run_horizon is not None:
+        return f"the run's {n_paths:,} simulated {run_horizon}-day paths (first {days} day(s))"
+    return f"{n_paths:,} paths of {days} days simulated from the run's fitted model"
+
+
+def date_span(index: Any) -> str:
+    """``"first .. last"`` dates of a DatetimeIndex."""
+    return f"{index[0].date()} .. {index[-1].date()}"
+
+
+def backtest_title(run_title: str | None, config_name: str) -> str:
+    """Title of the `riskopt backtest` report: the run's title, else the config's name."""
+    return f"riskopt backtest: {run_title or config_name}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from optimizer.scenarios._episodes import Exclusion, episode_coverage
 from optimizer.scenarios._factory import make_scenario_generator
 from optimizer.scenarios._generator import ScenarioGenerator
 from optimizer.scenarios._historical import historical_windows, realised_path
@@ -9,9 +10,11 @@ from optimizer.scenarios._set import ScenarioSet
 from optimizer.scenarios._stress import comonotone_stress
 
 __all__ = [
+    "Exclusion",
     "ScenarioGenerator",
     "ScenarioSet",
     "comonotone_stress",
+    "episode_coverage",
     "historical_windows",
     "make_scenario_generator",
     "realised_path",

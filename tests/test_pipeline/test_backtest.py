@@ -11,7 +11,8 @@ import pandas as pd
 import pytest
 
 from optimizer.cli import main
-from optimizer.pipeline.backtest import _coverage, plausibility
+from optimizer.report.validation import exclusion_reason, not_covered_reason, plausibility, replay_engine
+from optimizer.scenarios import Exclusion, episode_coverage
 from optimizer.pipeline.config import dumps_toml
 from optimizer.report.backtest import BacktestReport, render_backtest_html, render_backtest_markdown
 
@@ -31,6 +32,11 @@ def _merge(base: dict, over: dict) -> dict:
 # ---------------------------------------------------------------------------------------------
 # pure parts
 # ---------------------------------------------------------------------------------------------
+def _coverage(h, start, end, min_days):
+    return {a: None if ex is None else exclusion_reason(ex)
+            for a, ex in episode_coverage(h, start, end, min_days).items()}
+
+
 def test_coverage_reasons():
     idx = pd.date_range("2022-01-01", "2022-12-31")
     h = pd.DataFrame({"ok": 1.0, "late": np.nan, "gap": 1.0, "hole": 1.0, "short": np.nan}, index=idx)
@@ -38,14 +44,25 @@ def test_coverage_reasons():
     h.loc["2022-10-01":"2022-10-10", "gap"] = np.nan
     h.loc["2022-10-12", "hole"] = np.nan
     h.loc["2022-06-01":, "short"] = 1.0
+    facts = episode_coverage(h, pd.Timestamp("2022-10-10"), pd.Timestamp("2022-10-12"), 250)
+    assert facts["gap"] == Exclusion("no_close_before", date="2022-10-09", gap=("2022-10-01", "2022-10-10"))
+    assert facts["short"] == Exclusion("short_history", date="2022-10-09", n_before=131, min_days=250)
     cov = _coverage(h, pd.Timestamp("2022-10-10"), pd.Timestamp("2022-10-12"), 250)
     assert cov["ok"] is None
-    assert "data starts on 2022-11-01" in cov["late"]
-    assert "no close on 2022-10-09" in cov["gap"] and "2022-10-01 to 2022-10-10" in cov["gap"]
+    assert cov["late"] == "data starts on 2022-11-01, after the episode"
+    assert cov["gap"] == ("no close on 2022-10-09 (the day before the episode); its series has no prices "
+                          "from 2022-10-01 to 2022-10-10")
     assert "no close on 2022-10-12 inside the episode" == cov["hole"]
-    assert "only 131 days" in cov["short"] and "250" in cov["short"]
+    assert cov["short"] == "only 131 days of prices up to 2022-10-09 (need 250, [data] min_history_days)"
     end = _coverage(h, pd.Timestamp("2023-01-05"), pd.Timestamp("2023-01-05"), 250)
-    assert all("data ends on 2022-12-31" in why for why in end.values())
+    assert all(why == "data ends on 2022-12-31, before the episode ends" for why in end.values())
+    h.loc["2022-12-01":, "gap"] = np.nan  # a gap running to the end of the data
+    assert _coverage(h, pd.Timestamp("2022-12-10"), pd.Timestamp("2022-12-10"), 1)["gap"].endswith(
+        "from 2022-12-01 to the end of the data")
+    assert not_covered_reason({"a": "x", "b": "y", "c": "y"}) == "b, c: y; a: x"
+    assert replay_engine(False).startswith("static kernel")
+    assert replay_engine(True, cascades=False, gas_usd=50.0) == (
+        "dynamic market simulation on the daily closes (one step per day, sqrt-law impact, cascades off, gas $50)")
 
 
 @pytest.mark.parametrize(
