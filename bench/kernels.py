@@ -61,23 +61,20 @@ def _float64_temporaries() -> list[str]:
     from optimizer.protocol import kernels
 
     f32 = np.float32
-    args = (
-        np.ones(32, f32),
-        16,
+    accounts = kernels.CompactAccounts(
         np.ones(2, np.int64),
         np.zeros((2, 4), np.int32),
         np.ones((2, 4), f32),
         np.ones((2, 4), f32),
         np.zeros((2, 2), np.int32),
         np.ones((2, 2), f32),
-        f32(0),
-        np.zeros(16),
-        np.zeros(16, np.int64),
     )
+    out = kernels.Totals(np.zeros(16), np.zeros(16, np.int64), np.zeros((0, 2)))
+    args = (np.ones(32, f32), 16, accounts, f32(0), out)
     serial = numba.njit(kernels._compact_kernel.py_func)
     serial.compile(tuple(numba.typeof(a) for a in args))
     typemap = serial.overloads[serial.signatures[0]].type_annotation.typemap
-    allowed = {"acc", "total"}  # the float64 accumulators and output
+    allowed = {"acc", "total", "out"}  # the float64 accumulators and outputs
     names = {
         k.split(".")[0]
         for k, t in typemap.items()

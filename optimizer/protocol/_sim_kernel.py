@@ -38,11 +38,22 @@ largest number of positions per account and ``G_a = sum_i (c LT + h d)_ai / M_a`
 does not change a result, and ``use_bounds=False`` (every account evaluated) is there for the
 tests to check exactly that.
 
+Arguments
+---------
+The kernel takes its inputs as a few named tuples (numba compiles and caches functions of typed
+NamedTuples of arrays and scalars): :class:`Accounts` (the book), :class:`Layout` (account
+blocks and their dense copy), two :class:`Support` records (the bounds of blocks and superblocks),
+:class:`Params` (protocol parameters and constants), :class:`Liquidity` (the impact law),
+:class:`Settings` and :class:`Outputs` (the buffers it fills, one row per scenario).
+
 Arithmetic is in the dtype of ``paths`` (float32 by default; every constant arrives in that dtype
-through ``consts`` so no float64 literal widens the loops); totals, impact and outputs are float64.
+through :class:`Params` so no float64 literal widens the loops); totals, impact and outputs are
+float64.
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import numba
 import numpy as np
@@ -58,9 +69,141 @@ MAX_CALLS_PER_STEP = 8
 CHANGED = 1
 LIQUIDATED = 2
 
-# indices into ``consts``
-_ZERO, _ONE, _LIQ_HF, _CLOSE, _FULL_HF, _GAS = 0, 1, 2, 3, 4, 5
-N_CONSTS = 6
+
+class Accounts(NamedTuple):
+    """Borrowing accounts as CSR rows, in block order; amounts in the kernel's dtype."""
+
+    #: (n_acc + 1,) int64
+    c_indptr: np.ndarray
+    #: (nnz_c,) int32
+    c_asset: np.ndarray
+    #: (nnz_c,) dtype: collateral at t0, USD
+    c_base: np.ndarray
+    #: (n_acc + 1,) int64
+    d_indptr: np.ndarray
+    #: (nnz_d,) int32
+    d_asset: np.ndarray
+    #: (nnz_d,) dtype: debt at t0 (x debt_scale), USD
+    d_base: np.ndarray
+    #: largest number of collateral entries of one account
+    max_nc: int
+
+
+class Layout(NamedTuple):
+    """Account blocks and the dense per-block copy of their positions."""
+
+    #: (n_blk + 1,) int64: account range of each account block
+    blk_ptr: np.ndarray
+    #: (n_blk + 1,) int64: rows of each block in the dense layout
+    dn_ptr: np.ndarray
+    #: (n_rows,) uint32: index of each row into [o LT, h o]
+    dn_idx: np.ndarray
+    #: (n_rows * ACCOUNT_BLOCK,) dtype: collateral USD, or -debt USD, at t0
+    dn_w: np.ndarray
+    #: (nnz_c,) int64: position of each collateral entry in dn_w
+    c_pos: np.ndarray
+    #: (nnz_d,) int64: position of each debt entry in dn_w
+    d_pos: np.ndarray
+
+
+class Support(NamedTuple):
+    """Linear margin bound of each block (or superblock): its assets with ``[lo, hi]``, float64."""
+
+    #: (n_groups + 1,) int64: CSR of each group's asset support
+    ptr: np.ndarray
+    #: (nnz,) uint32
+    asset: np.ndarray
+    #: (nnz,) float64
+    lo: np.ndarray
+    #: (nnz,) float64
+    hi: np.ndarray
+    #: (n_groups,) float64: tolerance of the bound; +inf: always evaluate exactly
+    thr: np.ndarray
+
+
+class Params(NamedTuple):
+    """Protocol parameters and constants, every one in the kernel's dtype."""
+
+    #: (n_assets,) liquidation thresholds
+    lt: np.ndarray
+    #: (n_assets,) liquidation bonuses
+    bonus: np.ndarray
+    #: health factor below which an account is liquidatable (``LIQUIDATION_HF``)
+    liq_hf: np.floating
+    #: share of the debt one call repays
+    close: np.floating
+    #: health factor below which a call repays all the debt
+    full_hf: np.floating
+    #: minimum profit for a liquidator to act, USD
+    gas: np.floating
+    zero: np.floating
+    one: np.floating
+
+
+class Liquidity(NamedTuple):
+    """The impact law: ``impact = imp_scale * sqrt(Q)`` (law 0) or ``imp_scale * Q`` (law 1)."""
+
+    #: 0: square root, 1: linear depth
+    law: int
+    #: (n_assets,) float64: scale of the permanent impact of cumulative sales ``Q``
+    imp_scale: np.ndarray
+    #: (n_assets,) float64: slippage = 1 - exp(-slip_scale * sqrt(q)) (or * q)
+    slip_scale: np.ndarray
+
+
+class Settings(NamedTuple):
+    """Oracle, liquidators and pruning."""
+
+    #: oracle lag, steps
+    lag: int
+    #: liquidation delay, steps
+    delay: int
+    #: whether sales move later prices
+    cascades: bool
+    #: prune blocks with the bound
+    use_bounds: bool
+    #: the bound may also prune the end-of-horizon insolvency pass
+    final_bounds: bool
+    #: scenarios per parallel work item
+    scen_block: int
+
+
+class Outputs(NamedTuple):
+    """Buffers the kernel fills, one row per scenario (float64 and int64)."""
+
+    #: (n_s,) bad debt, USD
+    bad: np.ndarray
+    #: (n_s, n_assets) bad debt by collateral asset, USD
+    bad_asset: np.ndarray
+    #: (n_s,) collateral seized, USD at oracle
+    liq: np.ndarray
+    #: (n_s,) debt repaid, USD at oracle
+    rep: np.ndarray
+    #: (n_s,) int64: accounts liquidated at least once
+    nliq: np.ndarray
+    #: (n_s,) int64: accounts insolvent at the end
+    nunder: np.ndarray
+    #: (n_s,) int64: step of the first liquidation, -1 if none
+    first: np.ndarray
+    #: (n_s, n_assets) final log impact
+    imp: np.ndarray
+    #: (n_s,) int64: account evaluations (exact margin computations)
+    work: np.ndarray
+
+    @classmethod
+    def empty(cls, n_s: int, n_as: int) -> Outputs:
+        """Buffers for ``n_s`` scenarios of ``n_as`` assets, holding the no-account results."""
+        return cls(
+            bad=np.zeros(n_s),
+            bad_asset=np.zeros((n_s, n_as)),
+            liq=np.zeros(n_s),
+            rep=np.zeros(n_s),
+            nliq=np.zeros(n_s, dtype=np.int64),
+            nunder=np.zeros(n_s, dtype=np.int64),
+            first=np.full(n_s, -1, dtype=np.int64),
+            imp=np.zeros((n_s, n_as)),
+            work=np.zeros(n_s, dtype=np.int64),
+        )
 
 
 @numba.njit(cache=True, inline="always")
@@ -73,60 +216,59 @@ def _slippage(q, law, slip_scale_i):
     return 1.0 - np.exp(-slip_scale_i * q)
 
 
-@numba.njit(cache=True)
-def _attribute(bad, a, cu, use_state, c_indptr, c_asset, c_base, d_indptr, d_asset, price, row):
-    """Add ``bad`` USD to ``row`` pro rata to account ``a``'s collateral value at ``price``.
+@numba.njit(cache=True, inline="always")
+def _impact(q_cum, law, imp_scale_i):
+    """Permanent log impact of cumulative sales ``q_cum`` USD, float64."""
+    if law == 0:
+        return imp_scale_i * np.sqrt(q_cum)
+    return imp_scale_i * q_cum
 
-    With ``use_state`` the current collateral is used; when it is worth nothing (or without
-    ``use_state``) the account's initial collateral composition at ``price``; an account that
-    never had collateral (possible only in a book loaded as such) charges its debt assets
-    equally, so that rows always sum to the bad debt.
-    """
-    tot = 0.0
-    if use_state:
-        for k in range(c_indptr[a], c_indptr[a + 1]):
-            tot += np.float64(cu[k]) * np.float64(price[c_asset[k]])
-        if tot > 0.0:
-            for k in range(c_indptr[a], c_indptr[a + 1]):
-                i = c_asset[k]
-                row[i] += bad * (np.float64(cu[k]) * np.float64(price[i]) / tot)
-            return
+
+@numba.njit(cache=True, inline="always")
+def _split(bad, a, amounts, bk, price, row):
+    """Add ``bad`` to ``row`` pro rata to ``amounts`` of account ``a`` at ``price``; False if 0."""
+    c_indptr, c_asset = bk.c_indptr, bk.c_asset
     tot = 0.0
     for k in range(c_indptr[a], c_indptr[a + 1]):
-        tot += np.float64(c_base[k]) * np.float64(price[c_asset[k]])
-    if tot > 0.0:
-        for k in range(c_indptr[a], c_indptr[a + 1]):
-            i = c_asset[k]
-            row[i] += bad * (np.float64(c_base[k]) * np.float64(price[i]) / tot)
+        tot += np.float64(amounts[k]) * np.float64(price[c_asset[k]])
+    if not tot > 0.0:
+        return False
+    for k in range(c_indptr[a], c_indptr[a + 1]):
+        i = c_asset[k]
+        row[i] += bad * (np.float64(amounts[k]) * np.float64(price[i]) / tot)
+    return True
+
+
+@numba.njit(cache=True)
+def _attribute(bad, a, cu, use_state, bk, price, row):
+    """Add ``bad`` USD to ``row`` pro rata to account ``a``'s collateral value at ``price``.
+
+    With ``use_state`` the current collateral ``cu`` is used; when it is worth nothing (or
+    without ``use_state``) the account's initial collateral composition at ``price``; an account
+    that never had collateral (possible only in a book loaded as such) charges its debt assets
+    equally, so that rows always sum to the bad debt.
+    """
+    if use_state and _split(bad, a, cu, bk, price, row):
         return
+    if _split(bad, a, bk.c_base, bk, price, row):
+        return
+    d_indptr, d_asset = bk.d_indptr, bk.d_asset
     n = d_indptr[a + 1] - d_indptr[a]
     for k in range(d_indptr[a], d_indptr[a + 1]):
         row[d_asset[k]] += bad / n
 
 
 @numba.njit(cache=True, inline="always")
-def _liquidate(
-    a,
-    cu,
-    du,
-    c_indptr,
-    c_asset,
-    c_base,
-    d_indptr,
-    d_asset,
-    oracle,
-    market,
-    lt,
-    bonus,
-    consts,
-    law,
-    slip_scale,
-    seize_buf,
-    sales,
-    acc,
-    row,
-    gain_max,
-):
+def _write_off(bad, a, cu, du, bk, oracle, row, acc, zero):
+    """Book the rest ``bad`` of account ``a``'s debt as bad debt (nothing left to seize)."""
+    acc[0] += bad
+    _attribute(bad, a, cu, False, bk, oracle, row)
+    for k in range(bk.d_indptr[a], bk.d_indptr[a + 1]):
+        du[k] = zero
+
+
+@numba.njit(cache=True, inline="always")
+def _liquidate(a, cu, du, bk, oracle, market, prm, liq, seize_buf, sales, acc, row, gain_max):
     """Liquidation calls on account ``a`` at one step.
 
     Returns 0 when nothing happened, ``CHANGED`` when the account's state changed (a write-off)
@@ -138,12 +280,14 @@ def _liquidate(
     repaid, ``max_i (1 + bonus_i) market_i / oracle_i - 1``: calls that cannot beat ``gas`` even
     so are not worked out.
     """
-    zero = consts[_ZERO]
-    one = consts[_ONE]
-    liq_hf = consts[_LIQ_HF]
-    close = consts[_CLOSE]
-    full_hf = consts[_FULL_HF]
-    gas = consts[_GAS]
+    c_indptr, c_asset, d_indptr, d_asset = bk.c_indptr, bk.c_asset, bk.d_indptr, bk.d_asset
+    lt, bonus = prm.lt, prm.bonus
+    zero = prm.zero
+    one = prm.one
+    liq_hf = prm.liq_hf
+    close = prm.close
+    full_hf = prm.full_hf
+    gas = prm.gas
     c0 = c_indptr[a]
     nc = c_indptr[a + 1] - c0
     status = 0
@@ -163,11 +307,7 @@ def _liquidate(
             break
         if not coll > zero:
             # nothing left to seize: the debt is bad debt
-            bad = np.float64(debt)
-            acc[0] += bad
-            _attribute(bad, a, cu, False, c_indptr, c_asset, c_base, d_indptr, d_asset, oracle, row)
-            for k in range(d_indptr[a], d_indptr[a + 1]):
-                du[k] = zero
+            _write_off(np.float64(debt), a, cu, du, bk, oracle, row, acc, zero)
             status |= CHANGED
             break
         want = debt if clt < full_hf * debt else close * debt
@@ -209,7 +349,7 @@ def _liquidate(
             if y > zero:
                 i = c_asset[c0 + j]
                 q = np.float64(y) * (np.float64(market[i]) / np.float64(oracle[i]))
-                proceeds += q * (1.0 - _slippage(q, law, slip_scale[i]))
+                proceeds += q * (1.0 - _slippage(q, liq.law, liq.slip_scale[i]))
         if not proceeds - np.float64(repaid) > np.float64(gas):
             break  # unprofitable: nobody liquidates
         status = CHANGED | LIQUIDATED
@@ -242,32 +382,49 @@ def _liquidate(
                 if cu[k] > zero:
                     empty = False
             if empty:
-                bad = np.float64(debt - repaid)
-                acc[0] += bad
-                _attribute(
-                    bad, a, cu, False, c_indptr, c_asset, c_base, d_indptr, d_asset, oracle, row
-                )
-                for k in range(d_indptr[a], d_indptr[a + 1]):
-                    du[k] = zero
+                _write_off(np.float64(debt - repaid), a, cu, du, bk, oracle, row, acc, zero)
                 break
     return status
 
 
 @numba.njit(cache=True, inline="always")
-def _safe(k0, k1, asset, lo, hi, delta, thr):
-    """True when the linear bound proves every margin of a (super)block positive (float64)."""
+def _safe(sp, g, delta, omax):
+    """True when the linear bound proves every margin of (super)block ``g`` positive (float64)."""
+    thr = sp.thr[g] * omax
     bound = 1.0
-    for k in range(k0, k1):
-        d = delta[asset[k]]
-        x1 = lo[k] * d
-        x2 = hi[k] * d
+    for k in range(sp.ptr[g], sp.ptr[g + 1]):
+        d = delta[sp.asset[k]]
+        x1 = sp.lo[k] * d
+        x2 = sp.hi[k] * d
         bound += x1 if x1 < x2 else x2
     return bound > thr
 
 
 @numba.njit(cache=True, inline="always")
-def _sync_rows(a, cu, du, c_indptr, d_indptr, c_pos, d_pos, dn_st, zero):
+def _unpruned(blk, sup, dirty, sdirty, delta, omax, prune, todo):
+    """Write the blocks whose accounts must be evaluated into ``todo``, in order; their number.
+
+    With ``prune``, a superblock with no dirty block, then a block that is not dirty, is left out
+    when its bound proves every margin positive. Liquidations dirty only the block being
+    evaluated, so deciding every block before evaluating any gives the same blocks.
+    """
+    n_blk = blk.thr.shape[0]
+    n = 0
+    for g in range(sup.thr.shape[0]):
+        if prune and sdirty[g] == 0 and _safe(sup, g, delta, omax):
+            continue
+        for b in range(g * SUPER_BLOCK, min(n_blk, (g + 1) * SUPER_BLOCK)):
+            if prune and not dirty[b] and _safe(blk, b, delta, omax):
+                continue
+            todo[n] = b
+            n += 1
+    return n
+
+
+@numba.njit(cache=True, inline="always")
+def _sync_rows(a, cu, du, bk, lay, dn_st, zero):
     """Write account ``a``'s state into its cells of the dense layout."""
+    c_indptr, d_indptr, c_pos, d_pos = bk.c_indptr, bk.d_indptr, lay.c_pos, lay.d_pos
     for e in range(c_indptr[a], c_indptr[a + 1]):
         dn_st[c_pos[e]] = zero
     for e in range(d_indptr[a], d_indptr[a + 1]):
@@ -279,61 +436,24 @@ def _sync_rows(a, cu, du, c_indptr, d_indptr, c_pos, d_pos, dn_st, zero):
 
 
 @numba.njit(cache=True, fastmath=False)
-def _run_block(
-    s_begin,
-    s_end,
-    paths,  # (n_s, T, n_assets) dtype: exogenous price relatives per step
-    c_indptr,  # (n_acc + 1,) int64
-    c_asset,  # (nnz_c,) int32
-    c_base,  # (nnz_c,) dtype: collateral at t0, USD
-    d_indptr,  # (n_acc + 1,) int64
-    d_asset,  # (nnz_d,) int32
-    d_base,  # (nnz_d,) dtype: debt at t0 (x debt_scale), USD
-    blk_ptr,  # (n_blk + 1,) int64: account range of each account block
-    bs_ptr,  # (n_blk + 1,) int64: CSR of each block's asset support
-    bs_asset,  # (nnz_bs,) uint32
-    bs_lo,  # (nnz_bs,) float64
-    bs_hi,  # (nnz_bs,) float64
-    blk_thr,  # (n_blk,) float64; +inf: always evaluate exactly
-    sup_ptr,  # (n_sup + 1,) int64: CSR of each superblock's asset support
-    sup_asset,  # (nnz_sup,) uint32
-    sup_lo,  # (nnz_sup,) float64
-    sup_hi,  # (nnz_sup,) float64
-    sup_thr,  # (n_sup,) float64
-    dn_ptr,  # (n_blk + 1,) int64: rows of each block in the dense layout
-    dn_idx,  # (n_rows,) uint32: index of each row into [o LT, h o]
-    dn_w,  # (n_rows * ACCOUNT_BLOCK,) dtype: collateral USD, or -debt USD, at t0
-    c_pos,  # (nnz_c,) int64: position of each collateral entry in dn_w
-    d_pos,  # (nnz_d,) int64: position of each debt entry in dn_w
-    lt,  # (n_assets,) dtype
-    bonus,  # (n_assets,) dtype
-    consts,  # (N_CONSTS,) dtype
-    law,  # 0: square root, 1: linear depth
-    imp_scale,  # (n_assets,) float64: impact = imp_scale * sqrt(Q) (or * Q)
-    slip_scale,  # (n_assets,) float64: slippage = 1 - exp(-slip_scale * sqrt(q)) (or * q)
-    lag,  # oracle lag, steps
-    delay,  # liquidation delay, steps
-    cascades,  # bool
-    use_bounds,  # bool
-    final_bounds,  # bool: the bound may also prune the end-of-horizon insolvency pass
-    max_nc,  # largest number of collateral entries of one account
-    bad_out,  # (n_s,) float64
-    bad_asset_out,  # (n_s, n_assets) float64
-    liq_out,  # (n_s,) float64: collateral seized, USD at oracle
-    rep_out,  # (n_s,) float64: debt repaid, USD at oracle
-    nliq_out,  # (n_s,) int64
-    nunder_out,  # (n_s,) int64: accounts insolvent at the end
-    first_out,  # (n_s,) int64: step of the first liquidation, -1 if none
-    imp_out,  # (n_s, n_assets) float64: final log impact
-    work_out,  # (n_s,) int64: account evaluations (exact margin computations)
-):
-    """Scenarios ``s_begin .. s_end - 1``, sequentially, with one set of scratch arrays."""
+def _run_block(s_begin, s_end, paths, bk, lay, blk, sup, prm, liq, cfg, out):
+    """Scenarios ``s_begin .. s_end - 1``, sequentially, with one set of scratch arrays.
+
+    ``paths`` (n_s, T, n_assets) in the kernel's dtype holds the exogenous price relatives per
+    step; ``blk`` and ``sup`` are the bounds of the account blocks and the superblocks.
+    """
     _, n_t, n_as = paths.shape
+    c_indptr, c_asset, c_base = bk.c_indptr, bk.c_asset, bk.c_base
+    d_indptr, d_asset, d_base = bk.d_indptr, bk.d_asset, bk.d_base
+    blk_ptr, dn_ptr, dn_idx, dn_w, c_pos, d_pos = lay
+    lt, bonus = prm.lt, prm.bonus
+    law, imp_scale = liq.law, liq.imp_scale
+    lag, delay, cascades, use_bounds = cfg.lag, cfg.delay, cfg.cascades, cfg.use_bounds
     n_acc = c_indptr.shape[0] - 1
     n_blk = blk_ptr.shape[0] - 1
-    zero = consts[_ZERO]
-    one = consts[_ONE]
-    liq_hf = consts[_LIQ_HF]
+    zero = prm.zero
+    one = prm.one
+    liq_hf = prm.liq_hf
     cu = c_base.copy()
     dn_st = dn_w.copy()
     du = d_base.copy()
@@ -345,18 +465,19 @@ def _run_block(
     touched_list = np.empty(n_acc, dtype=np.int64)
     dirty = np.zeros(n_blk, dtype=np.bool_)
     dirty_list = np.empty(n_blk, dtype=np.int64)
+    todo = np.empty(n_blk, dtype=np.int64)
     marg = np.empty(ACCOUNT_BLOCK, dtype=paths.dtype)
     p2 = np.empty(2 * n_as, dtype=paths.dtype)
     hist = np.empty((n_t + 1, n_as), dtype=paths.dtype)
     oracle = np.empty(n_as, dtype=paths.dtype)
     market = np.empty(n_as, dtype=paths.dtype)
     delta = np.empty(n_as, dtype=np.float64)
-    n_sup = sup_ptr.shape[0] - 1
+    n_sup = sup.ptr.shape[0] - 1
     sdirty = np.zeros(n_sup, dtype=np.int64)
     q_cum = np.zeros(n_as, dtype=np.float64)
     impact = np.zeros(n_as, dtype=np.float64)
     sales = np.zeros(n_as, dtype=np.float64)
-    seize_buf = np.empty(max(max_nc, 1), dtype=paths.dtype)
+    seize_buf = np.empty(max(bk.max_nc, 1), dtype=paths.dtype)
     acc = np.zeros(3, dtype=np.float64)
     row = np.zeros(n_as, dtype=np.float64)
     for s in range(s_begin, s_end):
@@ -399,70 +520,59 @@ def _run_block(
                 g1 = (1.0 + np.float64(bonus[i])) * np.float64(market[i]) / np.float64(oracle[i])
                 if g1 - 1.0 > gain_max:
                     gain_max = g1 - 1.0
-            for g in range(n_sup):
-                if use_bounds and sdirty[g] == 0:
-                    thr = sup_thr[g] * omax
-                    if _safe(sup_ptr[g], sup_ptr[g + 1], sup_asset, sup_lo, sup_hi, delta, thr):
-                        continue
-                for b in range(g * SUPER_BLOCK, min(n_blk, (g + 1) * SUPER_BLOCK)):
-                    if use_bounds and not dirty[b]:
-                        thr = blk_thr[b] * omax
-                        if _safe(bs_ptr[b], bs_ptr[b + 1], bs_asset, bs_lo, bs_hi, delta, thr):
-                            continue
-                    a0 = blk_ptr[b]
-                    nb = blk_ptr[b + 1] - a0
-                    n_evals += nb
-                    # margins of the block's accounts: one broadcast price per dense row
+            n_todo = _unpruned(blk, sup, dirty, sdirty, delta, omax, use_bounds, todo)
+            for ib in range(n_todo):
+                b = todo[ib]
+                a0 = blk_ptr[b]
+                nb = blk_ptr[b + 1] - a0
+                n_evals += nb
+                # margins of the block's accounts: one broadcast price per dense row
+                for j in range(ACCOUNT_BLOCK):
+                    marg[j] = zero
+                for r in range(dn_ptr[b], dn_ptr[b + 1]):
+                    pr = p2[dn_idx[r]]
+                    base = r * ACCOUNT_BLOCK
                     for j in range(ACCOUNT_BLOCK):
-                        marg[j] = zero
-                    for r in range(dn_ptr[b], dn_ptr[b + 1]):
-                        pr = p2[dn_idx[r]]
-                        base = r * ACCOUNT_BLOCK
-                        for j in range(ACCOUNT_BLOCK):
-                            marg[j] += dn_st[base + j] * pr
-                    for j in range(nb):
-                        if not marg[j] < zero:
-                            continue
-                        a = a0 + j
-                        if last_seen[a] == -2:
-                            seen_list[n_seen] = a
-                            n_seen += 1
-                        if last_seen[a] != t - 1:
-                            since[a] = t
-                        last_seen[a] = t
-                        if t - since[a] < delay:
-                            continue
-                        st = _liquidate(
-                            a, cu, du, c_indptr, c_asset, c_base, d_indptr, d_asset, oracle,
-                            market, lt, bonus, consts, law, slip_scale, seize_buf, sales, acc,
-                            row, gain_max,
-                        )
-                        if st & CHANGED:
-                            _sync_rows(a, cu, du, c_indptr, d_indptr, c_pos, d_pos, dn_st, zero)
-                            if not touched[a]:
-                                # reset the state after the scenario; no bound for this block
-                                touched[a] = True
-                                touched_list[n_touched] = a
-                                n_touched += 1
-                                if not dirty[b]:
-                                    dirty[b] = True
-                                    dirty_list[n_dirty] = b
-                                    n_dirty += 1
-                                    sdirty[g] += 1
-                        if st & LIQUIDATED:
-                            if not liquidated[a]:
-                                liquidated[a] = True
-                                n_liq += 1
-                            if first < 0:
-                                first = t
+                        marg[j] += dn_st[base + j] * pr
+                for j in range(nb):
+                    if not marg[j] < zero:
+                        continue
+                    a = a0 + j
+                    if last_seen[a] == -2:
+                        seen_list[n_seen] = a
+                        n_seen += 1
+                    if last_seen[a] != t - 1:
+                        since[a] = t
+                    last_seen[a] = t
+                    if t - since[a] < delay:
+                        continue
+                    st = _liquidate(
+                        a, cu, du, bk, oracle, market, prm, liq, seize_buf, sales, acc, row,
+                        gain_max,
+                    )
+                    if st & CHANGED:
+                        _sync_rows(a, cu, du, bk, lay, dn_st, zero)
+                        if not touched[a]:
+                            # reset the state after the scenario; no bound for this block
+                            touched[a] = True
+                            touched_list[n_touched] = a
+                            n_touched += 1
+                            if not dirty[b]:
+                                dirty[b] = True
+                                dirty_list[n_dirty] = b
+                                n_dirty += 1
+                                sdirty[b // SUPER_BLOCK] += 1
+                    if st & LIQUIDATED:
+                        if not liquidated[a]:
+                            liquidated[a] = True
+                            n_liq += 1
+                        if first < 0:
+                            first = t
             # price impact of this step's sales
             for i in range(n_as):
                 if sales[i] > 0.0:
                     q_cum[i] += sales[i]
-                    if law == 0:
-                        impact[i] = imp_scale[i] * np.sqrt(q_cum[i])
-                    else:
-                        impact[i] = imp_scale[i] * q_cum[i]
+                    impact[i] = _impact(q_cum[i], law, imp_scale[i])
         # end of horizon: insolvent accounts at the final market price (the bound also covers
         # insolvency when LT <= h, see ``final_bounds``)
         omax = 1.0
@@ -475,42 +585,32 @@ def _run_block(
             if market[i] > omax:
                 omax = np.float64(market[i])
         n_under = 0
-        use_final = use_bounds and final_bounds
-        for g in range(n_sup):
-            if use_final and sdirty[g] == 0:
-                thr = sup_thr[g] * omax
-                if _safe(sup_ptr[g], sup_ptr[g + 1], sup_asset, sup_lo, sup_hi, delta, thr):
-                    continue
-            for b in range(g * SUPER_BLOCK, min(n_blk, (g + 1) * SUPER_BLOCK)):
-                if use_final and not dirty[b]:
-                    thr = blk_thr[b] * omax
-                    if _safe(bs_ptr[b], bs_ptr[b + 1], bs_asset, bs_lo, bs_hi, delta, thr):
-                        continue
-                for a in range(blk_ptr[b], blk_ptr[b + 1]):
-                    cm = 0.0
-                    for k in range(c_indptr[a], c_indptr[a + 1]):
-                        cm += np.float64(cu[k] * market[c_asset[k]])
-                    dm = 0.0
-                    for k in range(d_indptr[a], d_indptr[a + 1]):
-                        dm += np.float64(du[k] * market[d_asset[k]])
-                    if dm > cm:
-                        n_under += 1
-                        bad = dm - cm
-                        acc[0] += bad
-                        _attribute(
-                            bad, a, cu, True, c_indptr, c_asset, c_base, d_indptr, d_asset,
-                            market, row,
-                        )
-        bad_out[s] = acc[0]
-        liq_out[s] = acc[1]
-        rep_out[s] = acc[2]
-        nunder_out[s] = n_under
-        nliq_out[s] = n_liq
-        work_out[s] = n_evals
-        first_out[s] = first
+        use_final = use_bounds and cfg.final_bounds
+        n_todo = _unpruned(blk, sup, dirty, sdirty, delta, omax, use_final, todo)
+        for ib in range(n_todo):
+            b = todo[ib]
+            for a in range(blk_ptr[b], blk_ptr[b + 1]):
+                cm = 0.0
+                for k in range(c_indptr[a], c_indptr[a + 1]):
+                    cm += np.float64(cu[k] * market[c_asset[k]])
+                dm = 0.0
+                for k in range(d_indptr[a], d_indptr[a + 1]):
+                    dm += np.float64(du[k] * market[d_asset[k]])
+                if dm > cm:
+                    n_under += 1
+                    bad = dm - cm
+                    acc[0] += bad
+                    _attribute(bad, a, cu, True, bk, market, row)
+        out.bad[s] = acc[0]
+        out.liq[s] = acc[1]
+        out.rep[s] = acc[2]
+        out.nunder[s] = n_under
+        out.nliq[s] = n_liq
+        out.work[s] = n_evals
+        out.first[s] = first
         for i in range(n_as):
-            bad_asset_out[s, i] = row[i]
-            imp_out[s, i] = imp_scale[i] * (np.sqrt(q_cum[i]) if law == 0 else q_cum[i])
+            out.bad_asset[s, i] = row[i]
+            out.imp[s, i] = _impact(q_cum[i], law, imp_scale[i])
         # reset what this scenario touched
         for j in range(n_touched):
             a = touched_list[j]
@@ -534,101 +634,19 @@ def _run_block(
 
 
 @numba.njit(parallel=True, cache=True, fastmath=False)
-def simulate_kernel(
-    paths,  # (n_s, T, n_assets) dtype: exogenous price relatives per step
-    c_indptr,  # (n_acc + 1,) int64
-    c_asset,  # (nnz_c,) int32
-    c_base,  # (nnz_c,) dtype: collateral at t0, USD
-    d_indptr,  # (n_acc + 1,) int64
-    d_asset,  # (nnz_d,) int32
-    d_base,  # (nnz_d,) dtype: debt at t0 (x debt_scale), USD
-    blk_ptr,  # (n_blk + 1,) int64: account range of each account block
-    bs_ptr,  # (n_blk + 1,) int64: CSR of each block's asset support
-    bs_asset,  # (nnz_bs,) uint32
-    bs_lo,  # (nnz_bs,) float64
-    bs_hi,  # (nnz_bs,) float64
-    blk_thr,  # (n_blk,) float64; +inf: always evaluate exactly
-    sup_ptr,  # (n_sup + 1,) int64: CSR of each superblock's asset support
-    sup_asset,  # (nnz_sup,) uint32
-    sup_lo,  # (nnz_sup,) float64
-    sup_hi,  # (nnz_sup,) float64
-    sup_thr,  # (n_sup,) float64
-    dn_ptr,  # (n_blk + 1,) int64: rows of each block in the dense layout
-    dn_idx,  # (n_rows,) uint32: index of each row into [o LT, h o]
-    dn_w,  # (n_rows * ACCOUNT_BLOCK,) dtype: collateral USD, or -debt USD, at t0
-    c_pos,  # (nnz_c,) int64: position of each collateral entry in dn_w
-    d_pos,  # (nnz_d,) int64: position of each debt entry in dn_w
-    lt,  # (n_assets,) dtype
-    bonus,  # (n_assets,) dtype
-    consts,  # (N_CONSTS,) dtype
-    law,  # 0: square root, 1: linear depth
-    imp_scale,  # (n_assets,) float64: impact = imp_scale * sqrt(Q) (or * Q)
-    slip_scale,  # (n_assets,) float64: slippage = 1 - exp(-slip_scale * sqrt(q)) (or * q)
-    lag,  # oracle lag, steps
-    delay,  # liquidation delay, steps
-    cascades,  # bool
-    use_bounds,  # bool
-    final_bounds,  # bool: the bound may also prune the end-of-horizon insolvency pass
-    scen_block,  # scenarios per parallel work item
-    max_nc,  # largest number of collateral entries of one account
-    bad_out,  # (n_s,) float64
-    bad_asset_out,  # (n_s, n_assets) float64
-    liq_out,  # (n_s,) float64: collateral seized, USD at oracle
-    rep_out,  # (n_s,) float64: debt repaid, USD at oracle
-    nliq_out,  # (n_s,) int64
-    nunder_out,  # (n_s,) int64: accounts insolvent at the end
-    first_out,  # (n_s,) int64: step of the first liquidation, -1 if none
-    imp_out,  # (n_s, n_assets) float64: final log impact
-    work_out,  # (n_s,) int64: account evaluations (exact margin computations)
-):
+def simulate_kernel(paths, bk, lay, blk, sup, prm, liq, cfg, out):
+    """Run every scenario of ``paths`` (n_s, T, n_assets), ``cfg.scen_block`` per work item.
+
+    ``bk`` :class:`Accounts`, ``lay`` :class:`Layout`, ``blk`` and ``sup`` the :class:`Support`
+    of the account blocks and of the superblocks, ``prm`` :class:`Params`, ``liq``
+    :class:`Liquidity`, ``cfg`` :class:`Settings`; fills ``out`` (:class:`Outputs`).
+    """
     n_s = paths.shape[0]
+    scen_block = cfg.scen_block
     n_items = (n_s + scen_block - 1) // scen_block
     for wb in numba.prange(n_items):
         _run_block(
             wb * scen_block,
             min(n_s, (wb + 1) * scen_block),
-            paths,
-            c_indptr,
-            c_asset,
-            c_base,
-            d_indptr,
-            d_asset,
-            d_base,
-            blk_ptr,
-            bs_ptr,
-            bs_asset,
-            bs_lo,
-            bs_hi,
-            blk_thr,
-            sup_ptr,
-            sup_asset,
-            sup_lo,
-            sup_hi,
-            sup_thr,
-            dn_ptr,
-            dn_idx,
-            dn_w,
-            c_pos,
-            d_pos,
-            lt,
-            bonus,
-            consts,
-            law,
-            imp_scale,
-            slip_scale,
-            lag,
-            delay,
-            cascades,
-            use_bounds,
-            final_bounds,
-            max_nc,
-            bad_out,
-            bad_asset_out,
-            liq_out,
-            rep_out,
-            nliq_out,
-            nunder_out,
-            first_out,
-            imp_out,
-            work_out,
+            paths, bk, lay, blk, sup, prm, liq, cfg, out,
         )

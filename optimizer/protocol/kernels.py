@@ -23,6 +23,9 @@ Layout of the kernels
 * Arithmetic is in ``dtype`` (float32 by default; every constant is passed in that dtype so no
   float64 literal widens the loop). Per-scenario totals are accumulated in float64. The
   liquidation factor ``1 - HF_TOL`` is folded into the LT-weighted amounts on the host.
+* Each kernel takes its accounts as one named tuple (:class:`CsrAccounts` or
+  :class:`CompactAccounts`) and writes into :class:`Totals`; numba compiles and caches functions
+  of typed NamedTuples of arrays.
 * Offsets into the relatives are unsigned: numba then skips negative-index wraparound, which
   would otherwise turn every contiguous read into a gather (measured 4x slower).
 
@@ -37,13 +40,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
+from typing import NamedTuple
 
 import numba
 import numpy as np
 from numpy.typing import ArrayLike
 
 from optimizer.protocol.book import Book
-from optimizer.protocol.mechanics import LIQUIDATION_HF, check_inputs, recovery_factor
+from optimizer.protocol.mechanics import (
+    LIQUIDATION_HF,
+    _account_sum,
+    check_inputs,
+    recovery_factor,
+)
 from optimizer.protocol.params import RiskParams
 from optimizer.typing import FloatArray
 
@@ -110,24 +119,75 @@ class BadDebtResult:
         return self.summary()
 
 
+class CsrAccounts(NamedTuple):
+    """Accounts as CSR rows, for the general kernel; amounts in the kernel's dtype."""
+
+    #: (n_acc + 1,) int64
+    c_indptr: np.ndarray
+    #: (nnz_c,) int32
+    c_asset: np.ndarray
+    #: (nnz_c,) collateral x LT / (1 - HF_TOL)
+    c_lt: np.ndarray
+    #: (nnz_c,) collateral x recovery
+    c_rec: np.ndarray
+    #: (nnz_c,) collateral
+    c_usd: np.ndarray
+    #: (n_acc + 1,) int64; every account has at least one debt row
+    d_indptr: np.ndarray
+    #: (nnz_d,) int32
+    d_asset: np.ndarray
+    #: (nnz_d,) debt x debt_scale
+    d_usd: np.ndarray
+
+
+class CompactAccounts(NamedTuple):
+    """Accounts with at most 4 collateral and 2 debt positions, zero-padded to fixed width."""
+
+    #: (n_acc,) int64: collateral positions (0..4), accounts sorted by it
+    n_coll: np.ndarray
+    #: (n_acc, 4) int32: collateral assets (padding repeats a valid asset)
+    ca: np.ndarray
+    #: (n_acc, 4) collateral x LT / (1 - HF_TOL) (padding 0)
+    cl: np.ndarray
+    #: (n_acc, 4) collateral x recovery (padding 0)
+    cr: np.ndarray
+    #: (n_acc, 2) int32: debt assets
+    da: np.ndarray
+    #: (n_acc, 2) debt x debt_scale (padding 0)
+    dv: np.ndarray
+
+
+class Totals(NamedTuple):
+    """Output buffers of a kernel, one row per scenario, float64 and int64."""
+
+    #: (n_s,) bad debt
+    total: np.ndarray
+    #: (n_s,) int64: accounts with ``HF' < 1``
+    n_liq: np.ndarray
+    #: (n_s, n_assets) bad debt by asset, or (0, n_assets): no attribution
+    by_asset: np.ndarray
+
+
+@numba.njit(cache=True, inline="always")
+def _settle(c, r, d, zero):
+    """Shortfall and liquidation flag of one account in one scenario (``c`` is / (1 - HF_TOL))."""
+    liq = c < d
+    short = d - r
+    short = short if liq else zero
+    short = short if short > zero else zero
+    return short, liq
+
+
 @numba.njit(parallel=True, cache=True, fastmath=False)
-def _csr_kernel(
-    rel_t,  # (n_assets * n_s,) dtype: relatives transposed to (n_assets, n_s), flattened
-    n_s,  # int: number of scenarios
-    c_indptr,  # (n_acc + 1,) int64
-    c_asset,  # (nnz_c,) int32
-    c_lt,  # (nnz_c,) dtype: collateral x LT / (1 - HF_TOL)
-    c_rec,  # (nnz_c,) dtype: collateral x recovery
-    c_usd,  # (nnz_c,) dtype: collateral
-    d_indptr,  # (n_acc + 1,) int64; every account has at least one debt row
-    d_asset,  # (nnz_d,) int32
-    d_usd,  # (nnz_d,) dtype: debt x debt_scale
-    zero,  # scalar dtype: 0
-    by_asset,  # bool
-    total,  # (n_s,) float64 out
-    n_liq,  # (n_s,) int64 out
-    asset_out,  # (n_s, n_assets) float64 out (or (0, n_assets) when by_asset is False)
-):
+def _csr_kernel(rel_t, n_s, accounts, zero, out):
+    """Bad debt of ``accounts`` (:class:`CsrAccounts`) into ``out`` (:class:`Totals`).
+
+    ``rel_t`` (n_assets * n_s,) holds the relatives transposed to (n_assets, n_s) and flattened,
+    in the kernel's dtype, as ``zero`` is.
+    """
+    c_indptr, c_asset, c_lt, c_rec, c_usd, d_indptr, d_asset, d_usd = accounts
+    total, n_liq, asset_out = out
+    by_asset = asset_out.shape[0] > 0
     n_acc = c_indptr.shape[0] - 1
     n_assets = asset_out.shape[1]
     ns = np.uint64(n_s)
@@ -179,22 +239,16 @@ def _csr_kernel(
                     x = rel_t[base + t]
                     clt[t] += vl * x
                     crec[t] += vr * x
-            if not by_asset:
+            if not by_asset:  # the loop below without its stores: kept apart for speed
                 for t in range(m):
-                    liq = clt[t] < dd[t]
-                    short = dd[t] - crec[t]
-                    short = short if liq else zero
-                    short = short if short > zero else zero
+                    short, liq = _settle(clt[t], crec[t], dd[t], zero)
                     acc[t] += np.float64(short)
                     cnt[t] += liq
                 continue
             # with attribution: this account's bad debt per scenario, then its split over assets
             n_bad = 0
             for t in range(m):
-                liq = clt[t] < dd[t]
-                short = dd[t] - crec[t]
-                short = short if liq else zero
-                short = short if short > zero else zero
+                short, liq = _settle(clt[t], crec[t], dd[t], zero)
                 acc[t] += np.float64(short)
                 cnt[t] += liq
                 share[t] = np.float64(short)
@@ -245,31 +299,16 @@ def _csr_kernel(
                     asset_out[s0 + t, i] = loc[np.uint64(i) * blk_len + t]
 
 
-@numba.njit(inline="always")
-def _settle(c, r, d, zero):
-    """Shortfall and liquidation flag of one account in one scenario (``c`` is / (1 - HF_TOL))."""
-    liq = c < d
-    short = d - r
-    short = short if liq else zero
-    short = short if short > zero else zero
-    return short, liq
-
-
 @numba.njit(parallel=True, cache=True, fastmath=False)
-def _compact_kernel(
-    rel_t,  # (n_assets * n_s,) dtype: relatives transposed to (n_assets, n_s), flattened
-    n_s,  # int: number of scenarios
-    n_coll,  # (n_acc,) int64: collateral positions (0..4), accounts sorted by it
-    ca,  # (n_acc, 4) int32: collateral assets (padding repeats a valid asset)
-    cl,  # (n_acc, 4) dtype: collateral x LT / (1 - HF_TOL) (padding 0)
-    cr,  # (n_acc, 4) dtype: collateral x recovery (padding 0)
-    da,  # (n_acc, 2) int32: debt assets
-    dv,  # (n_acc, 2) dtype: debt x debt_scale (padding 0)
-    zero,  # scalar dtype: 0
-    total,  # (n_s,) float64 out
-    n_liq,  # (n_s,) int64 out
-):
+def _compact_kernel(rel_t, n_s, accounts, zero, out):
+    """Bad debt of ``accounts`` (:class:`CompactAccounts`) into ``out.total`` and ``out.n_liq``.
+
+    ``rel_t`` as in :func:`_csr_kernel`.
+    """
+    n_coll, ca, cl, cr, da, dv = accounts
+    total, n_liq = out.total, out.n_liq
     n_acc = ca.shape[0]
+    # scenario blocks as in _csr_kernel: the block loop is the parallel kernel, one per kernel
     ns = np.uint64(n_s)
     blk_len = np.uint64(_BLOCK)
     n_blocks = (n_s + _BLOCK - 1) // _BLOCK
@@ -289,7 +328,7 @@ def _compact_kernel(
             q0, q1, q2, q3 = cr[a, 0], cr[a, 1], cr[a, 2], cr[a, 3]
             e0, e1 = dv[a, 0], dv[a, 1]
             k = n_coll[a]
-            if k == 1:
+            if k == 1:  # one loop specialised to 1, 2 and 4 positions (speed: no padding work)
                 for t in range(m):
                     x0 = rel_t[b0 + t]
                     d = e0 * rel_t[g0 + t] + e1 * rel_t[g1 + t]
@@ -346,13 +385,13 @@ def _pack(
     return out_asset, outs
 
 
-def _borrowing_rows(indptr: np.ndarray, keep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """CSR indptr and element index of the rows ``keep`` (boolean over accounts)."""
-    counts = np.diff(indptr)[keep]
+def _select_rows(indptr: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """CSR indptr of ``rows`` (indices, in that order) and the element index into the old arrays."""
+    counts = np.diff(indptr)[rows]
     new_indptr = np.zeros(len(counts) + 1, dtype=np.int64)
     np.cumsum(counts, out=new_indptr[1:])
-    starts = indptr[:-1][keep]
-    elem = np.repeat(starts - new_indptr[:-1], counts) + np.arange(new_indptr[-1], dtype=np.int64)
+    start = np.repeat(indptr[:-1][rows] - new_indptr[:-1], counts)
+    elem = start + np.arange(new_indptr[-1], dtype=np.int64)
     return new_indptr, elem
 
 
@@ -373,15 +412,10 @@ def bad_debt_static(
 
     Parameters
     ----------
-    book : Book
-    relatives : array_like of shape (n_scenarios, n_assets)
-        Price relatives at the horizon, columns in ``book.assets`` order.
-    params : RiskParams
-        Parameters whose LT and bonus apply (over ``book.assets``).
-    slippage : float or array_like of shape (n_assets,), optional
-        Sale discount of seized collateral, in [0, 1); default 0.
-    debt_scale : float or array_like of shape (n_accounts,), optional
-        Debt multiplier per account (re-levering or worst case); default 1.
+    book, relatives, params, slippage, debt_scale
+        As in :func:`~optimizer.protocol.mechanics.bad_debt_static_numpy`: the book, price
+        relatives at the horizon (n_scenarios, n_assets), the parameters whose LT and bonus apply,
+        the sale discount per asset (default 0) and the debt multiplier per account (default 1).
     dtype : {np.float32, np.float64}, default np.float32
         Arithmetic dtype inside the kernel; totals are always accumulated in float64.
     by_asset : bool, default False
@@ -401,9 +435,7 @@ def bad_debt_static(
     lt = params.liquidation_threshold
 
     d_scaled = book.debt_usd * np.repeat(scale, np.diff(book.debt_indptr))
-    acct_debt = np.add.reduceat(np.append(d_scaled, 0.0), book.debt_indptr[:-1])
-    acct_debt[np.diff(book.debt_indptr) == 0] = 0.0
-    borrowing = acct_debt > 0  # accounts without debt are never liquidated
+    borrowing = _account_sum(book.debt_indptr, d_scaled) > 0  # others are never liquidated
     n_c = np.diff(book.coll_indptr)
     n_d = np.diff(book.debt_indptr)
     compact = borrowing & (n_c <= 4) & (n_d <= 2) & (not by_asset)
@@ -412,14 +444,16 @@ def bad_debt_static(
     c_lt_all = book.coll_usd * lt[book.coll_asset] / LIQUIDATION_HF
     c_rec_all = book.coll_usd * rec[book.coll_asset]
     rel_t = np.ascontiguousarray(rel.T, dtype=dt).ravel()
-    total = np.zeros(n_s, dtype=np.float64)
-    n_liq = np.zeros(n_s, dtype=np.int64)
-    asset_out = np.zeros((n_s if by_asset else 0, n_assets), dtype=np.float64)
+    out = Totals(
+        total=np.zeros(n_s, dtype=np.float64),
+        n_liq=np.zeros(n_s, dtype=np.int64),
+        by_asset=np.zeros((n_s if by_asset else 0, n_assets), dtype=np.float64),
+    )
     zero = dt.type(0)
 
     if n_s and compact.any():
-        ci, c_el = _borrowing_rows(book.coll_indptr, compact)
-        di, d_el = _borrowing_rows(book.debt_indptr, compact)
+        ci, c_el = _select_rows(book.coll_indptr, np.flatnonzero(compact))
+        di, d_el = _select_rows(book.debt_indptr, np.flatnonzero(compact))
         c_asset = book.coll_asset[c_el]
         d_asset = book.debt_asset[d_el]
         n_coll = np.diff(ci)
@@ -432,48 +466,32 @@ def bad_debt_static(
         )
         da, (dv,) = _pack(di, d_asset, [d_scaled[d_el].astype(dt)], 2, fill_d)
         order = np.argsort(n_coll, kind="stable")  # same branch for runs of accounts
-        _compact_kernel(
-            rel_t,
-            n_s,
-            np.ascontiguousarray(n_coll[order]),
-            np.ascontiguousarray(ca[order]),
-            np.ascontiguousarray(cl[order]),
-            np.ascontiguousarray(cr[order]),
-            np.ascontiguousarray(da[order]),
-            np.ascontiguousarray(dv[order]),
-            zero,
-            total,
-            n_liq,
+        accounts = CompactAccounts(
+            *(np.ascontiguousarray(x[order]) for x in (n_coll, ca, cl, cr, da, dv))
         )
+        _compact_kernel(rel_t, n_s, accounts, zero, out)
 
     if n_s and general.any():
-        c_indptr, c_el = _borrowing_rows(book.coll_indptr, general)
-        d_indptr, d_el = _borrowing_rows(book.debt_indptr, general)
-        g_total = np.zeros(n_s, dtype=np.float64)
-        g_liq = np.zeros(n_s, dtype=np.int64)
-        _csr_kernel(
-            rel_t,
-            n_s,
-            c_indptr,
-            np.ascontiguousarray(book.coll_asset[c_el]),
-            c_lt_all[c_el].astype(dt),
-            c_rec_all[c_el].astype(dt),
-            book.coll_usd[c_el].astype(dt),
-            d_indptr,
-            np.ascontiguousarray(book.debt_asset[d_el]),
-            d_scaled[d_el].astype(dt),
-            zero,
-            bool(by_asset),
-            g_total,
-            g_liq,
-            asset_out,
+        c_indptr, c_el = _select_rows(book.coll_indptr, np.flatnonzero(general))
+        d_indptr, d_el = _select_rows(book.debt_indptr, np.flatnonzero(general))
+        accounts = CsrAccounts(
+            c_indptr=c_indptr,
+            c_asset=np.ascontiguousarray(book.coll_asset[c_el]),
+            c_lt=c_lt_all[c_el].astype(dt),
+            c_rec=c_rec_all[c_el].astype(dt),
+            c_usd=book.coll_usd[c_el].astype(dt),
+            d_indptr=d_indptr,
+            d_asset=np.ascontiguousarray(book.debt_asset[d_el]),
+            d_usd=d_scaled[d_el].astype(dt),
         )
-        total += g_total
-        n_liq += g_liq
+        general_out = Totals(np.zeros(n_s), np.zeros(n_s, dtype=np.int64), out.by_asset)
+        _csr_kernel(rel_t, n_s, accounts, zero, general_out)
+        out.total[:] += general_out.total
+        out.n_liq[:] += general_out.n_liq
     return BadDebtResult(
-        total=total,
-        by_asset=asset_out if by_asset else None,
-        n_liquidated=n_liq,
+        total=out.total,
+        by_asset=out.by_asset if by_asset else None,
+        n_liquidated=out.n_liq,
         assets=tuple(book.assets),
         dtype=dt.name,
     )

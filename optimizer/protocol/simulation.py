@@ -85,7 +85,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import numba
 import numpy as np
@@ -93,6 +93,7 @@ from numpy.typing import ArrayLike, DTypeLike
 
 from optimizer.protocol import _sim_kernel as _k
 from optimizer.protocol.book import Book
+from optimizer.protocol.kernels import _select_rows
 from optimizer.protocol.mechanics import LIQUIDATION_HF
 from optimizer.protocol.params import RiskParams
 from optimizer.typing import FloatArray
@@ -209,16 +210,6 @@ def _nonneg_int(name: str, value: int) -> int:
     return int(value)
 
 
-def _select_rows(indptr: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """CSR indptr of ``rows`` (in that order) and the element index into the old arrays."""
-    counts = np.diff(indptr)[rows]
-    new_indptr = np.zeros(len(rows) + 1, dtype=np.int64)
-    np.cumsum(counts, out=new_indptr[1:])
-    start = np.repeat(indptr[:-1][rows] - new_indptr[:-1], counts)
-    elem = start + np.arange(new_indptr[-1], dtype=np.int64)
-    return new_indptr, elem
-
-
 def _row_sum(indptr: np.ndarray, values: np.ndarray) -> FloatArray:
     n = len(indptr) - 1
     rows = np.repeat(np.arange(n), np.diff(indptr))
@@ -244,35 +235,35 @@ def _row_argmax_asset(
 # --------------------------------------------------------------------------------------------
 # preparation: borrowing accounts, sorted into blocks with linear margin bounds
 # --------------------------------------------------------------------------------------------
-@dataclass(frozen=True, eq=False)
-class _Prepared:
-    c_indptr: np.ndarray
-    c_asset: np.ndarray
-    c_usd: FloatArray
-    d_indptr: np.ndarray
-    d_asset: np.ndarray
-    d_usd: FloatArray
-    blk_ptr: np.ndarray
-    bs_ptr: np.ndarray
-    bs_asset: np.ndarray
-    bs_lo: FloatArray
-    bs_hi: FloatArray
-    blk_thr: FloatArray
-    sup_ptr: np.ndarray
-    sup_asset: np.ndarray
-    sup_lo: FloatArray
-    sup_hi: FloatArray
-    sup_thr: FloatArray
-    dn_ptr: np.ndarray
-    dn_idx: np.ndarray
-    dn_w: FloatArray
-    c_pos: np.ndarray
-    d_pos: np.ndarray
-    max_nc: int
-    n_accounts: int
+class _Prepared(NamedTuple):
+    """The kernel's view of a book: accounts, block layout and the bounds of blocks/superblocks."""
+
+    accounts: _k.Accounts
+    layout: _k.Layout
+    blocks: _k.Support
+    supers: _k.Support
+
+    @property
+    def n_accounts(self) -> int:
+        return len(self.accounts.c_indptr) - 1
 
 
-def _prepare(book: Book, lt: FloatArray, scale: FloatArray) -> _Prepared:
+def _support(
+    group: np.ndarray, asset: np.ndarray, lo: FloatArray, hi: FloatArray, n_groups: int, n_as: int
+) -> tuple[np.ndarray, np.ndarray, FloatArray, FloatArray]:
+    """Each group's assets (CSR over groups) with the range ``[min lo, max hi]``, 0 included."""
+    u, inv = np.unique(group * n_as + asset, return_inverse=True)
+    g_lo = np.zeros(len(u))
+    g_hi = np.zeros(len(u))
+    np.minimum.at(g_lo, inv, lo)
+    np.maximum.at(g_hi, inv, hi)
+    ptr = np.zeros(n_groups + 1, dtype=np.int64)
+    np.cumsum(np.bincount(u // n_as, minlength=n_groups), out=ptr[1:])
+    return ptr, (u % n_as).astype(np.uint32), g_lo, g_hi
+
+
+def _prepare(book: Book, lt: FloatArray, scale: FloatArray, dt: np.dtype) -> _Prepared:
+    """Borrowing accounts of ``book`` sorted into blocks with their bounds; amounts in ``dt``."""
     n_as = book.n_assets
     d_all = book.debt_usd * np.repeat(scale, np.diff(book.debt_indptr))
     borrowing = np.flatnonzero(_row_sum(book.debt_indptr, d_all) > 0)
@@ -313,14 +304,7 @@ def _prepare(book: Book, lt: FloatArray, scale: FloatArray) -> _Prepared:
     acc_of = uk // n_as
     with np.errstate(divide="ignore", invalid="ignore"):
         v = np.where(margin[acc_of] > 0, w_net / margin[acc_of], 0.0)
-    bkey = acc_blk[acc_of] * n_as + (uk % n_as)
-    ub, binv = np.unique(bkey, return_inverse=True)
-    lo = np.zeros(len(ub))
-    hi = np.zeros(len(ub))
-    np.minimum.at(lo, binv, v)
-    np.maximum.at(hi, binv, v)
-    bs_ptr = np.zeros(n_blk + 1, dtype=np.int64)
-    np.cumsum(np.bincount(ub // n_as, minlength=n_blk), out=bs_ptr[1:])
+    bs_ptr, bs_asset, lo, hi = _support(acc_blk[acc_of], uk % n_as, v, v, n_blk, n_as)
     max_nc = int(np.diff(c_ptr).max()) if n else 0
     # dense per-block layout of the margin: block b has one row per (asset, side) any of its
     # accounts holds, keyed by the index into [o LT, h o] (collateral: asset, debt: n + asset);
@@ -349,42 +333,28 @@ def _prepare(book: Book, lt: FloatArray, scale: FloatArray) -> _Prepared:
     # superblocks of SUPER_BLOCK blocks: the union of their supports, the widest [lo, hi]
     sb = _k.SUPER_BLOCK
     n_sup = (n_blk + sb - 1) // sb
-    blk_of_entry = ub // n_as
-    skey = (blk_of_entry // sb) * n_as + (ub % n_as)
-    us, sinv = np.unique(skey, return_inverse=True)
-    s_lo = np.zeros(len(us))
-    s_hi = np.zeros(len(us))
-    np.minimum.at(s_lo, sinv, lo)
-    np.maximum.at(s_hi, sinv, hi)
-    sup_ptr = np.zeros(n_sup + 1, dtype=np.int64)
-    np.cumsum(np.bincount(us // n_as, minlength=n_sup), out=sup_ptr[1:])
+    blk_of_entry = np.repeat(np.arange(n_blk, dtype=np.int64), np.diff(bs_ptr))
+    sup_ptr, sup_asset, s_lo, s_hi = _support(
+        blk_of_entry // sb, bs_asset.astype(np.int64), lo, hi, n_sup, n_as
+    )
     sup_thr = np.full(n_sup, -np.inf)
     np.maximum.at(sup_thr, np.arange(n_blk) // sb, blk_thr)
     return _Prepared(
-        c_indptr=c_ptr,
-        c_asset=c_asset.astype(np.int32),
-        c_usd=c_usd,
-        d_indptr=d_ptr,
-        d_asset=d_asset.astype(np.int32),
-        d_usd=d_usd,
-        blk_ptr=blk_ptr,
-        bs_ptr=bs_ptr,
-        bs_asset=(ub % n_as).astype(np.uint32),
-        bs_lo=lo,
-        bs_hi=hi,
-        blk_thr=blk_thr,
-        sup_ptr=sup_ptr,
-        sup_asset=(us % n_as).astype(np.uint32),
-        sup_lo=s_lo,
-        sup_hi=s_hi,
-        sup_thr=sup_thr,
-        dn_ptr=dn_ptr,
-        dn_idx=dn_idx,
-        dn_w=dn_w,
-        c_pos=c_pos,
-        d_pos=d_pos,
-        max_nc=max_nc,
-        n_accounts=n,
+        accounts=_k.Accounts(
+            c_indptr=c_ptr,
+            c_asset=c_asset.astype(np.int32),
+            c_base=c_usd.astype(dt),
+            d_indptr=d_ptr,
+            d_asset=d_asset.astype(np.int32),
+            d_base=d_usd.astype(dt),
+            max_nc=max_nc,
+        ),
+        layout=_k.Layout(
+            blk_ptr=blk_ptr, dn_ptr=dn_ptr, dn_idx=dn_idx, dn_w=dn_w.astype(dt), c_pos=c_pos,
+            d_pos=d_pos,
+        ),
+        blocks=_k.Support(ptr=bs_ptr, asset=bs_asset, lo=lo, hi=hi, thr=blk_thr),
+        supers=_k.Support(ptr=sup_ptr, asset=sup_asset, lo=s_lo, hi=s_hi, thr=sup_thr),
     )
 
 
@@ -466,6 +436,7 @@ def simulate_market(
     Examples
     --------
     >>> from optimizer.protocol.book import Book
+from optimizer.protocol.kernels import _select_rows
     >>> from optimizer.protocol.params import RiskParams
     >>> book = Book.from_dense(["eth", "usdc"], [[100.0, 0.0]], [[0.0, 75.0]])
     >>> params = RiskParams(("eth", "usdc"), ltv=[0.75, 0.0], liquidation_threshold=[0.8, 0.0],
@@ -553,76 +524,37 @@ def simulate_market(
     if np.any(~np.isfinite(bonus)) or np.any(bonus < 0):
         raise ValueError(f"`params.liquidation_bonus` must be finite and >= 0, got {bonus}")
 
-    prep = _prepare(book, lt, scale)
+    prep = _prepare(book, lt, scale, dt)
     n_s, n_t, _ = rel.shape
-    consts = np.zeros(_k.N_CONSTS, dtype=dt)
-    consts[_k._ONE] = 1.0
-    consts[_k._LIQ_HF] = LIQUIDATION_HF
-    consts[_k._CLOSE] = params.close_factor
-    consts[_k._FULL_HF] = params.full_close_hf
-    consts[_k._GAS] = gas_usd
-    # the end-of-horizon test is insolvency; the HF bound implies solvency only when LT <= h
-    final_bounds = bool(np.all(lt <= LIQUIDATION_HF))
+    prm = _k.Params(
+        lt=lt.astype(dt),
+        bonus=bonus.astype(dt),
+        liq_hf=dt.type(LIQUIDATION_HF),
+        close=dt.type(params.close_factor),
+        full_hf=dt.type(params.full_close_hf),
+        gas=dt.type(gas_usd),
+        zero=dt.type(0),
+        one=dt.type(1),
+    )
+    liq = _k.Liquidity(
+        law=law,
+        imp_scale=np.ascontiguousarray(imp_scale, dtype=np.float64),
+        slip_scale=np.ascontiguousarray(slip_scale, dtype=np.float64),
+    )
     n_threads = numba.get_num_threads()
-    scen_block = max(1, -(-n_s // (8 * n_threads)))
-    bad = np.zeros(n_s)
-    bad_asset = np.zeros((n_s, n_as))
-    liq = np.zeros(n_s)
-    rep = np.zeros(n_s)
-    nliq = np.zeros(n_s, dtype=np.int64)
-    nunder = np.zeros(n_s, dtype=np.int64)
-    first = np.full(n_s, -1, dtype=np.int64)
-    imp = np.zeros((n_s, n_as))
-    work = np.zeros(n_s, dtype=np.int64)
+    cfg = _k.Settings(
+        lag=lag,
+        delay=delay,
+        cascades=bool(cascades),
+        use_bounds=bool(use_bounds),
+        # the end-of-horizon test is insolvency; the HF bound implies solvency only when LT <= h
+        final_bounds=bool(np.all(lt <= LIQUIDATION_HF)),
+        scen_block=max(1, -(-n_s // (8 * n_threads))),
+    )
+    out = _k.Outputs.empty(n_s, n_as)
     if n_s and prep.n_accounts:
-        _k.simulate_kernel(
-            rel,
-            prep.c_indptr,
-            prep.c_asset,
-            prep.c_usd.astype(dt),
-            prep.d_indptr,
-            prep.d_asset,
-            prep.d_usd.astype(dt),
-            prep.blk_ptr,
-            prep.bs_ptr,
-            prep.bs_asset,
-            prep.bs_lo,
-            prep.bs_hi,
-            prep.blk_thr,
-            prep.sup_ptr,
-            prep.sup_asset,
-            prep.sup_lo,
-            prep.sup_hi,
-            prep.sup_thr,
-            prep.dn_ptr,
-            prep.dn_idx,
-            prep.dn_w.astype(dt),
-            prep.c_pos,
-            prep.d_pos,
-            lt.astype(dt),
-            bonus.astype(dt),
-            consts,
-            law,
-            np.ascontiguousarray(imp_scale, dtype=np.float64),
-            np.ascontiguousarray(slip_scale, dtype=np.float64),
-            lag,
-            delay,
-            bool(cascades),
-            bool(use_bounds),
-            final_bounds,
-            scen_block,
-            prep.max_nc,
-            bad,
-            bad_asset,
-            liq,
-            rep,
-            nliq,
-            nunder,
-            first,
-            imp,
-            work,
-        )
-    final_impact = -np.expm1(-imp)
+        _k.simulate_kernel(rel, *prep, prm, liq, cfg, out)
+    final_impact = -np.expm1(-out.imp)
     info = {
         "impact": impact,
         "impact_coef": float(impact_coef),
@@ -639,16 +571,16 @@ def simulate_market(
         "dtype": dt.name,
         "max_calls_per_step": MAX_CALLS_PER_STEP,
         # share of account-steps whose margin was computed (the rest were proved safe by bounds)
-        "exact_share": float(work.sum()) / max(n_s * n_t * prep.n_accounts, 1),
+        "exact_share": float(out.work.sum()) / max(n_s * n_t * prep.n_accounts, 1),
     }
     return SimResult(
-        bad_debt=bad,
-        bad_debt_by_asset=bad_asset,
-        liquidated_usd=liq,
-        repaid_usd=rep,
-        n_liquidated=nliq,
-        n_insolvent=nunder,
-        first_liquidation_step=first,
+        bad_debt=out.bad,
+        bad_debt_by_asset=out.bad_asset,
+        liquidated_usd=out.liq,
+        repaid_usd=out.rep,
+        n_liquidated=out.nliq,
+        n_insolvent=out.nunder,
+        first_liquidation_step=out.first,
         worst_impact=final_impact.max(axis=1) if n_as else np.zeros(n_s),
         final_impact=final_impact,
         assets=tuple(book.assets),

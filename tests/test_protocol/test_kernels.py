@@ -159,23 +159,11 @@ def test_kernel_arithmetic_stays_float32():
     indptr = np.arange(n_acc + 1, dtype=np.int64)
     assets = np.zeros(n_acc, i32)
     amounts = np.ones(n_acc, f32)
-    csr_args = (
-        np.ones(2 * n_s, f32),
-        n_s,
-        indptr,
-        assets,
-        amounts,
-        amounts,
-        amounts,
-        indptr,
-        assets,
-        amounts,
-        f32(0),
-        False,
-        np.zeros(n_s),
-        np.zeros(n_s, np.int64),
-        np.zeros((0, 2)),
+    out = kernels.Totals(np.zeros(n_s), np.zeros(n_s, np.int64), np.zeros((0, 2)))
+    accounts = kernels.CsrAccounts(
+        indptr, assets, amounts, amounts, amounts, indptr, assets, amounts
     )
+    csr_args = (np.ones(2 * n_s, f32), n_s, accounts, f32(0), out)
     f32_scalar, f32_array = "float32", "array(float32, 1d, C)"
     types = _typemap(kernels._csr_kernel.py_func, csr_args)
     _check_types(
@@ -192,19 +180,15 @@ def test_kernel_arithmetic_stays_float32():
             "acc": "array(float64, 1d, C)",
         },
     )
-    compact_args = (
-        np.ones(2 * n_s, f32),
-        n_s,
+    compact = kernels.CompactAccounts(
         np.ones(n_acc, np.int64),
         np.zeros((n_acc, 4), i32),
         np.ones((n_acc, 4), f32),
         np.ones((n_acc, 4), f32),
         np.zeros((n_acc, 2), i32),
         np.ones((n_acc, 2), f32),
-        f32(0),
-        np.zeros(n_s),
-        np.zeros(n_s, np.int64),
     )
+    compact_args = (np.ones(2 * n_s, f32), n_s, compact, f32(0), out)
     types = _typemap(kernels._compact_kernel.py_func, compact_args)
     _check_types(
         types,
