@@ -127,7 +127,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     path = write_run(outcome, out, data_dir=_resolved_data_dir(args, cfg))
     r = outcome.report
     print(f"status: {r.status}")
-    if r.status != "ok":
+    if outcome.exit_code != OK:
         print(r.status_message)
     print(f"insurance fund: ${r.insurance_fund_usd:,.0f}")
     print(path)

@@ -44,6 +44,7 @@ from optimizer.optimize._blocks import (
     make_threshold_loss_data,
     threshold_loss_block,
 )
+from optimizer.optimize._labels import Binding
 from optimizer.optimize.measures import cvar, tail_probabilities, var_cvar
 from optimizer.typing import FloatArray, IntArray
 
@@ -231,8 +232,9 @@ class ThresholdOptimizer(BaseEstimator):
         VaR_alpha of the bad debt at ``lt_``, USD.
     objective_ : float
         Capital efficiency ``sum_i C_i ltv_i``, USD of borrowing power.
-    binding_ : tuple of str, length n_assets
-        What stops each threshold: ``"upper bound"``, ``"lower bound"`` or ``"risk budget"``.
+    binding_ : tuple of Binding, length n_assets
+        What stops each threshold: ``"upper bound"``, ``"lower bound"`` or
+        ``"aggregate risk budget"``.
     min_feasible_budget_ : float
         CVaR_alpha at ``LT = lt_min``: the smallest budget that can be met, USD.
     solve_seconds_ : float
@@ -447,15 +449,15 @@ class ThresholdOptimizer(BaseEstimator):
         return self
 
     @staticmethod
-    def _binding(x: FloatArray, lo: FloatArray, hi: FloatArray, atol: float = 1e-7) -> list[str]:
+    def _binding(x: FloatArray, lo: FloatArray, hi: FloatArray, atol: float = 1e-7) -> list[Binding]:
         out = []
         for xi, low, h in zip(x, lo, hi, strict=True):
             if xi >= h - atol:
-                out.append("upper bound")
+                out.append(Binding.UPPER_BOUND)
             elif xi <= low + atol:
-                out.append("lower bound")
+                out.append(Binding.LOWER_BOUND)
             else:
-                out.append("risk budget")
+                out.append(Binding.RISK_BUDGET)
         return out
 
     # ------------------------------------------------------------------ solving

@@ -20,6 +20,13 @@ from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
 
 from optimizer.exceptions import ConfigError
+from optimizer.typing import (
+    BACKTEST_VOLATILITIES,
+    SCENARIO_VOLATILITIES,
+    CorrelationName,
+    ScenarioMethod,
+    VolatilityName,
+)
 
 
 class Appetite(str, Enum):
@@ -51,6 +58,11 @@ def _rng(lo: float | None = None, hi: float | None = None, *, lo_open=False, hi_
         return None
 
     return {"check": check}
+
+
+def _one_of(*allowed: Enum) -> dict[str, Any]:
+    """A subset of an option set for `field(metadata=...)`: the value (or each list item) must be one."""
+    return {"choices": tuple(a.value for a in allowed)}
 
 
 @dataclass(frozen=True)
@@ -106,21 +118,24 @@ class DataSection:
 
 @dataclass(frozen=True)
 class EstimatorSection:
-    volatility: Literal["garch", "gjr", "ewma", "auto"] = "garch"
-    correlation: Literal["shrinkage", "sample", "ewma"] = "shrinkage"
+    volatility: VolatilityName = field(default=VolatilityName.GARCH, metadata=_one_of(*SCENARIO_VOLATILITIES))
+    correlation: CorrelationName = CorrelationName.SHRINKAGE
     ewma_lambda: float = field(default=0.94, metadata=_rng(0.5, 1, hi_open=True))
 
 
 @dataclass(frozen=True)
 class ScenarioSection:
-    method: Literal["fhs", "parametric", "bootstrap"] = "fhs"
+    method: ScenarioMethod = ScenarioMethod.FHS
     n_scenarios: int = field(default=100_000, metadata=_rng(100, 5_000_000))
     horizon_days: int = field(default=2, metadata=_rng(1, 60))
     vol_multiplier: float = field(default=1.0, metadata=_rng(0, 20, lo_open=True))
-    #: Blend of the correlation between positions (collateral vs the debt it backs) toward 1.
-    corr_stress: float = field(default=0.0, metadata=_rng(0, 1))
-    #: Blend of the correlation between asset prices toward 1, inside the scenario generator.
-    price_corr_stress: float = field(default=0.0, metadata=_rng(0, 1))
+    #: Probability weight of the comonotone scenarios mixed into the optimizer's: every position
+    #: crashes together (each asset's j-th worst recovery paired with every other's j-th worst),
+    #: each asset's own distribution unchanged.
+    comonotone_share: float = field(default=0.0, metadata=_rng(0, 1))
+    #: Blend of the correlation between asset prices toward 1, inside the scenario generator
+    #: (``ScenarioGenerator(corr_stress=)``).
+    price_correlation_stress: float = field(default=0.0, metadata=_rng(0, 1))
     dof: float | None = field(default=None, metadata=_rng(2, lo_open=True))
 
 
@@ -237,7 +252,10 @@ class SensitivitySection:
     horizon_days: tuple[int, ...] = (1, 2, 3, 5)
     bonus_shift: tuple[float, ...] = (-0.02, 0.0, 0.02)
     delay_steps: tuple[int, ...] = (0, 1, 4)
-    volatility: tuple[str, ...] = ("ewma", "garch", "gjr")
+    volatility: tuple[VolatilityName, ...] = field(
+        default=(VolatilityName.EWMA, VolatilityName.GARCH, VolatilityName.GJR),
+        metadata=_one_of(*SCENARIO_VOLATILITIES),
+    )
     window_days: tuple[int, ...] = (730, 1095, 1460)
     grids: tuple[tuple[str, ...], ...] = (("vol_multiplier", "corr_stress"),)
     workers: int = field(default=2, metadata=_rng(1, 256))
@@ -251,7 +269,10 @@ class BacktestSection:
     window: int = field(default=750, metadata=_rng(100))
     refit_every: int = field(default=20, metadata=_rng(1))
     test_days: int | None = field(default=500, metadata=_rng(50))
-    estimators: tuple[str, ...] = ("ewma", "garch", "gjr")
+    estimators: tuple[VolatilityName, ...] = field(
+        default=(VolatilityName.EWMA, VolatilityName.GARCH, VolatilityName.GJR),
+        metadata=_one_of(*BACKTEST_VOLATILITIES),
+    )
     #: Simulations of the Acerbi-Szekely ES test's null distribution.
     es_sims: int = field(default=2000, metadata=_rng(100, 100_000))
     #: Put the backtests in every run report (``volatility = "auto"`` runs them regardless).
@@ -297,7 +318,6 @@ class RunConfig:
     sensitivity: SensitivitySection = SensitivitySection()
     backtest: BacktestSection = BacktestSection()
     anti_procyclicality: AntiProcyclicalitySection = AntiProcyclicalitySection()
-    extra: dict[str, Any] = field(default_factory=dict)
     path: str | None = None
 
     @property
@@ -322,8 +342,6 @@ class RunConfig:
     def to_dict(self) -> dict[str, Any]:
         d = _to_plain(self)
         d.pop("path", None)
-        extra = d.pop("extra", {})
-        d.update(extra)
         return d
 
     def to_toml(self) -> str:
@@ -332,7 +350,21 @@ class RunConfig:
     @property
     def sha256(self) -> str:
         """Hash of the resolved configuration (canonical JSON), independent of file layout."""
-        blob = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"), default=str)
+        return self.digest()
+
+    def digest(self, *, exclude: tuple[str, ...] = ()) -> str:
+        """SHA-256 of the resolved configuration without the sections ``exclude``.
+
+        Renamed keys are hashed under the names they had when hashes were first recorded
+        (:data:`RENAMED_KEYS`): a rename is not a change of configuration, so it changes no hash.
+        """
+        d = self.to_dict()
+        for section in exclude:
+            d.pop(section, None)
+        for (section, old), new in RENAMED_KEYS.items():
+            if section in d and new in d[section]:
+                d[section] = {(old if k == new else k): v for k, v in d[section].items()}
+        blob = json.dumps(d, sort_keys=True, separators=(",", ":"), default=str)
         return hashlib.sha256(blob.encode()).hexdigest()
 
     def replace(self, **sections: Any) -> RunConfig:
@@ -346,13 +378,12 @@ class RunConfig:
         return dataclasses.replace(self, **{section: new})
 
 
-#: Sections handled by later stages register here so their keys are checked, not rejected.
-EXTRA_SECTIONS: dict[str, type] = {}
-
-
-def register_section(name: str, cls: type) -> None:
-    """Declare an optional top-level section (e.g. ``search``, ``guardrails``) and its dataclass."""
-    EXTRA_SECTIONS[name] = cls
+#: Keys that were renamed: (section, old key) -> new key. The old key is a ConfigError naming
+#: the new one, and the config hash is computed over the old names (see `RunConfig.digest`).
+RENAMED_KEYS: dict[tuple[str, str], str] = {
+    ("scenarios", "corr_stress"): "comonotone_share",
+    ("scenarios", "price_corr_stress"): "price_correlation_stress",
+}
 
 
 def load_config(path: str | Path) -> RunConfig:
@@ -374,11 +405,10 @@ def load_config(path: str | Path) -> RunConfig:
 
 def parse_config(raw: dict[str, Any], *, source: str = "<config>") -> RunConfig:
     """Build a :class:`RunConfig` from a parsed TOML mapping; every error names its key."""
-    _load_optional_sections()
-    known = {f.name for f in dataclasses.fields(RunConfig)} - {"extra", "path"}
-    unknown = sorted(set(raw) - known - set(EXTRA_SECTIONS))
+    known = {f.name for f in dataclasses.fields(RunConfig)} - {"path"}
+    unknown = sorted(set(raw) - known)
     if unknown:
-        valid = sorted((known | set(EXTRA_SECTIONS)))
+        valid = sorted(known)
         raise ConfigError(f"{source}: unknown section or key {unknown[0]!r}; valid: {', '.join(valid)}")
     if "run" not in raw:
         raw = {**raw, "run": {}}
@@ -394,30 +424,14 @@ def parse_config(raw: dict[str, Any], *, source: str = "<config>") -> RunConfig:
         assets[ticker] = _build(AssetConfig, table, f"[assets.{ticker}]", source)
     kwargs: dict[str, Any] = {"assets": assets}
     for f in dataclasses.fields(RunConfig):
-        if f.name in ("assets", "extra", "path") or f.name not in raw:
+        if f.name in ("assets", "path") or f.name not in raw:
             continue
         if not isinstance(raw[f.name], dict):
             raise ConfigError(f"{source}: [{f.name}] must be a table")
         kwargs[f.name] = _build(_hint(RunConfig, f.name), raw[f.name], f"[{f.name}]", source)
-    extra = {}
-    for name, cls in EXTRA_SECTIONS.items():
-        if name in raw:
-            extra[name] = _build(cls, raw[name], f"[{name}]", source)
-    cfg = RunConfig(**kwargs, extra=extra)
+    cfg = RunConfig(**kwargs)
     _cross_checks(cfg, source)
     return cfg
-
-
-def _load_optional_sections() -> None:
-    """Import the modules that register optional sections (kept lazy to respect layering)."""
-    import importlib
-
-    for mod in ("optimizer.pipeline.sections",):
-        try:
-            importlib.import_module(mod)
-        except ModuleNotFoundError as err:
-            if err.name != mod:
-                raise
 
 
 def _cross_checks(cfg: RunConfig, source: str) -> None:
@@ -425,11 +439,11 @@ def _cross_checks(cfg: RunConfig, source: str) -> None:
     if o.lt_min >= o.lt_max:
         raise ConfigError(f"{source}: [optimizer] lt_min={o.lt_min} must be < lt_max={o.lt_max}")
     if cfg.scenarios.method == "bootstrap" and (
-        cfg.scenarios.vol_multiplier != 1.0 or cfg.scenarios.price_corr_stress > 0
+        cfg.scenarios.vol_multiplier != 1.0 or cfg.scenarios.price_correlation_stress > 0
     ):
         raise ConfigError(
             f"{source}: [scenarios] method = 'bootstrap' replays raw returns and cannot apply "
-            "vol_multiplier or price_corr_stress; use method = 'fhs' or 'parametric'"
+            "vol_multiplier or price_correlation_stress; use method = 'fhs' or 'parametric'"
         )
     if cfg.book.kind == "csv" and not cfg.book.path:
         raise ConfigError(f"{source}: [book] kind = 'csv' needs path = '<file.csv>'")
@@ -454,19 +468,12 @@ def _cross_checks(cfg: RunConfig, source: str) -> None:
     _check_backtest(cfg.backtest, source)
 
 
-_BACKTEST_ESTIMATORS = ("ewma", "garch", "gjr", "constant")
-
-
 def _check_backtest(bt: BacktestSection, source: str) -> None:
     if not bt.estimators:
-        raise ConfigError(f"{source}: [backtest] estimators must name at least one of {_BACKTEST_ESTIMATORS}")
-    for e in bt.estimators:
-        if e not in _BACKTEST_ESTIMATORS:
-            close = _closest(e, list(_BACKTEST_ESTIMATORS))
-            hint = f" (did you mean {close!r}?)" if close else ""
-            raise ConfigError(f"{source}: [backtest] estimators: {e!r} is not one of {_BACKTEST_ESTIMATORS}{hint}")
+        valid = ", ".join(repr(v.value) for v in BACKTEST_VOLATILITIES)
+        raise ConfigError(f"{source}: [backtest] estimators must name at least one of {valid}")
     if len(set(bt.estimators)) != len(bt.estimators):
-        raise ConfigError(f"{source}: [backtest] estimators lists a name twice: {list(bt.estimators)}")
+        raise ConfigError(f"{source}: [backtest] estimators lists a name twice: {[str(e) for e in bt.estimators]}")
     for ep in bt.episodes:
         if len(ep) != 2:
             raise ConfigError(f"{source}: [backtest] episodes: each episode is [start, end], got {list(ep)}")
@@ -493,6 +500,9 @@ def _build(cls: type, table: dict[str, Any], where: str, source: str = "<config>
     """Instantiate dataclass ``cls`` from ``table`` with strict key, type and range checks."""
     fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(table) - set(fields))
+    for (section, old), new in RENAMED_KEYS.items():
+        if where == f"[{section}]" and old in unknown:
+            raise ConfigError(f"{source}: {where} {old} was renamed: use {new} (same meaning and range)")
     if unknown:
         close = _closest(unknown[0], list(fields))
         hint = f" (did you mean {close!r}?)" if close else ""
@@ -503,6 +513,9 @@ def _build(cls: type, table: dict[str, Any], where: str, source: str = "<config>
     kwargs = {}
     for name, value in table.items():
         key = f"{where} {name}"
+        choices = fields[name].metadata.get("choices")
+        if choices is not None:
+            _check_choices(value, choices, key, source)
         kwargs[name] = _coerce(value, hints[name], key, source)
         check = fields[name].metadata.get("check")
         if check is not None:
@@ -516,6 +529,20 @@ def _build(cls: type, table: dict[str, Any], where: str, source: str = "<config>
         if missing:
             raise ConfigError(f"{source}: {where} is missing required key {missing[0]!r}") from None
         raise ConfigError(f"{source}: {where}: {err}") from None
+
+
+def _check_choices(value: Any, choices: tuple[str, ...], key: str, source: str) -> None:
+    """``value`` (or each item of a list) must be one of ``choices``; other types fail in `_coerce`."""
+    for v in value if isinstance(value, list) else [value]:
+        if isinstance(v, str) and v not in choices:
+            raise ConfigError(f"{source}: {key} = {v!r} is not one of {_options(choices, v)}")
+
+
+def _options(choices: Any, value: Any) -> str:
+    """``'a', 'b', 'c'``, with a suggestion when ``value`` looks like a misspelt choice."""
+    names = [str(c) for c in choices]
+    close = _closest(value, names) if isinstance(value, str) else None
+    return ", ".join(map(repr, names)) + (f" (did you mean {close!r}?)" if close else "")
 
 
 def _required(f: dataclasses.Field) -> bool:
@@ -538,14 +565,13 @@ def _coerce(value: Any, hint: Any, key: str, source: str) -> Any:
         raise errors[0]
     if origin is Literal:
         if value not in args:
-            raise ConfigError(f"{source}: {key} = {value!r} is not one of {', '.join(map(repr, args))}")
+            raise ConfigError(f"{source}: {key} = {value!r} is not one of {_options(args, value)}")
         return value
     if isinstance(hint, type) and issubclass(hint, Enum):
         try:
             return hint(value)
         except ValueError:
-            valid = ", ".join(repr(m.value) for m in hint)
-            raise ConfigError(f"{source}: {key} = {value!r} is not one of {valid}") from None
+            raise ConfigError(f"{source}: {key} = {value!r} is not one of {_options([m.value for m in hint], value)}") from None
     if dataclasses.is_dataclass(hint):
         if not isinstance(value, dict):
             raise ConfigError(f"{source}: {key} must be a table")

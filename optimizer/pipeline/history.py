@@ -22,6 +22,7 @@ from optimizer.estimators import BacktestCache, VaRBacktests, run_var_backtests,
 from optimizer.exceptions import ConfigError, DataQualityWarning
 from optimizer.optimize.anti_procyclicality import AntiProcyclicality
 from optimizer.pipeline.config import RunConfig
+from optimizer.typing import VolatilityName
 
 __all__ = [
     "BACKTEST_CACHE",
@@ -164,7 +165,7 @@ def anti_procyclicality_policy(cfg: RunConfig) -> AntiProcyclicality | None:
 def needs_history(cfg: RunConfig) -> bool:
     """Whether the run reads each asset's full history (backtests, ``auto``, floor or stress weight)."""
     policy = anti_procyclicality_policy(cfg)
-    return (cfg.backtest.in_report or cfg.estimators.volatility == "auto"
+    return (cfg.backtest.in_report or cfg.estimators.volatility == VolatilityName.AUTO
             or (policy is not None and policy.needs_history))
 
 
@@ -180,6 +181,6 @@ def prepare_validation(cfg: RunConfig, data_dir: Any, as_of: str | None, *,
         return RunValidation(history=None, backtests=None, rng=rng_apc)
     history = load_history(cfg, data_dir, as_of)
     vbt = None
-    if cfg.backtest.in_report or cfg.estimators.volatility == "auto":
+    if cfg.backtest.in_report or cfg.estimators.volatility == VolatilityName.AUTO:
         vbt = var_backtests(cfg, history, rng=rng_bt)
     return RunValidation(history=history, backtests=vbt, rng=rng_apc)

@@ -210,13 +210,7 @@ def tail_subset(market: Any, lt: np.ndarray, m: int) -> tuple[np.ndarray, float]
 
 def default_study_name(cfg: RunConfig) -> str:
     """``<config name>-<hash of everything but [search]>``: a larger n_trials resumes the same study."""
-    import hashlib
-    import json
-
-    d = cfg.to_dict()
-    d.pop("search", None)
-    blob = json.dumps(d, sort_keys=True, separators=(",", ":"), default=str)
-    return f"{cfg.name}-{hashlib.sha256(blob.encode()).hexdigest()[:12]}"
+    return f"{cfg.name}-{cfg.digest(exclude=('search',))[:12]}"
 
 
 def appetite_budgets(cfg: RunConfig, total_debt: float) -> dict[str, float]:

@@ -24,10 +24,12 @@ from optimizer.pipeline.run_report import (  # noqa: F401 (re-exported)
     insurance_fund_size,
     library_versions,
 )
+from optimizer.optimize import Binding, RunStatus
 from optimizer.protocol.book import Book
 from optimizer.protocol.liquidity import StaticSlippage
 from optimizer.protocol.params import DEFAULT_BONUS, RiskParams, resolve_bonus  # noqa: F401 (re-exported)
 from optimizer.report.model import RunReport
+from optimizer.typing import VolatilityName
 
 
 @dataclass(frozen=True, eq=False)
@@ -68,7 +70,7 @@ class RunOutcome:
 
     @property
     def exit_code(self) -> int:
-        return 0 if self.status == "ok" else 2
+        return 0 if self.status == RunStatus.OK else 2
 
 
 def resolve_window(cfg: RunConfig, as_of: str | None) -> tuple[str | None, str | None]:
@@ -177,33 +179,31 @@ def load_inputs(
     )
 
 
-def make_generator(cfg: RunConfig, volatility: str, *, corr_stress: float | None = None,
+def make_generator(cfg: RunConfig, volatility: VolatilityName | str, *, corr_stress: float | None = None,
                    choice: dict[str, str] | None = None) -> Any:
     """An unfitted scenario generator built from the config's estimator choices.
 
     ``volatility = "auto"`` with ``choice`` (asset -> estimator, from the VaR backtests) gives each
     asset its own model; without a choice it means GARCH.
     """
-    from optimizer.estimators import EWMAVolatility, make_correlation, make_volatility
+    from optimizer.estimators import make_correlation, make_volatility
     from optimizer.scenarios import ScenarioGenerator
 
-    lam = cfg.estimators.ewma_lambda
-    name = "garch" if volatility == "auto" else volatility
-    if volatility == "auto" and choice is not None:
+    auto = volatility == VolatilityName.AUTO
+    if auto and choice is not None:
         from optimizer.estimators import per_asset_volatility
 
-        vol = per_asset_volatility(choice, cfg.asset_names, lam=lam)
-    elif name == "ewma":
-        vol = EWMAVolatility(lam=lam, missing="skip")
+        vol = per_asset_volatility(choice, cfg.asset_names, lam=cfg.estimators.ewma_lambda)
     else:
-        vol = make_volatility(name, fallback=EWMAVolatility(lam=lam), missing="skip")
+        name = VolatilityName.GARCH if auto else volatility
+        vol = make_volatility(name, lam=cfg.estimators.ewma_lambda, missing="skip")
     return ScenarioGenerator(
         volatility=vol,
         correlation=make_correlation(cfg.estimators.correlation),
         method=cfg.scenarios.method,
         dof=cfg.scenarios.dof,
         vol_multiplier=cfg.scenarios.vol_multiplier,
-        corr_stress=cfg.scenarios.price_corr_stress if corr_stress is None else corr_stress,
+        corr_stress=cfg.scenarios.price_correlation_stress if corr_stress is None else corr_stress,
     )
 
 
@@ -342,7 +342,7 @@ def prepare_market(
     basket = debt_basket_relatives(terminal, weights)
     k = isolated_recovery(terminal, basket, bonus, slippage)
     exposure = exposure_at_threshold(book)
-    k_st, w_st = comonotone_stress(k, cfg.scenarios.corr_stress)
+    k_st, w_st = comonotone_stress(k, cfg.scenarios.comonotone_share)
     if w_st is None:
         k_st = None
     alpha, share = cfg.alpha_and_budget_share()
@@ -377,7 +377,7 @@ def solve_thresholds(cfg: RunConfig, inputs: RunInputs, m: MarketInputs) -> Thre
     ltv = np.where(zero_kept, 0.0, ltv)
     recommended = RiskParams(assets=assets, ltv=ltv, liquidation_threshold=lt, liquidation_bonus=m.bonus,
                              close_factor=current.close_factor, full_close_hf=current.full_close_hf).check()
-    status = "ok" if opt.status_ == "optimal" and not guard_fails else "infeasible"
+    status = RunStatus.OK if opt.status_ == "optimal" and not guard_fails else RunStatus.INFEASIBLE
     return ThresholdSolution(optimizer=opt, recommended=recommended, lt=lt, caps=caps, guard_fails=guard_fails,
                              zero_kept=zero_kept, status=status)
 
@@ -451,7 +451,7 @@ def run(
 
     binding = [_binding_label(opt, i, lt, lt_min, lt_max, caps) for i in range(len(assets))]
     if apc is not None:
-        binding = [f"anti-procyclicality ({apc.method})" if binds else b for b, binds in zip(binding, apc.binds)]
+        binding = [Binding.anti_procyclicality(apc.method) if binds else b for b, binds in zip(binding, apc.binds)]
     report = assemble_report(
         cfg, inputs, opt, binding, guard_fails, asset_share, recommended, bonus, slippage, weights, basket, alpha, budget, fund, cover2_usd,
         metrics, metrics_cur, ev_rec, ev_cur, zero_kept, status, progress, t_start, command, fund_usd=fund_usd,
@@ -583,11 +583,11 @@ def asset_caps(k: np.ndarray, alpha: float, share: float) -> np.ndarray:
 
 
 def _binding_label(opt: Any, i: int, lt: np.ndarray, lt_min: np.ndarray, lt_max: np.ndarray,
-                   caps: np.ndarray, atol: float = 1e-6) -> str:
+                   caps: np.ndarray, atol: float = 1e-6) -> Binding:
     if lt[i] <= lt_min[i] + atol:
-        return "lower bound" if caps[i] >= lt_min[i] else "lower bound (asset guard not met)"
+        return Binding.LOWER_BOUND if caps[i] >= lt_min[i] else Binding.LOWER_BOUND_GUARD_NOT_MET
     if caps[i] < lt_max[i] and abs(lt[i] - caps[i]) <= atol:
-        return "asset risk guard"
+        return Binding.ASSET_GUARD
     if lt[i] >= lt_max[i] - atol:
-        return "upper bound"
-    return "aggregate risk budget"
+        return Binding.UPPER_BOUND
+    return Binding.RISK_BUDGET

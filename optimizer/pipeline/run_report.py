@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from optimizer import __version__
+from optimizer.optimize import RunStatus
 from optimizer.protocol.book import Book
 from optimizer.report.model import FORMAT_VERSION, AssetResult, RunReport
 
@@ -86,7 +87,7 @@ def assemble_report(cfg, inputs, opt, binding, guard_fails, asset_share, rec, bo
             binding=binding[i],
         ))
     findings = [_finding_dict(f) for f in inputs.prices.findings]
-    if status == "ok":
+    if status == RunStatus.OK:
         msg = (f"The recommended parameters keep the {alpha:.1%} CVaR of bad debt for accounts at the "
                f"threshold within the budget of ${budget:,.0f}.")
     elif guard_fails and opt.status_ == "optimal":
@@ -121,7 +122,7 @@ def assemble_report(cfg, inputs, opt, binding, guard_fails, asset_share, rec, bo
         "volatility_estimator": cfg.estimators.volatility,
         "correlation_estimator": cfg.estimators.correlation,
         "vol_multiplier": cfg.scenarios.vol_multiplier,
-        "corr_stress": cfg.scenarios.corr_stress,
+        "corr_stress": cfg.scenarios.comonotone_share,
         "solver": cfg.optimizer.solver,
         "optimizer_method": cfg.optimizer.method,
         "lp_rounds": int(getattr(opt, "n_rounds_", 0)),

@@ -8,7 +8,7 @@ values of each):
 =====================  ======================================================================
 ``alpha``              CVaR confidence of the risk budget (``[optimizer] alpha``)
 ``vol_multiplier``     every asset's volatility scaled (``[scenarios] vol_multiplier``)
-``corr_stress``        correlation stress, blend toward 1 (``[scenarios] corr_stress``)
+``corr_stress``        positions crashing together (``[scenarios] comonotone_share``)
 ``liquidity_multiplier`` the volume liquidators can reach (``[liquidity] liquidity_multiplier``)
 ``delay_steps``        liquidation delay, in steps of the dynamic market simulation
                        (``[simulation] delay_steps``). The convex core is static, so a delay moves
@@ -88,7 +88,7 @@ def base_value(cfg: RunConfig, name: str) -> Any:
     return {
         "alpha": alpha,
         "vol_multiplier": cfg.scenarios.vol_multiplier,
-        "corr_stress": cfg.scenarios.corr_stress,
+        "corr_stress": cfg.scenarios.comonotone_share,
         "liquidity_multiplier": cfg.liquidity.liquidity_multiplier,
         "delay_steps": cfg.simulation.delay_steps if cfg.simulation.enabled else 0,
         "bonus_shift": 0.0,
@@ -137,9 +137,6 @@ def check_sensitivity(cfg: RunConfig) -> None:
         for v in getattr(s, name):
             if v < lo:
                 raise ConfigError(f"[sensitivity] {name} = {v} must be >= {lo}")
-    for v in s.volatility:
-        if v not in ("ewma", "garch", "gjr", "auto"):
-            raise ConfigError(f"[sensitivity] volatility = {v!r} is not one of 'ewma', 'garch', 'gjr', 'auto'")
     for v in s.bonus_shift:
         if abs(v) >= 0.5:
             raise ConfigError(f"[sensitivity] bonus_shift = {v} is not a plausible shift (|shift| < 0.5)")
@@ -164,7 +161,7 @@ def point_config(cfg: RunConfig, overrides: dict[str, Any]) -> RunConfig:
     if "vol_multiplier" in o:
         out = out.with_overrides("scenarios", vol_multiplier=float(o["vol_multiplier"]))
     if "corr_stress" in o:
-        out = out.with_overrides("scenarios", corr_stress=float(o["corr_stress"]))
+        out = out.with_overrides("scenarios", comonotone_share=float(o["corr_stress"]))
     if "liquidity_multiplier" in o:
         out = out.with_overrides("liquidity", liquidity_multiplier=float(o["liquidity_multiplier"]))
     horizon = int(o.get("horizon_days", cfg.scenarios.horizon_days)) + delay_days(cfg, int(o.get("delay_steps", 0)))
@@ -188,15 +185,9 @@ def point_config(cfg: RunConfig, overrides: dict[str, Any]) -> RunConfig:
     return out
 
 
-def _generator_stress_field(cfg: RunConfig) -> str:
-    """The [scenarios] key the scenario generator's correlation stress is read from."""
-    names = {f.name for f in dataclasses.fields(cfg.scenarios)}
-    return "price_corr_stress" if "price_corr_stress" in names else "corr_stress"
-
-
 def fit_key(cfg: RunConfig) -> tuple[Any, ...]:
     """What the loaded data and the fitted model depend on (points sharing it share one fit)."""
-    return (cfg.estimators.volatility, cfg.run.window_days, getattr(cfg.scenarios, _generator_stress_field(cfg)))
+    return (cfg.estimators.volatility, cfg.run.window_days, cfg.scenarios.price_correlation_stress)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -508,7 +499,7 @@ def build_document(base: RunConfig, points: list[SweepPoint], configs: list[RunC
         "assumption, not from Monte Carlo noise.",
         delay_note,
         fund_note,
-        "Correlation stress ([scenarios] corr_stress) blends the co-movement of positions toward 1 while each "
+        "Correlation stress ([scenarios] comonotone_share) blends the co-movement of positions toward 1 while each "
         "asset keeps its own distribution: it acts through the aggregate risk budget, so it lowers borrowing "
         "power as a whole but can leave an asset outside the stressed tail a few bps higher.",
         "Points show the optimizer's answer; the anti-procyclicality tools of a full run are not applied.",

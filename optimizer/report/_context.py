@@ -27,6 +27,7 @@ from optimizer.report._format import (
     fmt_usd_short,
     humanize,
 )
+from optimizer.optimize import RunStatus
 from optimizer.report.model import FORMAT_VERSION, AssetResult, RunReport
 from optimizer.report.section import Section, Table, slug, text_table
 
@@ -39,9 +40,8 @@ PARAM_KEYS: tuple[tuple[str, str], ...] = (
 )
 
 STATUS_LABELS = {
-    "ok": "OK: the risk target is met",
-    "infeasible": "Risk target not met",
-    "solver_failed": "Solver failed",
+    RunStatus.OK: "OK: the risk target is met",
+    RunStatus.INFEASIBLE: "Risk target not met",
 }
 
 #: Known metrics in display order; ``{conf}`` is replaced by the confidence level.

@@ -33,7 +33,7 @@ class AssetResult:
     recommended: dict[str, float]
     drivers: dict[str, Any]
     references: dict[str, float | None]
-    binding: str = ""  # which constraint set the value: "risk budget", "upper bound", "lower bound"
+    binding: str = ""  # what set the value: an `optimizer.optimize.Binding` ("upper bound", ...)
 
 
 @dataclass(frozen=True, eq=False)
@@ -45,7 +45,7 @@ class RunReport:
     title : str
     config_name : str
     status : str
-        ``"ok"`` or ``"infeasible"`` (risk target not met) or ``"solver_failed"``.
+        A :class:`~optimizer.optimize.RunStatus`: ``"ok"`` or ``"infeasible"`` (risk target not met).
     status_message : str
         One paragraph explaining the status (for infeasible: the smallest feasible budget).
     meta : dict

@@ -13,6 +13,8 @@ import dataclasses
 from typing import TYPE_CHECKING, Any
 
 from optimizer.estimators import BASE_ALPHA
+from optimizer.optimize import RunStatus
+from optimizer.typing import VolatilityName
 
 if TYPE_CHECKING:
     from optimizer.estimators import VaRBacktests
@@ -65,7 +67,7 @@ def backtest_section(vbt: VaRBacktests, *, volatility: str) -> dict[str, Any]:
         ``[estimators] volatility`` of the run; with ``"auto"`` the chosen estimators are the ones
         the scenarios use.
     """
-    chosen_used = volatility == "auto"
+    chosen_used = volatility == VolatilityName.AUTO
     s = vbt.settings
     lv = ", ".join(f"{a:.1%}" for a in vbt.levels)
     days = "every day after the first training window" if s["test_days"] is None else (
@@ -127,8 +129,8 @@ def backtest_section(vbt: VaRBacktests, *, volatility: str) -> dict[str, Any]:
         bullets.append(verdict)
     for a, why in vbt.skipped.items():
         bullets.append(f"{a}: not backtested: {why}" + ("; garch used" if chosen_used else ""))
-    if volatility != "auto":
-        bullets.append(f"The scenarios use [estimators] volatility = {volatility!r} for "
+    if volatility != VolatilityName.AUTO:
+        bullets.append(f"The scenarios use [estimators] volatility = {str(volatility)!r} for "
                        "every asset; set it to 'auto' to use each asset's best passing estimator.")
     bullets.append(f"Backtest cost: {vbt.seconds:.1f} s" + (" (computed earlier in this process)." if vbt.cached
                                                            else "."))
@@ -203,7 +205,7 @@ def _bullets(out: AntiProcyclicalityOutcome) -> list[str]:
         bullets.append(f"Stressed windows: basket move of {pool.cut_basket_move:.2%} or worse over "
                        f"{out.horizon} days; the worst start on {', '.join(pool.worst_t0)}.")
     alt = out.alternative
-    if alt is not None and alt.status != "ok":
+    if alt is not None and alt.status != RunStatus.OK:
         bullets.append("The alternative calibration alone does not meet the risk target "
                        f"({', '.join(alt.guard_fails) or 'aggregate budget'}); its most "
                        "conservative allowed thresholds are used as the floor.")

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal, get_args
+from typing import Any
 
 from optimizer.estimators import make_correlation, make_volatility
 from optimizer.scenarios._generator import Method, ScenarioGenerator
+from optimizer.typing import CorrelationName, ScenarioMethod, VolatilityName
 
-VolName = Literal["ewma", "garch", "gjr"]
-CorrName = Literal["sample", "ewma", "shrinkage"]
+#: The volatility models a generator can be given by name alone.
+_VOLATILITIES = (VolatilityName.EWMA, VolatilityName.GARCH, VolatilityName.GJR)
 
 
 def make_scenario_generator(
-    vol: VolName = "garch",
-    corr: CorrName = "shrinkage",
-    method: Method = "fhs",
+    vol: VolatilityName | str = VolatilityName.GARCH,
+    corr: CorrelationName | str = CorrelationName.SHRINKAGE,
+    method: Method = ScenarioMethod.FHS,
     **kwargs: Any,
 ) -> ScenarioGenerator:
     """Build a :class:`ScenarioGenerator` from estimator names.
@@ -40,10 +41,10 @@ def make_scenario_generator(
     --------
     >>> gen = make_scenario_generator("gjr", "ewma", method="parametric", dof=4)  # doctest: +SKIP
     """
-    if vol not in get_args(VolName):
-        raise ValueError(f"`vol` must be one of {get_args(VolName)}, got {vol!r}")
-    if corr not in get_args(CorrName):
-        raise ValueError(f"`corr` must be one of {get_args(CorrName)}, got {corr!r}")
+    if vol not in _VOLATILITIES:
+        raise ValueError(f"`vol` must be one of {tuple(v.value for v in _VOLATILITIES)}, got {vol!r}")
+    if corr not in tuple(CorrelationName):
+        raise ValueError(f"`corr` must be one of {tuple(c.value for c in CorrelationName)}, got {corr!r}")
     reserved = {"volatility", "correlation"} & kwargs.keys()
     if reserved:
         raise TypeError(

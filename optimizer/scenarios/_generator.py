@@ -22,7 +22,7 @@ Daily log returns are summed over the horizon and exponentiated, so the relative
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any, Literal, get_args
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -39,13 +39,14 @@ from optimizer.estimators import (
 )
 from optimizer.exceptions import DataError, EstimationError
 from optimizer.scenarios._set import ScenarioSet
-from optimizer.typing import FloatArray
+from optimizer.typing import FloatArray, ScenarioMethod
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-Method = Literal["fhs", "parametric", "bootstrap"]
-METHODS: tuple[str, ...] = get_args(Method)
+#: A :class:`~optimizer.typing.ScenarioMethod` or its value.
+Method = ScenarioMethod | str
+METHODS: tuple[str, ...] = tuple(m.value for m in ScenarioMethod)
 
 # Scenarios are generated in blocks of about this many float64 numbers (16 MB per temporary), so
 # memory beyond the output array stays bounded whatever ``n_scenarios`` is. The block size depends

@@ -56,7 +56,7 @@ def test_single_asset_lp_matches_closed_form(rng: np.random.Generator, method: s
     assert 0.2 < expected < 0.95
     assert opt.status_ == "optimal"
     assert opt.lt_[0] == pytest.approx(expected, abs=1e-6)
-    assert opt.binding_ == ("risk budget",)
+    assert opt.binding_ == ("aggregate risk budget",)
     assert opt.cvar_ == pytest.approx(budget, rel=1e-6)
 
 
@@ -88,7 +88,7 @@ def check_invariants(opt: ThresholdOptimizer, pr: Problem, budget: float) -> Non
             if lt >= hi - 1e-7
             else "lower bound"
             if lt <= lo + 1e-7
-            else "risk budget"
+            else "aggregate risk budget"
         )
 
 
@@ -176,7 +176,7 @@ def test_binding_labels() -> None:
         opt = ThresholdOptimizer(budget=budget, method=method).fit(*pr2.args())
         assert opt.binding_[0] == "upper bound"
         assert opt.binding_[1] == "lower bound"
-        assert "risk budget" in opt.binding_[2:]
+        assert "aggregate risk budget" in opt.binding_[2:]
         check_invariants(opt, pr2, budget)
 
 

@@ -118,3 +118,84 @@ def test_default_config_matches_reference_file():
         assert cur[t] == pytest.approx(
             {"ltv": a.current.ltv, "liquidation_threshold": a.current.liquidation_threshold,
              "liquidation_bonus": a.current.liquidation_bonus}, abs=1e-12), t
+
+
+# ---------------------------------------------------------------------------------------------
+# Option vocabularies and renamed keys
+# ---------------------------------------------------------------------------------------------
+def test_option_sets_parse_to_their_enums_and_serialise_as_values():
+    from optimizer.typing import CorrelationName, ScenarioMethod, VolatilityName
+
+    cfg = parse(BASE + "\n[estimators]\nvolatility = 'auto'\ncorrelation = 'ewma'\n"
+                "[scenarios]\nmethod = 'parametric'\n[backtest]\nestimators = ['constant', 'gjr']")
+    assert cfg.estimators.volatility is VolatilityName.AUTO
+    assert cfg.estimators.correlation is CorrelationName.EWMA
+    assert cfg.scenarios.method is ScenarioMethod.PARAMETRIC
+    assert cfg.backtest.estimators == (VolatilityName.CONSTANT, VolatilityName.GJR)
+    d = cfg.to_dict()
+    assert d["estimators"]["volatility"] == "auto" and type(d["estimators"]["volatility"]) is str
+    assert d["backtest"]["estimators"] == ["constant", "gjr"]
+    assert 'volatility = "auto"' in cfg.to_toml()
+    assert parse_config(tomllib.loads(cfg.to_toml())).sha256 == cfg.sha256
+
+
+@pytest.mark.parametrize(
+    ("snippet", "needle"),
+    [
+        # each place takes its own subset of the volatility names, and says which
+        ("[estimators]\nvolatility = 'constant'", r"\[estimators\] volatility = 'constant' is not one of 'garch', 'gjr', 'ewma', 'auto'"),
+        ("[backtest]\nestimators = ['ewma', 'auto']", r"\[backtest\] estimators = 'auto' is not one of 'ewma', 'garch', 'gjr', 'constant'$"),
+        ("[sensitivity]\nvolatility = ['garhc']", r"\[sensitivity\] volatility = 'garhc' is not one of .*\(did you mean 'garch'\?\)"),
+        ("[estimators]\ncorrelation = 'pearson'", r"\[estimators\] correlation = 'pearson' is not one of 'sample', 'ewma', 'shrinkage'"),
+        ("[scenarios]\nmethod = 'fsh'", r"\[scenarios\] method = 'fsh' is not one of .*\(did you mean 'fhs'\?\)"),
+        ("[backtest]\nestimators = []", r"\[backtest\] estimators must name at least one of 'ewma'"),
+        ("[backtest]\nestimators = ['ewma', 'ewma']", r"lists a name twice: \['ewma', 'ewma'\]"),
+    ],
+)
+def test_option_names_are_checked_when_parsed(snippet, needle):
+    with pytest.raises(ConfigError, match=needle):
+        parse(BASE + "\n" + snippet)
+
+
+@pytest.mark.parametrize(("old", "new"), [("corr_stress", "comonotone_share"),
+                                          ("price_corr_stress", "price_correlation_stress")])
+def test_renamed_scenario_keys_name_their_new_key(old, new):
+    with pytest.raises(ConfigError, match=rf"\[scenarios\] {old} was renamed: use {new}"):
+        parse(BASE + f"\n[scenarios]\n{old} = 0.2")
+    with pytest.raises(ConfigError, match=rf"use {new}"):
+        parse(BASE).with_overrides("scenarios", **{old: 0.2})
+
+
+def test_a_renamed_key_keeps_the_config_hash():
+    """The hash is over the keys' first names, so recorded runs still match after a rename."""
+    import hashlib
+    import json
+
+    cfg = parse(BASE + "\n[scenarios]\ncomonotone_share = 0.3\nprice_correlation_stress = 0.1")
+    d = cfg.to_dict()
+    assert "corr_stress" not in d["scenarios"]
+    scen = d["scenarios"]
+    scen["corr_stress"], scen["price_corr_stress"] = scen.pop("comonotone_share"), scen.pop("price_correlation_stress")
+    blob = json.dumps(d, sort_keys=True, separators=(",", ":"), default=str)
+    assert cfg.sha256 == hashlib.sha256(blob.encode()).hexdigest()
+    assert cfg.digest(exclude=("search",)) != cfg.sha256
+
+
+def test_default_config_hash_is_unchanged():
+    """params.json records this hash: a change to it is a change to every run's output.
+
+    Adding or renaming a key changes it; a rename should instead go in RENAMED_KEYS.
+    """
+    cfg = load_config(ROOT / "configs" / "aave-v3-ethereum.toml")
+    assert cfg.sha256 == "bb730e40ef85cbd7a5c59d00b1ab352d9a5ef6f2c1acc1843126f2139ba0bb8d"
+
+
+def test_every_anti_procyclicality_method_has_a_binding_label():
+    import typing
+
+    from optimizer.optimize import Binding
+    from optimizer.pipeline.config import AntiProcyclicalitySection
+
+    methods = typing.get_args(typing.get_type_hints(AntiProcyclicalitySection)["method"])
+    labels = {Binding.anti_procyclicality(m) for m in methods if m != "none"}
+    assert {str(b) for b in labels} == {b.value for b in Binding if b.value.startswith("anti-procyclicality")}

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from optimizer.cli import main
+from optimizer.optimize import RunStatus
 from optimizer.pipeline.config import load_config
 from optimizer.pipeline.run import load_inputs, prepare_market, solve_thresholds
 
@@ -20,6 +21,13 @@ QUICK = ROOT / "configs" / "quick.toml"
 def quick_cfg(**scen):
     cfg = load_config(QUICK)
     return cfg.with_overrides("scenarios", **({"n_scenarios": 10_000} | scen))
+
+
+def write_config(path: Path, cfg) -> Path:
+    """The config as a TOML file that parses back to the same configuration (checked)."""
+    path.write_text(cfg.to_toml())
+    assert load_config(path).sha256 == cfg.sha256
+    return path
 
 
 @pytest.fixture(scope="module")
@@ -89,7 +97,7 @@ def test_correlation_stress_lowers_thresholds(base):
     k_st, w_st = comonotone_stress(market.k, 0.5)
     # at fixed thresholds the aggregate tail gets worse ...
     assert cvar(threshold_losses(sol.lt, k_st, market.exposure), market.alpha, w_st) > sol.optimizer.cvar_
-    stressed = cfg.with_overrides("scenarios", corr_stress=0.5)
+    stressed = cfg.with_overrides("scenarios", comonotone_share=0.5)
     sol2 = solve_thresholds(stressed, inputs, prepare_market(stressed, inputs))
     # ... so the optimum gives up capital efficiency, and some asset's threshold falls
     assert sol2.optimizer.objective_ < sol.optimizer.objective_
@@ -101,7 +109,7 @@ def test_infeasible_budget_reports_smallest_feasible(base):
     cfg, inputs, _, _ = base
     tiny = cfg.with_overrides("optimizer", risk_budget_usd=1.0, lt_min=0.75)
     sol = solve_thresholds(tiny, inputs, prepare_market(tiny, inputs))
-    assert sol.status == "infeasible"
+    assert sol.status is RunStatus.INFEASIBLE
     assert sol.optimizer.min_feasible_budget_ > 1.0
     assert sol.recommended.violations() == []
 
@@ -109,8 +117,7 @@ def test_infeasible_budget_reports_smallest_feasible(base):
 @pytest.mark.slow
 def test_same_inputs_give_byte_identical_params(tmp_path, data_dir, monkeypatch):
     monkeypatch.setenv("RISKOPT_DATA_DIR", str(data_dir))
-    cfg_path = tmp_path / "quick.toml"
-    cfg_path.write_text(QUICK.read_text().replace("n_scenarios = 20000", "n_scenarios = 5000"))
+    cfg_path = write_config(tmp_path / "quick.toml", quick_cfg(n_scenarios=5000))
     outs = []
     for name in ("a", "b"):
         assert main(["run", str(cfg_path), "--out", str(tmp_path / name)]) == 0
@@ -131,11 +138,8 @@ def test_same_inputs_give_byte_identical_params(tmp_path, data_dir, monkeypatch)
 
 def test_run_outcome_and_exit_code_for_infeasible(tmp_path, data_dir, monkeypatch, capsys):
     monkeypatch.setenv("RISKOPT_DATA_DIR", str(data_dir))
-    cfg_path = tmp_path / "tight.toml"
-    text = QUICK.read_text().replace("n_scenarios = 20000", "n_scenarios = 3000")
-    text = text.replace('[optimizer]\nappetite = "moderate"',
-                        '[optimizer]\nappetite = "moderate"\nrisk_budget_usd = 1.0\nlt_min = 0.75')
-    cfg_path.write_text(text)
+    tight = quick_cfg(n_scenarios=3000).with_overrides("optimizer", risk_budget_usd=1.0, lt_min=0.75)
+    cfg_path = write_config(tmp_path / "tight.toml", tight)
     assert main(["run", str(cfg_path), "--out", str(tmp_path / "r")]) == 2
     params = json.loads((tmp_path / "r" / "params.json").read_text())
     assert params["status"] == "infeasible"
