@@ -45,7 +45,6 @@ from optimizer.estimators._factory import (
 from optimizer.estimators._per_asset import (
     PerAssetVolatility,
     per_asset_volatility,
-    volatility_by_name,
 )
 from optimizer.estimators._tails import fit_t_dof, hill_tail_index, t_var_es
 from optimizer.estimators._volatility import (
@@ -102,5 +101,4 @@ __all__ = [
     "stress_correlation",
     "t_var_es",
     "traffic_light",
-    "volatility_by_name",
 ]

@@ -66,6 +66,11 @@ def make_volatility(
     >>> make_volatility("garch", lam=0.97)
     GARCHVolatility(fallback=EWMAVolatility(lam=0.97))
     """
+    if name == VolatilityName.AUTO:
+        raise ValueError(
+            "'auto' is one model per asset, chosen by the VaR backtests: build it with "
+            "per_asset_volatility(choice, assets, lam=...)"
+        )
     vol = VolatilityName(name) if name in _SINGLE else None
     if vol is None:
         raise ValueError(

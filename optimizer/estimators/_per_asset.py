@@ -21,8 +21,9 @@ from optimizer.estimators._factory import make_volatility
 from optimizer.estimators._validation import check_returns
 from optimizer.estimators._volatility import BaseVolatility, EWMAVolatility
 from optimizer.exceptions import DataQualityWarning
+from optimizer.typing import VolatilityName
 
-__all__ = ["PerAssetVolatility", "per_asset_volatility", "volatility_by_name"]
+__all__ = ["PerAssetVolatility", "per_asset_volatility"]
 
 
 class PerAssetVolatility(BaseVolatility):
@@ -141,34 +142,11 @@ class PerAssetVolatility(BaseVolatility):
         return out
 
 
-def volatility_by_name(name: str, *, lam: float) -> BaseVolatility:
-    """The unfitted model a configuration means by ``name``.
-
-    EWMA uses the decay ``lam``; GARCH and GJR fall back to that EWMA when a fit is rejected;
-    ``"constant"`` has no parameter.
-
-    Parameters
-    ----------
-    name : {"ewma", "garch", "gjr", "constant"}
-    lam : float
-        ``[estimators] ewma_lambda``.
-
-    Returns
-    -------
-    BaseVolatility
-    """
-    if name == "ewma":
-        return make_volatility("ewma", lam=lam)
-    if name == "constant":
-        return make_volatility("constant")
-    return make_volatility(name, fallback=EWMAVolatility(lam=lam))  # type: ignore[arg-type]
-
-
 def per_asset_volatility(
     choice: Mapping[str, str],
     assets: list[str] | tuple[str, ...],
     *,
-    default: str = "garch",
+    default: VolatilityName | str = VolatilityName.GARCH,
     lam: float,
     missing: str = "skip",
 ) -> PerAssetVolatility:
@@ -184,7 +162,7 @@ def per_asset_volatility(
     default : str, default="garch"
         Name of the model of the assets without a choice (not backtested).
     lam : float
-        EWMA decay, see :func:`volatility_by_name`.
+        EWMA decay of the models built by name (:func:`~optimizer.estimators.make_volatility`).
     missing : {"raise", "skip"}, default="skip"
 
     Returns
@@ -193,7 +171,7 @@ def per_asset_volatility(
         Unfitted.
     """
     return PerAssetVolatility(
-        estimators={a: volatility_by_name(choice[a], lam=lam) for a in assets if a in choice},
-        default=volatility_by_name(default, lam=lam),
+        estimators={a: make_volatility(choice[a], lam=lam) for a in assets if a in choice},
+        default=make_volatility(default, lam=lam),
         missing=missing,
     )

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from optimizer.estimators import BacktestCache, VaRBacktests, run_var_backtests, volatility_by_name
+from optimizer.estimators import BacktestCache, VaRBacktests, make_volatility, run_var_backtests
 from optimizer.exceptions import ConfigError, DataQualityWarning
 from optimizer.optimize.anti_procyclicality import AntiProcyclicality
 from optimizer.pipeline.config import RunConfig
@@ -123,7 +123,7 @@ def var_backtests(
     lam = cfg.estimators.ewma_lambda
     return run_var_backtests(
         asset_returns(history),
-        {name: volatility_by_name(name, lam=lam) for name in names},
+        {name: make_volatility(name, lam=lam) for name in names},
         var_alpha=bt.var_alpha,
         window=bt.window,
         refit_every=bt.refit_every,

@@ -60,3 +60,24 @@ def test_unknown_keyword_and_model_conflict():
         make_volatility("ewma", alpha=0.1)
     with pytest.raises(TypeError, match=r"`model` is set by the name 'gjr'"):
         make_volatility("gjr", model="garch")
+
+
+def test_lam_is_the_decay_of_every_ewma_the_name_builds():
+    """``lam`` (a config's ``ewma_lambda``): EWMA's own decay, GARCH's fallback's, none for constant."""
+    assert make_volatility("ewma", lam=0.9).get_params()["lam"] == 0.9
+    assert make_volatility("ewma", lam=0.9, missing="skip").get_params()["missing"] == "skip"
+    assert isinstance(make_volatility("constant", lam=0.9), ConstantVolatility)
+    gjr = make_volatility("gjr", lam=0.97)
+    assert gjr.model == "gjr" and type(gjr.model) is str and gjr.fallback.get_params()["lam"] == 0.97
+    assert make_volatility("garch").fallback is None  # GARCHVolatility's own default EWMA
+    with pytest.raises(TypeError, match="not both"):
+        make_volatility("garch", lam=0.9, fallback=EWMAVolatility())
+    with pytest.raises(ValueError, match="per_asset_volatility"):
+        make_volatility("auto")
+
+
+def test_names_are_the_vocabulary_enums():
+    from optimizer.typing import CorrelationName, VolatilityName
+
+    assert make_volatility(VolatilityName.GJR).model == "gjr"
+    assert type(make_correlation(CorrelationName.EWMA)) is EWMCorrelation

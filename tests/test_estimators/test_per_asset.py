@@ -8,12 +8,10 @@ import pytest
 
 from optimizer.data import one_day_log_returns
 from optimizer.estimators import (
-    ConstantVolatility,
     EWMAVolatility,
     GARCHVolatility,
     PerAssetVolatility,
     per_asset_volatility,
-    volatility_by_name,
 )
 
 
@@ -74,15 +72,6 @@ def test_rejects_bad_models_and_options(rets):
         PerAssetVolatility({"eth": "ewma"}).fit(rets)
     with pytest.raises(ValueError, match=r"`missing` must be 'raise' or 'skip', got missing='drop'"):
         PerAssetVolatility(missing="drop").fit(rets)
-
-
-def test_volatility_by_name():
-    assert volatility_by_name("ewma", lam=0.9).get_params()["lam"] == 0.9
-    assert isinstance(volatility_by_name("constant", lam=0.9), ConstantVolatility)
-    gjr = volatility_by_name("gjr", lam=0.97)
-    assert gjr.model == "gjr" and gjr.fallback.get_params()["lam"] == 0.97
-    with pytest.raises(ValueError, match="unknown volatility estimator 'egarch'"):
-        volatility_by_name("egarch", lam=0.9)
 
 
 def test_per_asset_volatility_builds_the_choice():
