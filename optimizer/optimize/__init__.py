@@ -1,25 +1,43 @@
-"""Optimize layer: risk measures, the convex threshold LP, reference formulas, fund sizing."""
+"""Optimize layer: the threshold problem, risk measures and metrics, the convex LP, references, fund sizing."""
 
 from __future__ import annotations
 
+from optimizer.optimize._evaluation import BookEvaluation, RiskMetrics, RunMetrics, evaluate_book
 from optimizer.optimize._labels import Binding, RunStatus
+from optimizer.optimize._problem import (
+    ThresholdBounds,
+    ThresholdProblem,
+    ThresholdSolution,
+    asset_caps,
+    binding_label,
+)
 from optimizer.optimize.convex import ThresholdOptimizer, single_asset_threshold, threshold_losses
-from optimizer.optimize.fund import FundSizing, cover2, size_fund
+from optimizer.optimize.fund import FundSizing, cover2, size_fund, stressed_cover2
 from optimizer.optimize.measures import cvar, prob_exceeds, var, var_cvar
 from optimizer.optimize.references import analytic_threshold, smart_ltv
 
 __all__ = [
     "Binding",
+    "BookEvaluation",
     "FundSizing",
+    "RiskMetrics",
+    "RunMetrics",
     "RunStatus",
+    "ThresholdBounds",
     "ThresholdOptimizer",
+    "ThresholdProblem",
+    "ThresholdSolution",
     "analytic_threshold",
+    "asset_caps",
+    "binding_label",
     "cover2",
     "cvar",
+    "evaluate_book",
     "prob_exceeds",
     "single_asset_threshold",
     "size_fund",
     "smart_ltv",
+    "stressed_cover2",
     "threshold_losses",
     "var",
     "var_cvar",

@@ -242,16 +242,17 @@ def _needs_ttc(previous: attr_mod.PreviousDrivers | None, assets: tuple[str, ...
     return any(a not in previous.nu or a not in previous.sigma or a not in previous.adv_usd for a in assets)
 
 
-def _losses(cfg: RunConfig, inputs: Any, market: Any, params: list[RiskParams]) -> tuple[list[dict[str, Any]], str]:
+def _losses(cfg: RunConfig, inputs: Any, market: Any, params: list[RiskParams]) -> tuple[list[Any], str]:
     """Bad debt per scenario under each parameter set, measured as the run measures its fund.
 
     With ``[simulation] enabled`` the market simulation's paths (the run's own stream) are replayed
     under each set; otherwise the book is evaluated on the static scenarios.
     """
-    from optimizer.pipeline.run import evaluate_book
+    from optimizer.optimize import BookEvaluation, evaluate_book
 
-    static = [evaluate_book(inputs.book, inputs.scenarios, inputs.current, p, market.slippage) for p in params]
     if not cfg.simulation.enabled:
+        static = [evaluate_book(inputs.book, inputs.scenarios.terminal, inputs.current, p, market.slippage)
+                  for p in params]
         return static, f"static evaluation of the book ({inputs.scenarios.n_scenarios:,} scenarios)"
     from optimizer.pipeline import market_sim
 
@@ -260,33 +261,34 @@ def _losses(cfg: RunConfig, inputs: Any, market: Any, params: list[RiskParams]) 
     out = []
     for p in params:
         sim = market_sim.simulate(cfg, inputs, p, paths)
-        out.append({"total": np.asarray(sim.bad_debt, dtype=float),
-                    "by_asset": np.asarray(sim.bad_debt_by_asset, dtype=float),
-                    "n_liquidated": np.asarray(sim.n_liquidated)})
+        out.append(BookEvaluation(total=np.asarray(sim.bad_debt, dtype=float),
+                                  by_asset=np.asarray(sim.bad_debt_by_asset, dtype=float),
+                                  n_liquidated=np.asarray(sim.n_liquidated)))
     return out, f"market simulation ({paths.shape[0]:,} paths)"
 
 
 def _after_schedule(cfg: RunConfig, inputs: Any, market: Any, final: RiskParams) -> dict[str, Any]:
     """Risk metrics before (live) and after the schedule (final), the fund, and the target check."""
+    from optimizer.optimize import RiskMetrics
     from optimizer.optimize import fund as fund_mod
     from optimizer.optimize.convex import threshold_losses
     from optimizer.optimize.measures import cvar
-    from optimizer.pipeline.run import _metrics, asset_caps, insurance_fund_size
+    from optimizer.pipeline.run import insurance_fund_size
 
     (ev_cur, ev_fin), source = _losses(cfg, inputs, market, [inputs.current, final])
-    fund = fund_mod.size_fund(ev_fin["total"], epsilon=cfg.fund.epsilon, confidence=cfg.fund.confidence)
+    fund = fund_mod.size_fund(ev_fin.total, epsilon=cfg.fund.epsilon, confidence=cfg.fund.confidence)
     fund_usd = insurance_fund_size(fund)
-    metrics = _metrics(ev_fin, market.alpha, fund_usd, market.collateral, final)
-    metrics_cur = _metrics(ev_cur, market.alpha, fund_usd, market.collateral, inputs.current)
+    measure = {"alpha": market.alpha, "fund_usd": fund_usd, "collateral_usd": market.collateral}
+    metrics = RiskMetrics.of(ev_fin, params=final, **measure).as_dict()
+    metrics_cur = RiskMetrics.of(ev_cur, params=inputs.current, **measure).as_dict()
     lt = np.asarray(final.liquidation_threshold, dtype=float)
     # the scenarios the program was solved on (a correlation-stressed mixture, when configured)
-    k = getattr(market, "k_stressed", None)
-    k = market.k if k is None else k
-    w = getattr(market, "scenario_weights", None)
+    k = market.k if market.k_stressed is None else market.k_stressed
+    w = market.scenario_weights
     worst = float(cvar(threshold_losses(lt, k, market.exposure), market.alpha, w))
     worst_cur = float(cvar(threshold_losses(np.asarray(inputs.current.liquidation_threshold, dtype=float),
                                             k, market.exposure), market.alpha, w))
-    caps = asset_caps(market.k, market.alpha, market.asset_share)
+    caps = market.caps
     guard_fails = [a for i, a in enumerate(final.assets) if lt[i] > caps[i] + 1e-9]
     met = worst <= market.budget * (1 + 1e-9) and not guard_fails
     metrics["lp_worst_case_cvar_usd"] = worst

@@ -8,7 +8,7 @@ import warnings
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -30,6 +30,12 @@ from optimizer.protocol.liquidity import StaticSlippage
 from optimizer.protocol.params import DEFAULT_BONUS, RiskParams, resolve_bonus  # noqa: F401 (re-exported)
 from optimizer.report.model import RunReport
 from optimizer.typing import VolatilityName
+
+if TYPE_CHECKING:
+    from optimizer.optimize import BookEvaluation, RunMetrics, ThresholdBounds, ThresholdProblem, ThresholdSolution
+
+    #: The threshold problem's old name (the run's "market inputs").
+    MarketInputs = ThresholdProblem
 
 
 @dataclass(frozen=True, eq=False)
@@ -62,7 +68,8 @@ class RunOutcome:
     bad_debt: np.ndarray
     bad_debt_current: np.ndarray
     search: Any = None  # market_sim.SearchStage when [search] enabled
-    market: Any = None  # MarketInputs: the slippage, volatility and bounds the recommendation was solved with
+    market: Any = None  # ThresholdProblem: the slippage, volatility and bounds the recommendation was solved with
+    metrics: RunMetrics | None = None  # the headline metrics (report.metrics is their as_dict())
 
     @property
     def status(self) -> str:
@@ -251,67 +258,19 @@ def static_slippage(cfg: RunConfig) -> StaticSlippage:
                           max_slippage=liq.max_slippage)
 
 
-def per_asset_bounds(cfg: RunConfig, current: RiskParams, has_current: tuple[bool, ...],
-                     bonus: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(lt_min, lt_max, buffer) per asset; LT x (1 + bonus) <= 1 - slippage margin is built in."""
+def threshold_bounds(cfg: RunConfig) -> ThresholdBounds:
+    """The config's bounds settings: ``[optimizer]`` defaults and ``[assets.*]`` overrides."""
+    from optimizer.optimize import ThresholdBounds
+
     o = cfg.optimizer
-    lo, hi, buf = [], [], []
-    for i, (a, c) in enumerate(cfg.assets.items()):
-        if c.ltv_buffer is not None:
-            b = c.ltv_buffer
-        elif has_current[i] and current.ltv[i] > 0:
-            b = float(np.clip(current.liquidation_threshold[i] - current.ltv[i], 0.01, 0.15))
-        else:
-            b = o.ltv_buffer
-        top = min(c.lt_max if c.lt_max is not None else o.lt_max, (1.0 - o.slippage_margin) / (1.0 + bonus[i]))
-        bottom = max(c.lt_min if c.lt_min is not None else o.lt_min, b + 0.01)
-        if bottom > top:
-            raise ConfigError(
-                f"[assets.{a}]: the lower bound on LT ({bottom:.4f}, from lt_min and the LTV buffer {b:.4f}) "
-                f"exceeds the upper bound ({top:.4f}, from lt_max and LT x (1 + bonus) <= 1)"
-            )
-        lo.append(bottom)
-        hi.append(top)
-        buf.append(b)
-    return np.array(lo), np.array(hi), np.array(buf)
 
+    def overrides(name: str) -> dict[str, float]:
+        return {a: getattr(c, name) for a, c in cfg.assets.items() if getattr(c, name) is not None}
 
-@dataclass(frozen=True, eq=False)
-class MarketInputs:
-    """Everything the threshold optimizer needs, derived from the run inputs.
-
-    Arrays are per asset (n_assets,) unless noted; ``k`` is (n_scenarios, n_assets).
-    """
-
-    bonus: np.ndarray
-    lt_min: np.ndarray
-    lt_max: np.ndarray
-    buffer: np.ndarray
-    sigma: np.ndarray
-    collateral: np.ndarray
-    slippage: np.ndarray
-    weights: np.ndarray
-    basket: np.ndarray
-    k: np.ndarray
-    exposure: np.ndarray
-    alpha: float
-    k_stressed: np.ndarray | None
-    scenario_weights: np.ndarray | None
-    budget: float
-    asset_share: float
-
-
-@dataclass(frozen=True, eq=False)
-class ThresholdSolution:
-    """Recommended parameters from the convex core, and what bound them."""
-
-    optimizer: Any
-    recommended: RiskParams
-    lt: np.ndarray
-    caps: np.ndarray
-    guard_fails: list[str]
-    zero_kept: np.ndarray
-    status: str
+    return ThresholdBounds(lt_min=o.lt_min, lt_max=o.lt_max, ltv_buffer=o.ltv_buffer,
+                           slippage_margin=o.slippage_margin, keep_zero_ltv=o.keep_zero_ltv,
+                           asset_lt_min=overrides("lt_min"), asset_lt_max=overrides("lt_max"),
+                           asset_ltv_buffer=overrides("ltv_buffer"))
 
 
 def prepare_market(
@@ -322,64 +281,34 @@ def prepare_market(
     adv_usd: np.ndarray | None = None,
     book: Book | None = None,
     sigma: np.ndarray | None = None,
-) -> MarketInputs:
-    """Recovery ratios, exposures, slippage and bounds; keyword overrides let other workflows
-    (driver attribution, sensitivity) re-solve with one input replaced."""
-    from optimizer.protocol.kernels import isolated_recovery
-    from optimizer.protocol.mechanics import debt_basket_relatives, debt_basket_weights, exposure_at_threshold
-    from optimizer.scenarios import comonotone_stress
+) -> ThresholdProblem:
+    """The run's :class:`~optimizer.optimize.ThresholdProblem`; keyword overrides let other
+    workflows (driver attribution, sensitivity, anti-procyclicality) re-solve with one input replaced."""
+    from optimizer.optimize import ThresholdProblem
 
-    current = inputs.current
-    book = book if book is not None else inputs.book
-    bonus = configured_bonus(cfg, current)
-    lt_min, lt_max, buffer = per_asset_bounds(cfg, current, inputs.has_current, bonus)
-    if sigma is None:
-        sigma = np.asarray(inputs.generator.volatility_.forecast_, dtype=float) * cfg.scenarios.vol_multiplier
-    collateral = book.collateral_by_asset
-    slippage = static_slippage(cfg).slippage(collateral, inputs.adv_usd if adv_usd is None else adv_usd, sigma)
-    terminal = inputs.scenarios.terminal if terminal is None else terminal
-    weights = debt_basket_weights(book)
-    basket = debt_basket_relatives(terminal, weights)
-    k = isolated_recovery(terminal, basket, bonus, slippage)
-    exposure = exposure_at_threshold(book)
-    k_st, w_st = comonotone_stress(k, cfg.scenarios.comonotone_share)
-    if w_st is None:
-        k_st = None
     alpha, share = cfg.alpha_and_budget_share()
-    budget = cfg.optimizer.risk_budget_usd if share is None else share * book.total_debt
-    if budget is None or budget <= 0:
-        raise ConfigError("[optimizer]: the risk budget is zero: set risk_budget_usd or give the book some debt")
-    return MarketInputs(bonus=bonus, lt_min=lt_min, lt_max=lt_max, buffer=buffer, sigma=sigma,
-                        collateral=collateral, slippage=slippage, weights=weights, basket=basket, k=k,
-                        exposure=exposure, k_stressed=k_st, scenario_weights=w_st, alpha=alpha, budget=float(budget), asset_share=asset_budget_share(cfg))
+    return ThresholdProblem.build(
+        inputs.scenarios if terminal is None else terminal,
+        inputs.book if book is None else book,
+        inputs.current,
+        has_current=inputs.has_current,
+        bonus=configured_bonus(cfg, inputs.current),
+        sigma_daily=inputs.generator.scaled_volatility() if sigma is None else sigma,
+        adv_usd=inputs.adv_usd if adv_usd is None else adv_usd,
+        slippage_law=static_slippage(cfg),
+        bounds=threshold_bounds(cfg),
+        alpha=alpha,
+        asset_share=asset_budget_share(cfg),
+        budget_usd=cfg.optimizer.risk_budget_usd,
+        budget_share=share,
+        comonotone_share=cfg.scenarios.comonotone_share,
+    )
 
 
-def solve_thresholds(cfg: RunConfig, inputs: RunInputs, m: MarketInputs) -> ThresholdSolution:
-    """Per-asset guards, then the aggregate CVaR LP; LTV = LT - buffer (or kept at 0)."""
-    from optimizer.optimize import ThresholdOptimizer
-
-    assets = cfg.asset_names
-    current = inputs.current
-    caps = asset_caps(m.k, m.alpha, m.asset_share)
-    capped = np.minimum(m.lt_max, caps)
-    guard_fails = [a for i, a in enumerate(assets) if capped[i] < m.lt_min[i]]
-    lt_max_eff = np.maximum(capped, m.lt_min)
-    opt = ThresholdOptimizer(
-        alpha=m.alpha, budget=m.budget, solver=cfg.optimizer.solver,
-        fallback_solver=cfg.optimizer.fallback_solver, method=cfg.optimizer.method,
-    ).fit(m.k if m.k_stressed is None else m.k_stressed, m.exposure, m.collateral, m.lt_min, lt_max_eff,
-          m.buffer, weights=m.scenario_weights)
-    lt = np.asarray(opt.lt_, dtype=float)
-    ltv = np.maximum(lt - m.buffer, 0.0)
-    zero_kept = np.array([
-        cfg.optimizer.keep_zero_ltv and inputs.has_current[i] and current.ltv[i] == 0.0 for i in range(len(assets))
-    ])
-    ltv = np.where(zero_kept, 0.0, ltv)
-    recommended = RiskParams(assets=assets, ltv=ltv, liquidation_threshold=lt, liquidation_bonus=m.bonus,
-                             close_factor=current.close_factor, full_close_hf=current.full_close_hf).check()
-    status = RunStatus.OK if opt.status_ == "optimal" and not guard_fails else RunStatus.INFEASIBLE
-    return ThresholdSolution(optimizer=opt, recommended=recommended, lt=lt, caps=caps, guard_fails=guard_fails,
-                             zero_kept=zero_kept, status=status)
+def solve_thresholds(cfg: RunConfig, inputs: RunInputs, m: ThresholdProblem) -> ThresholdSolution:
+    """Solve the threshold problem with the config's solver settings."""
+    o = cfg.optimizer
+    return m.solve(solver=o.solver, fallback_solver=o.fallback_solver, method=o.method)
 
 
 def run(
@@ -408,28 +337,31 @@ def run(
             apc = _anti_procyclicality(cfg, inputs, sol)
         sol = dataclasses.replace(sol, recommended=apc.applied, lt=apc.applied.liquidation_threshold)
     opt, recommended, zero_kept = sol.optimizer, sol.recommended, sol.zero_kept
-    lt, guard_fails, caps = sol.lt, sol.guard_fails, sol.caps
+    guard_fails, status = sol.guard_fails, sol.status
     bonus, slippage, weights, basket = market.bonus, market.slippage, market.weights, market.basket
     alpha, budget, asset_share, collateral = market.alpha, market.budget, market.asset_share, market.collateral
-    lt_min, lt_max = market.lt_min, market.lt_max
+
+    from optimizer.optimize import evaluate_book
 
     with progress.stage("evaluating bad debt on the book"):
-        ev_rec = evaluate_book(book, scen, current, recommended, slippage)
-        ev_cur = evaluate_book(book, scen, current, current, slippage)
+        ev_rec = evaluate_book(book, scen.terminal, current, recommended, slippage)
+        ev_cur = evaluate_book(book, scen.terminal, current, current, slippage)
 
-    from optimizer.optimize import fund as fund_mod
-    from optimizer.optimize.measures import tail_shares
+    from optimizer.optimize import RiskMetrics, RunMetrics, size_fund, stressed_cover2
+    from optimizer.scenarios import historical_windows
 
-    status = sol.status
-    fund = fund_mod.size_fund(ev_rec["total"], epsilon=cfg.fund.epsilon, confidence=cfg.fund.confidence)
-    cover2_usd = _cover2(book, scen, inputs.prices.prices, current, recommended, slippage, ev_rec["total"])
+    fund = size_fund(ev_rec.total, epsilon=cfg.fund.epsilon, confidence=cfg.fund.confidence)
+    cover2_usd = stressed_cover2(book, recommended, slippage, scen.terminal,
+                                 historical_windows(inputs.prices.prices, scen.horizon).terminal)
     fund_usd = insurance_fund_size(fund)
-    metrics = _metrics(ev_rec, alpha, fund_usd, collateral, recommended)
-    metrics["lp_worst_case_cvar_usd"] = float(opt.cvar_)
-    metrics["risk_budget_usd"] = float(budget)
-    metrics["min_feasible_budget_usd"] = float(getattr(opt, "min_feasible_budget_", float("nan")))
-    metrics_cur = _metrics(ev_cur, alpha, fund_usd, collateral, current)
-    metrics["tail_contribution_by_asset"] = tail_shares(ev_rec["total"], ev_rec["by_asset"], alpha, assets)
+    static = RiskMetrics.of(ev_rec, alpha=alpha, fund_usd=fund_usd, collateral_usd=collateral, params=recommended,
+                            with_tail=True)
+    run_metrics = RunMetrics(
+        recommended=static,
+        current=RiskMetrics.of(ev_cur, alpha=alpha, fund_usd=fund_usd, collateral_usd=collateral, params=current),
+        lp_worst_case_cvar_usd=opt.cvar_, risk_budget_usd=budget,
+        min_feasible_budget_usd=getattr(opt, "min_feasible_budget_", float("nan")),
+    )
     sim_stage = search_stage = None
     if cfg.simulation.enabled:
         from optimizer.pipeline import market_sim
@@ -439,17 +371,18 @@ def run(
         fund = sim_stage.fund
         fund_usd = insurance_fund_size(fund)
         ev_rec, ev_cur = _sim_evaluation(sim_stage, ev_cur)
-        static = {f"static_{k}": v for k, v in metrics.items()
-                  if k.startswith(("bad_debt_", "prob_bad_debt")) or k == "tail_contribution_by_asset"}
-        metrics = {**metrics, **_metrics(ev_rec, alpha, fund_usd, collateral, recommended), **static,
-                   **sim_stage.metrics}
-        metrics["tail_contribution_by_asset"] = sim_stage.metrics["sim_tail_contribution_by_asset"]
-        metrics_cur = _metrics(ev_cur, alpha, fund_usd, collateral, current)
+        run_metrics = dataclasses.replace(
+            run_metrics, static=static, simulation=sim_stage.metrics,
+            recommended=RiskMetrics.of(ev_rec, alpha=alpha, fund_usd=fund_usd, collateral_usd=collateral,
+                                       params=recommended, with_tail=True),
+            current=RiskMetrics.of(ev_cur, alpha=alpha, fund_usd=fund_usd, collateral_usd=collateral, params=current),
+        )
         if cfg.search.enabled:
             search_stage = market_sim.run_search(cfg, inputs, market, recommended, rng=streams.search,
                                                   progress=progress)
+    metrics, metrics_cur = run_metrics.as_dict(), run_metrics.current_dict()
 
-    binding = [_binding_label(opt, i, lt, lt_min, lt_max, caps) for i in range(len(assets))]
+    binding = sol.binding
     if apc is not None:
         binding = [Binding.anti_procyclicality(apc.method) if binds else b for b, binds in zip(binding, apc.binds)]
     report = assemble_report(
@@ -462,8 +395,8 @@ def run(
     report = attach_validation_sections(report, backtests, apc, volatility=cfg.estimators.volatility)
     report = _attach_market_sections(report, cfg, inputs, market, sim_stage, search_stage)
     return RunOutcome(report=report, inputs=inputs, recommended=recommended, optimizer=opt,
-                      bad_debt=ev_rec["total"], bad_debt_current=ev_cur["total"], search=search_stage,
-                      market=market)
+                      bad_debt=ev_rec.total, bad_debt_current=ev_cur.total, search=search_stage,
+                      market=market, metrics=run_metrics)
 
 
 def _anti_procyclicality(cfg: RunConfig, inputs: RunInputs, sol: ThresholdSolution) -> Any:
@@ -481,12 +414,14 @@ def _anti_procyclicality(cfg: RunConfig, inputs: RunInputs, sol: ThresholdSoluti
     )
 
 
-def _sim_evaluation(stage: Any, ev_cur: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """The simulated distributions in the shape of :func:`evaluate_book`'s output."""
-    rec = {"total": stage.bad_debt, "by_asset": stage.by_asset, "n_liquidated": stage.n_liquidated}
-    cur = ev_cur if stage.bad_debt_current is None else {
-        "total": stage.bad_debt_current, "by_asset": ev_cur["by_asset"][: stage.n_paths],
-        "n_liquidated": stage.n_liquidated_current}
+def _sim_evaluation(stage: Any, ev_cur: BookEvaluation) -> tuple[BookEvaluation, BookEvaluation]:
+    """The simulated distributions as :class:`~optimizer.optimize.BookEvaluation` records."""
+    from optimizer.optimize import BookEvaluation
+
+    rec = BookEvaluation(total=stage.bad_debt, by_asset=stage.by_asset, n_liquidated=stage.n_liquidated)
+    cur = ev_cur if stage.bad_debt_current is None else BookEvaluation(
+        total=stage.bad_debt_current, by_asset=ev_cur.by_asset[: stage.n_paths],
+        n_liquidated=stage.n_liquidated_current)
     return rec, cur
 
 
@@ -504,64 +439,6 @@ def _attach_market_sections(report: RunReport, cfg: RunConfig, inputs: RunInputs
     return dataclasses.replace(report, sections=sections)
 
 
-def evaluate_book(book: Book, scen: Any, current: RiskParams, params: RiskParams,
-                  slippage: np.ndarray) -> dict[str, np.ndarray]:
-    """Aggregate bad debt per scenario on the whole book, borrowers keeping their health factor."""
-    from optimizer.protocol.kernels import bad_debt_static
-    from optimizer.protocol.mechanics import relever_factor
-
-    scale = relever_factor(book, current, params)
-    res = bad_debt_static(book, scen.terminal, params, slippage=slippage, debt_scale=scale, by_asset=True)
-    return {"total": np.asarray(res.total, dtype=float), "by_asset": np.asarray(res.by_asset, dtype=float),
-            "n_liquidated": np.asarray(res.n_liquidated)}
-
-
-def _metrics(ev: dict[str, np.ndarray], alpha: float, fund_usd: float, collateral: np.ndarray,
-             params: RiskParams) -> dict[str, Any]:
-    from optimizer.optimize.measures import capital_efficiency, cvar, prob_exceeds, var
-
-    losses = ev["total"]
-    return {
-        "capital_efficiency_usd": capital_efficiency(collateral, params.ltv),
-        "bad_debt_var_usd": float(var(losses, alpha)),
-        "bad_debt_cvar_usd": float(cvar(losses, alpha)),
-        "bad_debt_mean_usd": float(losses.mean()),
-        "prob_bad_debt": float(prob_exceeds(losses, 0.0)),
-        "prob_bad_debt_exceeds_fund": float(prob_exceeds(losses, fund_usd)),
-        "alpha": float(alpha),
-        "mean_accounts_liquidated": float(np.mean(ev["n_liquidated"])),
-    }
-
-
-def _cover2(book: Book, scen: Any, prices: pd.DataFrame, current: RiskParams, params: RiskParams, slippage: np.ndarray,
-            totals: np.ndarray) -> float:
-    """"Cover 2": stressed shortfall of the two largest borrowers.
-
-    The two accounts with the largest debt are assumed to sit at their liquidation threshold
-    (HF = 1, the most they may borrow under ``params``) and each is taken in the scenario that is
-    worst for it: the largest bad debt it leaves across all simulated scenarios and every
-    historical horizon-length window of the price data (extreme but plausible). The figure is the
-    sum, as in a clearing house's cover-2 standard.
-    """
-    from optimizer.optimize.fund import cover2
-    from optimizer.protocol.mechanics import bad_debt_static_numpy, debt_at_threshold_factor
-    from optimizer.scenarios import historical_windows
-
-    stress = scen.terminal
-    hist = historical_windows(prices, scen.horizon)
-    if hist.n_scenarios:
-        stress = np.vstack([stress, hist.terminal])
-
-    largest = np.argsort(book.account_debt, kind="stable")[-2:]
-    scale = debt_at_threshold_factor(book, params)
-    worst = []
-    for a in largest:
-        # a one-account book: the mechanics' per-scenario total is that account's bad debt
-        one = book.take(np.array([a]))
-        per_scen = bad_debt_static_numpy(one, stress, params, slippage=slippage, debt_scale=scale[[a]])
-        worst.append(float(per_scen.max()))
-    return float(cover2(np.array(worst)))
-
 def asset_budget_share(cfg: RunConfig) -> float:
     """Per-asset guard: CVaR of bad debt per USD of the asset's collateral at the threshold."""
     from optimizer.pipeline.config import APPETITE_PRESETS
@@ -569,25 +446,3 @@ def asset_budget_share(cfg: RunConfig) -> float:
     if cfg.optimizer.asset_budget_share is not None:
         return cfg.optimizer.asset_budget_share
     return APPETITE_PRESETS[cfg.optimizer.appetite][1]
-
-
-def asset_caps(k: np.ndarray, alpha: float, share: float) -> np.ndarray:
-    """Largest LT per asset whose own CVaR of bad debt per USD at the threshold is <= ``share``.
-
-    One-dimensional and monotone, so it is an exact upper bound added to the joint LP; it keeps a
-    small asset from taking a loose threshold just because it barely moves the aggregate tail.
-    """
-    from optimizer.optimize.convex import single_asset_threshold
-
-    return np.array([single_asset_threshold(k[:, i], 1.0, share, alpha) for i in range(k.shape[1])])
-
-
-def _binding_label(opt: Any, i: int, lt: np.ndarray, lt_min: np.ndarray, lt_max: np.ndarray,
-                   caps: np.ndarray, atol: float = 1e-6) -> Binding:
-    if lt[i] <= lt_min[i] + atol:
-        return Binding.LOWER_BOUND if caps[i] >= lt_min[i] else Binding.LOWER_BOUND_GUARD_NOT_MET
-    if caps[i] < lt_max[i] and abs(lt[i] - caps[i]) <= atol:
-        return Binding.ASSET_GUARD
-    if lt[i] >= lt_max[i] - atol:
-        return Binding.UPPER_BOUND
-    return Binding.RISK_BUDGET

@@ -221,8 +221,8 @@ def assemble_report(cfg, inputs, opt, binding, guard_fails, asset_share, rec, bo
         volatility=vol.volatility_,
         correlation=np.asarray(gen.correlation_estimator_.correlation_
                                if hasattr(gen, "correlation_estimator_") else gen.correlation_),
-        bad_debt=ev_rec["total"],
-        bad_debt_current=ev_cur["total"],
+        bad_debt=ev_rec.total,
+        bad_debt_current=ev_cur.total,
         config_text=cfg.to_toml(),
     )
 

@@ -235,8 +235,10 @@ def point_task(cfg: RunConfig, fitted: Any) -> dict[str, Any]:
     """
     import warnings
 
+    from optimizer.optimize import evaluate_book
     from optimizer.optimize import fund as fund_mod
-    from optimizer.pipeline.run import evaluate_book, insurance_fund_size, prepare_market, solve_thresholds
+    from optimizer.optimize.measures import capital_efficiency
+    from optimizer.pipeline.run import insurance_fund_size, prepare_market, solve_thresholds
 
     assets = list(cfg.asset_names)
     try:
@@ -256,7 +258,8 @@ def point_task(cfg: RunConfig, fitted: Any) -> dict[str, Any]:
                 losses = np.asarray(market_sim.simulate(cfg, inputs, sol.recommended, paths).bad_debt, dtype=float)
                 fund_source = f"market simulation ({paths.shape[0]:,} paths)"
             else:
-                losses = evaluate_book(inputs.book, scen, inputs.current, sol.recommended, market.slippage)["total"]
+                losses = evaluate_book(inputs.book, scen.terminal, inputs.current, sol.recommended,
+                                       market.slippage).total
                 fund_source = "static evaluation of the book"
             fund = fund_mod.size_fund(losses, epsilon=cfg.fund.epsilon, confidence=cfg.fund.confidence)
     except OptimizerError as err:
@@ -268,7 +271,7 @@ def point_task(cfg: RunConfig, fitted: Any) -> dict[str, Any]:
         "ltv": {a: float(rec.ltv[i]) for i, a in enumerate(assets)},
         "insurance_fund_usd": float(insurance_fund_size(fund)),
         "fund_source": fund_source,
-        "capital_efficiency_usd": float(np.dot(market.collateral, rec.ltv)),
+        "capital_efficiency_usd": capital_efficiency(market.collateral, rec.ltv),
         "lp_objective_usd": float(sol.optimizer.objective_),
         "lp_worst_case_cvar_usd": float(sol.optimizer.cvar_),
         "risk_budget_usd": float(market.budget),

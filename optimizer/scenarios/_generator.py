@@ -416,6 +416,16 @@ class ScenarioGenerator(BaseEstimator):
             out[names.index(asset)] = float(m)
         return out
 
+    def scaled_volatility(self) -> FloatArray:
+        """Daily volatility the scenarios are simulated at, shape (n_assets,).
+
+        The fitted one-step forecast ``volatility_.forecast_`` times ``vol_multiplier`` and the
+        per-asset ``vol_multipliers``.
+        """
+        check_is_fitted(self, "volatility_")
+        per_asset = self._check_vol_multipliers(self.vol_multipliers)
+        return np.asarray(self.volatility_.forecast_, dtype=float) * self.vol_multiplier * per_asset
+
     # ------------------------------------------------------------- simulate
     def simulate(
         self,

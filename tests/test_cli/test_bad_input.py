@@ -275,12 +275,10 @@ def test_failed_garch_fit_falls_back_and_is_recorded(capsys, make_config, tmp_pa
 # Interrupted runs leave nothing behind
 # ---------------------------------------------------------------------------------------------
 def test_ctrl_c_midway_leaves_no_report(capsys, make_config, tmp_path, data_dir, monkeypatch):
-    from optimizer.pipeline import run as run_mod
-
     def interrupt(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(run_mod, "evaluate_book", interrupt)
+    monkeypatch.setattr("optimizer.optimize.evaluate_book", interrupt)
     out_dir = tmp_path / "r"
     rc, _, err = run_cli(capsys, "run", make_config(), "--data-dir", data_dir, "--out", out_dir)
     assert rc == 130

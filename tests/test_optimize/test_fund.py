@@ -72,3 +72,20 @@ def test_errors() -> None:
         size_fund([1.0], epsilon=0)
     with pytest.raises(ValueError, match=r"`losses` must be finite and >= 0"):
         size_fund([1.0, np.inf])
+
+
+def test_stressed_cover2_takes_each_large_account_in_its_worst_scenario() -> None:
+    from optimizer.optimize import stressed_cover2
+    from optimizer.protocol.book import Book
+    from optimizer.protocol.params import RiskParams
+
+    # three borrowers: 100 eth / 100 wbtc / 10 eth of collateral, debt in usdc; at HF = 1 under LT 0.8
+    book = Book.from_dense(("eth", "wbtc", "usdc"),
+                           collateral=np.array([[100.0, 0, 0], [0, 100.0, 0], [10.0, 0, 0]]),
+                           debt=np.array([[0, 0, 50.0], [0, 0, 60.0], [0, 0, 1.0]]))
+    params = RiskParams(assets=book.assets, ltv=np.full(3, 0.7), liquidation_threshold=np.full(3, 0.8),
+                        liquidation_bonus=np.zeros(3))
+    simulated = np.array([[0.5, 1.0, 1.0]])  # eth halves: account 0 owes 80, recovers 50
+    historical = np.array([[1.0, 0.25, 1.0]])  # wbtc falls 75 %: account 1 owes 80, recovers 25
+    assert stressed_cover2(book, params, np.zeros(3), simulated, historical) == pytest.approx(30.0 + 55.0)
+    assert stressed_cover2(book, params, np.zeros(3), simulated, np.empty((0, 3))) == pytest.approx(30.0)

@@ -456,3 +456,16 @@ def test_speed_100k_paths(real_returns, method):
     elapsed = time.perf_counter() - t0
     assert scen.relatives.shape == (100_000, 15, 2)
     assert elapsed < 3.0  # target is well under 1 s; the bound only catches regressions
+
+
+def test_scaled_volatility_is_the_forecast_times_the_multipliers():
+    from optimizer.estimators import EWMAVolatility
+    from optimizer.scenarios import ScenarioGenerator
+
+    rng = np.random.default_rng(0)
+    r = pd.DataFrame(rng.normal(0, 0.02, size=(300, 2)), columns=["a", "b"],
+                     index=pd.date_range("2021-01-01", periods=300, freq="D"))
+    gen = ScenarioGenerator(volatility=EWMAVolatility(), vol_multiplier=1.5, vol_multipliers={"b": 2.0}).fit(r)
+    np.testing.assert_allclose(gen.scaled_volatility(), gen.volatility_.forecast_ * np.array([1.5, 3.0]))
+    with pytest.raises(NotFittedError):
+        ScenarioGenerator().scaled_volatility()

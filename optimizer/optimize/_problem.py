@@ -1,0 +1,368 @@
+"""`ThresholdProblem`: the per-asset liquidation-threshold program of one market, built once.
+
+The problem gathers everything the convex core needs from the lower layers: the recovery ratio
+of each asset in each scenario (:func:`optimizer.protocol.kernels.isolated_recovery`, with the
+debt-basket relatives of :mod:`optimizer.protocol.mechanics` and the slippage of
+:class:`optimizer.protocol.liquidity.StaticSlippage`), the collateral sitting at the threshold,
+the bounds (``lt_min <= LT <= lt_max``, ``LT x (1 + bonus) <= 1 - slippage margin``, ``LTV = LT -
+buffer``), the CVaR budget and the per-asset guard. :meth:`ThresholdProblem.solve` runs the
+per-asset guards and the aggregate CVaR programme (:class:`~optimizer.optimize.ThresholdOptimizer`)
+and returns a :class:`ThresholdSolution`.
+
+Everything here is plain typed values: the pipeline reads the configuration and passes numbers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from optimizer.exceptions import ConfigError
+from optimizer.optimize._labels import Binding, RunStatus
+from optimizer.protocol.params import RiskParams
+from optimizer.typing import FloatArray
+
+if TYPE_CHECKING:
+    from optimizer.protocol.book import Book
+    from optimizer.protocol.liquidity import StaticSlippage
+
+__all__ = [
+    "ThresholdBounds",
+    "ThresholdProblem",
+    "ThresholdSolution",
+    "asset_caps",
+    "binding_label",
+]
+
+#: Range an LTV buffer inferred from current parameters (LT - LTV) is clipped to.
+INFERRED_BUFFER_RANGE = (0.01, 0.15)
+#: The lowest LT allowed lies at least this far above the LTV buffer (so LTV stays > 0).
+MIN_LT_ABOVE_BUFFER = 0.01
+
+
+@dataclass(frozen=True, eq=False)
+class ThresholdBounds:
+    """Bounds settings of the threshold program: market-wide defaults and per-asset overrides.
+
+    Attributes
+    ----------
+    lt_min, lt_max : float
+        Default bounds on each LT.
+    ltv_buffer : float
+        Default ``LT - LTV`` for assets without an override or current parameters.
+    slippage_margin : float, default 0
+        ``LT x (1 + bonus) <= 1 - slippage_margin`` caps every LT.
+    keep_zero_ltv : bool, default False
+        An asset whose current LTV is 0 keeps LTV = 0.
+    asset_lt_min, asset_lt_max, asset_ltv_buffer : dict of str to float
+        Per-asset overrides (asset -> value); assets not listed take the default.
+    """
+
+    lt_min: float
+    lt_max: float
+    ltv_buffer: float
+    slippage_margin: float = 0.0
+    keep_zero_ltv: bool = False
+    asset_lt_min: dict[str, float] = field(default_factory=dict)
+    asset_lt_max: dict[str, float] = field(default_factory=dict)
+    asset_ltv_buffer: dict[str, float] = field(default_factory=dict)
+
+    def resolve(
+        self, current: RiskParams, has_current: tuple[bool, ...], bonus: FloatArray
+    ) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """``(lt_min, lt_max, buffer)`` per asset of ``current.assets``.
+
+        The buffer is the asset's override, else its current ``LT - LTV`` (clipped to
+        :data:`INFERRED_BUFFER_RANGE`) when it has current parameters with LTV > 0, else the
+        default. ``lt_max`` includes ``LT x (1 + bonus) <= 1 - slippage_margin``; ``lt_min`` is at
+        least the buffer plus :data:`MIN_LT_ABOVE_BUFFER`.
+
+        Raises
+        ------
+        ConfigError
+            If an asset's lower bound exceeds its upper bound.
+        """
+        lo, hi, buf = [], [], []
+        for i, a in enumerate(current.assets):
+            if a in self.asset_ltv_buffer:
+                b = self.asset_ltv_buffer[a]
+            elif has_current[i] and current.ltv[i] > 0:
+                b = float(np.clip(current.liquidation_threshold[i] - current.ltv[i], *INFERRED_BUFFER_RANGE))
+            else:
+                b = self.ltv_buffer
+            top = min(self.asset_lt_max.get(a, self.lt_max), (1.0 - self.slippage_margin) / (1.0 + bonus[i]))
+            bottom = max(self.asset_lt_min.get(a, self.lt_min), b + MIN_LT_ABOVE_BUFFER)
+            if bottom > top:
+                raise ConfigError(
+                    f"[assets.{a}]: the lower bound on LT ({bottom:.4f}, from lt_min and the LTV buffer {b:.4f}) "
+                    f"exceeds the upper bound ({top:.4f}, from lt_max and LT x (1 + bonus) <= 1)"
+                )
+            lo.append(bottom)
+            hi.append(top)
+            buf.append(b)
+        return np.array(lo), np.array(hi), np.array(buf)
+
+
+def asset_caps(k: FloatArray, alpha: float, share: float) -> FloatArray:
+    """Largest LT per asset whose own CVaR of bad debt per USD at the threshold is <= ``share``.
+
+    One-dimensional and monotone, so it is an exact upper bound added to the joint LP; it keeps a
+    small asset from taking a loose threshold just because it barely moves the aggregate tail.
+
+    Parameters
+    ----------
+    k : ndarray of shape (n_scenarios, n_assets)
+        Recovery ratios.
+    alpha : float
+    share : float
+        CVaR budget per USD of the asset's collateral at the threshold.
+
+    Returns
+    -------
+    ndarray of shape (n_assets,)
+    """
+    from optimizer.optimize.convex import single_asset_threshold
+
+    return np.array([single_asset_threshold(k[:, i], 1.0, share, alpha) for i in range(k.shape[1])])
+
+
+def binding_label(lt: float, lt_min: float, lt_max: float, cap: float, atol: float = 1e-6) -> Binding:
+    """What holds a threshold ``lt`` where it is, given its bounds and its asset guard ``cap``."""
+    if lt <= lt_min + atol:
+        return Binding.LOWER_BOUND if cap >= lt_min else Binding.LOWER_BOUND_GUARD_NOT_MET
+    if cap < lt_max and abs(lt - cap) <= atol:
+        return Binding.ASSET_GUARD
+    if lt >= lt_max - atol:
+        return Binding.UPPER_BOUND
+    return Binding.RISK_BUDGET
+
+
+@dataclass(frozen=True, eq=False)
+class ThresholdProblem:
+    """The threshold program of one market: recoveries, exposures, bounds and budgets.
+
+    Build it with :meth:`build`. Arrays are per asset, shape (n_assets,), unless noted.
+
+    Attributes
+    ----------
+    current : RiskParams
+        Current parameters (placeholders where ``has_current`` is False); they give the buffer,
+        the close factor and the assets whose zero LTV is kept.
+    has_current : tuple of bool
+    bonus : ndarray
+        Liquidation bonus of the recommended parameters.
+    lt_min, lt_max, buffer : ndarray
+        Bounds on LT and ``LT - LTV`` (see :meth:`ThresholdBounds.resolve`).
+    sigma : ndarray
+        Daily volatility the slippage is computed with.
+    collateral : ndarray
+        Collateral per asset, USD: the capital-efficiency weight.
+    slippage : ndarray
+        Static slippage per asset (:class:`~optimizer.protocol.liquidity.StaticSlippage`).
+    weights : ndarray of shape (n_assets, n_assets)
+        Debt-basket weights per collateral asset.
+    basket : ndarray of shape (n_scenarios, n_assets)
+        Debt-basket price relative per scenario and collateral asset.
+    k : ndarray of shape (n_scenarios, n_assets)
+        Recovery ratio per USD of debt of each asset's collateral.
+    exposure : ndarray
+        Collateral of borrowing accounts per asset, USD (what sits at the threshold).
+    alpha : float
+        CVaR level.
+    k_stressed : ndarray of shape (2 n_scenarios, n_assets) or None
+        Recoveries of the comonotone-stressed mixture the LP is solved on (None: no stress).
+    scenario_weights : ndarray of shape (2 n_scenarios,) or None
+        Probabilities of the stressed mixture.
+    budget : float
+        CVaR budget on bad debt, USD.
+    asset_share : float
+        Per-asset guard: CVaR of bad debt per USD of collateral at the threshold.
+    keep_zero_ltv : bool
+    """
+
+    current: RiskParams
+    has_current: tuple[bool, ...]
+    bonus: FloatArray
+    lt_min: FloatArray
+    lt_max: FloatArray
+    buffer: FloatArray
+    sigma: FloatArray
+    collateral: FloatArray
+    slippage: FloatArray
+    weights: FloatArray
+    basket: FloatArray
+    k: FloatArray
+    exposure: FloatArray
+    alpha: float
+    k_stressed: FloatArray | None
+    scenario_weights: FloatArray | None
+    budget: float
+    asset_share: float
+    keep_zero_ltv: bool = False
+
+    @classmethod
+    def build(
+        cls,
+        scenarios: Any,
+        book: Book,
+        current: RiskParams,
+        *,
+        has_current: tuple[bool, ...],
+        bonus: ArrayLike,
+        sigma_daily: ArrayLike,
+        adv_usd: ArrayLike,
+        slippage_law: StaticSlippage,
+        bounds: ThresholdBounds,
+        alpha: float,
+        asset_share: float,
+        budget_usd: float | None = None,
+        budget_share: float | None = None,
+        comonotone_share: float = 0.0,
+    ) -> ThresholdProblem:
+        """Derive the program from the scenarios, the book, current parameters and liquidity.
+
+        Parameters
+        ----------
+        scenarios : ScenarioSet or ndarray of shape (n_scenarios, n_assets)
+            The scenarios, or their terminal price relatives.
+        book : Book
+        current : RiskParams
+        has_current : tuple of bool
+            Which assets have real current parameters.
+        bonus : array_like of shape (n_assets,)
+            Liquidation bonus of the recommended parameters.
+        sigma_daily, adv_usd : array_like of shape (n_assets,)
+            Daily volatility and daily volume (USD) the static slippage is computed from.
+        slippage_law : StaticSlippage
+        bounds : ThresholdBounds
+        alpha : float
+            CVaR level.
+        asset_share : float
+            Per-asset guard (CVaR per USD of collateral at the threshold).
+        budget_usd, budget_share : float, optional
+            The CVaR budget, in USD, or as a share of the book's debt (``budget_share`` wins).
+        comonotone_share : float, default 0
+            Weight of the comonotone part of the scenarios the LP is solved on
+            (:func:`optimizer.scenarios.comonotone_stress`).
+
+        Raises
+        ------
+        ConfigError
+            If an asset's bounds cross or the budget is not > 0.
+        """
+        from optimizer.protocol.kernels import isolated_recovery
+        from optimizer.protocol.mechanics import (
+            debt_basket_relatives,
+            debt_basket_weights,
+            exposure_at_threshold,
+        )
+        from optimizer.scenarios import comonotone_stress
+
+        terminal = np.asarray(getattr(scenarios, "terminal", scenarios))
+        bonus = np.asarray(bonus, dtype=float)
+        lt_min, lt_max, buffer = bounds.resolve(current, tuple(has_current), bonus)
+        sigma = np.asarray(sigma_daily, dtype=float)
+        collateral = book.collateral_by_asset
+        slippage = slippage_law.slippage(collateral, adv_usd, sigma)
+        weights = debt_basket_weights(book)
+        basket = debt_basket_relatives(terminal, weights)
+        k = isolated_recovery(terminal, basket, bonus, slippage)
+        k_st, w_st = comonotone_stress(k, comonotone_share)
+        budget = budget_usd if budget_share is None else budget_share * book.total_debt
+        if budget is None or budget <= 0:
+            raise ConfigError("[optimizer]: the risk budget is zero: set risk_budget_usd or give the book some debt")
+        return cls(
+            current=current, has_current=tuple(has_current), bonus=bonus, lt_min=lt_min, lt_max=lt_max,
+            buffer=buffer, sigma=sigma, collateral=collateral, slippage=slippage, weights=weights,
+            basket=basket, k=k, exposure=exposure_at_threshold(book), alpha=alpha,
+            k_stressed=None if w_st is None else k_st, scenario_weights=w_st, budget=float(budget),
+            asset_share=asset_share, keep_zero_ltv=bounds.keep_zero_ltv,
+        )
+
+    @property
+    def assets(self) -> tuple[str, ...]:
+        """Asset names, in the order of every array here."""
+        return self.current.assets
+
+    @cached_property
+    def caps(self) -> FloatArray:
+        """Per-asset guard: the largest LT whose own CVaR per USD is <= ``asset_share``."""
+        return asset_caps(self.k, self.alpha, self.asset_share)
+
+    @property
+    def zero_kept(self) -> np.ndarray:
+        """Assets whose LTV stays 0 (``keep_zero_ltv`` and a current LTV of 0), bool (n_assets,)."""
+        cur = self.current
+        return np.array([
+            self.keep_zero_ltv and self.has_current[i] and cur.ltv[i] == 0.0 for i in range(len(self.assets))
+        ])
+
+    def params(self, lt: ArrayLike) -> RiskParams:
+        """The parameters at thresholds ``lt``: LTV = LT - buffer (>= 0), or kept at 0."""
+        lt = np.asarray(lt, dtype=float)
+        ltv = np.where(self.zero_kept, 0.0, np.maximum(lt - self.buffer, 0.0))
+        cur = self.current
+        return RiskParams(assets=self.assets, ltv=ltv, liquidation_threshold=lt, liquidation_bonus=self.bonus,
+                          close_factor=cur.close_factor, full_close_hf=cur.full_close_hf).check()
+
+    def solve(
+        self, *, solver: str = "HIGHS", fallback_solver: str | None = "CLARABEL", method: str = "rowgen"
+    ) -> ThresholdSolution:
+        """Per-asset guards, then the aggregate CVaR LP (on the stressed mixture when there is one).
+
+        An asset whose guard is below its lower bound is held at the lower bound and reported in
+        ``guard_fails``; the status is ``"ok"`` only when the LP is optimal and no guard fails.
+        """
+        from optimizer.optimize.convex import ThresholdOptimizer
+
+        caps = self.caps
+        capped = np.minimum(self.lt_max, caps)
+        guard_fails = [a for i, a in enumerate(self.assets) if capped[i] < self.lt_min[i]]
+        lt_max_eff = np.maximum(capped, self.lt_min)
+        opt = ThresholdOptimizer(
+            alpha=self.alpha, budget=self.budget, solver=solver, fallback_solver=fallback_solver, method=method,
+        ).fit(self.k if self.k_stressed is None else self.k_stressed, self.exposure, self.collateral, self.lt_min,
+              lt_max_eff, self.buffer, weights=self.scenario_weights)
+        lt = np.asarray(opt.lt_, dtype=float)
+        status = RunStatus.OK if opt.status_ == "optimal" and not guard_fails else RunStatus.INFEASIBLE
+        return ThresholdSolution(problem=self, optimizer=opt, recommended=self.params(lt), lt=lt, caps=caps,
+                                 guard_fails=guard_fails, zero_kept=self.zero_kept, status=status)
+
+
+@dataclass(frozen=True, eq=False)
+class ThresholdSolution:
+    """Recommended parameters from the convex core, and what bound them.
+
+    Attributes
+    ----------
+    problem : ThresholdProblem
+    optimizer : ThresholdOptimizer
+        The fitted LP (``lt_``, ``cvar_``, ``objective_``, ``status_``, ...).
+    recommended : RiskParams
+    lt : ndarray of shape (n_assets,)
+    caps : ndarray of shape (n_assets,)
+        Per-asset guards.
+    guard_fails : list of str
+        Assets whose guard lies below their lower bound.
+    zero_kept : ndarray of bool, shape (n_assets,)
+    status : RunStatus
+    """
+
+    problem: ThresholdProblem
+    optimizer: Any
+    recommended: RiskParams
+    lt: FloatArray
+    caps: FloatArray
+    guard_fails: list[str]
+    zero_kept: np.ndarray
+    status: RunStatus
+
+    @property
+    def binding(self) -> list[Binding]:
+        """Per asset, what holds its threshold (:func:`binding_label`)."""
+        p = self.problem
+        return [binding_label(self.lt[i], p.lt_min[i], p.lt_max[i], self.caps[i]) for i in range(len(self.lt))]
