@@ -2,34 +2,21 @@
 
 from __future__ import annotations
 
-import warnings
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 from optimizer._random import RunStreams
 from optimizer.optimize.search import dominates
 from optimizer.pipeline import market_sim
-from optimizer.pipeline.config import load_config
-from optimizer.pipeline.run import load_inputs, prepare_market, solve_thresholds
 from optimizer.report.simulation import frontier_data
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
-def staged(data_dir):
-    cfg = load_config(ROOT / "configs" / "quick.toml")
-    cfg = cfg.with_overrides("scenarios", n_scenarios=10_000)
-    cfg = cfg.with_overrides("simulation", n_scenarios=2_000)
+def staged(quick_stage):
+    """The shared quick stage; [simulation] and [search] (which it does not read) made small."""
+    cfg = quick_stage.cfg.with_overrides("simulation", n_scenarios=2_000)
     cfg = cfg.with_overrides("search", enabled=True, n_trials=10, n_scenarios=300, n_accounts=300)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        inputs = load_inputs(cfg, data_dir=data_dir)
-        market = prepare_market(cfg, inputs)
-        sol = solve_thresholds(cfg, inputs, market)
-    return cfg, inputs, market, sol
+    return cfg, quick_stage.inputs, quick_stage.market, quick_stage.solution
 
 
 class _Quiet:

@@ -31,14 +31,10 @@ def write_config(path: Path, cfg) -> Path:
 
 
 @pytest.fixture(scope="module")
-def base(data_dir):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        cfg = quick_cfg()
-        inputs = load_inputs(cfg, data_dir=data_dir)
-        market = prepare_market(cfg, inputs)
-        sol = solve_thresholds(cfg, inputs, market)
-    return cfg, inputs, market, sol
+def base(quick_stage):
+    """The quick config at 10,000 scenarios, solved (shared with the other pipeline tests)."""
+    assert quick_stage.cfg.sha256 == quick_cfg().sha256
+    return quick_stage.cfg, quick_stage.inputs, quick_stage.market, quick_stage.solution
 
 
 def lt_of(sol, asset):
