@@ -61,10 +61,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, special
+from scipy import optimize
 
 from optimizer.exceptions import ConfigError
-from optimizer.protocol.book import Book
+from optimizer.scenarios import recolour, remap_tail, sample_correlation, scale_volatility
 from optimizer.typing import FloatArray
 
 #: Attributed drivers, in display order, with their labels.
@@ -248,7 +248,7 @@ def current_state(inputs: Any, market: Any) -> DriverState:
         assets=tuple(inputs.config.asset_names),
         sigma=np.asarray(market.sigma, dtype=float).copy(),
         nu=np.asarray(inputs.generator.volatility_.nu_, dtype=float).copy(),
-        correlation=_safe_corr(x),
+        correlation=sample_correlation(x),
         adv_usd=np.asarray(inputs.adv_usd, dtype=float).copy(),
         collateral_usd=np.asarray(book.collateral_by_asset, dtype=float).copy(),
         debt_usd=np.asarray(book.debt_by_asset, dtype=float).copy(),
@@ -492,131 +492,6 @@ def _merge_correlation(assets: tuple[str, ...], prev: tuple[tuple[str, ...], Flo
 
 
 # ---------------------------------------------------------------------------------------------
-# Transformations of the scenario set
-# ---------------------------------------------------------------------------------------------
-def _safe_corr(x: FloatArray) -> FloatArray:
-    c = np.atleast_2d(np.corrcoef(x, rowvar=False))
-    c = np.nan_to_num(c, nan=0.0)
-    np.fill_diagonal(c, 1.0)
-    return c
-
-
-def _factor(corr: FloatArray) -> FloatArray:
-    """``A`` with ``A @ A.T == corr`` (Cholesky, or a PSD square root when singular)."""
-    try:
-        return np.linalg.cholesky(corr)
-    except np.linalg.LinAlgError:
-        w, v = np.linalg.eigh(corr)
-        return v * np.sqrt(np.clip(w, 0.0, None))
-
-
-def _recentre(new: FloatArray, old: FloatArray) -> FloatArray:
-    """Shift log returns ``new`` (per column) so their mean price relative equals that of ``old``."""
-    shift = special.logsumexp(old, axis=0) - special.logsumexp(new, axis=0)
-    return new + shift
-
-
-def scale_volatility(terminal: FloatArray, i: int, factor: float) -> FloatArray:
-    """Terminal relatives with asset ``i``'s log returns scaled by ``factor`` about their mean."""
-    x = np.log(terminal)
-    col = x[:, i]
-    m = col.mean()
-    new = m + factor * (col - m)
-    out = x.copy()
-    out[:, i] = _recentre(new[:, None], col[:, None])[:, 0]
-    return np.exp(out)
-
-
-def _unit_t_cdf_tail(z: FloatArray, nu: float) -> tuple[FloatArray, FloatArray]:
-    """(lower-tail probability, upper-tail probability) of a unit-variance Student-t."""
-    from scipy import stats
-
-    scale = math.sqrt((nu - 2.0) / nu) if math.isfinite(nu) else 1.0
-    t = z / scale
-    if math.isfinite(nu):
-        return stats.t.cdf(t, nu), stats.t.sf(t, nu)
-    return stats.norm.cdf(t), stats.norm.sf(t)
-
-
-def _unit_t_quantile(p_low: FloatArray, p_high: FloatArray, below: FloatArray, nu: float) -> FloatArray:
-    from scipy import stats
-
-    scale = math.sqrt((nu - 2.0) / nu) if math.isfinite(nu) else 1.0
-    dist = stats.t(nu) if math.isfinite(nu) else stats.norm()
-    tiny = 1e-300
-    q = np.where(below, dist.ppf(np.maximum(p_low, tiny)), dist.isf(np.maximum(p_high, tiny)))
-    return q * scale
-
-
-def remap_tail(terminal: FloatArray, i: int, nu_from: float, nu_to: float) -> FloatArray:
-    """Asset ``i``'s standardised log returns mapped quantile-for-quantile from t(nu_from) to t(nu_to).
-
-    Both Student-t distributions have unit variance, so the mapping changes tail thickness, not
-    the scale; ranks are kept, so the dependence with the other assets is unchanged.
-    """
-    for name, nu in (("nu_from", nu_from), ("nu_to", nu_to)):
-        if not nu > 2:
-            raise ValueError(f"`{name}` must be > 2 (unit-variance Student-t), got {nu!r}")
-    x = np.log(terminal)
-    col = x[:, i]
-    m, s = col.mean(), col.std()
-    if s <= 0:
-        return terminal.copy()
-    z = (col - m) / s
-    lo, hi = _unit_t_cdf_tail(z, nu_from)
-    new = m + s * _unit_t_quantile(lo, hi, z < 0, nu_to)
-    out = x.copy()
-    out[:, i] = _recentre(new[:, None], col[:, None])[:, 0]
-    return np.exp(out)
-
-
-def recolour(terminal: FloatArray, corr_to: FloatArray) -> FloatArray:
-    """Terminal relatives whose standardised log returns have sample correlation ``corr_to``.
-
-    ``z -> z A_now^{-T} A_to^T`` with ``A`` the Cholesky factors of the correlation now and of
-    the target; each asset's mean and standard deviation are kept (and its mean relative).
-    """
-    x = np.log(terminal)
-    m, s = x.mean(axis=0), x.std(axis=0)
-    s_safe = np.where(s > 0, s, 1.0)
-    z = (x - m) / s_safe
-    a_to = _factor(np.asarray(corr_to, dtype=float))
-    # z_new = z @ inv(A_now).T @ A_to.T: a triangular solve with the Cholesky factor when it
-    # exists, the pseudo-inverse of a PSD square root when the correlation is singular
-    now = _safe_corr(x)
-    try:
-        from scipy.linalg import solve_triangular
-
-        w = solve_triangular(np.linalg.cholesky(now), z.T, lower=True).T
-    except np.linalg.LinAlgError:
-        w = z @ np.linalg.pinv(_factor(now)).T
-    new = m + s_safe * (w @ a_to.T)
-    new[:, s <= 0] = x[:, s <= 0]
-    return np.exp(_recentre(new, x))
-
-
-def rescale_book(book: Book, collateral_usd: FloatArray, debt_usd: FloatArray) -> Book:
-    """The same accounts with collateral and debt scaled per asset to the given totals.
-
-    Assets with nothing now, or a zero target, keep their amounts (there is nothing to scale).
-    """
-    def factors(now: FloatArray, target: FloatArray) -> FloatArray:
-        now = np.asarray(now, dtype=float)
-        target = np.asarray(target, dtype=float)
-        ok = (now > 0) & (target > 0)
-        return np.where(ok, target / np.where(ok, now, 1.0), 1.0)
-
-    fc = factors(book.collateral_by_asset, collateral_usd)
-    fd = factors(book.debt_by_asset, debt_usd)
-    return Book(
-        assets=book.assets, account_ids=book.account_ids,
-        coll_indptr=book.coll_indptr, coll_asset=book.coll_asset, coll_usd=book.coll_usd * fc[book.coll_asset],
-        debt_indptr=book.debt_indptr, debt_asset=book.debt_asset, debt_usd=book.debt_usd * fd[book.debt_asset],
-        source=book.source,
-    )
-
-
-# ---------------------------------------------------------------------------------------------
 # Attribution
 # ---------------------------------------------------------------------------------------------
 @dataclass(frozen=True, eq=False)
@@ -782,7 +657,7 @@ def attribute(
 
     if baseline.collateral_usd is not None and baseline.debt_usd is not None:
         if _differs_arr(baseline.collateral_usd, now.collateral_usd) or _differs_arr(baseline.debt_usd, now.debt_usd):
-            book = rescale_book(inputs.book, baseline.collateral_usd, baseline.debt_usd)
+            book = inputs.book.rescale(baseline.collateral_usd, baseline.debt_usd)
             record("book", solve(book=book), list(range(n)))
         else:
             record("book", lt_now, list(range(n)))

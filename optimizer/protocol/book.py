@@ -131,6 +131,30 @@ class Book:
             source=self.source if source is None else source,
         )
 
+    def rescale(self, collateral_usd: FloatArray, debt_usd: FloatArray) -> Book:
+        """The same accounts with collateral and debt scaled per asset to the given totals.
+
+        Parameters
+        ----------
+        collateral_usd, debt_usd : array_like of shape (n_assets,)
+            Target totals per asset, USD. Assets with nothing now, or a zero target, keep their
+            amounts (there is nothing to scale).
+        """
+        def factors(now: FloatArray, target: FloatArray) -> FloatArray:
+            now = np.asarray(now, dtype=float)
+            target = np.asarray(target, dtype=float)
+            ok = (now > 0) & (target > 0)
+            return np.where(ok, target / np.where(ok, now, 1.0), 1.0)
+
+        fc = factors(self.collateral_by_asset, collateral_usd)
+        fd = factors(self.debt_by_asset, debt_usd)
+        return Book(
+            assets=self.assets, account_ids=self.account_ids,
+            coll_indptr=self.coll_indptr, coll_asset=self.coll_asset, coll_usd=self.coll_usd * fc[self.coll_asset],
+            debt_indptr=self.debt_indptr, debt_asset=self.debt_asset, debt_usd=self.debt_usd * fd[self.debt_asset],
+            source=self.source,
+        )
+
     @classmethod
     def from_dense(
         cls,

@@ -8,6 +8,7 @@ from optimizer.scenarios._generator import ScenarioGenerator
 from optimizer.scenarios._historical import historical_windows, realised_path
 from optimizer.scenarios._set import ScenarioSet
 from optimizer.scenarios._stress import comonotone_stress
+from optimizer.scenarios._transforms import recolour, remap_tail, sample_correlation, scale_volatility
 
 __all__ = [
     "Exclusion",
@@ -18,4 +19,8 @@ __all__ = [
     "historical_windows",
     "make_scenario_generator",
     "realised_path",
+    "recolour",
+    "remap_tail",
+    "sample_correlation",
+    "scale_volatility",
 ]

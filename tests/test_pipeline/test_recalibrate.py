@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from scipy import stats
 
 from optimizer.cli import main
 from optimizer.exceptions import ConfigError, DataError
@@ -17,7 +16,6 @@ from optimizer.optimize.references import analytic_threshold
 from optimizer.pipeline import attribution as attr
 from optimizer.pipeline.config import load_config
 from optimizer.pipeline.recalibrate import recalibrate, write_recalibration
-from optimizer.protocol.book import Book
 from optimizer.protocol.guardrails import PARAM_KEYS, check_plan, invariant_breaches
 from optimizer.report.proposal import load_proposal, proposal_json, read_proposal, render_proposal_md
 
@@ -189,49 +187,8 @@ def test_output_directory_holds_proposal_and_run(recal):
 
 
 # ---------------------------------------------------------------------------------------------
-# Transformations behind the attribution
+# Attribution (the scenario transforms are tested in tests/test_scenarios/test_transforms.py)
 # ---------------------------------------------------------------------------------------------
-@pytest.fixture
-def terminal(rng):
-    c = np.array([[1.0, 0.6, 0.2], [0.6, 1.0, 0.3], [0.2, 0.3, 1.0]])
-    z = stats.t.rvs(4, size=(40_000, 3), random_state=rng) @ np.linalg.cholesky(c).T
-    return np.exp(0.03 * z)
-
-
-def test_scale_volatility(terminal):
-    out = attr.scale_volatility(terminal, 1, 2.0)
-    x, y = np.log(terminal), np.log(out)
-    assert y[:, 1].std() == pytest.approx(2 * x[:, 1].std(), rel=1e-9)
-    np.testing.assert_array_equal(out[:, [0, 2]], terminal[:, [0, 2]])
-    assert out[:, 1].mean() == pytest.approx(terminal[:, 1].mean(), rel=1e-12)  # same mean relative
-
-
-def test_remap_tail_keeps_ranks_and_changes_kurtosis(terminal):
-    same = attr.remap_tail(terminal, 0, 4.0, 4.0)
-    np.testing.assert_allclose(same, terminal, rtol=1e-9)
-    thin = attr.remap_tail(terminal, 0, 4.0, 30.0)
-    assert np.array_equal(np.argsort(thin[:, 0]), np.argsort(terminal[:, 0]))
-    assert stats.kurtosis(np.log(thin[:, 0])) < stats.kurtosis(np.log(terminal[:, 0]))
-    with pytest.raises(ValueError, match="nu_to"):
-        attr.remap_tail(terminal, 0, 4.0, 2.0)
-
-
-def test_recolour_hits_the_target_correlation(terminal):
-    target = np.array([[1.0, 0.9, 0.5], [0.9, 1.0, 0.4], [0.5, 0.4, 1.0]])
-    out = attr.recolour(terminal, target)
-    np.testing.assert_allclose(np.corrcoef(np.log(out), rowvar=False), target, atol=1e-10)
-    np.testing.assert_allclose(np.log(out).std(axis=0), np.log(terminal).std(axis=0), rtol=1e-10)
-
-
-def test_rescale_book_matches_totals():
-    book = Book(assets=("a", "b"), account_ids=("x", "y"), coll_indptr=np.array([0, 2, 3]),
-                coll_asset=np.array([0, 1, 1]), coll_usd=np.array([10.0, 5.0, 5.0]),
-                debt_indptr=np.array([0, 1, 2]), debt_asset=np.array([1, 0]), debt_usd=np.array([4.0, 6.0]))
-    out = attr.rescale_book(book, np.array([20.0, 30.0]), np.array([3.0, 8.0]))
-    np.testing.assert_allclose(out.collateral_by_asset, [20.0, 30.0])
-    np.testing.assert_allclose(out.debt_by_asset, [3.0, 8.0])
-
-
 def test_implied_sigma_inverts_the_analytic_threshold():
     s = attr.implied_sigma(0.8, horizon=2, nu=4.0, eps=0.01, bonus=0.05, slippage_per_sigma=0.5, max_slippage=0.5)
     assert s is not None
