@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from optimizer._random import RunStreams
-from optimizer.exceptions import ConfigError, DataError
+from optimizer.exceptions import DataError
 from optimizer.pipeline.config import RunConfig
 from optimizer.pipeline.history import load_asset_prices, needs_history, prepare_validation  # noqa: F401
 from optimizer.pipeline.progress import Progress, Silent

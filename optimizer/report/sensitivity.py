@@ -149,10 +149,6 @@ def plot_heatmap(grid: dict[str, Any], assets: list[str], assumptions: dict[str,
     return fig
 
 
-def figure_id(*parts: str) -> str:
-    return "-".join(["fig", *[str(p).replace("_", "-") for p in parts]])
-
-
 def sensitivity_figures(doc: dict[str, Any]) -> dict[str, FigureRef]:
     """Every figure of the HTML report with its caption, keyed by figure id."""
     a = doc["assumptions"]

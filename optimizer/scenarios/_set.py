@@ -61,18 +61,3 @@ class ScenarioSet:
         """Price relatives at the end of the horizon, shape (n_scenarios, n_assets)."""
         return self.relatives[:, -1, :]
 
-    @property
-    def path_min(self) -> FloatArray:
-        """Lowest price relative reached along each path, shape (n_scenarios, n_assets)."""
-        return self.relatives.min(axis=1)
-
-    def select(self, assets: tuple[str, ...] | list[str]) -> ScenarioSet:
-        idx = [self.assets.index(a) for a in assets]
-        return ScenarioSet(
-            assets=tuple(assets),
-            relatives=self.relatives[:, :, idx],
-            method=self.method,
-            as_of=self.as_of,
-            weights=self.weights,
-            info=dict(self.info),
-        )
