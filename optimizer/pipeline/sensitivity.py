@@ -224,11 +224,12 @@ def _data_hashes(inputs: Any) -> tuple[str, dict[str, str]]:
     return inputs.prices.data_sha256, dict(inputs.prices.file_hashes)
 
 
-def point_task(cfg: RunConfig, fitted: Any) -> dict[str, Any]:
+def point_task(cfg: RunConfig, fitted: Any, streams: RunStreams | None = None) -> dict[str, Any]:
     """Solve one point as a run would: scenarios, the threshold program, the insurance fund.
 
-    The scenarios come from the run's scenario stream (so the base point reproduces ``riskopt run``
-    at the same number of scenarios); the fund is sized on the market simulation's bad debt when
+    The scenarios and the simulation paths come from ``streams``, the point's own fresh copy of
+    the run's streams (default ``RunStreams.from_seed(cfg.run.seed)``), so the base point
+    reproduces ``riskopt run`` at the same number of scenarios; the fund is sized on the market simulation's bad debt when
     ``[simulation] enabled`` (as in a run), else on the static evaluation of the book. Errors a
     user can cause (an infeasible bound, a window too short) are returned as ``status="error"``
     with the message, so one bad point does not lose the sweep.
@@ -246,7 +247,7 @@ def point_task(cfg: RunConfig, fitted: Any) -> dict[str, Any]:
             warnings.simplefilter("ignore")
             gen = copy.copy(fitted.generator)  # shallow: fitted arrays shared, parameters private
             gen.set_params(vol_multiplier=cfg.scenarios.vol_multiplier)
-            streams = RunStreams.from_seed(cfg.run.seed)  # the run's own streams, fresh for each point
+            streams = streams if streams is not None else RunStreams.from_seed(cfg.run.seed)
             scen = gen.simulate(cfg.scenarios.horizon_days, cfg.scenarios.n_scenarios, rng=streams.scenarios)
             inputs = dataclasses.replace(fitted, config=cfg, generator=gen, scenarios=scen)
             market = prepare_market(cfg, inputs)
@@ -388,7 +389,8 @@ def run_sensitivity(
     try:
         n_workers = len(client.scheduler_info().get("workers", {}))
         fit_f = {k: client.submit(fit_task, c, str(ddir), pure=False) for k, c in fits.items()}
-        pt_f = {sha: client.submit(point_task, c, fit_f[fit_key(c)], pure=False) for sha, c in unique.items()}
+        pt_f = {sha: client.submit(point_task, c, fit_f[fit_key(c)], RunStreams.from_seed(c.run.seed), pure=False)
+                for sha, c in unique.items()}
         out: dict[str, dict[str, Any]] = {}
         with progress.counter(f"solving {len(unique)} distinct points of {len(points)}", len(unique)) as advance:
             futures = {f: sha for sha, f in pt_f.items()}

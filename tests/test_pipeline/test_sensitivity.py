@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from optimizer._random import RunStreams
 from optimizer.cli import main
 from optimizer.exceptions import ConfigError
 from optimizer.pipeline import sensitivity as S
@@ -153,6 +154,17 @@ def test_longer_delay_lowers_thresholds_without_the_simulation(client, data_dir)
     for asset in MAIN:
         lts = [r["lt"][asset] for _, r in pts]
         assert all(b <= a + 2e-4 for a, b in zip(lts, lts[1:])) and lts[-1] < lts[0], (asset, lts)
+
+
+def test_a_point_draws_from_the_streams_it_is_given(data_dir):
+    cfg = load_config(QUICK).with_overrides("scenarios", n_scenarios=2_000).with_overrides(
+        "simulation", enabled=True, n_scenarios=300).with_overrides("book", n_accounts=300)
+    fitted = S.fit_task(cfg, str(data_dir))
+    default = S.point_task(cfg, fitted)
+    assert default["status"] != "error", default
+    assert S.point_task(cfg, fitted, RunStreams.from_seed(cfg.run.seed)) == default
+    other = S.point_task(cfg, fitted, RunStreams.from_seed(cfg.run.seed + 1))
+    assert other["lt"] != default["lt"] and other["sigma_daily"] == default["sigma_daily"]  # same fit, other draws
 
 
 @pytest.mark.slow
