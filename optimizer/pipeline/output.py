@@ -34,13 +34,14 @@ def run_record(cfg: RunConfig, outcome_meta: dict[str, Any], *, data_dir: str | 
 
 def write_run(outcome: Any, out_dir: str | Path, *, data_dir: str | None, overwrite: bool = False) -> Path:
     """Render the run's report and write the directory atomically (nothing half-written is left)."""
-    from optimizer.report import render_all, write_report_dir
+    from optimizer.report import write_report
 
-    files: dict[str, str | bytes] = dict(render_all(outcome.report))
     cfg = outcome.inputs.config
-    files["config.toml"] = cfg.to_toml()
-    files["run.json"] = run_record(cfg, outcome.report.meta, data_dir=data_dir, kind="run")
+    extra: dict[str, str | bytes] = {
+        "config.toml": cfg.to_toml(),
+        "run.json": run_record(cfg, outcome.report.meta, data_dir=data_dir, kind="run"),
+    }
     search = getattr(outcome, "search", None)
     if search is not None and search.study_file is not None:
-        files["study.db"] = search.study_file  # the optuna study, resumable with [search] storage
-    return write_report_dir(Path(out_dir), files, overwrite=overwrite)
+        extra["study.db"] = search.study_file  # the optuna study, resumable with [search] storage
+    return write_report(outcome.report, Path(out_dir), overwrite=overwrite, extra_files=extra)

@@ -308,60 +308,6 @@ def _bps(x: float) -> float:
     return round(float(x) * 1e4, 2)
 
 
-def _describe(driver: str, d: dict[str, Any]) -> str:
-    """``daily volatility 3.90% now vs 2.96% implied by the current LT``."""
-    now, base = d.get("now"), d.get("baseline")
-    src = d.get("baseline_source", "")
-    if src.startswith("previous run"):
-        src = "at the " + src
-    if now is None or base is None:
-        return f"no baseline: {src}"
-    if driver == "volatility":
-        txt = f"daily volatility {now:.2%} now vs {base:.2%}"
-    elif driver == "tail":
-        txt = f"tail dof {now:.1f} now vs {base:.1f}"
-    elif driver == "correlation":
-        txt = f"mean correlation {now:.2f} now vs {base:.2f}"
-    elif driver == "liquidity":
-        txt = f"daily volume ${now / 1e6:,.1f}M now vs ${base / 1e6:,.1f}M"
-    else:
-        txt = f"collateral ${now / 1e6:,.1f}M now vs ${base / 1e6:,.1f}M"
-    return f"{txt} {src}"
-
-
-def rationale(asset: str, plan: Plan, drivers: dict[str, dict[str, Any]], top: list[str],
-              binding: str, unexplained_bps: float | None) -> str:
-    """One paragraph per asset naming its drivers, for proposal.md and proposal.json."""
-    up = asset.upper()
-    cur, rec = plan.current, plan.recommended
-    if not plan.steps:
-        return (f"{up}: no change; the recommendation rounds to the live parameters on the grid "
-                f"(LT {cur['liquidation_threshold']:.2%}).")
-    parts = []
-    for k, name in (("liquidation_threshold", "LT"), ("ltv", "LTV"), ("liquidation_bonus", "bonus")):
-        if abs(rec[k] - cur[k]) > 1e-12:
-            parts.append(f"{name} {cur[k]:.2%} -> {rec[k]:.2%} ({(rec[k] - cur[k]) * 1e4:+.0f} bps)")
-    lead = f"{up}: " + ", ".join(parts) + "."
-    named = []
-    for d in top:
-        e = drivers[d]["effect_bps"]
-        verb = "raises" if (e or 0) >= 0 else "lowers"
-        named.append(f"{drivers[d]['label']} ({verb} LT by {abs(e or 0):.0f} bps; {_describe(d, drivers[d])})")
-    if named:
-        lead += " Main drivers: " + "; ".join(named) + "."
-    if unexplained_bps is not None and abs(unexplained_bps) >= 1:
-        lead += (f" {unexplained_bps:+.0f} bps are not explained by a single driver (the gap between the "
-                 "live setting and the model at the baseline, the shared risk budget and interactions).")
-    if binding:
-        lead += f" Binding constraint: {binding}."
-    if plan.needs_vote:
-        lead += " The change exceeds what the risk stewards may do: it needs a governance vote."
-    else:
-        lead += (f" Schedule: {len(plan.steps)} update{'s' if len(plan.steps) != 1 else ''} "
-                 f"from {plan.steps[0].date} to {plan.steps[-1].date}.")
-    return lead
-
-
 def build_proposal(
     cfg: RunConfig,
     outcome: Any,
@@ -378,7 +324,9 @@ def build_proposal(
     previous_dir: str | Path | None,
 ) -> dict[str, Any]:
     """The content of proposal.json (canonical plain JSON: it round-trips through ``json``)."""
+    from optimizer.report import proposal as proposal_view
     from optimizer.report._format import canonicalize
+    from optimizer.report.run_view import report_title
 
     report = outcome.report
     binding = {a.asset: a.binding for a in report.assets}
@@ -406,24 +354,17 @@ def build_proposal(
             "top_drivers": top,
             "explained_bps": explained,
             "unexplained_bps": unexplained,
-            "rationale": rationale(a, plan, drivers, top, binding.get(a, ""), unexplained),
+            "rationale": proposal_view.rationale(a, plan, drivers, top, binding.get(a, ""), unexplained),
             "current_source": current_source.get(a, "config"),
         }
     changed = [a for a, p in plans.items() if p.steps]
     n_vote = sum(1 for a in changed if plans[a].needs_vote)
     last = max((p.steps[-1].date for p in plans.values() if p.steps), default=None)
-    if status == "target_not_met":
-        msg = ("The risk target is NOT met even by the parameters in force after the whole schedule: "
-               f"worst-case {after['alpha']:.1%} CVaR ${after['worst_case_cvar_usd']:,.0f} against a budget of "
-               f"${after['budget_usd']:,.0f}"
-               + (f"; per-asset guard exceeded for {', '.join(after['guard_fails'])}" if after["guard_fails"] else "")
-               + ". " + report.status_message)
-    elif status == "no_change":
-        msg = "No parameter needs to change: every recommendation rounds to the live value on the grid."
-    else:
-        msg = (f"{len(changed)} of {len(plans)} assets change; {len(changed) - n_vote} within the risk stewards' "
-               f"limits by a dated schedule ending {last}" + (f", {n_vote} needing a governance vote" if n_vote else "")
-               + ".")
+    msg = proposal_view.status_message(
+        status, alpha=after["alpha"], worst_case_cvar_usd=after["worst_case_cvar_usd"],
+        budget_usd=after["budget_usd"], guard_fails=after["guard_fails"], run_message=report.status_message,
+        n_changed=len(changed), n_assets=len(plans), n_vote=n_vote, last_date=last,
+    )
     meta = dict(report.meta)
     meta.update({
         "proposal_format_version": PROPOSAL_FORMAT_VERSION,
@@ -433,18 +374,15 @@ def build_proposal(
     })
     method = dict(report.method)
     method.update({
-        "attribution": ("each driver reset to its baseline, one at a time (volatility, tail thickness and "
-                        "liquidity per asset; correlation and book composition jointly), then the threshold "
-                        "program re-solved; effect = LT now - LT with the driver reset"),
+        "attribution": proposal_view.ATTRIBUTION_METHOD,
         "attribution_solves": attribution.n_solves,
-        "baseline": ("previous run" if previous is not None else
-                     "implied by the current LT (volatility), else through-the-cycle full-history estimates"),
+        "baseline": proposal_view.BASELINE_SOURCES[previous is not None],
     })
     target = {k: after[k] for k in ("alpha", "budget_usd", "worst_case_cvar_usd", "worst_case_cvar_usd_current",
                                     "asset_guard_share", "guard_fails", "target_met")}
     doc = {
         "format_version": PROPOSAL_FORMAT_VERSION,
-        "title": cfg.run.title or f"riskopt: {cfg.name}",
+        "title": report_title(cfg.run.title, cfg.name),
         "config_name": cfg.name,
         "status": status,
         "status_message": msg,
@@ -470,7 +408,7 @@ def write_recalibration(outcome: RecalibrationOutcome, out_dir: str | Path, *, d
                         overwrite: bool = False) -> Path:
     """Write proposal.md, proposal.json, drivers.json and the run's report, atomically."""
     from optimizer.pipeline.output import run_record
-    from optimizer.report import render_all, write_report_dir
+    from optimizer.report import write_report
     from optimizer.report.proposal import proposal_json, render_proposal_md
 
     report = outcome.run.report
@@ -482,22 +420,14 @@ def write_recalibration(outcome: RecalibrationOutcome, out_dir: str | Path, *, d
         "config.toml": cfg.to_toml(),
         "run.json": run_record(cfg, report.meta, data_dir=data_dir, kind="recalibrate"),
     }
-    for name, text in render_all(report).items():
-        files[name] = text
-    return write_report_dir(Path(out_dir), files, overwrite=overwrite)
+    return write_report(report, Path(out_dir), overwrite=overwrite, extra_files=files)
 
 
 def summary_lines(outcome: RecalibrationOutcome) -> list[str]:
     """A few lines for the terminal: status and one line per changed asset."""
-    lines = [f"status: {outcome.status}", outcome.proposal["status_message"]]
-    for a in outcome.changed:
-        p = outcome.plans[a]
-        cur, rec = p.current["liquidation_threshold"], p.recommended["liquidation_threshold"]
-        tops = ", ".join(attr_mod.DRIVER_LABELS[d] for d in outcome.proposal["assets"][a]["top_drivers"])
-        how = "vote" if p.needs_vote else f"{len(p.steps)} steps"
-        lines.append(f"  {a:<6} LT {cur:.2%} -> {rec:.2%} ({how}; drivers: {tops})")
-    lines.append(f"insurance fund after the schedule: ${outcome.proposal['insurance_fund_usd']:,.0f}")
-    return lines
+    from optimizer.report.proposal import summary_lines as lines
+
+    return lines(outcome.proposal)
 
 
 __all__ = [

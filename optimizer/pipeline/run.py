@@ -20,6 +20,8 @@ from optimizer.pipeline.history import load_asset_prices, needs_history, prepare
 from optimizer.pipeline.progress import Progress, Silent
 from optimizer.pipeline.run_report import (  # noqa: F401 (re-exported)
     DEFAULT_LT,
+    BookOutcome,
+    RunContext,
     assemble_report,
     insurance_fund_size,
     library_versions,
@@ -380,15 +382,14 @@ def run(
         if cfg.search.enabled:
             search_stage = market_sim.run_search(cfg, inputs, market, recommended, rng=streams.search,
                                                   progress=progress)
-    metrics, metrics_cur = run_metrics.as_dict(), run_metrics.current_dict()
 
     binding = sol.binding
     if apc is not None:
         binding = [Binding.anti_procyclicality(apc.method) if binds else b for b, binds in zip(binding, apc.binds)]
-    report = assemble_report(
-        cfg, inputs, opt, binding, guard_fails, asset_share, recommended, bonus, slippage, weights, basket, alpha, budget, fund, cover2_usd,
-        metrics, metrics_cur, ev_rec, ev_cur, zero_kept, status, progress, t_start, command, fund_usd=fund_usd,
-    )
+    outcome = BookOutcome(metrics=run_metrics, bad_debt=ev_rec.total, bad_debt_current=ev_cur.total, fund=fund,
+                          fund_usd=fund_usd, cover2_usd=cover2_usd)
+    context = RunContext(t_start=t_start, command=command, stage_seconds=dict(progress.timings))
+    report = assemble_report(cfg, inputs, market, sol, binding, outcome, context)
     from optimizer.report.validation import attach_validation_sections
 
     backtests = inputs.validation.backtests if cfg.backtest.in_report else None

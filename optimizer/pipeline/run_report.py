@@ -5,14 +5,20 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import time
-from typing import Any
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from optimizer import __version__
-from optimizer.optimize import RunStatus
 from optimizer.protocol.book import Book
 from optimizer.report.model import FORMAT_VERSION, AssetResult, RunReport
+
+if TYPE_CHECKING:
+    from optimizer.optimize import RunMetrics, ThresholdProblem, ThresholdSolution
+    from optimizer.pipeline.config import RunConfig
+    from optimizer.pipeline.run import RunInputs
 
 #: Placeholder LT of assets without current parameters (see run.current_params).
 DEFAULT_LT = 0.70
@@ -42,13 +48,43 @@ def insurance_fund_size(fund: Any) -> float:
     return float(max(fund.es_usd, fund.fund_usd))
 
 
-def assemble_report(cfg, inputs, opt, binding, guard_fails, asset_share, rec, bonus, slippage, weights, basket, alpha, budget, fund,
-                     cover2_usd, metrics, metrics_cur, ev_rec, ev_cur, zero_kept, status, progress,
-                     t_start, command, *, fund_usd: float) -> RunReport:
+@dataclass(frozen=True, eq=False)
+class BookOutcome:
+    """What the recommended (and current) parameters do to the book, and the fund sized from it.
+
+    ``metrics`` are the run's :class:`~optimizer.optimize.RunMetrics`; ``bad_debt`` / ``bad_debt_current`` are aggregate bad debt per scenario (or simulated path),
+    ndarray of shape (n_scenarios,), USD; ``fund`` is the :class:`~optimizer.optimize.fund.FundSizing`
+    of ``bad_debt``; ``fund_usd`` the recommended fund (:func:`insurance_fund_size`).
+    """
+
+    metrics: RunMetrics
+    bad_debt: np.ndarray
+    bad_debt_current: np.ndarray
+    fund: Any
+    fund_usd: float
+    cover2_usd: float
+
+
+@dataclass(frozen=True, eq=False)
+class RunContext:
+    """How the run was started and how long it took (report.md/report.html only, never params.json)."""
+
+    t_start: float
+    command: str
+    stage_seconds: dict[str, float]
+
+
+def assemble_report(cfg: RunConfig, inputs: RunInputs, market: ThresholdProblem, solution: ThresholdSolution,
+                    binding: Sequence[str], outcome: BookOutcome, context: RunContext) -> RunReport:
+    """The run's :class:`RunReport` from its inputs, market, solution, binding labels and book outcome."""
     from optimizer.optimize.references import analytic_threshold, smart_ltv
+    from optimizer.report import run_view
+    from optimizer.report.validation import date_span
 
     assets = cfg.asset_names
     gen, scen, book, cur = inputs.generator, inputs.scenarios, inputs.book, inputs.current
+    opt, rec, alpha, budget = solution.optimizer, solution.recommended, market.alpha, market.budget
+    bonus, slippage, basket = market.bonus, market.slippage, market.basket
     vol = gen.volatility_
     sigma = np.asarray(vol.forecast_, dtype=float)
     nu = np.asarray(vol.nu_, dtype=float)
@@ -78,7 +114,7 @@ def assemble_report(cfg, inputs, opt, binding, guard_fails, asset_share, rec, bo
             "estimator": getattr(fit, "model", cfg.estimators.volatility),
             "fallback_reason": getattr(fit, "fallback_reason", None),
             "horizon_drop_q": float(np.quantile(scen.terminal[:, i], 1 - alpha)),
-            "ltv_zero_kept": bool(zero_kept[i]),
+            "ltv_zero_kept": bool(solution.zero_kept[i]),
         }
         current = cur.asset_dict(a) if inputs.has_current[i] else None
         results.append(AssetResult(
@@ -87,19 +123,11 @@ def assemble_report(cfg, inputs, opt, binding, guard_fails, asset_share, rec, bo
             binding=binding[i],
         ))
     findings = [_finding_dict(f) for f in inputs.prices.findings]
-    if status == RunStatus.OK:
-        msg = (f"The recommended parameters keep the {alpha:.1%} CVaR of bad debt for accounts at the "
-               f"threshold within the budget of ${budget:,.0f}.")
-    elif guard_fails and opt.status_ == "optimal":
-        msg = (f"Risk target not met for {', '.join(guard_fails)}: even at the lowest allowed threshold the "
-               f"{alpha:.1%} CVaR of bad debt per USD of collateral at the threshold exceeds the per-asset "
-               f"guard of {asset_share:.2%}; those assets are shown at their lowest allowed threshold. "
-               "Consider delisting them as collateral, raising lt_min's floor or the guard.")
-    else:
-        msg = (f"Risk target not met: even at the lowest allowed thresholds the {alpha:.1%} CVaR of bad debt "
-               f"is ${opt.min_feasible_budget_:,.0f}, above the budget of ${budget:,.0f}. The smallest "
-               f"feasible budget is ${opt.min_feasible_budget_:,.0f}; the parameters shown are the "
-               f"most conservative allowed.")
+    msg = run_view.status_message(
+        solution.status, alpha=alpha, budget_usd=budget, asset_share=market.asset_share,
+        guard_fails=solution.guard_fails, solver_optimal=opt.status_ == "optimal",
+        min_feasible_budget_usd=getattr(opt, "min_feasible_budget_", float("nan")),
+    )
     meta = {
         "format_version": FORMAT_VERSION,
         "package_version": __version__,
@@ -118,7 +146,7 @@ def assemble_report(cfg, inputs, opt, binding, guard_fails, asset_share, rec, bo
         "appetite": cfg.optimizer.appetite.value,
         "risk_budget_usd": float(budget),
         "risk_budget_share_of_debt": float(budget / book.total_debt) if book.total_debt else None,
-        "asset_guard_share": float(asset_share),
+        "asset_guard_share": float(market.asset_share),
         "volatility_estimator": cfg.estimators.volatility,
         "correlation_estimator": cfg.estimators.correlation,
         "vol_multiplier": cfg.scenarios.vol_multiplier,
@@ -128,50 +156,20 @@ def assemble_report(cfg, inputs, opt, binding, guard_fails, asset_share, rec, bo
         "lp_rounds": int(getattr(opt, "n_rounds_", 0)),
         "lp_active_scenarios": int(getattr(opt, "n_active_scenarios_", 0)),
         "book_source": book.source,
-        "estimation_window": f"{inputs.returns.index[0].date()} .. {inputs.returns.index[-1].date()}",
+        "estimation_window": date_span(inputs.returns.index),
         "n_observations": len(inputs.returns),
         "imputed_residual_cells": int(scen.info.get("imputed_residual_cells", 0)),
         "data_source": cfg.data.source,
     }
-    assumptions = [
-        f"Scenarios: {cfg.scenarios.method.upper()} over a {H}-day liquidation horizon, {scen.n_scenarios:,} joint "
-        "price paths; prices are USDT-quoted closes treated as USD." if cfg.data.source == "binance" else
-        f"Scenarios: {cfg.scenarios.method.upper()} over a {H}-day liquidation horizon, {scen.n_scenarios:,} paths.",
-        "Optimizer worst case: every borrowing account sits exactly at its liquidation threshold when the shock "
-        "starts; its bad debt is max(LT - k, 0) per USD of collateral, k being what liquidation recovers "
-        "(collateral / debt-basket price relative x (1 - slippage) / (1 + bonus)).",
-        f"Per-asset guard: each asset's own {alpha:.1%} CVaR of bad debt per USD of collateral at the threshold "
-        f"is at most {asset_share:.2%}, so a small asset cannot take a loose threshold by hiding in the "
-        "aggregate tail.",
-        "Book metrics: borrowers keep their health factor when parameters change (debt re-levered), so "
-        "looser thresholds mean more debt at risk.",
-        "Liquidation slippage: square-root impact of selling "
-        f"{cfg.liquidity.liquidation_share:.0%} of the asset's collateral against "
-        f"{cfg.liquidity.reachable_volume_share:.0%} of its daily volume.",
-        "Static model: one shock over the horizon, no cascades or oracle lag (see the market simulation).",
-        "Debt per collateral asset follows the book's debt mix of the accounts holding it.",
-    ]
-    if book.source == "synthetic":
-        assumptions.append("The book is synthetic, calibrated to the configured supplied and borrowed totals "
-                           "with heavy-tailed account sizes; load the real book for a live proposal.")
     gaps = inputs.returns.isna().sum()
-    gaps = gaps[gaps > 0]
-    if len(gaps):
-        n_imputed = int(scen.info.get("imputed_residual_cells", 0))
-        assumptions.append(
-            "Trading gaps: "
-            + ", ".join(f"{a} has no one-day return on {int(n)} day(s)" for a, n in gaps.items())
-            + " of the estimation window. Those days are kept for the other assets and nothing is "
-            "filled; the volatility models skip the missing days, correlations use the days "
-            "complete across all assets"
-            + (", and FHS replaces a missing residual on a drawn day with one of that asset's own "
-               f"residuals drawn at random ({n_imputed} residual cells)."
-               if scen.method == "fhs" else ".")
-        )
-    missing_cur = [a for i, a in enumerate(assets) if not inputs.has_current[i]]
-    if missing_cur:
-        assumptions.append(f"No current parameters given for {', '.join(missing_cur)}: the book was shaped with "
-                           f"placeholder LT {DEFAULT_LT} and those assets have no before/after comparison.")
+    assumptions = run_view.run_assumptions(
+        method,
+        liquidation_share=cfg.liquidity.liquidation_share,
+        reachable_share=cfg.liquidity.reachable_volume_share,
+        gaps={a: int(n) for a, n in gaps[gaps > 0].items()},
+        no_current=[a for i, a in enumerate(assets) if not inputs.has_current[i]],
+        placeholder_lt=DEFAULT_LT,
+    )
     book_summary = {
         "source": book.source,
         "n_accounts": book.n_accounts,
@@ -181,37 +179,37 @@ def assemble_report(cfg, inputs, opt, binding, guard_fails, asset_share, rec, bo
         "collateral_by_asset": {a: float(v) for a, v in zip(assets, book.collateral_by_asset)},
         "debt_by_asset": {a: float(v) for a, v in zip(assets, book.debt_by_asset)},
     }
+    fund = outcome.fund
     fund_d = {
-        "insurance_fund_usd": float(fund_usd),
+        "insurance_fund_usd": float(outcome.fund_usd),
         "es_usd": float(fund.es_usd),
         "quantile_fund_usd": float(fund.fund_usd),
-        "cover2_usd": float(cover2_usd),
+        "cover2_usd": float(outcome.cover2_usd),
         "epsilon": cfg.fund.epsilon,
         "confidence": cfg.fund.confidence,
         "mc_stderr_usd": float(fund.mc_stderr_usd),
         "prob_any_bad_debt": float(fund.prob_any),
         "curve": [[float(x), float(p)] for x, p in fund.curve],
-        "sized_from": ("dynamic simulation with cascades" if cfg.simulation.enabled
-                       else "static scenarios on the book"),
+        "sized_from": run_view.FUND_SIZED_FROM[bool(cfg.simulation.enabled)],
     }
     run_info = {
         "created_utc": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "runtime_seconds": round(time.perf_counter() - t_start, 2),
-        "stage_seconds": dict(progress.timings),
-        "command": command,
+        "runtime_seconds": round(time.perf_counter() - context.t_start, 2),
+        "stage_seconds": dict(context.stage_seconds),
+        "command": context.command,
         "data_dir": None,
     }
     return RunReport(
-        title=cfg.run.title or f"riskopt: {cfg.name}",
+        title=run_view.report_title(cfg.run.title, cfg.name),
         config_name=cfg.name,
-        status=status,
+        status=solution.status,
         status_message=msg,
         meta=meta,
         run_info=run_info,
         assets=results,
-        insurance_fund_usd=float(fund_usd),
-        metrics=metrics,
-        metrics_current=metrics_cur if any(inputs.has_current) else None,
+        insurance_fund_usd=float(outcome.fund_usd),
+        metrics=outcome.metrics.as_dict(),
+        metrics_current=outcome.metrics.current_dict() if any(inputs.has_current) else None,
         method=method,
         assumptions=assumptions,
         data_findings=findings,
@@ -221,8 +219,8 @@ def assemble_report(cfg, inputs, opt, binding, guard_fails, asset_share, rec, bo
         volatility=vol.volatility_,
         correlation=np.asarray(gen.correlation_estimator_.correlation_
                                if hasattr(gen, "correlation_estimator_") else gen.correlation_),
-        bad_debt=ev_rec.total,
-        bad_debt_current=ev_cur.total,
+        bad_debt=outcome.bad_debt,
+        bad_debt_current=outcome.bad_debt_current,
         config_text=cfg.to_toml(),
     )
 

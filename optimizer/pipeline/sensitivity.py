@@ -54,22 +54,14 @@ from optimizer._random import RunStreams
 from optimizer.exceptions import ConfigError, OptimizerError
 from optimizer.pipeline.config import RunConfig
 from optimizer.pipeline.progress import Progress, Silent
+from optimizer.report.sensitivity import (  # noqa: F401 (sensitivity_json re-exported)
+    ASSUMPTION_DISPLAY,
+    SENSITIVITY_FORMAT_VERSION,
+    sensitivity_json,
+)
 
-#: Assumptions in display order, with labels and units for the report.
-ASSUMPTIONS: dict[str, dict[str, str]] = {
-    "alpha": {"label": "CVaR confidence", "fmt": "pct"},
-    "vol_multiplier": {"label": "volatility multiplier", "fmt": "x"},
-    "corr_stress": {"label": "correlation stress", "fmt": "num"},
-    "liquidity_multiplier": {"label": "liquidity multiplier", "fmt": "x"},
-    "delay_steps": {"label": "liquidation delay (steps)", "fmt": "int"},
-    "bonus_shift": {"label": "bonus shift", "fmt": "pp"},
-    "horizon_days": {"label": "horizon (days)", "fmt": "int"},
-    "volatility": {"label": "volatility estimator", "fmt": "str"},
-    "window_days": {"label": "estimation window (days)", "fmt": "int"},
-}
-
-#: Version of sensitivity.json.
-SENSITIVITY_FORMAT_VERSION = 1
+#: The assumptions a sweep can move, in display order (labels and units: report.sensitivity.ASSUMPTION_DISPLAY).
+ASSUMPTIONS: tuple[str, ...] = tuple(ASSUMPTION_DISPLAY)
 
 
 @dataclass(frozen=True)
@@ -428,132 +420,32 @@ def run_sensitivity(
 # ---------------------------------------------------------------------------------------------
 # sensitivity.json
 # ---------------------------------------------------------------------------------------------
-def _tornado(base_val: float | None, points: list[tuple[Any, float | None]]) -> dict[str, Any] | None:
-    """Lowest and highest outcome of one assumption's sweep, relative to the base."""
-    vals = [(v, y) for v, y in points if y is not None and math.isfinite(y)]
-    if base_val is None or not vals:
-        return None
-    lo = min(vals, key=lambda t: t[1])
-    hi = max(vals, key=lambda t: t[1])
-    return {"low": lo[1] - base_val, "low_value": lo[0], "high": hi[1] - base_val, "high_value": hi[0],
-            "range": hi[1] - lo[1]}
-
-
 def build_document(base: RunConfig, points: list[SweepPoint], configs: list[RunConfig],
                    results: list[dict[str, Any]], *, data: tuple[str, dict[str, str]],
                    versions: dict[str, str]) -> dict[str, Any]:
-    """The content of sensitivity.json (plain JSON types, no wall-clock values)."""
+    """The content of sensitivity.json: the sweep's setup and points handed to the report."""
     from optimizer import __version__
-    from optimizer.report._format import canonicalize
+    from optimizer.report.sensitivity import SweepEntry, SweepSetup, sensitivity_document
 
-    assets = list(base.asset_names)
     s = base.sensitivity
-    entries = []
-    for p, c, r in zip(points, configs, results, strict=True):
-        e = {"index": p.index, "kind": p.kind, "sweep": p.sweep, "overrides": dict(p.overrides),
-             "config_sha256": c.sha256, "horizon_days": c.scenarios.horizon_days, **r}
-        entries.append(e)
-    b = results[0]
-    base_lt = b.get("lt") or {}
-    base_fund = b.get("insurance_fund_usd")
-    tornado: dict[str, Any] = {a: {} for a in assets}
-    tornado["insurance_fund_usd"] = {}
-    for name in ASSUMPTIONS:
-        sweep = [(p, r) for p, r in zip(points, results, strict=True) if p.sweep == name]
-        if not sweep:
-            continue
-        for a in assets:
-            t = _tornado(base_lt.get(a), [(p.overrides[name], (r.get("lt") or {}).get(a)) for p, r in sweep])
-            if t is not None:
-                tornado[a][name] = t
-        t = _tornado(base_fund, [(p.overrides[name], r.get("insurance_fund_usd")) for p, r in sweep])
-        if t is not None:
-            tornado["insurance_fund_usd"][name] = t
-    grids = []
-    for x, y in s.grids:
-        xs, ys = list(getattr(s, x)), list(getattr(s, y))
-        cells = {(p.overrides[x], p.overrides[y]): r for p, r in zip(points, results, strict=True)
-                 if p.sweep == f"{x}*{y}"}
-        def mat(get):
-            return [[get(cells.get((vx, vy), {})) for vx in xs] for vy in ys]
-        grids.append({
-            "x": x, "y": y, "x_values": xs, "y_values": ys,
-            "lt": {a: mat(lambda r, a=a: (r.get("lt") or {}).get(a)) for a in assets},
-            "insurance_fund_usd": mat(lambda r: r.get("insurance_fund_usd")),
-            "status": mat(lambda r: r.get("status")),
-        })
-    assumptions = {
-        name: {"label": meta["label"], "fmt": meta["fmt"], "values": list(getattr(s, name)),
-               "base": base_value(base, name)}
-        for name, meta in ASSUMPTIONS.items()
-    }
-    steps = base.simulation.steps_per_day
-    if base.simulation.enabled:
-        delay_note = ("Liquidation delay is the dynamic market simulation's delay_steps: it moves the insurance "
-                      "fund (sized on the simulated bad debt, as in a run); the convex core is static, so the "
-                      "thresholds, set by the liquidation horizon, do not move with it.")
-        fund_note = (f"Insurance fund: sized on the bad debt of the market simulation "
-                     f"({min(base.simulation.n_scenarios, base.scenarios.n_scenarios):,} paths) under each point's "
-                     "recommended parameters.")
-    else:
-        delay_note = (f"Liquidation delay: the market simulation is disabled, so a delay of d simulation steps "
-                      f"({steps} per day) is taken as ceil(d / {steps}) extra days of liquidation horizon.")
-        fund_note = "Insurance fund: sized on the static evaluation of the book under each point's parameters."
-    notes = [
-        "Every point uses the run seed (common random numbers): differences between points come from the "
-        "assumption, not from Monte Carlo noise.",
-        delay_note,
-        fund_note,
-        "Correlation stress ([scenarios] comonotone_share) blends the co-movement of positions toward 1 while each "
-        "asset keeps its own distribution: it acts through the aggregate risk budget, so it lowers borrowing "
-        "power as a whole but can leave an asset outside the stressed tail a few bps higher.",
-        "Points show the optimizer's answer; the anti-procyclicality tools of a full run are not applied.",
-    ]
     alpha, share = base.alpha_and_budget_share()
-    doc = {
-        "format_version": SENSITIVITY_FORMAT_VERSION,
-        "title": base.run.title or f"riskopt: {base.name}",
-        "config_name": base.name,
-        "assets": assets,
-        "assumptions": assumptions,
-        "points": entries,
-        "base": entries[0],
-        "tornado": tornado,
-        "grids": grids,
-        "n_points": len(points),
-        "n_errors": sum(1 for r in results if r["status"] == "error"),
-        "notes": notes,
-        "method": {
-            "n_scenarios": base.scenarios.n_scenarios,
-            "horizon_days": base.scenarios.horizon_days,
-            "scenario_method": base.scenarios.method,
-            "volatility_estimator": base.estimators.volatility,
-            "alpha": alpha,
-            "risk_budget_share_of_debt": share,
-            "steps_per_day": base.simulation.steps_per_day,
-            "seeding": "every point uses the run seed (common random numbers)",
-            "delay": ("market simulation delay_steps (moves the fund)" if base.simulation.enabled else
-                      "ceil(d / steps_per_day) extra days of liquidation horizon (simulation disabled)"),
-            "fund": "market simulation" if base.simulation.enabled else "static evaluation",
-        },
-        "meta": {
-            "format_version": SENSITIVITY_FORMAT_VERSION,
-            "package_version": __version__,
-            "config_sha256": base.sha256,
-            "data_sha256": data[0],
-            "data_files": dict(sorted(data[1].items())),
-            "seed": int(base.run.seed),
-            "as_of": base.run.as_of,
-            "versions": versions,
-        },
-    }
-    return canonicalize(doc)
-
-
-def sensitivity_json(doc: dict[str, Any]) -> str:
-    import json
-
-    return json.dumps(doc, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    setup = SweepSetup(
+        title=base.run.title, config_name=base.name, config_sha256=base.sha256, seed=int(base.run.seed),
+        as_of=base.run.as_of, assets=tuple(base.asset_names),
+        values={name: list(getattr(s, name)) for name in ASSUMPTIONS},
+        base_values={name: base_value(base, name) for name in ASSUMPTIONS},
+        grids=tuple((x, y) for x, y in s.grids),
+        n_scenarios=base.scenarios.n_scenarios, horizon_days=base.scenarios.horizon_days,
+        scenario_method=base.scenarios.method, volatility_estimator=base.estimators.volatility,
+        alpha=alpha, budget_share=share, steps_per_day=base.simulation.steps_per_day,
+        simulation_enabled=base.simulation.enabled,
+        simulation_paths=min(base.simulation.n_scenarios, base.scenarios.n_scenarios),
+    )
+    entries = [SweepEntry(index=p.index, kind=p.kind, sweep=p.sweep, overrides=dict(p.overrides),
+                          config_sha256=c.sha256, horizon_days=c.scenarios.horizon_days, result=r)
+               for p, c, r in zip(points, configs, results, strict=True)]
+    return sensitivity_document(setup, entries, package_version=__version__, data_sha256=data[0],
+                                data_files=data[1], versions=versions)
 
 
 def write_sensitivity(result: SensitivityResult, out_dir: str | Path, *, overwrite: bool = False) -> Path:

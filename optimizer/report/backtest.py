@@ -26,6 +26,7 @@ from optimizer.report.section import Table, text_table
 
 __all__ = [
     "BacktestReport",
+    "BacktestView",
     "build_backtest_view",
     "render_backtest_html",
     "render_backtest_json",

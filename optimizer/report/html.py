@@ -6,7 +6,7 @@ opens offline, can be attached to a forum post or archived as is, and needs no J
 
 from __future__ import annotations
 
-from optimizer.report._context import build_view
+from optimizer.report.run_view import build_view
 from optimizer.report._format import confidence_label
 from optimizer.report._jinja import environment, read_template_file
 from optimizer.report.model import RunReport

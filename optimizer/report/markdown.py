@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from optimizer.report._context import build_view
+from optimizer.report.run_view import build_view
 from optimizer.report._jinja import environment
 from optimizer.report.model import RunReport
 

@@ -22,6 +22,8 @@ is written, so the same inputs give the same bytes.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +31,7 @@ from optimizer.exceptions import OptimizerError
 from optimizer.protocol.guardrails import PARAM_KEYS, Plan, Step
 from optimizer.report._format import fmt_bps, fmt_pct, fmt_prob, fmt_usd
 from optimizer.report._jinja import environment
-from optimizer.report.section import text_table
+from optimizer.report.section import Table, text_table
 
 TEMPLATE = "proposal.md.j2"
 
@@ -92,6 +94,117 @@ def load_proposal(path: str | Path) -> dict[str, Plan]:
 
 
 # ---------------------------------------------------------------------------------------------
+# The proposal's sentences (written into proposal.json when it is built)
+# ---------------------------------------------------------------------------------------------
+#: How the drivers are attributed (proposal.json ``method.attribution``).
+ATTRIBUTION_METHOD = ("each driver reset to its baseline, one at a time (volatility, tail thickness and "
+                      "liquidity per asset; correlation and book composition jointly), then the threshold "
+                      "program re-solved; effect = LT now - LT with the driver reset")
+
+#: Where the baselines come from, by whether a previous run was given (``method.baseline``).
+BASELINE_SOURCES = {
+    True: "previous run",
+    False: "implied by the current LT (volatility), else through-the-cycle full-history estimates",
+}
+
+
+def describe_driver(driver: str, d: Mapping[str, Any]) -> str:
+    """``daily volatility 3.90% now vs 2.96% implied by the current LT``."""
+    now, base = d.get("now"), d.get("baseline")
+    src = d.get("baseline_source", "")
+    if src.startswith("previous run"):
+        src = "at the " + src
+    if now is None or base is None:
+        return f"no baseline: {src}"
+    if driver == "volatility":
+        txt = f"daily volatility {now:.2%} now vs {base:.2%}"
+    elif driver == "tail":
+        txt = f"tail dof {now:.1f} now vs {base:.1f}"
+    elif driver == "correlation":
+        txt = f"mean correlation {now:.2f} now vs {base:.2f}"
+    elif driver == "liquidity":
+        txt = f"daily volume ${now / 1e6:,.1f}M now vs ${base / 1e6:,.1f}M"
+    else:
+        txt = f"collateral ${now / 1e6:,.1f}M now vs ${base / 1e6:,.1f}M"
+    return f"{txt} {src}"
+
+
+def rationale(asset: str, plan: Plan, drivers: Mapping[str, Mapping[str, Any]], top: Sequence[str],
+              binding: str, unexplained_bps: float | None) -> str:
+    """One paragraph per asset naming its drivers, for proposal.md and proposal.json."""
+    up = asset.upper()
+    cur, rec = plan.current, plan.recommended
+    if not plan.steps:
+        return (f"{up}: no change; the recommendation rounds to the live parameters on the grid "
+                f"(LT {cur['liquidation_threshold']:.2%}).")
+    parts = []
+    for k, name in (("liquidation_threshold", "LT"), ("ltv", "LTV"), ("liquidation_bonus", "bonus")):
+        if abs(rec[k] - cur[k]) > 1e-12:
+            parts.append(f"{name} {cur[k]:.2%} -> {rec[k]:.2%} ({(rec[k] - cur[k]) * 1e4:+.0f} bps)")
+    lead = f"{up}: " + ", ".join(parts) + "."
+    named = []
+    for d in top:
+        e = drivers[d]["effect_bps"]
+        verb = "raises" if (e or 0) >= 0 else "lowers"
+        named.append(f"{drivers[d]['label']} ({verb} LT by {abs(e or 0):.0f} bps; {describe_driver(d, drivers[d])})")
+    if named:
+        lead += " Main drivers: " + "; ".join(named) + "."
+    if unexplained_bps is not None and abs(unexplained_bps) >= 1:
+        lead += (f" {unexplained_bps:+.0f} bps are not explained by a single driver (the gap between the "
+                 "live setting and the model at the baseline, the shared risk budget and interactions).")
+    if binding:
+        lead += f" Binding constraint: {binding}."
+    if plan.needs_vote:
+        lead += " The change exceeds what the risk stewards may do: it needs a governance vote."
+    else:
+        lead += (f" Schedule: {len(plan.steps)} update{'s' if len(plan.steps) != 1 else ''} "
+                 f"from {plan.steps[0].date} to {plan.steps[-1].date}.")
+    return lead
+
+
+def status_message(
+    status: str,
+    *,
+    alpha: float,
+    worst_case_cvar_usd: float,
+    budget_usd: float,
+    guard_fails: Sequence[str],
+    run_message: str,
+    n_changed: int,
+    n_assets: int,
+    n_vote: int,
+    last_date: str | None,
+) -> str:
+    """The proposal's status in one paragraph: target not met, nothing to change, or what changes when."""
+    if status == "target_not_met":
+        return ("The risk target is NOT met even by the parameters in force after the whole schedule: "
+                f"worst-case {alpha:.1%} CVaR ${worst_case_cvar_usd:,.0f} against a budget of "
+                f"${budget_usd:,.0f}"
+                + (f"; per-asset guard exceeded for {', '.join(guard_fails)}" if guard_fails else "")
+                + ". " + run_message)
+    if status == "no_change":
+        return "No parameter needs to change: every recommendation rounds to the live value on the grid."
+    return (f"{n_changed} of {n_assets} assets change; {n_changed - n_vote} within the risk stewards' "
+            f"limits by a dated schedule ending {last_date}" + (f", {n_vote} needing a governance vote" if n_vote else "")
+            + ".")
+
+
+def summary_lines(doc: Mapping[str, Any]) -> list[str]:
+    """A few lines for the terminal from a proposal document: status and one line per changed asset."""
+    lines = [f"status: {doc['status']}", doc["status_message"]]
+    for a in doc.get("asset_order") or list(doc["assets"]):
+        v = doc["assets"][a]
+        if not v["changed"]:
+            continue
+        cur, rec = v["current"]["liquidation_threshold"], v["recommended"]["liquidation_threshold"]
+        tops = ", ".join(v["drivers"][d]["label"] for d in v["top_drivers"])
+        how = "vote" if v["needs_vote"] else f"{len(v['schedule'])} steps"
+        lines.append(f"  {a:<6} LT {cur:.2%} -> {rec:.2%} ({how}; drivers: {tops})")
+    lines.append(f"insurance fund after the schedule: ${doc['insurance_fund_usd']:,.0f}")
+    return lines
+
+
+# ---------------------------------------------------------------------------------------------
 # Markdown
 # ---------------------------------------------------------------------------------------------
 def _metric(kind: str, x: Any) -> str:
@@ -123,8 +236,65 @@ def _driver_value(unit: str, x: Any) -> str:
     return f"{float(x):.3f}"
 
 
-def build_view(doc: dict[str, Any]) -> dict[str, Any]:
-    """Preformatted text for ``proposal.md.j2``."""
+@dataclass(frozen=True)
+class ScheduleView:
+    """One changed asset's dated updates."""
+
+    asset: str
+    needs_vote: bool
+    n_steps: int
+    first: str
+    last: str
+    table: Table
+    notes: list[str]
+
+
+@dataclass(frozen=True)
+class RationaleView:
+    """One changed asset's rationale paragraph and its driver table."""
+
+    asset: str
+    text: str
+    table: Table
+
+
+@dataclass(frozen=True)
+class ProposalView:
+    """Everything ``proposal.md.j2`` prints, as text (the document's records where printed as they are)."""
+
+    title: str
+    config_name: str
+    as_of: Any
+    status: str
+    status_message: str
+    changed: list[str]
+    unchanged: list[str]
+    n_assets: int
+    n_vote: int
+    start_date: str
+    end_date: str | None
+    spec: Table
+    schedules: list[ScheduleView]
+    rationale: list[RationaleView]
+    metrics: Table
+    target: Mapping[str, Any]
+    budget: str
+    worst: str
+    conf: str
+    guardrails: Mapping[str, Any]
+    method: Mapping[str, Any]
+    n_scenarios: str
+    evaluation: str
+    assumptions: list[str]
+    meta: Mapping[str, Any]
+    versions: str
+    current_file: str | None
+    current_sha: str | None
+    previous: Mapping[str, Any] | None
+
+
+def build_view(doc: Mapping[str, Any]) -> ProposalView:
+    """Format a proposal document for ``proposal.md.j2``."""
     # JSON keys come back sorted: present assets and drivers in the recorded order
     order = [a for a in doc.get("asset_order", []) if a in doc["assets"]]
     assets = {a: doc["assets"][a] for a in order + sorted(set(doc["assets"]) - set(order))}
@@ -144,16 +314,16 @@ def build_view(doc: dict[str, Any]) -> dict[str, Any]:
         v = assets[a]
         rows = [[s["date"], fmt_pct(s["ltv"]), fmt_pct(s["liquidation_threshold"]), fmt_pct(s["liquidation_bonus"])]
                 for s in v["schedule"]]
-        schedules.append({
-            "asset": a.upper(),
-            "needs_vote": v["needs_vote"],
-            "n_steps": len(rows),
-            "first": v["schedule"][0]["date"],
-            "last": v["schedule"][-1]["date"],
-            "table": text_table("", ["Date", "LTV", "Liq. threshold", "Liq. bonus"], rows, [False, True, True, True]),
-            "notes": v["notes"],
-        })
-    rationale = []
+        schedules.append(ScheduleView(
+            asset=a.upper(),
+            needs_vote=v["needs_vote"],
+            n_steps=len(rows),
+            first=v["schedule"][0]["date"],
+            last=v["schedule"][-1]["date"],
+            table=text_table("", ["Date", "LTV", "Liq. threshold", "Liq. bonus"], rows, [False, True, True, True]),
+            notes=list(v["notes"]),
+        ))
+    rationales = []
     for a, v in assets.items():
         if not v["changed"]:
             continue
@@ -167,13 +337,13 @@ def build_view(doc: dict[str, Any]) -> dict[str, Any]:
         if v.get("unexplained_bps") is not None:
             rows.append(["not explained by one driver", "", "", "interactions, shared budget, live setting vs model",
                          _signed_bps(v["unexplained_bps"])])
-        rationale.append({
-            "asset": a.upper(),
-            "text": v["rationale"],
-            "table": text_table("", ["Driver", "Now", "Baseline", "Baseline from", "Effect on LT"], rows,
+        rationales.append(RationaleView(
+            asset=a.upper(),
+            text=v["rationale"],
+            table=text_table("", ["Driver", "Now", "Baseline", "Baseline from", "Effect on LT"], rows,
                             [False, True, True, False, True],
                             "Effect on LT = LT now - LT with that driver reset to its baseline, before rounding."),
-        })
+        ))
     evaluation = doc["risk_metrics"].get("evaluation") or "static evaluation of the book"
     cur_m = doc["risk_metrics"].get("current") or {}
     rec_m = doc["risk_metrics"].get("recommended") or {}
@@ -191,45 +361,45 @@ def build_view(doc: dict[str, Any]) -> dict[str, Any]:
     method = doc["method"]
     versions = meta.get("versions") or {}
     cur_file = (meta.get("current_parameters") or {}).get("file")
-    return {
-        "title": doc["title"],
-        "config_name": doc["config_name"],
-        "as_of": meta.get("as_of"),
-        "status": doc["status"],
-        "status_message": doc["status_message"],
-        "changed": [a.upper() for a in changed],
-        "unchanged": unchanged,
-        "n_assets": len(assets),
-        "n_vote": sum(1 for a in changed if assets[a]["needs_vote"]),
-        "start_date": doc["start_date"],
-        "end_date": doc.get("end_date"),
-        "spec": text_table("", ["Asset", "Parameter", "Current", "Recommended", "Change"], spec_rows,
+    return ProposalView(
+        title=doc["title"],
+        config_name=doc["config_name"],
+        as_of=meta.get("as_of"),
+        status=doc["status"],
+        status_message=doc["status_message"],
+        changed=[a.upper() for a in changed],
+        unchanged=unchanged,
+        n_assets=len(assets),
+        n_vote=sum(1 for a in changed if assets[a]["needs_vote"]),
+        start_date=doc["start_date"],
+        end_date=doc.get("end_date"),
+        spec=text_table("", ["Asset", "Parameter", "Current", "Recommended", "Change"], spec_rows,
                        [False, False, True, True, True]),
-        "schedules": schedules,
-        "rationale": rationale,
-        "metrics": text_table("", ["Metric", "Current", "After the schedule", "Change"], metric_rows,
+        schedules=schedules,
+        rationale=rationales,
+        metrics=text_table("", ["Metric", "Current", "After the schedule", "Change"], metric_rows,
                           [False, True, True, True]),
-        "target": doc["target"],
-        "budget": fmt_usd(doc["target"]["budget_usd"]),
-        "worst": fmt_usd(doc["target"]["worst_case_cvar_usd"]),
-        "conf": conf,
-        "guardrails": {
+        target=doc["target"],
+        budget=fmt_usd(doc["target"]["budget_usd"]),
+        worst=fmt_usd(doc["target"]["worst_case_cvar_usd"]),
+        conf=conf,
+        guardrails={
             "max_step": fmt_bps(g["max_step"]).lstrip("+"),
             "min_days": g["min_days_between"],
             "grid": fmt_pct(g["grid"]),
             "large_change": g["large_change"],
             "max_steps": g["max_schedule_steps"],
         },
-        "method": method,
-        "n_scenarios": f"{int(method.get('n_scenarios') or 0):,}",
-        "evaluation": evaluation,
-        "assumptions": doc.get("assumptions", []),
-        "meta": meta,
-        "versions": ", ".join(f"{k} {v}" for k, v in sorted(versions.items())),
-        "current_file": cur_file,
-        "current_sha": (meta.get("current_parameters") or {}).get("sha256"),
-        "previous": meta.get("previous_run"),
-    }
+        method=method,
+        n_scenarios=f"{int(method.get('n_scenarios') or 0):,}",
+        evaluation=evaluation,
+        assumptions=doc.get("assumptions", []),
+        meta=meta,
+        versions=", ".join(f"{k} {v}" for k, v in sorted(versions.items())),
+        current_file=cur_file,
+        current_sha=(meta.get("current_parameters") or {}).get("sha256"),
+        previous=meta.get("previous_run"),
+    )
 
 
 def render_proposal_md(doc: dict[str, Any]) -> str:
@@ -240,5 +410,6 @@ def render_proposal_md(doc: dict[str, Any]) -> str:
     return _tidy(text)
 
 
-__all__ = ["build_view", "load_proposal", "plans_from_proposal", "proposal_json", "read_proposal",
-           "render_proposal_md"]
+__all__ = ["ATTRIBUTION_METHOD", "BASELINE_SOURCES", "ProposalView", "build_view", "describe_driver", "load_proposal",
+           "plans_from_proposal", "proposal_json", "rationale", "read_proposal", "render_proposal_md", "status_message",
+           "summary_lines"]

@@ -1,9 +1,12 @@
-"""``sensitivity.md`` and ``sensitivity.html``: tornado charts and two-way heatmaps of a sweep.
+"""The sensitivity report: ``sensitivity.json``, ``sensitivity.md`` and ``sensitivity.html`` of a sweep.
 
-Both render the plain-JSON document of ``sensitivity.json`` (built by
-:func:`optimizer.pipeline.sensitivity.build_document`) plus a few wall-clock facts (``run_info``)
-that stay out of the JSON. Figures are matplotlib PNGs embedded as ``data:`` URIs, drawn in the
-report's fixed style (:func:`optimizer.report.plots.report_style`):
+The sweep (:mod:`optimizer.pipeline.sensitivity`) hands over its setup (:class:`SweepSetup`) and
+one :class:`SweepEntry` per point; :func:`sensitivity_document` builds the plain-JSON document of
+``sensitivity.json`` from them (the tornado spans, the grids, the notes), and
+:func:`build_view` formats that document into a :class:`SensitivityView` for both templates, with
+a few wall-clock facts (``run_info``) that stay out of the JSON. Figures are matplotlib PNGs
+embedded as ``data:`` URIs, drawn in the report's fixed style
+(:func:`optimizer.report.plots.report_style`):
 
 * ``fig-tornado-<asset>``: per asset, how far each assumption moves its LT (bps from the base),
   bars sorted by their span, the assumption's values at the ends;
@@ -13,21 +16,213 @@ report's fixed style (:func:`optimizer.report.plots.report_style`):
 
 from __future__ import annotations
 
+import json
 import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from optimizer.report._format import fmt_pct, fmt_usd, fmt_usd_short
+from optimizer.report._format import canonicalize, fmt_pct, fmt_usd, fmt_usd_short
 from optimizer.report._jinja import environment, read_template_file
 from optimizer.report.plots import RECOMMENDED_COLOR, VAR_COLOR, _figure, figure_png, report_style
-from optimizer.report.section import FigureRef, text_table
+from optimizer.report.section import FigureRef, Table, text_table
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 MD_TEMPLATE = "sensitivity.md.j2"
 HTML_TEMPLATE = "sensitivity.html.j2"
+
+
+#: Version of sensitivity.json.
+SENSITIVITY_FORMAT_VERSION = 1
+
+#: How each assumption is shown: its label and the kind of its values (see :func:`fmt_value`).
+ASSUMPTION_DISPLAY: dict[str, tuple[str, str]] = {
+    "alpha": ("CVaR confidence", "pct"),
+    "vol_multiplier": ("volatility multiplier", "x"),
+    "corr_stress": ("correlation stress", "num"),
+    "liquidity_multiplier": ("liquidity multiplier", "x"),
+    "delay_steps": ("liquidation delay (steps)", "int"),
+    "bonus_shift": ("bonus shift", "pp"),
+    "horizon_days": ("horizon (days)", "int"),
+    "volatility": ("volatility estimator", "str"),
+    "window_days": ("estimation window (days)", "int"),
+}
+
+
+@dataclass(frozen=True)
+class SweepSetup:
+    """The base configuration of a sweep, as its report describes it.
+
+    ``values`` maps each assumption (in :data:`ASSUMPTION_DISPLAY` order) to the values swept and
+    ``base_values`` to its value in the base configuration; ``grids`` lists the two-way grids.
+    """
+
+    title: str | None
+    config_name: str
+    config_sha256: str
+    seed: int
+    as_of: str | None
+    assets: tuple[str, ...]
+    values: Mapping[str, Sequence[Any]]
+    base_values: Mapping[str, Any]
+    grids: tuple[tuple[str, str], ...]
+    n_scenarios: int
+    horizon_days: int
+    scenario_method: str
+    volatility_estimator: str
+    alpha: float
+    budget_share: float | None
+    steps_per_day: int
+    simulation_enabled: bool
+    simulation_paths: int
+
+
+@dataclass(frozen=True)
+class SweepEntry:
+    """One solved point: where it sits in the sweep and what the solve returned (``result``)."""
+
+    index: int
+    kind: str
+    sweep: str
+    overrides: Mapping[str, Any]
+    config_sha256: str
+    horizon_days: int
+    result: Mapping[str, Any]
+
+
+def tornado_span(base_val: float | None, points: Sequence[tuple[Any, float | None]]) -> dict[str, Any] | None:
+    """Lowest and highest outcome of one assumption's sweep, relative to the base (None: nothing solved)."""
+    vals = [(v, y) for v, y in points if y is not None and math.isfinite(y)]
+    if base_val is None or not vals:
+        return None
+    lo = min(vals, key=lambda t: t[1])
+    hi = max(vals, key=lambda t: t[1])
+    return {"low": lo[1] - base_val, "low_value": lo[0], "high": hi[1] - base_val, "high_value": hi[0],
+            "range": hi[1] - lo[1]}
+
+
+def _notes(setup: SweepSetup) -> list[str]:
+    steps = setup.steps_per_day
+    if setup.simulation_enabled:
+        delay_note = ("Liquidation delay is the dynamic market simulation's delay_steps: it moves the insurance "
+                      "fund (sized on the simulated bad debt, as in a run); the convex core is static, so the "
+                      "thresholds, set by the liquidation horizon, do not move with it.")
+        fund_note = (f"Insurance fund: sized on the bad debt of the market simulation "
+                     f"({setup.simulation_paths:,} paths) under each point's "
+                     "recommended parameters.")
+    else:
+        delay_note = (f"Liquidation delay: the market simulation is disabled, so a delay of d simulation steps "
+                      f"({steps} per day) is taken as ceil(d / {steps}) extra days of liquidation horizon.")
+        fund_note = "Insurance fund: sized on the static evaluation of the book under each point's parameters."
+    return [
+        "Every point uses the run seed (common random numbers): differences between points come from the "
+        "assumption, not from Monte Carlo noise.",
+        delay_note,
+        fund_note,
+        "Correlation stress ([scenarios] comonotone_share) blends the co-movement of positions toward 1 while each "
+        "asset keeps its own distribution: it acts through the aggregate risk budget, so it lowers borrowing "
+        "power as a whole but can leave an asset outside the stressed tail a few bps higher.",
+        "Points show the optimizer's answer; the anti-procyclicality tools of a full run are not applied.",
+    ]
+
+
+def sensitivity_document(
+    setup: SweepSetup,
+    entries: Sequence[SweepEntry],
+    *,
+    package_version: str,
+    data_sha256: str,
+    data_files: Mapping[str, str],
+    versions: Mapping[str, str],
+) -> dict[str, Any]:
+    """The content of sensitivity.json (plain JSON types, no wall-clock values).
+
+    ``entries`` are in point order, the base point first.
+    """
+    assets = list(setup.assets)
+    points = [{"index": e.index, "kind": e.kind, "sweep": e.sweep, "overrides": dict(e.overrides),
+               "config_sha256": e.config_sha256, "horizon_days": e.horizon_days, **e.result} for e in entries]
+    b = entries[0].result
+    base_lt = b.get("lt") or {}
+    base_fund = b.get("insurance_fund_usd")
+    tornado: dict[str, Any] = {a: {} for a in assets}
+    tornado["insurance_fund_usd"] = {}
+    for name in ASSUMPTION_DISPLAY:
+        sweep = [e for e in entries if e.sweep == name]
+        if not sweep:
+            continue
+        for a in assets:
+            t = tornado_span(base_lt.get(a), [(e.overrides[name], (e.result.get("lt") or {}).get(a)) for e in sweep])
+            if t is not None:
+                tornado[a][name] = t
+        t = tornado_span(base_fund, [(e.overrides[name], e.result.get("insurance_fund_usd")) for e in sweep])
+        if t is not None:
+            tornado["insurance_fund_usd"][name] = t
+    grids = []
+    for x, y in setup.grids:
+        xs, ys = list(setup.values[x]), list(setup.values[y])
+        cells = {(e.overrides[x], e.overrides[y]): e.result for e in entries if e.sweep == f"{x}*{y}"}
+
+        def mat(get: Any, cells: Mapping[Any, Any] = cells, xs: list[Any] = xs, ys: list[Any] = ys) -> list[list[Any]]:
+            return [[get(cells.get((vx, vy), {})) for vx in xs] for vy in ys]
+
+        grids.append({
+            "x": x, "y": y, "x_values": xs, "y_values": ys,
+            "lt": {a: mat(lambda r, a=a: (r.get("lt") or {}).get(a)) for a in assets},
+            "insurance_fund_usd": mat(lambda r: r.get("insurance_fund_usd")),
+            "status": mat(lambda r: r.get("status")),
+        })
+    assumptions = {
+        name: {"label": label, "fmt": kind, "values": list(setup.values[name]), "base": setup.base_values[name]}
+        for name, (label, kind) in ASSUMPTION_DISPLAY.items()
+    }
+    doc = {
+        "format_version": SENSITIVITY_FORMAT_VERSION,
+        "title": setup.title or f"riskopt: {setup.config_name}",
+        "config_name": setup.config_name,
+        "assets": assets,
+        "assumptions": assumptions,
+        "points": points,
+        "base": points[0],
+        "tornado": tornado,
+        "grids": grids,
+        "n_points": len(entries),
+        "n_errors": sum(1 for e in entries if e.result["status"] == "error"),
+        "notes": _notes(setup),
+        "method": {
+            "n_scenarios": setup.n_scenarios,
+            "horizon_days": setup.horizon_days,
+            "scenario_method": setup.scenario_method,
+            "volatility_estimator": setup.volatility_estimator,
+            "alpha": setup.alpha,
+            "risk_budget_share_of_debt": setup.budget_share,
+            "steps_per_day": setup.steps_per_day,
+            "seeding": "every point uses the run seed (common random numbers)",
+            "delay": ("market simulation delay_steps (moves the fund)" if setup.simulation_enabled else
+                      "ceil(d / steps_per_day) extra days of liquidation horizon (simulation disabled)"),
+            "fund": "market simulation" if setup.simulation_enabled else "static evaluation",
+        },
+        "meta": {
+            "format_version": SENSITIVITY_FORMAT_VERSION,
+            "package_version": package_version,
+            "config_sha256": setup.config_sha256,
+            "data_sha256": data_sha256,
+            "data_files": dict(sorted(data_files.items())),
+            "seed": int(setup.seed),
+            "as_of": setup.as_of,
+            "versions": dict(versions),
+        },
+    }
+    return canonicalize(doc)
+
+
+def sensitivity_json(doc: Mapping[str, Any]) -> str:
+    """sensitivity.json as text: sorted keys, two-space indent, strict JSON, trailing newline."""
+    return json.dumps(doc, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
 
 
 def fmt_value(kind: str, v: Any) -> str:
@@ -178,8 +373,51 @@ def sensitivity_figures(doc: dict[str, Any]) -> dict[str, FigureRef]:
 # ---------------------------------------------------------------------------------------------
 # View
 # ---------------------------------------------------------------------------------------------
-def build_view(doc: dict[str, Any], run_info: dict[str, Any]) -> dict[str, Any]:
-    """Preformatted text for the templates."""
+@dataclass(frozen=True)
+class GridView:
+    """One two-way grid: its axes, its heatmap's figure id and one table per asset plus the fund."""
+
+    x: str
+    y: str
+    x_label: str
+    y_label: str
+    id: str
+    tables: list[Table]
+
+
+@dataclass(frozen=True)
+class SensitivityView:
+    """Everything the sensitivity templates print, as text (a few run facts as given)."""
+
+    title: str
+    config_name: str
+    as_of: str | None
+    n_points: int
+    n_errors: int
+    n_scenarios: str
+    runtime: Any
+    workers: Any
+    scheduler: Any
+    distinct: Any
+    fits: Any
+    created: Any
+    command: Any
+    assets: list[str]
+    base: Table
+    base_fund: str
+    base_status: Any
+    tornado: Table
+    grids: list[GridView]
+    points: Table
+    errors: list[str]
+    notes: list[str]
+    method: dict[str, Any]
+    meta: dict[str, Any]
+    versions: str
+
+
+def build_view(doc: Mapping[str, Any], run_info: Mapping[str, Any]) -> SensitivityView:
+    """Format the document of sensitivity.json (and the run's wall-clock facts) for the templates."""
     assets = doc["assets"]
     a = doc["assumptions"]
     base = doc["base"]
@@ -214,8 +452,8 @@ def build_view(doc: dict[str, Any], run_info: dict[str, Any]) -> dict[str, Any]:
         tables.append(text_table(f"tbl-grid-{g['x']}-{g['y']}-fund".replace("_", "-"),
                              [f"Fund ({a[g['y']]['label']} / {a[g['x']]['label']})", *xs], rows,
                              [False, *[True] * len(xs)]))
-        grids.append({"x": g["x"], "y": g["y"], "x_label": a[g["x"]]["label"], "y_label": a[g["y"]]["label"],
-                      "id": f"fig-heatmap-{g['x']}-{g['y']}", "tables": tables})
+        grids.append(GridView(x=g["x"], y=g["y"], x_label=a[g["x"]]["label"], y_label=a[g["y"]]["label"],
+                              id=f"fig-heatmap-{g['x']}-{g['y']}", tables=tables))
     point_rows = []
     for p in doc["points"]:
         lt = p.get("lt") or {}
@@ -224,39 +462,37 @@ def build_view(doc: dict[str, Any], run_info: dict[str, Any]) -> dict[str, Any]:
     errors = [f"point {p['index']} ({_fmt_override(doc, p['overrides'])}): {p.get('error')}"
               for p in doc["points"] if p["status"] == "error"]
     meta = doc["meta"]
-    return {
-        "title": doc["title"],
-        "config_name": doc["config_name"],
-        "as_of": meta.get("as_of"),
-        "n_points": doc["n_points"],
-        "n_errors": doc["n_errors"],
-        "n_scenarios": f"{int(doc['method']['n_scenarios']):,}",
-        "runtime": run_info.get("runtime_seconds"),
-        "workers": run_info.get("workers"),
-        "scheduler": run_info.get("scheduler"),
-        "distinct": run_info.get("distinct_points"),
-        "fits": run_info.get("fits"),
-        "created": run_info.get("created_utc"),
-        "command": run_info.get("command"),
-        "assets_upper": [x.upper() for x in assets],
-        "assets": assets,
-        "base": text_table("tbl-base", ["Asset", "LT", "LTV"], base_rows, [False, True, True]),
-        "base_fund": fmt_usd(base.get("insurance_fund_usd")),
-        "base_status": base.get("status"),
-        "tornado": text_table("tbl-tornado", ["Assumption", "Values", *[x.upper() for x in assets], "Fund"], torn_rows,
-                          [False, False, *[True] * (len(assets) + 1)],
-                          "Lowest .. highest change from the base point over the values swept: LT in bps, "
-                          "the insurance fund in USD."),
-        "grids": grids,
-        "points": text_table("tbl-points", ["#", "Point", "Status", "Fund", *[f"{x.upper()} LT" for x in assets]],
-                         point_rows, [True, False, False, True, *[True] * len(assets)]),
-        "errors": errors,
-        "notes": doc.get("notes", []),
-        "method": doc["method"],
-        "meta": meta,
-        "versions": ", ".join(f"{k} {v}" for k, v in sorted((meta.get("versions") or {}).items())),
-    }
-
+    return SensitivityView(
+        title=doc["title"],
+        config_name=doc["config_name"],
+        as_of=meta.get("as_of"),
+        n_points=doc["n_points"],
+        n_errors=doc["n_errors"],
+        n_scenarios=f"{int(doc['method']['n_scenarios']):,}",
+        runtime=run_info.get("runtime_seconds"),
+        workers=run_info.get("workers"),
+        scheduler=run_info.get("scheduler"),
+        distinct=run_info.get("distinct_points"),
+        fits=run_info.get("fits"),
+        created=run_info.get("created_utc"),
+        command=run_info.get("command"),
+        assets=list(assets),
+        base=text_table("tbl-base", ["Asset", "LT", "LTV"], base_rows, [False, True, True]),
+        base_fund=fmt_usd(base.get("insurance_fund_usd")),
+        base_status=base.get("status"),
+        tornado=text_table("tbl-tornado", ["Assumption", "Values", *[x.upper() for x in assets], "Fund"], torn_rows,
+                           [False, False, *[True] * (len(assets) + 1)],
+                           "Lowest .. highest change from the base point over the values swept: LT in bps, "
+                           "the insurance fund in USD."),
+        grids=grids,
+        points=text_table("tbl-points", ["#", "Point", "Status", "Fund", *[f"{x.upper()} LT" for x in assets]],
+                          point_rows, [True, False, False, True, *[True] * len(assets)]),
+        errors=errors,
+        notes=list(doc.get("notes", [])),
+        method=dict(doc["method"]),
+        meta=dict(meta),
+        versions=", ".join(f"{k} {v}" for k, v in sorted((meta.get("versions") or {}).items())),
+    )
 
 def render_sensitivity_md(doc: dict[str, Any], run_info: dict[str, Any]) -> str:
     """The sweep as Markdown (tables only; the figures are in the HTML)."""
@@ -272,5 +508,6 @@ def render_sensitivity_html(doc: dict[str, Any], run_info: dict[str, Any]) -> st
     return "\n".join(ln.rstrip() for ln in html.splitlines()).strip("\n") + "\n"
 
 
-__all__ = ["build_view", "fmt_value", "plot_heatmap", "plot_tornado", "render_sensitivity_html",
-           "render_sensitivity_md", "sensitivity_figures"]
+__all__ = ["ASSUMPTION_DISPLAY", "SENSITIVITY_FORMAT_VERSION", "SensitivityView", "SweepEntry", "SweepSetup",
+           "build_view", "fmt_value", "plot_heatmap", "plot_tornado", "render_sensitivity_html",
+           "render_sensitivity_md", "sensitivity_document", "sensitivity_figures", "sensitivity_json", "tornado_span"]

@@ -1,8 +1,10 @@
-"""The view of a :class:`RunReport` shared by the Markdown and HTML templates.
+"""The run's words: what a :class:`RunReport` says, and the view the Markdown and HTML templates share.
 
-Both templates receive the same :class:`ReportView`: every number is already formatted as text here,
-so the two documents cannot disagree, and the templates only lay the pieces out. Nothing is computed
-beyond differences and formatting; the numbers come from the report.
+The pipeline hands over numbers; the sentences of a run (its status message, its assumptions,
+its labels) are written here (:func:`status_message`, :func:`run_assumptions`). Both templates
+receive the same :class:`ReportView`: every number is already formatted as text here, so the two
+documents cannot disagree, and the templates only lay the pieces out. Nothing is computed beyond
+differences and formatting; the numbers come from the report.
 """
 
 from __future__ import annotations
@@ -121,7 +123,110 @@ class ReportView:
     n_scenarios: str
 
 
-# ---------------------------------------------------------------------------------------------------------------
+# --- the run's sentences (written into the RunReport when it is assembled) ------------------------------------
+
+#: Where the fund is sized, by whether the dynamic simulation ran (params.json ``fund.sized_from``).
+FUND_SIZED_FROM = {True: "dynamic simulation with cascades", False: "static scenarios on the book"}
+
+
+def report_title(title: str | None, config_name: str) -> str:
+    """The configured title, else ``riskopt: <config name>``."""
+    return title or f"riskopt: {config_name}"
+
+
+def status_message(
+    status: str,
+    *,
+    alpha: float,
+    budget_usd: float,
+    asset_share: float,
+    guard_fails: Sequence[str],
+    solver_optimal: bool,
+    min_feasible_budget_usd: float,
+) -> str:
+    """One paragraph on the run's status: met, an asset guard not met, or the budget not met."""
+    if status == RunStatus.OK:
+        return (f"The recommended parameters keep the {alpha:.1%} CVaR of bad debt for accounts at the "
+                f"threshold within the budget of ${budget_usd:,.0f}.")
+    if guard_fails and solver_optimal:
+        return (f"Risk target not met for {', '.join(guard_fails)}: even at the lowest allowed threshold the "
+                f"{alpha:.1%} CVaR of bad debt per USD of collateral at the threshold exceeds the per-asset "
+                f"guard of {asset_share:.2%}; those assets are shown at their lowest allowed threshold. "
+                "Consider delisting them as collateral, raising lt_min's floor or the guard.")
+    return (f"Risk target not met: even at the lowest allowed thresholds the {alpha:.1%} CVaR of bad debt "
+            f"is ${min_feasible_budget_usd:,.0f}, above the budget of ${budget_usd:,.0f}. The smallest "
+            f"feasible budget is ${min_feasible_budget_usd:,.0f}; the parameters shown are the "
+            f"most conservative allowed.")
+
+
+def run_assumptions(
+    method: Mapping[str, Any],
+    *,
+    liquidation_share: float,
+    reachable_share: float,
+    gaps: Mapping[str, int],
+    no_current: Sequence[str],
+    placeholder_lt: float,
+) -> list[str]:
+    """The plain-language modelling assumptions of a run.
+
+    Parameters
+    ----------
+    method : mapping
+        The run's ``method`` record (``scenario_method``, ``horizon_days``, ``n_scenarios``,
+        ``alpha``, ``asset_guard_share``, ``book_source``, ``data_source``,
+        ``imputed_residual_cells``).
+    liquidation_share, reachable_share : float
+        Share of an asset's collateral sold in a liquidation; share of its daily volume reachable.
+    gaps : mapping of str to int
+        Days without a one-day return, per asset with any.
+    no_current : sequence of str
+        Assets the configuration gives no current parameters for.
+    placeholder_lt : float
+        The LT the book of those assets was shaped with.
+    """
+    kind, H, n = method["scenario_method"], method["horizon_days"], method["n_scenarios"]
+    alpha, share = method["alpha"], method["asset_guard_share"]
+    out = [
+        f"Scenarios: {kind.upper()} over a {H}-day liquidation horizon, {n:,} joint "
+        "price paths; prices are USDT-quoted closes treated as USD." if method["data_source"] == "binance" else
+        f"Scenarios: {kind.upper()} over a {H}-day liquidation horizon, {n:,} paths.",
+        "Optimizer worst case: every borrowing account sits exactly at its liquidation threshold when the shock "
+        "starts; its bad debt is max(LT - k, 0) per USD of collateral, k being what liquidation recovers "
+        "(collateral / debt-basket price relative x (1 - slippage) / (1 + bonus)).",
+        f"Per-asset guard: each asset's own {alpha:.1%} CVaR of bad debt per USD of collateral at the threshold "
+        f"is at most {share:.2%}, so a small asset cannot take a loose threshold by hiding in the "
+        "aggregate tail.",
+        "Book metrics: borrowers keep their health factor when parameters change (debt re-levered), so "
+        "looser thresholds mean more debt at risk.",
+        "Liquidation slippage: square-root impact of selling "
+        f"{liquidation_share:.0%} of the asset's collateral against "
+        f"{reachable_share:.0%} of its daily volume.",
+        "Static model: one shock over the horizon, no cascades or oracle lag (see the market simulation).",
+        "Debt per collateral asset follows the book's debt mix of the accounts holding it.",
+    ]
+    if method["book_source"] == "synthetic":
+        out.append("The book is synthetic, calibrated to the configured supplied and borrowed totals "
+                   "with heavy-tailed account sizes; load the real book for a live proposal.")
+    if gaps:
+        n_imputed = int(method.get("imputed_residual_cells") or 0)
+        out.append(
+            "Trading gaps: "
+            + ", ".join(f"{a} has no one-day return on {int(d)} day(s)" for a, d in gaps.items())
+            + " of the estimation window. Those days are kept for the other assets and nothing is "
+            "filled; the volatility models skip the missing days, correlations use the days "
+            "complete across all assets"
+            + (", and FHS replaces a missing residual on a drawn day with one of that asset's own "
+               f"residuals drawn at random ({n_imputed} residual cells)."
+               if kind == "fhs" else ".")
+        )
+    if no_current:
+        out.append(f"No current parameters given for {', '.join(no_current)}: the book was shaped with "
+                   f"placeholder LT {placeholder_lt} and those assets have no before/after comparison.")
+    return out
+
+
+# --- the view of a report ----------------------------------------------------------------------------------------
 
 
 def _param(d: Mapping[str, Any] | None, key: str) -> float | None:
