@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from optimizer.report.section import Section, sections_from_legacy
+from optimizer.report.section import Section
 
 #: Version of params.json / report layout. History: 1 = first release.
 FORMAT_VERSION = 1
@@ -86,11 +86,8 @@ class RunReport:
     sections : dict of str to Section
         Optional sections added by later stages, keyed by name (``backtests``,
         ``anti_procyclicality``, ``market_simulation``, ``frontier_view``, ...), printed in this
-        order; a section's ``data`` goes into params.json under its ``data_key`` (default its name).
-        A value that is not a :class:`~optimizer.report.section.Section` is converted by
-        :func:`~optimizer.report.section.legacy_section` (the protocol before typed sections).
-    json_sections : tuple of str
-        Only for such untyped values: the names whose whole value is params.json data.
+        order (HTML id ``sec-<name>``); a section's ``data`` goes into params.json under its
+        ``data_key`` (default its name).
     config_text : str
         The resolved configuration as TOML.
     """
@@ -116,19 +113,16 @@ class RunReport:
     bad_debt: np.ndarray
     bad_debt_current: np.ndarray | None = None
     sections: dict[str, Section] = field(default_factory=dict)
-    json_sections: tuple[str, ...] = ()
     config_text: str = ""
 
     def __post_init__(self) -> None:
         sections = dict(self.sections or {})
-        missing = [n for n in self.json_sections if n not in sections]
-        if missing:
-            raise ValueError(
-                f"RunReport.json_sections names {missing[0]!r} but RunReport.sections has no such key "
-                f"(it has: {', '.join(sorted(sections)) or 'none'})"
-            )
-        if not all(isinstance(s, Section) for s in sections.values()):
-            sections = sections_from_legacy(sections, self.json_sections)
+        for name, s in sections.items():
+            if not isinstance(s, Section):
+                raise TypeError(
+                    f"RunReport.sections[{name!r}] is a {type(s).__name__}; build an "
+                    "optimizer.report.Section (title, paragraphs, bullets, tables, figures, data)"
+                )
         object.__setattr__(self, "sections", sections)
 
     @property

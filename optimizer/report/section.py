@@ -9,26 +9,13 @@ cells are already text (the run's recommendations, a sweep's grid, a proposal's 
 
 from __future__ import annotations
 
-import base64
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from functools import cached_property
 from typing import Any
 
-import numpy as np
-
-from optimizer.report._format import (
-    fmt_auto,
-    fmt_bps,
-    fmt_num,
-    fmt_pct,
-    fmt_prob,
-    fmt_text,
-    fmt_usd,
-    fmt_usd_short,
-    humanize,
-)
+from optimizer.report._format import fmt_bps, fmt_num, fmt_pct, fmt_prob, fmt_text, fmt_usd, fmt_usd_short
 
 __all__ = [
     "Column",
@@ -37,8 +24,6 @@ __all__ = [
     "Format",
     "Section",
     "Table",
-    "legacy_section",
-    "sections_from_legacy",
     "slug",
     "text_table",
 ]
@@ -226,119 +211,3 @@ def slug(s: str) -> str:
     """``"frontier_view" -> "frontier-view"``: the HTML id part of a name."""
     out = "".join(c if c.isalnum() else "-" for c in s.lower())
     return "-".join(p for p in out.split("-") if p) or "section"
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Sections still handed over as dicts (until every producer builds a Section)
-# ---------------------------------------------------------------------------------------------------------------
-
-#: Keys of a dict section that describe presentation (anything else is data).
-_PRESENTATION_KEYS = ("title", "text", "bullets", "table", "tables", "figures")
-
-
-def _legacy_table(spec: Mapping[str, Any], tid: str) -> Table:
-    labels = [fmt_text(c) for c in spec.get("columns") or []]
-    rows = [tuple(r) for r in spec.get("rows") or []]
-    width = max([len(labels)] + [len(r) for r in rows]) if (labels or rows) else 0
-    labels += [""] * (width - len(labels))
-    formats = list(spec.get("formats") or [])
-    formats += ["auto"] * (width - len(formats))
-    numeric = [bool(rows)] * width
-    for r in rows:
-        for j in range(width):
-            v = r[j] if j < len(r) else None
-            if isinstance(v, str) or v is None and formats[j] == "text":
-                numeric[j] = False
-    cols = tuple(Column(lab, Format(f) if f in Format._value2member_map_ else Format.TEXT, n)
-                 for lab, f, n in zip(labels, formats, numeric))
-    return Table(cols, tuple(rows), fmt_text(spec.get("id") or tid), fmt_text(spec.get("caption") or ""))
-
-
-def _legacy_figure(spec: Mapping[str, Any], fid: str) -> Figure:
-    png = None
-    if isinstance(spec.get("png"), (bytes, bytearray)):
-        png = bytes(spec["png"])
-    elif isinstance(spec.get("png_base64"), str):
-        png = base64.b64decode(spec["png_base64"])
-    svg = spec.get("svg") if isinstance(spec.get("svg"), str) else None
-    draw = None
-    if png is None and svg is None and isinstance(spec.get("plot"), Mapping):
-        plot = spec["plot"]
-
-        def draw() -> bytes | None:
-            from optimizer.report import plots
-
-            with plots.report_style():
-                fig = plots.plot_spec(plot)
-                return None if fig is None else plots.figure_png(fig)
-
-    return Figure(fmt_text(spec.get("id") or fid), fmt_text(spec.get("caption") or ""), png, svg, draw=draw)
-
-
-def _summarise_value(v: Any) -> str:
-    if isinstance(v, Mapping):
-        return f"{len(v)} entries (see params.json)"
-    if isinstance(v, (list, tuple, np.ndarray)):
-        if len(v) <= 6 and all(not isinstance(x, (Mapping, list, tuple)) for x in v):
-            return fmt_text(list(v))
-        return f"{len(v)} items (see params.json)"
-    return fmt_text(v)
-
-
-def _data_only(spec: Any, in_json: bool) -> bool:
-    """A params.json entry that is a list or mapping of mappings without presentation keys."""
-    if in_json and isinstance(spec, (list, tuple)):
-        return all(isinstance(v, Mapping) for v in spec)
-    return (
-        in_json
-        and isinstance(spec, Mapping)
-        and bool(spec)
-        and not any(k in spec for k in _PRESENTATION_KEYS)
-        and all(isinstance(v, Mapping) for v in spec.values())
-    )
-
-
-def legacy_section(name: str, spec: Any, *, in_json: bool = False) -> Section:
-    """A :class:`Section` from a section handed over as a plain value (the protocol before Section).
-
-    A dict may use the presentation keys ``title``, ``text`` (str or list of paragraphs),
-    ``bullets``, ``table`` / ``tables`` (``columns``, ``rows``, ``formats`` named as in
-    :class:`Format`, ``caption``, ``id``) and ``figures`` (``id``, ``caption`` and one of ``png``,
-    ``png_base64``, ``svg`` or ``plot`` for :func:`optimizer.report.plots.plot_spec`). A dict with
-    none of them is shown as a key/value table; a string as a paragraph, a list as bullets. With
-    ``in_json`` the whole value is also the section's params.json data (a list or mapping of
-    mappings is then data only and not printed).
-    """
-    data = spec if in_json else None
-    if _data_only(spec, in_json):
-        return Section("", data=data)
-    title = humanize(name)
-    if isinstance(spec, str):
-        return Section(title, paragraphs=(spec,), data=data)
-    if isinstance(spec, (list, tuple)):
-        return Section(title, bullets=tuple(fmt_text(x) for x in spec), data=data)
-    if not isinstance(spec, Mapping):
-        return Section(title, paragraphs=(fmt_text(spec),), data=data)
-    sid = slug(name)
-    title = fmt_text(spec.get("title") or title)
-    if not any(k in spec for k in _PRESENTATION_KEYS[1:]):
-        rows = [(humanize(str(k)), fmt_auto(str(k), v) if not isinstance(v, (Mapping, list, tuple, np.ndarray))
-                 else _summarise_value(v)) for k, v in spec.items() if k != "title"]
-        tables = (text_table(f"tbl-{sid}", ["Item", "Value"], rows, [False, True]),) if rows else ()
-        return Section(title, tables=tables, data=data)
-    text = spec.get("text")
-    paragraphs = tuple(fmt_text(p) for p in ([text] if isinstance(text, str) else list(text or [])))
-    bullets = tuple(fmt_text(x) for x in spec.get("bullets") or [])
-    specs = ([spec["table"]] if isinstance(spec.get("table"), Mapping) else []) + [
-        t for t in spec.get("tables") or [] if isinstance(t, Mapping)
-    ]
-    tables = tuple(_legacy_table(t, f"tbl-{sid}" + (f"-{i + 1}" if i else "")) for i, t in enumerate(specs))
-    figures = tuple(_legacy_figure(f, f"fig-{sid}-{i + 1}")
-                    for i, f in enumerate(spec.get("figures") or []) if isinstance(f, Mapping))
-    return Section(title, paragraphs, bullets, tables, figures, data=data)
-
-
-def sections_from_legacy(sections: Mapping[str, Any], json_names: Sequence[str]) -> dict[str, Section]:
-    """Every entry of ``sections`` as a :class:`Section` (entries already typed are kept)."""
-    return {name: s if isinstance(s, Section) else legacy_section(name, s, in_json=name in json_names)
-            for name, s in sections.items()}

@@ -1,10 +1,9 @@
 """Report text of the validation: the VaR/ES backtests, anti-procyclicality, the crash replays.
 
 Each function formats a typed result (:class:`~optimizer.estimators.VaRBacktests`,
-:class:`~optimizer.optimize.anti_procyclicality.AntiProcyclicalityOutcome`) into a report
-section. Sections are still the ``dict`` shape of :mod:`optimizer.report._context` (``title``,
-``text``, ``bullets``, ``table``, ``tables`` and data keys); the data keys of a section named in
-``RunReport.json_sections`` are written to params.json as they are.
+:class:`~optimizer.optimize.anti_procyclicality.AntiProcyclicalityOutcome`) into a
+:class:`~optimizer.report.section.Section`; its ``data`` is what params.json keeps
+(``var_backtests``, ``anti_procyclicality``).
 """
 
 from __future__ import annotations
@@ -15,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from optimizer.estimators import BASE_ALPHA
 from optimizer.optimize import RunStatus
 from optimizer.typing import VolatilityName
+from optimizer.report.section import Column, Format, Section, Table
 
 if TYPE_CHECKING:
     from optimizer.estimators import VaRBacktests
@@ -57,8 +57,25 @@ def var_backtests_json(vbt: VaRBacktests) -> dict[str, Any]:
     return out
 
 
-def backtest_section(vbt: VaRBacktests, *, volatility: str) -> dict[str, Any]:
+#: Columns of the backtest table (the run's level) and of the table per further level.
+_BACKTEST_COLUMNS = (
+    Column("Asset"), Column("Estimator"), Column("Window", Format.NUM), Column("Test days", Format.NUM),
+    Column("Exceptions", Format.NUM), Column("Expected", Format.NUM), Column("Zone"),
+    Column("Kupiec p", Format.NUM), Column("Christoffersen p", Format.NUM),
+    Column("Cond. coverage p", Format.NUM), Column("ES Z2", Format.NUM), Column("ES p", Format.NUM),
+    Column("Fallback days", Format.PCT), Column("Passes"), Column("Used"),
+)
+_LEVEL_COLUMNS = (
+    Column("Asset"), Column("Estimator"), Column("Test days", Format.NUM), Column("Exceptions", Format.NUM),
+    Column("Expected", Format.NUM), Column("Zone"), Column("Kupiec p", Format.NUM),
+    Column("Christoffersen p", Format.NUM), Column("ES p", Format.NUM),
+)
+
+
+def backtest_section(vbt: VaRBacktests, *, volatility: str) -> Section:
     """The report section ``backtests``: a table per asset and estimator, verdicts in bullets.
+
+    Its data is the params.json block ``var_backtests`` (:func:`var_backtests_json`).
 
     Parameters
     ----------
@@ -72,7 +89,7 @@ def backtest_section(vbt: VaRBacktests, *, volatility: str) -> dict[str, Any]:
     lv = ", ".join(f"{a:.1%}" for a in vbt.levels)
     days = "every day after the first training window" if s["test_days"] is None else (
         f"the last {s['test_days']} days up to {s['as_of']}")
-    text = [
+    text = (
         f"Rolling out-of-sample one-day VaR and ES at {lv} for each volatility estimator, on each "
         f"asset's own price history up to {s['as_of']}. Test period: {days}; the model is refitted "
         f"every {s['refit_every']} days on the {s['window']} days before (fewer for assets with a "
@@ -84,37 +101,30 @@ def backtest_section(vbt: VaRBacktests, *, volatility: str) -> dict[str, Any]:
         "Acerbi-Szekely Z2 test of ES with critical values simulated from the fitted Student-t "
         f"({s['es_sims']} simulations). An estimator passes when it is green and no test rejects "
         "at 5 %.",
-    ]
-    cols = ["Asset", "Estimator", "Window", "Test days", "Exceptions", "Expected", "Zone",
-            "Kupiec p", "Christoffersen p", "Cond. coverage p", "ES Z2", "ES p", "Fallback days",
-            "Passes", "Used"]
-    fmts = ["text", "text", "num", "num", "num", "num", "text", "num", "num", "num", "num", "num",
-            "pct", "text", "text"]
+    )
     rows = []
     for a, per in vbt.results.items():
         for e, m in per.items():
             if "error" in m:
-                rows.append([a, e, None, None, None, None, "failed", None, None, None, None, None,
-                             None, "no", ""])
+                rows.append((a, e, None, None, None, None, "failed", None, None, None, None, None,
+                             None, "no", ""))
                 continue
-            rows.append([a, e, m["window"], m["n"], m["exceptions"], round(m["expected"], 1),
+            rows.append((a, e, m["window"], m["n"], m["exceptions"], round(m["expected"], 1),
                          m["zone"], round(m["kupiec_p"], 3), round(m["christoffersen_p"], 3),
                          round(m["cc_p"], 3), round(m["es_z2"], 3), round(m["es_p"], 3),
                          m["fallback_share"], "yes" if m["passes"] else "no",
-                         "yes" if (m["chosen"] and chosen_used) else ""])
-    tables = []
+                         "yes" if (m["chosen"] and chosen_used) else ""))
+    tables = [Table(_BACKTEST_COLUMNS, tuple(rows), id="tbl-backtests")]
     extra = [a for a in vbt.levels if a != BASE_ALPHA]
-    for alpha in extra:
+    for i, alpha in enumerate(extra):
         key = f"{alpha:g}"
-        xrows = [[a, e, m["levels"][key]["n"], m["levels"][key]["exceptions"],
-                  round(m["levels"][key]["expected"], 1), m["levels"][key]["zone"],
-                  round(m["levels"][key]["kupiec_p"], 3), round(m["levels"][key]["christoffersen_p"], 3),
-                  round(m["levels"][key]["es_p"], 3)]
-                 for a, per in vbt.results.items() for e, m in per.items() if "error" not in m]
-        tables.append({"columns": ["Asset", "Estimator", "Test days", "Exceptions", "Expected", "Zone",
-                                   "Kupiec p", "Christoffersen p", "ES p"],
-                       "formats": ["text", "text", "num", "num", "num", "text", "num", "num", "num"],
-                       "rows": xrows, "caption": f"The same forecasts at the configured {alpha:.1%}."})
+        xrows = tuple((a, e, m["levels"][key]["n"], m["levels"][key]["exceptions"],
+                       round(m["levels"][key]["expected"], 1), m["levels"][key]["zone"],
+                       round(m["levels"][key]["kupiec_p"], 3), round(m["levels"][key]["christoffersen_p"], 3),
+                       round(m["levels"][key]["es_p"], 3))
+                      for a, per in vbt.results.items() for e, m in per.items() if "error" not in m)
+        tables.append(Table(_LEVEL_COLUMNS, xrows, id=f"tbl-backtests-{i + 2}",
+                            caption=f"The same forecasts at the configured {alpha:.1%}."))
     bullets = []
     for a in vbt.results:
         ok = vbt.passing.get(a, ())
@@ -134,13 +144,8 @@ def backtest_section(vbt: VaRBacktests, *, volatility: str) -> dict[str, Any]:
                        "every asset; set it to 'auto' to use each asset's best passing estimator.")
     bullets.append(f"Backtest cost: {vbt.seconds:.1f} s" + (" (computed earlier in this process)." if vbt.cached
                                                            else "."))
-    return {
-        "title": "Backtests of the volatility estimators",
-        "text": text,
-        "bullets": bullets,
-        "table": {"columns": cols, "formats": fmts, "rows": rows, "id": "tbl-backtests"},
-        "tables": tables,
-    }
+    return Section("Backtests of the volatility estimators", paragraphs=text, bullets=tuple(bullets),
+                   tables=tuple(tables), data=var_backtests_json(vbt), data_key="var_backtests")
 
 
 def _how(out: AntiProcyclicalityOutcome) -> str:
@@ -212,11 +217,21 @@ def _bullets(out: AntiProcyclicalityOutcome) -> list[str]:
     return bullets
 
 
-def anti_procyclicality_section(out: AntiProcyclicalityOutcome) -> dict[str, Any]:
+#: Columns of the anti-procyclicality table.
+_APC_COLUMNS = (
+    Column("Asset"), Column("Model LTV", Format.PCT), Column("Applied LTV", Format.PCT),
+    Column("Haircut +bps", Format.NUM), Column("Model LT", Format.PCT), Column("Applied LT", Format.PCT),
+    Column("LT -bps", Format.NUM), Column("Binds"),
+)
+
+
+def anti_procyclicality_section(out: AntiProcyclicalityOutcome) -> Section:
     """The report section ``anti_procyclicality``: what the policy did, per asset.
 
-    Its data keys (``method``, ``binds``, ``haircut_increase_bps``, ``lt_decrease_bps``,
-    ``model_params`` and the method's own) go to params.json.
+    Its data (params.json ``anti_procyclicality``) holds ``method``, ``binds``,
+    ``haircut_increase_bps``, ``lt_decrease_bps``, ``model_params`` and the method's own keys, and,
+    so the block keeps its bytes, the section's text and table as they were written before sections
+    were typed (``title``, ``text``, ``bullets``, ``table``).
     """
     assets = out.assets
     model, applied = out.model, out.applied
@@ -229,17 +244,14 @@ def anti_procyclicality_section(out: AntiProcyclicalityOutcome) -> dict[str, Any
                + f"; largest haircut increase {haircut_bps.max():.0f} bps.")
     rows = [[a, ltv0[i], ltv1[i], round(float(haircut_bps[i]), 1), lt0[i], lt1[i], round(float(lt_bps[i]), 1),
              "yes" if binds[i] else "no"] for i, a in enumerate(assets)]
-    return {
-        "title": "Anti-procyclicality",
-        "text": [_how(out), summary],
-        "bullets": _bullets(out),
-        "table": {
-            "columns": ["Asset", "Model LTV", "Applied LTV", "Haircut +bps", "Model LT", "Applied LT",
-                        "LT -bps", "Binds"],
-            "formats": ["text", "pct", "pct", "num", "pct", "pct", "num", "text"],
-            "rows": rows,
-            "id": "tbl-anti-procyclicality",
-        },
+    title, text, bullets = "Anti-procyclicality", [_how(out), summary], _bullets(out)
+    table = Table(_APC_COLUMNS, tuple(tuple(r) for r in rows), id="tbl-anti-procyclicality")
+    data = {
+        "title": title,
+        "text": text,
+        "bullets": bullets,
+        "table": {"columns": table.header, "formats": [c.format.value for c in table.columns], "rows": rows,
+                  "id": table.id},
         "method": out.method,
         "binds": {a: bool(binds[i]) for i, a in enumerate(assets)},
         "haircut_increase_bps": {a: float(haircut_bps[i]) for i, a in enumerate(assets)},
@@ -247,6 +259,7 @@ def anti_procyclicality_section(out: AntiProcyclicalityOutcome) -> dict[str, Any
         "model_params": model.to_dict(),
         **_details(out),
     }
+    return Section(title, paragraphs=tuple(text), bullets=tuple(bullets), tables=(table,), data=data)
 
 
 def attach_validation_sections(
@@ -260,16 +273,12 @@ def attach_validation_sections(
 
     ``backtests`` is None when the report leaves them out (``[backtest] in_report = false``).
     """
-    sections = dict(report.sections or {})
-    json_names = list(report.json_sections)
+    sections = dict(report.sections)
     if backtests is not None:
         sections["backtests"] = backtest_section(backtests, volatility=volatility)
-        sections["var_backtests"] = var_backtests_json(backtests)
-        json_names.append("var_backtests")
     if anti_procyclicality is not None:
         sections["anti_procyclicality"] = anti_procyclicality_section(anti_procyclicality)
-        json_names.append("anti_procyclicality")
-    return dataclasses.replace(report, sections=sections, json_sections=tuple(dict.fromkeys(json_names)))
+    return dataclasses.replace(report, sections=sections)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -130,13 +130,9 @@ def test_unserialisable_value_names_its_path():
         params_json(r)
 
 
-def test_untyped_sections_still_convert():
-    """A stage that still hands a dict: json_sections names its params.json data."""
-    r = build_report(sections={"x": {"title": "X", "text": "t", "n": 1}}, json_sections=("x",))
-    assert isinstance(r.sections["x"], Section) and r.sections["x"].paragraphs == ("t",)
-    assert params_dict(r)["x"] == {"title": "X", "text": "t", "n": 1}
-    with pytest.raises(ValueError, match=r"json_sections names 'nope'"):
-        build_report(json_sections=("nope",))
+def test_untyped_section_is_a_type_error():
+    with pytest.raises(TypeError, match=r"RunReport.sections\['x'\] is a dict; build an optimizer.report.Section"):
+        build_report(sections={"x": {"title": "X"}})
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from optimizer.report import params_dict, render_markdown
-from optimizer.report.section import Column, Figure, Format, Section, Table, legacy_section, text_table
+from optimizer.report.section import Column, Figure, Format, Section, Table, text_table
 from optimizer.report.simulation import frontier_section, simulation_section
 
 from .conftest import build_report
@@ -43,21 +43,6 @@ def test_section_data_and_visibility():
     assert Section("T").shown and Section("", paragraphs=("p",)).shown
     s = Section("T", paragraphs=["p"], tables=[text_table("t", ["a"], [["1"]], [False])])
     assert isinstance(s.paragraphs, tuple) and isinstance(s.tables, tuple)
-
-
-def test_legacy_dicts_keep_their_old_layout():
-    s = legacy_section("anti_procyclicality", {
-        "title": "APC", "text": ["one", "two"], "bullets": ["b"], "method": "floor",
-        "table": {"columns": ["Asset", "LTV", "bps"], "formats": ["text", "pct", "num"],
-                  "rows": [["eth", 0.8, 12.5], ["usdc", None, None]], "id": "tbl-apc"},
-    }, in_json=True)
-    assert (s.title, s.paragraphs, s.bullets) == ("APC", ("one", "two"), ("b",))
-    t = s.tables[0]
-    assert t.id == "tbl-apc" and t.cells == [["eth", "80.00%", "12.5"], ["usdc", "n/a", "n/a"]]
-    assert t.numeric == [False, True, True]  # unlike a TEXT column, a missing number stays right-aligned
-    assert s.data["method"] == "floor"
-    hidden = legacy_section("var_backtests", {"eth": {"garch": {}}}, in_json=True)
-    assert not hidden.shown and hidden.data == {"eth": {"garch": {}}}
 
 
 def _stage():

@@ -59,16 +59,20 @@ def test_var_backtests_json(vbt):
 
 def test_backtest_section_with_auto(vbt):
     sec = backtest_section(vbt, volatility="auto")
-    assert sec["title"] == "Backtests of the volatility estimators"
-    assert "97.5%" in sec["text"][0] and "the last 250 days up to 2025-06-12" in sec["text"][0]
-    rows = sec["table"]["rows"]
-    assert len(rows) == 4 and len(sec["table"]["columns"]) == len(sec["table"]["formats"]) == len(rows[0])
-    assert rows[1] == ["eth", "garch", 500, 250, 2, 2.5, "green", 0.512, 0.7, 0.6, -0.123, 0.4, 0.0, "yes", "yes"]
-    assert rows[3][:7] == ["wbtc", "garch", None, None, None, None, "failed"]
-    assert sec["tables"][0]["caption"] == "The same forecasts at the configured 97.5%."
-    assert [r[:4] for r in sec["tables"][0]["rows"]] == [["eth", "ewma", 250, 6], ["eth", "garch", 250, 5],
-                                                         ["wbtc", "ewma", 250, 12]]
-    assert sec["bullets"] == [
+    assert sec.title == "Backtests of the volatility estimators"
+    assert "97.5%" in sec.paragraphs[0] and "the last 250 days up to 2025-06-12" in sec.paragraphs[0]
+    main, level = sec.tables
+    rows = main.rows
+    assert main.id == "tbl-backtests" and len(rows) == 4 and len(main.columns) == len(rows[0])
+    assert rows[1] == ("eth", "garch", 500, 250, 2, 2.5, "green", 0.512, 0.7, 0.6, -0.123, 0.4, 0.0, "yes", "yes")
+    assert main.cells[1][-3:] == ["0.00%", "yes", "yes"] and main.cells[3][2:7] == ["n/a"] * 4 + ["failed"]
+    assert rows[3][:7] == ("wbtc", "garch", None, None, None, None, "failed")
+    assert main.numeric[:3] == [False, False, True]  # a failed fit's missing numbers keep the column numeric
+    assert level.id == "tbl-backtests-2" and level.caption == "The same forecasts at the configured 97.5%."
+    assert [r[:4] for r in level.rows] == [("eth", "ewma", 250, 6), ("eth", "garch", 250, 5),
+                                           ("wbtc", "ewma", 250, 12)]
+    assert sec.data_key == "var_backtests" and sec.data == var_backtests_json(vbt)
+    assert list(sec.bullets) == [
         "eth: passes with ewma, garch; used: garch",
         "wbtc: no estimator passes; used: ewma (least bad); failed to fit: garch",
         "usdc: not backtested: only 299 daily returns up to as_of; garch used",
@@ -78,10 +82,10 @@ def test_backtest_section_with_auto(vbt):
 
 def test_backtest_section_without_auto(vbt):
     sec = backtest_section(VaRBacktests(**{**vbt.__dict__, "cached": True}), volatility="garch")
-    assert all(r[-1] == "" for r in sec["table"]["rows"])  # nothing is "used" per asset
-    assert sec["bullets"][0] == "eth: passes with ewma, garch; best: garch"
-    assert sec["bullets"][-2].startswith("The scenarios use [estimators] volatility = 'garch' for every asset")
-    assert sec["bullets"][-1] == "Backtest cost: 1.2 s (computed earlier in this process)."
+    assert all(r[-1] == "" for r in sec.tables[0].rows)  # nothing is "used" per asset
+    assert sec.bullets[0] == "eth: passes with ewma, garch; best: garch"
+    assert sec.bullets[-2].startswith("The scenarios use [estimators] volatility = 'garch' for every asset")
+    assert sec.bullets[-1] == "Backtest cost: 1.2 s (computed earlier in this process)."
 
 
 def _outcome(method, **kw):
@@ -97,12 +101,17 @@ def test_anti_procyclicality_section_floor():
     out = _outcome("floor", long_volatility=np.array([0.03, 0.025, 0.001]),
                    forecast_volatility=np.array([0.02, 0.025, 0.0005]),
                    history_start=("2017-08-17", "2019-01-01", None))
-    sec = anti_procyclicality_section(out)
-    assert sec["text"][0].startswith("Floor: the scenarios are rescaled")
-    assert sec["text"][1] == "Applied: floor. It binds for 1 of 3 assets (eth); largest haircut increase 550 bps."
-    assert sec["bullets"][0] == "eth: full-history daily volatility 3.00% vs forecast 2.00% (since 2017-08-17)"
-    assert sec["bullets"][2].endswith("(since None)")
+    section = anti_procyclicality_section(out)
+    assert section.paragraphs[0].startswith("Floor: the scenarios are rescaled")
+    assert section.paragraphs[1] == ("Applied: floor. It binds for 1 of 3 assets (eth); largest haircut "
+                                     "increase 550 bps.")
+    assert section.bullets[0] == "eth: full-history daily volatility 3.00% vs forecast 2.00% (since 2017-08-17)"
+    assert section.bullets[2].endswith("(since None)")
+    assert section.tables[0].rows[0] == ("eth", 0.78, 0.725, 550.0, 0.82, 0.8, 200.0, "yes")
+    assert section.tables[0].cells[0] == ["eth", "78.00%", "72.50%", "550", "82.00%", "80.00%", "200", "yes"]
+    sec = section.data
     assert sec["table"]["rows"][0] == ["eth", 0.78, 0.725, 550.0, 0.82, 0.8, 200.0, "yes"]
+    assert sec["text"] == list(section.paragraphs) and sec["title"] == section.title
     assert sec["binds"] == {"eth": True, "wbtc": False, "usdc": False}
     assert sec["haircut_increase_bps"]["eth"] == pytest.approx(550.0)
     assert sec["lt_decrease_bps"]["eth"] == pytest.approx(200.0)
@@ -119,7 +128,7 @@ def test_anti_procyclicality_section_stress_weight_with_a_failed_alternative():
     pool = StressPool(terminal=np.ones((40, 3)), n_windows=400, first_t0="2021-01-01", last_t0="2025-06-10",
                       cut_basket_move=-0.1234, worst_t0=("2022-05-09", "2022-06-12"))
     sec = anti_procyclicality_section(_outcome("stress_weight", stress=pool, n_stress_scenarios=2500,
-                                               alternative=Alt()))
+                                               alternative=Alt())).data
     assert sec["text"][0].startswith("Stress weight: 25% of the 10,000 scenarios are replaced by historical "
                                      "2-day windows")
     assert "40 of 400 windows" in sec["text"][0]
@@ -135,7 +144,7 @@ def test_anti_procyclicality_section_stress_weight_with_a_failed_alternative():
 
 
 def test_anti_procyclicality_section_buffer():
-    sec = anti_procyclicality_section(_outcome("buffer"))
+    sec = anti_procyclicality_section(_outcome("buffer")).data
     assert sec["text"][0] == ("Buffer: each haircut (1 - LTV) is held 25% above the model's value, capped at "
                               "100 % (LTV >= 0); liquidation thresholds are unchanged.")
     assert sec["bullets"] == [] and "stress_pool" not in sec and "long_vol_daily" not in sec
@@ -144,8 +153,7 @@ def test_anti_procyclicality_section_buffer():
 def test_attach_validation_sections(vbt):
     report = build_report()
     out = attach_validation_sections(report, vbt, _outcome("buffer"), volatility="auto")
-    assert {"backtests", "var_backtests", "anti_procyclicality"} <= set(out.sections)
-    assert out.json_sections[-2:] == ("var_backtests", "anti_procyclicality")
+    assert {"backtests", "anti_procyclicality"} <= set(out.sections) and "var_backtests" not in out.sections
     params = params_dict(out)
     assert params["var_backtests"]["usdc"] == {"skipped": "only 299 daily returns up to as_of"}
     assert params["anti_procyclicality"]["method"] == "buffer"
@@ -153,4 +161,4 @@ def test_attach_validation_sections(vbt):
     assert "## Backtests of the volatility estimators" in md and "## Anti-procyclicality" in md
     assert "## Var backtests" not in md  # the JSON block is presented by the section above
     same = attach_validation_sections(report, None, None, volatility="garch")
-    assert same.sections == report.sections and same.json_sections == report.json_sections
+    assert same.sections == report.sections
