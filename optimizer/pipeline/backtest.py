@@ -118,6 +118,7 @@ def _replay_episode(cfg: RunConfig, history: pd.DataFrame, start: str, end: str,
     from optimizer.pipeline.run import run
     from optimizer.protocol.kernels import bad_debt_static
     from optimizer.protocol.mechanics import debt_at_threshold_factor, relever_factor
+    from optimizer.protocol.replay import asset_buffers
     from optimizer.report import validation as words
     from optimizer.scenarios import episode_coverage, realised_path
 
@@ -185,29 +186,24 @@ def _replay_episode(cfg: RunConfig, history: pd.DataFrame, start: str, end: str,
         tail_src = words.tail_source(n_sim, L, run_horizon=None)
 
     fund = float(report.insurance_fund_usd)
+    buf = asset_buffers(relatives[0], params, sim_min)
     per_asset: dict[str, Any] = {}
     for i, a in enumerate(assets):
-        worst_rel = float(relatives[0, :, i].min())
-        drop = 1.0 - worst_rel
-        lt = float(params.liquidation_threshold[i])
-        ltv = float(params.ltv[i])
-        bonus = float(params.liquidation_bonus[i])
-        insolvency_buffer = 1.0 - lt * (1.0 + bonus)
-        liq_distance = 1.0 - ltv / lt if lt > 0 else None
-        p = float(np.mean(sim_min[:, i] <= worst_rel))
-        day = path.info["dates"][int(np.argmin(relatives[0, :, i]))]
+        p = float(buf.tail_probability[i])
+        drop = float(buf.drop[i])
         per_asset[a] = {
             "worst_move": -drop,
-            "worst_day": day,
-            "end_move": float(relatives[0, -1, i] - 1.0),
-            "liquidation_threshold": lt,
-            "ltv": ltv,
-            "liquidation_bonus": bonus,
-            "insolvency_buffer": insolvency_buffer,
-            "lt_ltv_gap": lt - ltv,
-            "liquidation_distance_at_max_ltv": liq_distance,
-            "margin_to_insolvency_buffer": insolvency_buffer - drop,
-            "beyond_insolvency_buffer": bool(drop > insolvency_buffer),
+            "worst_day": path.info["dates"][int(buf.worst_day[i])],
+            "end_move": float(buf.end_move[i]),
+            "liquidation_threshold": float(params.liquidation_threshold[i]),
+            "ltv": float(params.ltv[i]),
+            "liquidation_bonus": float(params.liquidation_bonus[i]),
+            "insolvency_buffer": float(buf.insolvency_buffer[i]),
+            "lt_ltv_gap": float(buf.lt_ltv_gap[i]),
+            "liquidation_distance_at_max_ltv": (None if np.isnan(buf.liquidation_distance[i])
+                                                else float(buf.liquidation_distance[i])),
+            "margin_to_insolvency_buffer": float(buf.margin_to_insolvency_buffer[i]),
+            "beyond_insolvency_buffer": bool(buf.beyond_insolvency_buffer[i]),
             "tail_probability": p,
             "plausibility": words.plausibility(p, n_sim, drop),
             "current": current.asset_dict(a) if inp.has_current[i] else None,

@@ -1,0 +1,92 @@
+"""What a realised price path did to each asset's buffers (the per-asset figures of a crash replay)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from optimizer.protocol.params import RiskParams
+
+__all__ = ["AssetBuffers", "asset_buffers"]
+
+
+@dataclass(frozen=True, eq=False)
+class AssetBuffers:
+    """Per asset (arrays of shape (n_assets,)): the realised move against the parameters' buffers.
+
+    Attributes
+    ----------
+    worst_relative : ndarray
+        Lowest close of the path relative to its start.
+    worst_day : ndarray of int
+        Index of the day of that close.
+    end_move : ndarray
+        Last close relative to the start, minus 1.
+    drop : ndarray
+        ``1 - worst_relative``.
+    insolvency_buffer : ndarray
+        ``1 - LT (1 + bonus)``: the drop that makes an account at the threshold insolvent.
+    lt_ltv_gap : ndarray
+        ``LT - LTV``.
+    liquidation_distance : ndarray
+        ``1 - LTV / LT``: the drop that takes a borrower at the maximum LTV to liquidation (NaN
+        where LT = 0).
+    margin_to_insolvency_buffer : ndarray
+        ``insolvency_buffer - drop``.
+    beyond_insolvency_buffer : ndarray of bool
+        ``drop > insolvency_buffer``.
+    tail_probability : ndarray
+        Share of the model's paths whose lowest point is at least as low as the realised one.
+    """
+
+    worst_relative: np.ndarray
+    worst_day: np.ndarray
+    end_move: np.ndarray
+    drop: np.ndarray
+    insolvency_buffer: np.ndarray
+    lt_ltv_gap: np.ndarray
+    liquidation_distance: np.ndarray
+    margin_to_insolvency_buffer: np.ndarray
+    beyond_insolvency_buffer: np.ndarray
+    tail_probability: np.ndarray
+
+
+def asset_buffers(path: np.ndarray, params: RiskParams, model_lows: np.ndarray) -> AssetBuffers:
+    """The realised path ``path`` against ``params``' buffers and the model's distribution of lows.
+
+    Parameters
+    ----------
+    path : ndarray of shape (n_days, n_assets)
+        Daily closes relative to the close before the first day.
+    params : RiskParams
+        The parameters in force (assets in the order of the columns).
+    model_lows : ndarray of shape (n_paths, n_assets)
+        The lowest relative of each of the model's paths over the same number of days.
+
+    Returns
+    -------
+    AssetBuffers
+    """
+    path = np.asarray(path, dtype=float)
+    lows = np.asarray(model_lows, dtype=float)
+    lt = np.asarray(params.liquidation_threshold, dtype=float)
+    ltv = np.asarray(params.ltv, dtype=float)
+    bonus = np.asarray(params.liquidation_bonus, dtype=float)
+    worst = path.min(axis=0)
+    drop = 1.0 - worst
+    buffer = 1.0 - lt * (1.0 + bonus)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        distance = np.where(lt > 0, 1.0 - ltv / lt, np.nan)
+    return AssetBuffers(
+        worst_relative=worst,
+        worst_day=np.argmin(path, axis=0),
+        end_move=path[-1] - 1.0,
+        drop=drop,
+        insolvency_buffer=buffer,
+        lt_ltv_gap=lt - ltv,
+        liquidation_distance=distance,
+        margin_to_insolvency_buffer=buffer - drop,
+        beyond_insolvency_buffer=drop > buffer,
+        tail_probability=np.mean(lows <= worst, axis=0),
+    )
