@@ -261,3 +261,46 @@ def test_float64_kernel_equals_numpy_on_random_books(args):
     attributed = bad_debt_static(book, rel, p, slippage=slip, dtype=np.float64, by_asset=True)
     np.testing.assert_allclose(attributed.total, want, rtol=1e-9, atol=1e-6)
     np.testing.assert_allclose(attributed.by_asset.sum(axis=1), want, rtol=1e-9, atol=1e-6)
+
+
+_CACHE_PROBE = """
+import json
+import numpy as np
+from optimizer.protocol import _sim_kernel, kernels
+from optimizer.protocol.book import Book
+from optimizer.protocol.params import RiskParams
+from optimizer.protocol.simulation import simulate_market
+assets = ("eth", "usdc")
+book = Book.from_dense(assets, [[100.0, 0.0]], [[0.0, 75.0]])
+p = RiskParams(assets, ltv=[0.75, 0.0], liquidation_threshold=[0.8, 0.0],
+               liquidation_bonus=[0.05, 0.0])
+simulate_market(book, np.array([[[0.7, 1.0]]]), p, adv_usd=[1e9, 1e9], sigma_daily=[0.03, 0.0])
+kernels.bad_debt_static(book, np.array([[0.7, 1.0]]), p)
+kernels.bad_debt_static(book, np.array([[0.7, 1.0]]), p, by_asset=True)
+print(json.dumps({f.__name__: [sum(f.stats.cache_hits.values()), sum(f.stats.cache_misses.values())]
+                  for f in (_sim_kernel.simulate_kernel, kernels._compact_kernel,
+                            kernels._csr_kernel)}))
+"""
+
+
+@pytest.mark.slow
+def test_kernels_taking_named_tuples_load_from_the_cache():
+    """numba caches functions of NamedTuples: a second process compiles nothing."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(kernels.__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    runs = [
+        json.loads(
+            subprocess.run(
+                [sys.executable, "-c", _CACHE_PROBE], env=env, cwd=root, check=True,
+                capture_output=True, text=True,
+            ).stdout
+        )
+        for _ in range(2)  # the first fills the cache if this process has not
+    ]
+    assert runs[1] == {name: [1, 0] for name in runs[1]}, runs
