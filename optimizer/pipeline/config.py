@@ -247,7 +247,7 @@ class SensitivitySection:
     n_scenarios: int = field(default=20_000, metadata=_rng(100, 5_000_000))
     alpha: tuple[float, ...] = (0.975, 0.99, 0.995)
     vol_multiplier: tuple[float, ...] = (0.75, 1.0, 1.5, 2.0)
-    corr_stress: tuple[float, ...] = (0.0, 0.25, 0.5)
+    comonotone_share: tuple[float, ...] = (0.0, 0.25, 0.5)
     liquidity_multiplier: tuple[float, ...] = (0.25, 0.5, 1.0, 2.0)
     horizon_days: tuple[int, ...] = (1, 2, 3, 5)
     bonus_shift: tuple[float, ...] = (-0.02, 0.0, 0.02)
@@ -257,7 +257,7 @@ class SensitivitySection:
         metadata=_one_of(*SCENARIO_VOLATILITIES),
     )
     window_days: tuple[int, ...] = (730, 1095, 1460)
-    grids: tuple[tuple[str, ...], ...] = (("vol_multiplier", "corr_stress"),)
+    grids: tuple[tuple[str, ...], ...] = (("vol_multiplier", "comonotone_share"),)
     workers: int = field(default=2, metadata=_rng(1, 256))
 
 
@@ -356,7 +356,8 @@ class RunConfig:
         """SHA-256 of the resolved configuration without the sections ``exclude``.
 
         Renamed keys are hashed under the names they had when hashes were first recorded
-        (:data:`RENAMED_KEYS`): a rename is not a change of configuration, so it changes no hash.
+        (:data:`RENAMED_KEYS`), also where ``[sensitivity] grids`` names them: a rename is not a
+        change of configuration, so it changes no hash.
         """
         d = self.to_dict()
         for section in exclude:
@@ -364,6 +365,8 @@ class RunConfig:
         for (section, old), new in RENAMED_KEYS.items():
             if section in d and new in d[section]:
                 d[section] = {(old if k == new else k): v for k, v in d[section].items()}
+            if section == "sensitivity" and "sensitivity" in d:
+                d[section]["grids"] = [[old if n == new else n for n in g] for g in d[section]["grids"]]
         blob = json.dumps(d, sort_keys=True, separators=(",", ":"), default=str)
         return hashlib.sha256(blob.encode()).hexdigest()
 
@@ -383,6 +386,7 @@ class RunConfig:
 RENAMED_KEYS: dict[tuple[str, str], str] = {
     ("scenarios", "corr_stress"): "comonotone_share",
     ("scenarios", "price_corr_stress"): "price_correlation_stress",
+    ("sensitivity", "corr_stress"): "comonotone_share",
 }
 
 

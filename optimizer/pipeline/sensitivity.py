@@ -8,7 +8,8 @@ values of each):
 =====================  ======================================================================
 ``alpha``              CVaR confidence of the risk budget (``[optimizer] alpha``)
 ``vol_multiplier``     every asset's volatility scaled (``[scenarios] vol_multiplier``)
-``corr_stress``        positions crashing together (``[scenarios] comonotone_share``)
+``comonotone_share``   weight of the scenarios where every position crashes together
+                       (``[scenarios] comonotone_share``)
 ``liquidity_multiplier`` the volume liquidators can reach (``[liquidity] liquidity_multiplier``)
 ``delay_steps``        liquidation delay, in steps of the dynamic market simulation
                        (``[simulation] delay_steps``). The convex core is static, so a delay moves
@@ -52,7 +53,7 @@ import numpy as np
 
 from optimizer._random import RunStreams
 from optimizer.exceptions import ConfigError, OptimizerError
-from optimizer.pipeline.config import RunConfig
+from optimizer.pipeline.config import RENAMED_KEYS, RunConfig
 from optimizer.pipeline.progress import Progress, Silent
 from optimizer.report.sensitivity import (  # noqa: F401 (sensitivity_json re-exported)
     ASSUMPTION_DISPLAY,
@@ -80,7 +81,7 @@ def base_value(cfg: RunConfig, name: str) -> Any:
     return {
         "alpha": alpha,
         "vol_multiplier": cfg.scenarios.vol_multiplier,
-        "corr_stress": cfg.scenarios.comonotone_share,
+        "comonotone_share": cfg.scenarios.comonotone_share,
         "liquidity_multiplier": cfg.liquidity.liquidity_multiplier,
         "delay_steps": cfg.simulation.delay_steps if cfg.simulation.enabled else 0,
         "bonus_shift": 0.0,
@@ -112,9 +113,9 @@ def check_sensitivity(cfg: RunConfig) -> None:
             raise ConfigError(f"[sensitivity] grids: each grid names two different assumptions, got {list(grid)}")
         for name in grid:
             if name not in ASSUMPTIONS:
-                raise ConfigError(
-                    f"[sensitivity] grids: {name!r} is not an assumption; use one of {', '.join(ASSUMPTIONS)}"
-                )
+                new = RENAMED_KEYS.get(("sensitivity", name))
+                hint = f"{name!r} was renamed: use {new!r}" if new else f"{name!r} is not an assumption"
+                raise ConfigError(f"[sensitivity] grids: {hint}; use one of {', '.join(ASSUMPTIONS)}")
     for v in s.alpha:
         if not 0.5 <= v < 1:
             raise ConfigError(f"[sensitivity] alpha = {v} must be in [0.5, 1)")
@@ -122,9 +123,9 @@ def check_sensitivity(cfg: RunConfig) -> None:
         for v in getattr(s, name):
             if not v > 0:
                 raise ConfigError(f"[sensitivity] {name} = {v} must be > 0")
-    for v in s.corr_stress:
+    for v in s.comonotone_share:
         if not 0 <= v <= 1:
-            raise ConfigError(f"[sensitivity] corr_stress = {v} must be in [0, 1]")
+            raise ConfigError(f"[sensitivity] comonotone_share = {v} must be in [0, 1]")
     for name, lo in (("horizon_days", 1), ("delay_steps", 0), ("window_days", 60)):
         for v in getattr(s, name):
             if v < lo:
@@ -152,8 +153,8 @@ def point_config(cfg: RunConfig, overrides: dict[str, Any]) -> RunConfig:
         out = out.with_overrides("optimizer", alpha=float(o["alpha"]))
     if "vol_multiplier" in o:
         out = out.with_overrides("scenarios", vol_multiplier=float(o["vol_multiplier"]))
-    if "corr_stress" in o:
-        out = out.with_overrides("scenarios", comonotone_share=float(o["corr_stress"]))
+    if "comonotone_share" in o:
+        out = out.with_overrides("scenarios", comonotone_share=float(o["comonotone_share"]))
     if "liquidity_multiplier" in o:
         out = out.with_overrides("liquidity", liquidity_multiplier=float(o["liquidity_multiplier"]))
     horizon = int(o.get("horizon_days", cfg.scenarios.horizon_days)) + delay_days(cfg, int(o.get("delay_steps", 0)))

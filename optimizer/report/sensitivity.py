@@ -36,14 +36,14 @@ MD_TEMPLATE = "sensitivity.md.j2"
 HTML_TEMPLATE = "sensitivity.html.j2"
 
 
-#: Version of sensitivity.json.
-SENSITIVITY_FORMAT_VERSION = 1
+#: Version of sensitivity.json (2: the ``corr_stress`` assumption is named ``comonotone_share``).
+SENSITIVITY_FORMAT_VERSION = 2
 
 #: How each assumption is shown: its label and the kind of its values (see :func:`fmt_value`).
 ASSUMPTION_DISPLAY: dict[str, tuple[str, str]] = {
     "alpha": ("CVaR confidence", "pct"),
     "vol_multiplier": ("volatility multiplier", "x"),
-    "corr_stress": ("correlation stress", "num"),
+    "comonotone_share": ("comonotone share", "num"),
     "liquidity_multiplier": ("liquidity multiplier", "x"),
     "delay_steps": ("liquidation delay (steps)", "int"),
     "bonus_shift": ("bonus shift", "pp"),
@@ -123,9 +123,9 @@ def _notes(setup: SweepSetup) -> list[str]:
         "assumption, not from Monte Carlo noise.",
         delay_note,
         fund_note,
-        "Correlation stress ([scenarios] comonotone_share) blends the co-movement of positions toward 1 while each "
-        "asset keeps its own distribution: it acts through the aggregate risk budget, so it lowers borrowing "
-        "power as a whole but can leave an asset outside the stressed tail a few bps higher.",
+        "The comonotone share ([scenarios] comonotone_share) mixes in scenarios where every position crashes "
+        "together while each asset keeps its own distribution: it acts through the aggregate risk budget, so it "
+        "lowers borrowing power as a whole but can leave an asset outside the stressed tail a few bps higher.",
         "Points show the optimizer's answer; the anti-procyclicality tools of a full run are not applied.",
     ]
 

@@ -176,6 +176,9 @@ def test_a_renamed_key_keeps_the_config_hash():
     assert "corr_stress" not in d["scenarios"]
     scen = d["scenarios"]
     scen["corr_stress"], scen["price_corr_stress"] = scen.pop("comonotone_share"), scen.pop("price_correlation_stress")
+    sens = d["sensitivity"]
+    sens["corr_stress"] = sens.pop("comonotone_share")
+    sens["grids"] = [["corr_stress" if n == "comonotone_share" else n for n in g] for g in sens["grids"]]
     blob = json.dumps(d, sort_keys=True, separators=(",", ":"), default=str)
     assert cfg.sha256 == hashlib.sha256(blob.encode()).hexdigest()
     assert cfg.digest(exclude=("search",)) != cfg.sha256
@@ -199,3 +202,17 @@ def test_every_anti_procyclicality_method_has_a_binding_label():
     methods = typing.get_args(typing.get_type_hints(AntiProcyclicalitySection)["method"])
     labels = {Binding.anti_procyclicality(m) for m in methods if m != "none"}
     assert {str(b) for b in labels} == {b.value for b in Binding if b.value.startswith("anti-procyclicality")}
+
+
+def test_the_sensitivity_sweep_of_the_renamed_key_is_renamed_too():
+    from optimizer.pipeline.sensitivity import check_sensitivity
+
+    with pytest.raises(ConfigError, match=r"\[sensitivity\] corr_stress was renamed: use comonotone_share"):
+        parse(BASE + "\n[sensitivity]\ncorr_stress = [0.0, 0.5]")
+    old_grid = parse(BASE + "\n[sensitivity]\ngrids = [['vol_multiplier', 'corr_stress']]")
+    with pytest.raises(ConfigError, match=r"'corr_stress' was renamed: use 'comonotone_share'"):
+        check_sensitivity(old_grid)
+    # the grid names the renamed key; hashed under its old name like the key itself
+    cfg = parse(BASE + "\n[sensitivity]\ncomonotone_share = [0.1]\ngrids = [['comonotone_share', 'alpha']]")
+    assert cfg.sensitivity.grids == (("comonotone_share", "alpha"),)
+    assert cfg.digest() != parse(BASE + "\n[sensitivity]\ncomonotone_share = [0.1]").digest()

@@ -48,7 +48,7 @@ def test_default_sweep_has_base_one_at_a_time_and_grid_points():
     assert len(points) == 1 + n_oat + n_grid
     assert points[0].kind == "base" and points[0].overrides == {}
     assert [p.index for p in points] == list(range(len(points)))
-    assert {p.sweep for p in points if p.kind == "grid"} == {"vol_multiplier*corr_stress"}
+    assert {p.sweep for p in points if p.kind == "grid"} == {"vol_multiplier*comonotone_share"}
 
 
 def test_point_config_maps_each_assumption():
@@ -94,7 +94,7 @@ def directions(client, data_dir):
     cfg = sweep_cfg(
         n_scenarios=10_000,
         vol_multiplier=[1.0, 1.5, 2.0],
-        corr_stress=[0.0, 0.25, 0.5],
+        comonotone_share=[0.0, 0.25, 0.5],
         liquidity_multiplier=[0.5, 1.0, 2.0],
         horizon_days=[1, 2, 3],
         delay_steps=[0, 1, 2],
@@ -186,7 +186,7 @@ def test_base_point_reproduces_the_run(directions, data_dir):
 
 
 def test_more_correlation_stress_tightens_the_aggregate_budget(directions):
-    pts = series(directions, "corr_stress")
+    pts = series(directions, "comonotone_share")
     # co-moving positions fatten the aggregate tail: borrowing power can only fall ...
     objective = [r["lp_objective_usd"] for _, r in pts]
     assert all(b <= a * (1 + 1e-9) for a, b in zip(objective, objective[1:])), objective
@@ -221,8 +221,8 @@ def test_tornado_spans_match_the_points(directions):
 # ---------------------------------------------------------------------------------------------
 # Workers do not change the numbers; the report files
 # ---------------------------------------------------------------------------------------------
-SMALL = dict(n_scenarios=2_000, alpha=[0.975, 0.995], vol_multiplier=[1.0, 1.5], corr_stress=[0.0, 0.5],
-             volatility=["ewma"], grids=[["vol_multiplier", "corr_stress"]])
+SMALL = dict(n_scenarios=2_000, alpha=[0.975, 0.995], vol_multiplier=[1.0, 1.5], comonotone_share=[0.0, 0.5],
+             volatility=["ewma"], grids=[["vol_multiplier", "comonotone_share"]])
 
 
 @pytest.mark.slow
@@ -258,7 +258,7 @@ def test_cli_writes_the_report_with_tornados_and_heatmaps(data_dir, tmp_path, ca
     html = (out / "sensitivity.html").read_text()
     ids = set(re.findall(r'<figure id="([^"]+)">\s*<img src="data:image/png;base64,', html))
     assets = doc["assets"]
-    assert {f"fig-tornado-{a}" for a in assets} | {"fig-tornado-fund", "fig-heatmap-vol_multiplier-corr_stress"} <= ids
+    assert {f"fig-tornado-{a}" for a in assets} | {"fig-tornado-fund", "fig-heatmap-vol_multiplier-comonotone_share"} <= ids
     assert "<script" not in html
     md = (out / "sensitivity.md").read_text()
     assert "## How far each assumption moves the answer" in md and "## Grid:" in md

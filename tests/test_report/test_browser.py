@@ -36,14 +36,14 @@ n_accounts = 500
 n_scenarios = 2000
 alpha = [0.99, 0.995]
 vol_multiplier = [1.0, 1.5]
-corr_stress = [0.0, 0.5]
+comonotone_share = [0.0, 0.5]
 liquidity_multiplier = [1.0]
 horizon_days = [2]
 bonus_shift = [0.0]
 delay_steps = [1]
 volatility = ["ewma"]
 window_days = [1095]
-grids = [["vol_multiplier", "corr_stress"]]
+grids = [["vol_multiplier", "comonotone_share"]]
 workers = 1
 [backtest]
 episodes = [["2024-08-05", "2024-08-05"]]
@@ -114,7 +114,7 @@ def _open(path: Path) -> dict:
     ("kind", "figures"),
     [
         ("run", {"fig-prices", "fig-correlation", "fig-bad-debt", "fig-params", "fig-fund", "fig-frontier"}),
-        ("sensitivity", {"fig-tornado-eth", "fig-heatmap-vol_multiplier-corr_stress"}),
+        ("sensitivity", {"fig-tornado-eth", "fig-heatmap-vol_multiplier-comonotone_share"}),
         ("backtest", set()),
     ],
 )
