@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import numpy as np
 import numpy.typing as npt
-from scipy import stats
+from scipy import optimize, stats
 
 from optimizer.typing import FloatArray
 
-__all__ = ["analytic_threshold", "smart_ltv"]
+__all__ = ["analytic_threshold", "implied_volatility", "smart_ltv"]
 
 
 def analytic_threshold(
@@ -155,3 +155,32 @@ def smart_ltv(
     horizon_sigma = np.where(np.isnan(horizon_sigma), np.inf, horizon_sigma)
     ltv = np.exp(-c * horizon_sigma) - b
     return np.asarray(np.clip(ltv, 0.0, np.nextafter(1.0, 0.0)), dtype=np.float64)
+
+
+def implied_volatility(
+    lt: float,
+    *,
+    horizon: float,
+    nu: float,
+    eps: float,
+    bonus: float,
+    slippage_per_sigma: float,
+    max_slippage: float,
+    upper: float = 2.0,
+) -> float | None:
+    """Daily volatility at which the analytic per-asset threshold equals ``lt``; None if none.
+
+    The inverse of :func:`analytic_threshold` in its volatility. The slippage follows the static
+    square-root law (:class:`~optimizer.protocol.liquidity.StaticSlippage`), linear in sigma:
+    ``slippage = min(slippage_per_sigma * sigma, max_slippage)``. The analytic threshold falls
+    from ``1 / (1 + bonus)`` at sigma = 0 as sigma grows, so a root exists when ``lt`` is below
+    that and above the threshold at ``upper`` (a daily volatility of 200 %).
+    """
+
+    def f(s: float) -> float:
+        slip = min(slippage_per_sigma * s, max_slippage)
+        return float(analytic_threshold(s, horizon, nu, eps, bonus, slip)) - lt
+
+    if not (lt > 0) or f(0.0) <= 0.0 or f(upper) >= 0.0:
+        return None
+    return float(optimize.brentq(f, 0.0, upper, xtol=1e-12, rtol=1e-10))

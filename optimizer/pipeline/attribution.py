@@ -61,7 +61,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import optimize
 
 from optimizer.exceptions import ConfigError
 from optimizer.scenarios import recolour, remap_tail, sample_correlation, scale_volatility
@@ -341,35 +340,6 @@ def through_the_cycle(cfg: Any, data_dir: Any, *, volatility: Any = None) -> Thr
                            has_volume=tuple(has_vol), n_days=np.array(n_days), start=tuple(start))
 
 
-def implied_sigma(
-    lt: float,
-    *,
-    horizon: float,
-    nu: float,
-    eps: float,
-    bonus: float,
-    slippage_per_sigma: float,
-    max_slippage: float,
-    upper: float = 2.0,
-) -> float | None:
-    """Daily volatility at which the analytic per-asset threshold equals ``lt``; None if none.
-
-    The slippage follows the square-root law used by the run, linear in sigma:
-    ``slippage = min(slippage_per_sigma * sigma, max_slippage)``. The analytic threshold falls
-    from ``1 / (1 + bonus)`` at sigma = 0 as sigma grows, so a root exists when ``lt`` is below
-    that and above the threshold at ``upper`` (a daily volatility of 200 %).
-    """
-    from optimizer.optimize.references import analytic_threshold
-
-    def f(s: float) -> float:
-        slip = min(slippage_per_sigma * s, max_slippage)
-        return float(analytic_threshold(s, horizon, nu, eps, bonus, slip)) - lt
-
-    if not (lt > 0) or f(0.0) <= 0.0 or f(upper) >= 0.0:
-        return None
-    return float(optimize.brentq(f, 0.0, upper, xtol=1e-12, rtol=1e-10))
-
-
 @dataclass(frozen=True, eq=False)
 class Baseline:
     """Baseline value of every driver, with where it came from (per asset or for the matrix).
@@ -414,6 +384,8 @@ def make_baseline(
     cur = inputs.current
     H = float(inputs.scenarios.horizon)
     eps = cfg.optimizer.reference_epsilon
+    from optimizer.optimize.references import implied_volatility
+
     per_sigma = _slippage_per_sigma(cfg, inputs, market)
     for i, a in enumerate(assets):
         if prev is not None and a in prev.sigma:
@@ -421,7 +393,7 @@ def make_baseline(
         else:
             imp = None
             if inputs.has_current[i]:
-                imp = implied_sigma(float(cur.liquidation_threshold[i]), horizon=H, nu=float(now.nu[i]), eps=eps,
+                imp = implied_volatility(float(cur.liquidation_threshold[i]), horizon=H, nu=float(now.nu[i]), eps=eps,
                                     bonus=float(market.bonus[i]), slippage_per_sigma=float(per_sigma[i]),
                                     max_slippage=cfg.liquidity.max_slippage)
             if imp is not None:

@@ -68,7 +68,7 @@ def simulation_paths(cfg: RunConfig, inputs: Any, n: int, rng: np.random.Generat
 
     scen = inputs.scenarios
     n = min(n, scen.n_scenarios)
-    sigma = np.asarray(inputs.generator.volatility_.forecast_, dtype=float) * cfg.scenarios.vol_multiplier
+    sigma = inputs.generator.scaled_volatility()
     return refine_paths(scen.relatives[:n], cfg.simulation.steps_per_day, sigma, rng)
 
 
@@ -105,7 +105,7 @@ def simulate(
     return simulate_market(
         book, paths, params,
         adv_usd=inputs.adv_usd,
-        sigma_daily=np.asarray(inputs.generator.volatility_.forecast_, dtype=float) * cfg.scenarios.vol_multiplier,
+        sigma_daily=inputs.generator.scaled_volatility(),
         reachable_share=cfg.liquidity.reachable_volume_share,
         liquidity_multiplier=cfg.liquidity.liquidity_multiplier if liquidity_multiplier is None else liquidity_multiplier,
         impact_coef=cfg.liquidity.impact_coef,
@@ -247,7 +247,7 @@ def run_search(
     idx, rest = tail_subset(market, lt_high, s.n_scenarios)
     n_all = inputs.scenarios.n_scenarios
     sub = np.asarray(inputs.scenarios.relatives)[idx]
-    sigma = np.asarray(inputs.generator.volatility_.forecast_, dtype=float) * cfg.scenarios.vol_multiplier
+    sigma = inputs.generator.scaled_volatility()
     from optimizer.protocol.paths import refine_paths
 
     paths = refine_paths(sub, s.steps_per_day, sigma, np.random.default_rng(rng.integers(2**63)))

@@ -29,7 +29,12 @@ from optimizer.pipeline.run_report import (  # noqa: F401 (re-exported)
 from optimizer.optimize import Binding, RunStatus
 from optimizer.protocol.book import Book
 from optimizer.protocol.liquidity import StaticSlippage
-from optimizer.protocol.params import DEFAULT_BONUS, RiskParams, resolve_bonus  # noqa: F401 (re-exported)
+from optimizer.protocol.params import (  # noqa: F401 (DEFAULT_BONUS re-exported)
+    DEFAULT_BONUS,
+    RiskParams,
+    placeholder_params,
+    resolve_bonus,
+)
 from optimizer.report.model import RunReport
 from optimizer.typing import VolatilityName
 
@@ -231,8 +236,9 @@ def current_params(cfg: RunConfig) -> tuple[RiskParams, tuple[bool, ...]]:
             has.append(True)
         else:
             b = resolve_bonus(c.bonus)
-            ltv.append(DEFAULT_LT - cfg.optimizer.ltv_buffer)
-            lt.append(min(DEFAULT_LT, 1.0 / (1.0 + b)))
+            ltv_b, lt_b = placeholder_params(b, lt=DEFAULT_LT, ltv_buffer=cfg.optimizer.ltv_buffer)
+            ltv.append(ltv_b)
+            lt.append(lt_b)
             bonus.append(b)
             has.append(False)
     return RiskParams(assets=cfg.asset_names, ltv=np.array(ltv), liquidation_threshold=np.array(lt),

@@ -27,6 +27,18 @@ def resolve_bonus(configured: float | None, current: float | None = None, *, def
     return default if current is None else current
 
 
+def placeholder_params(bonus: float, *, lt: float, ltv_buffer: float) -> tuple[float, float]:
+    """``(ltv, liquidation_threshold)`` standing in for an asset without current parameters.
+
+    The threshold is ``lt``, lowered to ``1 / (1 + bonus)`` if needed (``LT x (1 + bonus) <= 1``);
+    the LTV is ``lt - ltv_buffer``. Only the synthetic book is shaped by it.
+
+    >>> placeholder_params(0.075, lt=0.7, ltv_buffer=0.05)
+    (0.6499999999999999, 0.7)
+    """
+    return lt - ltv_buffer, min(lt, 1.0 / (1.0 + bonus))
+
+
 @dataclass(frozen=True, eq=False)
 class RiskParams:
     """Risk parameters of every collateral asset of one market.

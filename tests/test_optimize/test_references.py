@@ -63,3 +63,14 @@ def test_smart_ltv() -> None:
     )
     with pytest.raises(ValueError, match=r"`c` must be > 0"):
         smart_ltv(0.05, 1e6, 4e6, 0.05, c=0.0)
+
+
+def test_implied_volatility_inverts_the_analytic_threshold() -> None:
+    from optimizer.optimize.references import implied_volatility
+
+    s = implied_volatility(0.8, horizon=2, nu=4.0, eps=0.01, bonus=0.05, slippage_per_sigma=0.5, max_slippage=0.5)
+    assert s is not None
+    assert float(analytic_threshold(s, 2, 4.0, 0.01, 0.05, 0.5 * s)) == pytest.approx(0.8, abs=1e-9)
+    # above the zero-volatility bound 1 / (1 + bonus) there is no implied level
+    assert implied_volatility(0.96, horizon=2, nu=4.0, eps=0.01, bonus=0.05, slippage_per_sigma=0.5,
+                              max_slippage=0.5) is None

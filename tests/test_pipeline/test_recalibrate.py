@@ -12,7 +12,6 @@ import pytest
 
 from optimizer.cli import main
 from optimizer.exceptions import ConfigError, DataError
-from optimizer.optimize.references import analytic_threshold
 from optimizer.pipeline import attribution as attr
 from optimizer.pipeline.config import load_config
 from optimizer.pipeline.recalibrate import recalibrate, write_recalibration
@@ -184,18 +183,6 @@ def test_output_directory_holds_proposal_and_run(recal):
     assert meta["config_sha256"] in md and meta["data_sha256"] in md
     drivers = json.loads((d / "drivers.json").read_text())
     assert set(drivers["assets"]) == {"eth", "wbtc", "usdc", "crv"}
-
-
-# ---------------------------------------------------------------------------------------------
-# Attribution (the scenario transforms are tested in tests/test_scenarios/test_transforms.py)
-# ---------------------------------------------------------------------------------------------
-def test_implied_sigma_inverts_the_analytic_threshold():
-    s = attr.implied_sigma(0.8, horizon=2, nu=4.0, eps=0.01, bonus=0.05, slippage_per_sigma=0.5, max_slippage=0.5)
-    assert s is not None
-    assert float(analytic_threshold(s, 2, 4.0, 0.01, 0.05, 0.5 * s)) == pytest.approx(0.8, abs=1e-9)
-    # above the zero-volatility bound 1 / (1 + bonus) there is no implied level
-    assert attr.implied_sigma(0.96, horizon=2, nu=4.0, eps=0.01, bonus=0.05, slippage_per_sigma=0.5,
-                              max_slippage=0.5) is None
 
 
 # ---------------------------------------------------------------------------------------------
