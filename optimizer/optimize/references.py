@@ -10,6 +10,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import optimize, stats
 
+from optimizer.protocol.mechanics import recovery_factor
 from optimizer.typing import FloatArray
 
 __all__ = ["analytic_threshold", "implied_volatility", "smart_ltv"]
@@ -96,7 +97,7 @@ def analytic_threshold(
         np.isfinite(df), stats.t.ppf(eps, np.where(np.isfinite(df), df, 3.0)), stats.norm.ppf(eps)
     )
     q = sigma_rel * np.sqrt(h) * unit * z
-    return np.asarray((1.0 - s) / (1.0 + b) * np.exp(q), dtype=np.float64)
+    return np.asarray(recovery_factor(b, s) * np.exp(q), dtype=np.float64)
 
 
 def smart_ltv(
