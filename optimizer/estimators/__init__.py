@@ -33,7 +33,10 @@ from optimizer.estimators._correlation import (
     EWMCorrelation,
     SampleCorrelation,
     ShrinkageCorrelation,
+    mean_offdiagonal,
+    merge_correlation,
     nearest_correlation,
+    pairwise_correlation,
     stress_correlation,
 )
 from optimizer.estimators._factory import (
@@ -56,6 +59,7 @@ from optimizer.estimators._volatility import (
     ewma_variance,
     garch_forecast_variance,
     garch_variance_path,
+    rms_volatility,
 )
 
 __all__ = [
@@ -94,8 +98,12 @@ __all__ = [
     "kupiec_pof",
     "make_correlation",
     "make_volatility",
+    "mean_offdiagonal",
+    "merge_correlation",
     "nearest_correlation",
+    "pairwise_correlation",
     "per_asset_volatility",
+    "rms_volatility",
     "rolling_var_forecasts",
     "run_var_backtests",
     "stress_correlation",

@@ -28,7 +28,10 @@ __all__ = [
     "EWMCorrelation",
     "SampleCorrelation",
     "ShrinkageCorrelation",
+    "mean_offdiagonal",
+    "merge_correlation",
     "nearest_correlation",
+    "pairwise_correlation",
     "stress_correlation",
 ]
 
@@ -188,6 +191,64 @@ def stress_correlation(C: Any, blend: float, *, max_corr: float = 0.999) -> Floa
     s = np.clip(s, -1.0, cap)
     np.fill_diagonal(s, 1.0)
     return nearest_correlation(s)
+
+
+def pairwise_correlation(panel: Any, *, min_periods: int = 30) -> FloatArray:
+    """Correlation of each pair of columns on the rows both have, repaired to positive definite.
+
+    Parameters
+    ----------
+    panel : pandas.DataFrame of shape (n_days, n_assets)
+        Series per asset, NaN where an asset has no value (histories of different lengths).
+    min_periods : int, default=30
+        Fewest common rows for a pair's correlation; a pair with fewer is taken as 0.
+
+    Returns
+    -------
+    ndarray of shape (n_assets, n_assets)
+        Positive-definite correlation matrix (:func:`nearest_correlation`).
+    """
+    corr = panel.corr(min_periods=min_periods).to_numpy(dtype=float)
+    corr = np.where(np.isfinite(corr), corr, 0.0)
+    np.fill_diagonal(corr, 1.0)
+    return nearest_correlation(corr)
+
+
+def merge_correlation(
+    assets: tuple[str, ...], names: tuple[str, ...], matrix: Any, fallback: Any
+) -> FloatArray:
+    """``matrix`` (over ``names``) where it has both assets of a pair, ``fallback`` elsewhere.
+
+    Parameters
+    ----------
+    assets : tuple of str, length n_assets
+        Order of the result (and of ``fallback``).
+    names : tuple of str
+        Assets of ``matrix``, in its order (may be a subset or superset of ``assets``).
+    matrix : array-like of shape (len(names), len(names))
+    fallback : array-like of shape (n_assets, n_assets)
+
+    Returns
+    -------
+    ndarray of shape (n_assets, n_assets)
+        The merged matrix repaired to positive definite (:func:`nearest_correlation`).
+    """
+    mat = np.asarray(matrix, dtype=float)
+    out = np.array(fallback, dtype=float, copy=True)
+    idx = {a: i for i, a in enumerate(names)}
+    for i, a in enumerate(assets):
+        for j, b in enumerate(assets):
+            if a in idx and b in idx:
+                out[i, j] = mat[idx[a], idx[b]]
+    return nearest_correlation(out)
+
+
+def mean_offdiagonal(C: Any, i: int) -> float | None:
+    """Mean correlation of asset ``i`` with the other assets (None when there is no other asset)."""
+    c = np.asarray(C, dtype=float)
+    if c.shape[0] < 2:
+        return None
+    return float(np.delete(c[i], i).mean())
 
 
 def _cov_to_corr(cov: FloatArray) -> FloatArray:

@@ -55,6 +55,7 @@ __all__ = [
     "ewma_variance",
     "garch_forecast_variance",
     "garch_variance_path",
+    "rms_volatility",
 ]
 
 #: Fewest observations a GARCH fit is attempted on (arch itself accepts far fewer, but below this
@@ -68,6 +69,28 @@ _MISSING = ("raise", "skip")
 _FALLBACK_MESSAGE = (
     "{owner}: {n_fb} of {n} asset(s) fell back to {fallback}; the reasons are in fits_: {detail}"
 )
+
+
+def rms_volatility(returns: Any) -> float:
+    """Unconditional volatility of a return series: the root mean square, ``sqrt(mean(r**2))``.
+
+    The mean is not subtracted (daily log returns have a negligible drift next to their
+    spread, and a through-the-cycle level should not depend on the sample's drift).
+
+    Parameters
+    ----------
+    returns : array-like of shape (n_obs,)
+        Finite returns (drop missing values first).
+
+    Raises
+    ------
+    ValueError
+        If ``returns`` is empty or holds a non-finite value.
+    """
+    r = np.asarray(returns, dtype=float).ravel()
+    if r.size == 0 or not np.all(np.isfinite(r)):
+        raise ValueError(f"`returns` must be a non-empty finite series, got {r.size} value(s)")
+    return float(np.sqrt(np.mean(r**2)))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -55,13 +55,14 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from optimizer.estimators import mean_offdiagonal, merge_correlation
 from optimizer.exceptions import ConfigError
 from optimizer.scenarios import recolour, remap_tail, sample_correlation, scale_volatility
 from optimizer.typing import FloatArray
@@ -299,7 +300,7 @@ def through_the_cycle(cfg: Any, data_dir: Any, *, volatility: Any = None) -> Thr
     from sklearn.base import clone
 
     from optimizer.data import median_daily_volume, one_day_log_returns, resolve_data_dir
-    from optimizer.estimators import nearest_correlation
+    from optimizer.estimators import pairwise_correlation, rms_volatility
     from optimizer.pipeline.run import load_asset_prices, make_generator
 
     assets = cfg.asset_names
@@ -314,7 +315,7 @@ def through_the_cycle(cfg: Any, data_dir: Any, *, volatility: Any = None) -> Thr
         r = one_day_log_returns(prices.prices[a]).dropna()
         if len(r) < 30:
             raise ConfigError(f"[assets.{a}]: only {len(r)} days of returns up to {cfg.run.as_of}")
-        sigma.append(float(np.sqrt(np.mean(r.to_numpy() ** 2))))
+        sigma.append(rms_volatility(r.to_numpy()))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             est = clone(vol_model).fit(r.to_frame(a))
@@ -322,11 +323,7 @@ def through_the_cycle(cfg: Any, data_dir: Any, *, volatility: Any = None) -> Thr
         resid[a] = est.residuals_[a]
         n_days.append(len(r))
         start.append(r.index[0].date().isoformat())
-    panel = pd.DataFrame(resid)
-    corr = panel.corr(min_periods=30).to_numpy(dtype=float)
-    corr = np.where(np.isfinite(corr), corr, 0.0)
-    np.fill_diagonal(corr, 1.0)
-    corr = nearest_correlation(corr)
+    corr = pairwise_correlation(pd.DataFrame(resid), min_periods=30)
     ratio, has_vol = [], []
     vols = prices.volumes
     last = prices.prices.index[-1]
@@ -386,7 +383,9 @@ def make_baseline(
     eps = cfg.optimizer.reference_epsilon
     from optimizer.optimize.references import implied_volatility
 
-    per_sigma = _slippage_per_sigma(cfg, inputs, market)
+    from optimizer.pipeline.run import static_slippage
+
+    per_sigma = static_slippage(cfg).slippage_per_sigma(market.collateral, inputs.adv_usd)
     for i, a in enumerate(assets):
         if prev is not None and a in prev.sigma:
             sigma[i], s_src = prev.sigma[a], prev.source
@@ -420,7 +419,7 @@ def make_baseline(
 
     if prev is not None and prev.correlation is not None:
         fallback = ttc.correlation if ttc is not None else now.correlation
-        corr = _merge_correlation(assets, prev.correlation, fallback)
+        corr = merge_correlation(assets, *prev.correlation, fallback)
         c_src = prev.source if set(assets) <= set(prev.correlation[0]) else f"{prev.source}, else {ttc_label}"
     elif ttc is not None:
         corr, c_src = ttc.correlation, ttc_label
@@ -438,29 +437,6 @@ def make_baseline(
         correlation=corr, correlation_source=c_src, adv_usd=adv, adv_source=tuple(adv_src),
         collateral_usd=coll, debt_usd=debt, book_source=b_src,
     )
-
-
-def _slippage_per_sigma(cfg: Any, inputs: Any, market: Any) -> FloatArray:
-    """Slippage per unit of daily volatility under the run's square-root law (uncapped)."""
-    from optimizer.pipeline.run import static_slippage
-
-    law = replace(static_slippage(cfg), max_slippage=np.inf)
-    return law.slippage(market.collateral, inputs.adv_usd, np.ones(len(market.collateral)))
-
-
-def _merge_correlation(assets: tuple[str, ...], prev: tuple[tuple[str, ...], FloatArray],
-                       fallback: FloatArray) -> FloatArray:
-    """The previous run's correlations where it had both assets, ``fallback`` elsewhere (repaired to PD)."""
-    from optimizer.estimators import nearest_correlation
-
-    names, mat = prev
-    out = np.array(fallback, dtype=float, copy=True)
-    idx = {a: i for i, a in enumerate(names)}
-    for i, a in enumerate(assets):
-        for j, b in enumerate(assets):
-            if a in idx and b in idx:
-                out[i, j] = mat[idx[a], idx[b]]
-    return nearest_correlation(out)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -501,8 +477,8 @@ class Attribution:
         ``unit`` and ``baseline_source`` for one asset (JSON-ready)."""
         i = self.assets.index(asset)
         b, n = self.baseline, self.now
-        corr_now = _mean_offdiag(n.correlation, i)
-        corr_base = _mean_offdiag(b.correlation, i)
+        corr_now = mean_offdiagonal(n.correlation, i)
+        corr_base = mean_offdiagonal(b.correlation, i)
         values = {
             "volatility": (n.sigma[i], b.sigma[i], "daily volatility", b.sigma_source[i]),
             "tail": (n.nu[i], b.nu[i], "Student-t dof (lower = fatter tails)", b.nu_source[i]),
@@ -532,14 +508,6 @@ class Attribution:
         eff.sort(key=lambda t: (-t[0], DRIVERS.index(t[1])))
         named = [d for e, d in eff if e >= NAMED_EFFECT_BPS][:k]
         return named or [d for _, d in eff[:1]]
-
-
-def _mean_offdiag(c: FloatArray, i: int) -> float | None:
-    c = np.asarray(c, dtype=float)
-    if c.shape[0] < 2:
-        return None
-    row = np.delete(c[i], i)
-    return float(row.mean())
 
 
 def _num(v: Any) -> float | None:

@@ -21,7 +21,7 @@ Every law is capped at ``MAX_IMPACT`` (0.99) so recovery never reaches zero or t
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -140,6 +140,15 @@ class StaticSlippage:
         q = self.liquidation_share * np.asarray(collateral_usd, dtype=float)
         v = np.asarray(adv_usd, dtype=float) * self.reachable_volume_share * self.liquidity_multiplier
         return sqrt_impact(q, v, sigma_daily, coef=self.impact_coef, cap=self.max_slippage)
+
+    def slippage_per_sigma(self, collateral_usd: ArrayLike, adv_usd: ArrayLike) -> FloatArray:
+        """Uncapped slippage per unit of daily volatility, shape (n_assets,).
+
+        The square-root law is linear in ``sigma_daily`` below the cap, so ``slippage`` at volatility
+        ``s`` is ``min(s x slippage_per_sigma, max_slippage)``.
+        """
+        law = replace(self, max_slippage=np.inf)
+        return law.slippage(collateral_usd, adv_usd, np.ones(len(np.atleast_1d(collateral_usd))))
 
 
 def depth_curve_impact(

@@ -154,3 +154,50 @@ def test_real_residual_correlations(real_returns):
         assert est.asset_names_ == ["btc", "eth", "usdc", "crv"]
     c = SampleCorrelation().fit(z).correlation_
     assert c[0, 1] > 0.7 and c[1, 3] > 0.5 and abs(c[0, 2]) < 0.2
+
+
+# ---------------------------------------------------------------------------------------------
+# Pure helpers of the attribution baselines
+# ---------------------------------------------------------------------------------------------
+def test_pairwise_correlation_uses_common_days_and_zeroes_short_pairs():
+    import pandas as pd
+
+    from optimizer.estimators import pairwise_correlation
+
+    rng = np.random.default_rng(3)
+    z = rng.standard_normal((400, 2))
+    a = z[:, 0]
+    b = 0.8 * z[:, 0] + 0.6 * z[:, 1]
+    c = np.full(400, np.nan)
+    c[:10] = rng.standard_normal(10)  # 10 common days < min_periods: correlation taken as 0
+    b_short = b.copy()
+    b_short[:200] = np.nan  # b only on the last 200 days: its pair with a uses those days
+    panel = pd.DataFrame({"a": a, "b": b_short, "c": c})
+    out = pairwise_correlation(panel, min_periods=30)
+    assert out.shape == (3, 3)
+    np.testing.assert_allclose(np.diag(out), 1.0)
+    np.testing.assert_allclose(out[0, 1], np.corrcoef(a[200:], b[200:])[0, 1], atol=1e-6)
+    assert abs(out[0, 2]) < 1e-6 and abs(out[1, 2]) < 1e-6
+    assert np.linalg.eigvalsh(out).min() > 0
+
+
+def test_merge_correlation_takes_previous_pairs_and_fallback_elsewhere():
+    from optimizer.estimators import merge_correlation
+
+    fallback = np.array([[1.0, 0.1, 0.2], [0.1, 1.0, 0.3], [0.2, 0.3, 1.0]])
+    # previous run knew c and a (in another order) and an asset no longer held
+    prev_names = ("c", "x", "a")
+    prev = np.array([[1.0, 0.0, 0.7], [0.0, 1.0, 0.0], [0.7, 0.0, 1.0]])
+    out = merge_correlation(("a", "b", "c"), prev_names, prev, fallback)
+    assert out[0, 2] == pytest.approx(0.7, abs=1e-9) and out[2, 0] == pytest.approx(0.7, abs=1e-9)
+    assert out[0, 1] == pytest.approx(0.1, abs=1e-9) and out[1, 2] == pytest.approx(0.3, abs=1e-9)
+    np.testing.assert_array_equal(fallback[0, 2], 0.2)  # the fallback is not modified
+
+
+def test_mean_offdiagonal():
+    from optimizer.estimators import mean_offdiagonal
+
+    c = np.array([[1.0, 0.2, 0.6], [0.2, 1.0, 0.4], [0.6, 0.4, 1.0]])
+    assert mean_offdiagonal(c, 0) == pytest.approx(0.4)
+    assert mean_offdiagonal(c, 1) == pytest.approx(0.3)
+    assert mean_offdiagonal(np.eye(1), 0) is None

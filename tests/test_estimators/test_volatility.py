@@ -363,3 +363,16 @@ def test_real_data_volatility_ordering(real_returns):
     assert 0.4 < ann["btc"] < 0.8 and 0.6 < ann["eth"] < 1.0
     # fat tails everywhere
     assert (summary["nu"] < 8).all()
+
+
+def test_rms_volatility_is_the_uncentred_root_mean_square():
+    from optimizer.estimators import rms_volatility
+
+    r = np.array([0.01, -0.02, 0.03, 0.02])
+    assert rms_volatility(r) == pytest.approx(np.sqrt((1 + 4 + 9 + 4) / 4) * 0.01)
+    # not the standard deviation: a constant drift counts
+    assert rms_volatility(np.full(5, 0.01)) == pytest.approx(0.01)
+    with pytest.raises(ValueError, match="returns"):
+        rms_volatility(np.array([0.01, np.nan]))
+    with pytest.raises(ValueError, match="returns"):
+        rms_volatility(np.array([]))

@@ -113,3 +113,16 @@ def test_static_slippage_is_the_sqrt_law_on_the_days_sale():
         StaticSlippage(reachable_volume_share=0.0)
     with pytest.raises(ValueError, match=r"`cap` must be >= 0"):
         sqrt_impact(1.0, 1.0, 0.1, cap=-1.0)
+
+
+def test_slippage_per_sigma_is_uncapped_and_linear_in_sigma():
+    from optimizer.protocol.liquidity import StaticSlippage
+
+    law = StaticSlippage(liquidation_share=0.5, reachable_volume_share=0.2, impact_coef=1.5, max_slippage=0.05)
+    coll = np.array([1e6, 4e8])
+    adv = np.array([1e7, 1e7])
+    per = law.slippage_per_sigma(coll, adv)
+    np.testing.assert_allclose(per, 1.5 * np.sqrt(0.5 * coll / (adv * 0.2)))
+    assert per[1] > law.max_slippage  # not capped
+    sig = np.array([0.03, 0.03])
+    np.testing.assert_allclose(law.slippage(coll, adv, sig), np.minimum(sig * per, law.max_slippage))
