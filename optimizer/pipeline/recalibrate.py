@@ -227,11 +227,9 @@ def recalibrate(
         status = "no_change"
     else:
         status = "proposal"
-    proposal = build_proposal(
-        cfg, outcome, plans, g, attribution, after, status=status, start=start,
-        current_source=current_source, current_meta=current_meta, previous=previous,
-        previous_dir=previous_dir,
-    )
+    context = ProposalContext(status=status, start=start, current_source=current_source,
+                              current_meta=current_meta, previous=previous, previous_dir=previous_dir)
+    proposal = build_proposal(cfg, outcome, plans, g, attribution, after, context)
     return RecalibrationOutcome(run=outcome, config=cfg, guardrails=g, plans=plans, attribution=attribution,
                                 final=final, proposal=proposal, status=status)
 
@@ -249,11 +247,12 @@ def _losses(cfg: RunConfig, inputs: Any, market: Any, params: list[RiskParams]) 
     under each set; otherwise the book is evaluated on the static scenarios.
     """
     from optimizer.optimize import BookEvaluation, evaluate_book
+    from optimizer.report.run_view import evaluation_source
 
     if not cfg.simulation.enabled:
         static = [evaluate_book(inputs.book, inputs.scenarios.terminal, inputs.current, p, market.slippage)
                   for p in params]
-        return static, f"static evaluation of the book ({inputs.scenarios.n_scenarios:,} scenarios)"
+        return static, evaluation_source(scenarios=inputs.scenarios.n_scenarios)
     from optimizer.pipeline import market_sim
 
     rng_paths = RunStreams.from_seed(cfg.run.seed).simulation  # the run's stream, fresh: the run's paths
@@ -264,7 +263,7 @@ def _losses(cfg: RunConfig, inputs: Any, market: Any, params: list[RiskParams]) 
         out.append(BookEvaluation(total=np.asarray(sim.bad_debt, dtype=float),
                                   by_asset=np.asarray(sim.bad_debt_by_asset, dtype=float),
                                   n_liquidated=np.asarray(sim.n_liquidated)))
-    return out, f"market simulation ({paths.shape[0]:,} paths)"
+    return out, evaluation_source(paths=paths.shape[0])
 
 
 def _after_schedule(cfg: RunConfig, inputs: Any, market: Any, final: RiskParams) -> dict[str, Any]:
@@ -308,6 +307,24 @@ def _bps(x: float) -> float:
     return round(float(x) * 1e4, 2)
 
 
+@dataclass(frozen=True, eq=False)
+class ProposalContext:
+    """The proposal's outcome, its first update date and where its inputs came from.
+
+    ``status`` is ``"no_change"``, ``"proposal"`` or ``"target_not_met"``; ``current_source`` maps
+    each asset to the file (or ``"config"``) its live parameters came from; ``current_meta`` is
+    ``{"file", "sha256"}`` of ``--current``; ``previous`` the drivers read from ``previous_dir``
+    (``--previous``), or None.
+    """
+
+    status: str
+    start: dt.date
+    current_source: dict[str, str]
+    current_meta: dict[str, Any]
+    previous: attr_mod.PreviousDrivers | None = None
+    previous_dir: str | Path | None = None
+
+
 def build_proposal(
     cfg: RunConfig,
     outcome: Any,
@@ -315,18 +332,16 @@ def build_proposal(
     g: Guardrails,
     attribution: attr_mod.Attribution,
     after: dict[str, Any],
-    *,
-    status: str,
-    start: dt.date,
-    current_source: dict[str, str],
-    current_meta: dict[str, Any],
-    previous: attr_mod.PreviousDrivers | None,
-    previous_dir: str | Path | None,
+    context: ProposalContext,
 ) -> dict[str, Any]:
     """The content of proposal.json (canonical plain JSON: it round-trips through ``json``)."""
     from optimizer.report import proposal as proposal_view
     from optimizer.report._format import canonicalize
     from optimizer.report.run_view import report_title
+
+    status, start = context.status, context.start
+    current_source, current_meta = context.current_source, context.current_meta
+    previous, previous_dir = context.previous, context.previous_dir
 
     report = outcome.report
     binding = {a.asset: a.binding for a in report.assets}
@@ -432,6 +447,7 @@ def summary_lines(outcome: RecalibrationOutcome) -> list[str]:
 
 __all__ = [
     "PROPOSAL_FORMAT_VERSION",
+    "ProposalContext",
     "RecalibrationOutcome",
     "apply_current_file",
     "build_proposal",

@@ -52,9 +52,10 @@ def insurance_fund_size(fund: Any) -> float:
 class BookOutcome:
     """What the recommended (and current) parameters do to the book, and the fund sized from it.
 
-    ``metrics`` are the run's :class:`~optimizer.optimize.RunMetrics`; ``bad_debt`` / ``bad_debt_current`` are aggregate bad debt per scenario (or simulated path),
-    ndarray of shape (n_scenarios,), USD; ``fund`` is the :class:`~optimizer.optimize.fund.FundSizing`
-    of ``bad_debt``; ``fund_usd`` the recommended fund (:func:`insurance_fund_size`).
+    ``metrics`` are the run's :class:`~optimizer.optimize.RunMetrics`; ``bad_debt`` and
+    ``bad_debt_current`` are aggregate bad debt per scenario (or simulated path), ndarray of shape
+    (n_scenarios,), USD; ``fund`` is the :class:`~optimizer.optimize.fund.FundSizing` of
+    ``bad_debt``; ``fund_usd`` the recommended fund (:func:`insurance_fund_size`).
     """
 
     metrics: RunMetrics

@@ -61,7 +61,8 @@ from optimizer.report.sensitivity import (  # noqa: F401 (sensitivity_json re-ex
     sensitivity_json,
 )
 
-#: The assumptions a sweep can move, in display order (labels and units: report.sensitivity.ASSUMPTION_DISPLAY).
+#: The assumptions a sweep can move, in display order (their labels and value formats are
+#: optimizer.report.sensitivity.ASSUMPTION_DISPLAY).
 ASSUMPTIONS: tuple[str, ...] = tuple(ASSUMPTION_DISPLAY)
 
 
@@ -233,6 +234,7 @@ def point_task(cfg: RunConfig, fitted: Any, streams: RunStreams | None = None) -
     from optimizer.optimize import fund as fund_mod
     from optimizer.optimize.measures import capital_efficiency
     from optimizer.pipeline.run import insurance_fund_size, prepare_market, solve_thresholds
+    from optimizer.report.run_view import evaluation_source
 
     assets = list(cfg.asset_names)
     try:
@@ -250,11 +252,11 @@ def point_task(cfg: RunConfig, fitted: Any, streams: RunStreams | None = None) -
 
                 paths = market_sim.simulation_paths(cfg, inputs, cfg.simulation.n_scenarios, streams.simulation)
                 losses = np.asarray(market_sim.simulate(cfg, inputs, sol.recommended, paths).bad_debt, dtype=float)
-                fund_source = f"market simulation ({paths.shape[0]:,} paths)"
+                fund_source = evaluation_source(paths=paths.shape[0])
             else:
                 losses = evaluate_book(inputs.book, scen.terminal, inputs.current, sol.recommended,
                                        market.slippage).total
-                fund_source = "static evaluation of the book"
+                fund_source = evaluation_source()
             fund = fund_mod.size_fund(losses, epsilon=cfg.fund.epsilon, confidence=cfg.fund.confidence)
     except OptimizerError as err:
         return {"status": "error", "error": str(err)}

@@ -129,6 +129,13 @@ class ReportView:
 FUND_SIZED_FROM = {True: "dynamic simulation with cascades", False: "static scenarios on the book"}
 
 
+def evaluation_source(*, paths: int | None = None, scenarios: int | None = None) -> str:
+    """What bad debt was measured on: ``paths`` simulated paths, else the static book (on ``scenarios``)."""
+    if paths is not None:
+        return f"market simulation ({paths:,} paths)"
+    return "static evaluation of the book" + ("" if scenarios is None else f" ({scenarios:,} scenarios)")
+
+
 def report_title(title: str | None, config_name: str) -> str:
     """The configured title, else ``riskopt: <config name>``."""
     return title or f"riskopt: {config_name}"

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from optimizer.optimize import Binding, RunStatus
 from optimizer.report.model import FORMAT_VERSION, AssetResult, RunReport
 from optimizer.report.section import Column, Figure, Format, Section, Table, text_table
 
@@ -79,7 +80,7 @@ def build_report(seed: int = 7, **changes: object) -> RunReport:
                      "collateral_usd": 2.1e9, "estimator": "gjr-garch-t", "fallback_reason": None,
                      "horizon_drop_q": 0.74},
             references={"analytic_lt": 0.842, "smart_ltv": 0.795},
-            binding="aggregate risk budget",
+            binding=Binding.RISK_BUDGET,
         ),
         AssetResult(
             asset="wbtc",
@@ -93,7 +94,7 @@ def build_report(seed: int = 7, **changes: object) -> RunReport:
                      "fallback_reason": "GARCH did not converge (persistence 0.9995 | boundary)",
                      "horizon_drop_q": 0.79},
             references={"analytic_lt": 0.771, "smart_ltv": 0.722},
-            binding="aggregate risk budget",
+            binding=Binding.RISK_BUDGET,
         ),
         AssetResult(
             asset="usdc",
@@ -106,13 +107,13 @@ def build_report(seed: int = 7, **changes: object) -> RunReport:
                      "collateral_usd": 3.3e9, "estimator": "ewma", "fallback_reason": None,
                      "horizon_drop_q": 0.995},
             references={"analytic_lt": 0.93, "smart_ltv": None},
-            binding="upper bound",
+            binding=Binding.UPPER_BOUND,
         ),
     ]
     report = RunReport(
         title="Aave v3 Ethereum: risk-parameter recommendation (synthetic test fixture)",
         config_name="synthetic-fixture",
-        status="ok",
+        status=RunStatus.OK,
         status_message="The bad-debt CVaR is within the $5,000,000 risk budget.",
         meta={
             "format_version": FORMAT_VERSION,

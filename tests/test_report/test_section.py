@@ -75,7 +75,7 @@ def test_frontier_section_writes_params_json_frontier():
            "prob_bad_debt_exceeds_fund": 0.00142, "appetite": None, "enqueued": False, "assets": {}},
           {"trial": 0, "capital_efficiency_usd": 8.3e9, "bad_debt_cvar_usd": 4.9e7,
            "prob_bad_debt_exceeds_fund": 0.00455, "appetite": "aggressive", "enqueued": True, "assets": {}}]
-    stage = SimpleNamespace(frontier=fr, explanation="Chosen: trial 0.", enqueued=[{"trial": 0, "on_frontier": True}],
+    stage = SimpleNamespace(frontier=fr, explanation="Chosen: trial 0.", enqueued=[{**fr[1], "on_frontier": True}],
                             n_trials=50, n_trials_run=50, study_name="s", tail_metric="bad_debt_cvar_usd",
                             budgets={"conservative": 1.5e7, "moderate": 3e7}, current_point=None)
     s = frontier_section(stage)
@@ -84,6 +84,7 @@ def test_frontier_section_writes_params_json_frontier():
     assert "conservative $15,000,000, moderate $30,000,000." in s.paragraphs[0]
     assert s.tables[0].cells[1] == ["0", "$8,300,000,000", "$49,000,000", "0.455%", "aggressive", "yes"]
     assert s.tables[0].numeric == [True, True, True, True, False, False]
+    assert s.figures[0].id == "fig-frontier" and s.figures[0].png[:4] == b"\x89PNG"
     r = build_report(sections={"frontier_view": s})
     assert params_dict(r)["frontier"][1]["appetite"] == "aggressive"
     md = render_markdown(r)
