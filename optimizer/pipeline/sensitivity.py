@@ -170,11 +170,12 @@ def point_config(cfg: RunConfig, overrides: dict[str, Any]) -> RunConfig:
     shift = float(o.get("bonus_shift", 0.0))
     if shift:
         from optimizer.pipeline.run import configured_bonus, current_params
+        from optimizer.protocol.params import shifted_bonus
 
         bonus = configured_bonus(out, current_params(out)[0])
         assets = {}
         for i, (t, a) in enumerate(out.assets.items()):
-            assets[t] = dataclasses.replace(a, bonus=float(np.clip(round(float(bonus[i]) + shift, 10), 0.0, 0.5)))
+            assets[t] = dataclasses.replace(a, bonus=shifted_bonus(float(bonus[i]), shift))
         out = dataclasses.replace(out, assets=assets)
     return out
 

@@ -27,6 +27,19 @@ def resolve_bonus(configured: float | None, current: float | None = None, *, def
     return default if current is None else current
 
 
+#: Largest liquidation bonus a configuration accepts (``[assets.*] bonus`` lies in [0, MAX_BONUS]).
+MAX_BONUS = 0.5
+
+
+def shifted_bonus(bonus: float, shift: float, *, max_bonus: float = MAX_BONUS) -> float:
+    """``bonus + shift``, rounded to 10 decimals (no float dust such as 0.08499999...), clipped to [0, max_bonus].
+
+    >>> shifted_bonus(0.075, 0.01), shifted_bonus(0.02, -0.05), shifted_bonus(0.45, 0.1)
+    (0.085, 0.0, 0.5)
+    """
+    return float(np.clip(round(float(bonus) + shift, 10), 0.0, max_bonus))
+
+
 def placeholder_params(bonus: float, *, lt: float, ltv_buffer: float) -> tuple[float, float]:
     """``(ltv, liquidation_threshold)`` standing in for an asset without current parameters.
 

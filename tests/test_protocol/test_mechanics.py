@@ -371,6 +371,15 @@ def test_bonus_rule_config_else_current_else_default():
     assert resolve_bonus(None, None, default=0.02) == 0.02
 
 
+def test_shifted_bonus_rounds_and_clips():
+    from optimizer.protocol.params import MAX_BONUS, shifted_bonus
+
+    assert shifted_bonus(0.075, 0.01) == 0.085  # rounded: 0.075 + 0.01 is 0.08499999999999999
+    assert shifted_bonus(0.02, -0.05) == 0.0
+    assert shifted_bonus(0.45, 0.1) == MAX_BONUS
+    assert shifted_bonus(0.1, 0.05, max_bonus=0.12) == 0.12
+
+
 def test_debt_basket_and_exposure_at_threshold():
     from optimizer.protocol.mechanics import debt_basket_relatives, debt_basket_weights, exposure_at_threshold
 
