@@ -16,6 +16,7 @@ import pandas as pd
 
 from optimizer.data._csv import read_wide_file
 from optimizer.data._findings import DataFinding, finding
+from optimizer.data._price_data import one_day_log_returns
 from optimizer.data._sources import KNOWN_STABLECOINS, file_role
 
 # 1.4826 * MAD estimates the standard deviation of a normal sample. sqrt(pi/2) * mean absolute
@@ -134,8 +135,8 @@ def find_spikes(frame: pd.DataFrame, labels: Labels, *, n_sigma: float) -> list[
         x = frame[asset].to_numpy(dtype="float64")
         if x.size < 3:
             continue
-        with np.errstate(divide="ignore", invalid="ignore"):
-            r = np.diff(np.log(x))  # r[i] is the return into day i+1
+        # the frame is on every calendar day (to_daily), so r[i] is the return into day i+1
+        r = one_day_log_returns(frame[asset]).to_numpy()
         sigma = robust_sigma(r)
         if sigma <= 0:
             continue

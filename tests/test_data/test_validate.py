@@ -87,6 +87,15 @@ def test_spike_needs_a_full_reversal():
     assert [(f.asset, f.start) for f in found] == [("spiky", frame.index[100].strftime("%Y-%m-%d"))]
 
 
+def test_spike_scan_does_not_reach_across_a_missing_day():
+    rng = np.random.default_rng(7)
+    x = 100 * np.exp(np.cumsum(rng.normal(0, 0.01, 120)))
+    x[60] *= 1.5  # a spike ...
+    frame = _panel({"a": list(x)})
+    frame = frame.drop(frame.index[59])  # ... whose day before is missing: no one-day return into it
+    assert find_spikes(frame, _labels(frame), n_sigma=12) == []
+
+
 def test_robust_sigma_falls_back_when_most_returns_are_zero():
     returns = np.array([0.0] * 30 + [0.01, -0.01] * 5)
     assert robust_sigma(returns) == pytest.approx(1.2533 * np.mean(np.abs(returns)))
