@@ -20,10 +20,17 @@ from optimizer.exceptions import OptimizerError
 OK, ERR, TARGET_NOT_MET = 0, 1, 2
 
 
-def _add_run_args(p: argparse.ArgumentParser) -> None:
+def _add_config_args(p: argparse.ArgumentParser, out_name: str = "") -> None:
+    """The arguments every command on a config takes: the file, ``--out`` (default directory
+    ``reports/<config-name>[-<out_name>]-<UTC time>/``) and ``--data-dir``."""
+    suffix = f"-{out_name}" if out_name else ""
     p.add_argument("config", help="TOML configuration file (see configs/)")
-    p.add_argument("--out", metavar="DIR", help="output directory (default reports/<config-name>-<UTC time>/)")
+    p.add_argument("--out", metavar="DIR", help=f"output directory (default reports/<config-name>{suffix}-<UTC time>/)")
     p.add_argument("--data-dir", metavar="DIR", help="price data directory (default: config, then $RISKOPT_DATA_DIR)")
+
+
+def _add_run_args(p: argparse.ArgumentParser) -> None:
+    _add_config_args(p)
     p.add_argument("--seed", type=int, help="override [run] seed")
     p.add_argument("--as-of", metavar="YYYY-MM-DD", help="use only data up to and including this date")
 
@@ -55,9 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     f.set_defaults(func=cmd_data_fetch)
 
     p = sub.add_parser("backtest", help="VaR backtests over the full data and crash replays of the config's episodes")
-    p.add_argument("config", help="TOML configuration file (see configs/)")
-    p.add_argument("--out", metavar="DIR", help="output directory (default reports/<config-name>-backtest-<UTC time>/)")
-    p.add_argument("--data-dir", metavar="DIR", help="price data directory (default: config, then $RISKOPT_DATA_DIR)")
+    _add_config_args(p, "backtest")
     p.set_defaults(func=cmd_backtest)
 
     p = sub.add_parser("reproduce", help="re-run a recorded run and confirm a byte-identical params.json")
@@ -66,18 +71,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_reproduce)
 
     p = sub.add_parser("recalibrate", help="run, plan guardrailed updates and write a governance proposal")
-    p.add_argument("config", help="TOML configuration file (see configs/)")
+    _add_config_args(p, "recalibration")
     p.add_argument("--current", metavar="FILE", help="live parameters: Aave/Compound reference CSV, JSON or TOML")
     p.add_argument("--previous", metavar="DIR", help="an earlier recalibration's directory: attribute against it")
-    p.add_argument("--out", metavar="DIR", help="output directory (default reports/<config-name>-recalibration-<UTC time>/)")
-    p.add_argument("--data-dir", metavar="DIR", help="price data directory (default: config, then $RISKOPT_DATA_DIR)")
     p.add_argument("--start-date", metavar="YYYY-MM-DD", help="date of the first update (default: the day after as_of)")
     p.set_defaults(func=cmd_recalibrate)
 
     p = sub.add_parser("sensitivity", help="sweep the assumptions on Dask: tornado charts and heatmaps")
-    p.add_argument("config", help="TOML configuration file (see configs/)")
-    p.add_argument("--out", metavar="DIR", help="output directory (default reports/<config-name>-sensitivity-<UTC time>/)")
-    p.add_argument("--data-dir", metavar="DIR", help="price data directory (default: config, then $RISKOPT_DATA_DIR)")
+    _add_config_args(p, "sensitivity")
     p.add_argument("--scheduler", metavar="ADDRESS", help="a running Dask scheduler (default: a local cluster)")
     p.add_argument("--workers", type=int, metavar="N", help="worker processes of the local cluster ([sensitivity] workers)")
     p.set_defaults(func=cmd_sensitivity)
