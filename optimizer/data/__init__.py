@@ -21,6 +21,7 @@ from optimizer.data._price_data import (
     average_daily_volume,
     median_daily_volume,
     one_day_log_returns,
+    volume_ratio,
 )
 from optimizer.data._sources import KNOWN_STABLECOINS, SOURCES, SourceSpec
 from optimizer.data._validate import check_file
@@ -41,4 +42,5 @@ __all__ = [
     "one_day_log_returns",
     "read_wide_csv",
     "resolve_data_dir",
+    "volume_ratio",
 ]

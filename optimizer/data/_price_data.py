@@ -247,6 +247,23 @@ def median_daily_volume(
     return level if level > 0 else None
 
 
+def volume_ratio(volumes: pd.Series | None, as_of: pd.Timestamp, *, min_reports: int = 60) -> float | None:
+    """Full-history median volume over the recent (30-day) median, both by :func:`median_daily_volume`.
+
+    None when either level is not usable at ``as_of`` (the through-the-cycle liquidity of an asset
+    without a volume history is not known).
+
+    >>> idx = pd.date_range("2024-01-01", periods=90, freq="D")
+    >>> volume_ratio(pd.Series([1.0] * 60 + [2.0] * 30, index=idx), idx[-1])
+    0.5
+    """
+    recent = median_daily_volume(volumes, as_of, min_reports=min_reports)
+    full = median_daily_volume(volumes, as_of, days=None, min_reports=min_reports)
+    if recent is None or full is None:
+        return None
+    return full / recent
+
+
 def average_daily_volume(
     prices: PriceData,
     configured: dict[str, float | None],

@@ -299,7 +299,7 @@ def through_the_cycle(cfg: Any, data_dir: Any, *, volatility: Any = None) -> Thr
 
     from sklearn.base import clone
 
-    from optimizer.data import median_daily_volume, one_day_log_returns, resolve_data_dir
+    from optimizer.data import one_day_log_returns, resolve_data_dir, volume_ratio
     from optimizer.estimators import pairwise_correlation, rms_volatility
     from optimizer.pipeline.run import load_asset_prices, make_generator
 
@@ -329,10 +329,9 @@ def through_the_cycle(cfg: Any, data_dir: Any, *, volatility: Any = None) -> Thr
     last = prices.prices.index[-1]
     for a in assets:
         v = vols[a] if vols is not None and a in vols.columns else None
-        recent = median_daily_volume(v, last, min_reports=60)
-        full = median_daily_volume(v, last, days=None, min_reports=60)
-        has_vol.append(recent is not None and full is not None)
-        ratio.append(full / recent if recent is not None and full is not None else 1.0)
+        r = volume_ratio(v, last, min_reports=60)
+        has_vol.append(r is not None)
+        ratio.append(1.0 if r is None else r)
     return ThroughTheCycle(sigma=np.array(sigma), nu=np.array(nu), correlation=corr, adv_ratio=np.array(ratio),
                            has_volume=tuple(has_vol), n_days=np.array(n_days), start=tuple(start))
 

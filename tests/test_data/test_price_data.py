@@ -171,3 +171,15 @@ def test_average_daily_volume_precedence():
     adv, src = average_daily_volume(PriceData(prices, volumes=vols), {"a": 3.0, "b": None, "c": None}, 11.0)
     np.testing.assert_array_equal(adv, [3.0, 7.0, 11.0])
     assert src == VOLUME_SOURCES
+
+
+def test_volume_ratio_is_full_median_over_recent_median():
+    from optimizer.data import volume_ratio
+
+    idx = pd.date_range("2023-01-01", periods=200, freq="D")
+    v = pd.Series(np.r_[np.full(170, 4.0), np.full(30, 1.0)], index=idx)
+    assert volume_ratio(v, idx[-1]) == pytest.approx(4.0)  # full median 4, last 30 days 1
+    assert volume_ratio(v.iloc[:50], idx[49]) is None  # fewer than min_reports reports
+    assert volume_ratio(v.iloc[:50], idx[49], min_reports=10) == pytest.approx(1.0)
+    assert volume_ratio(v, idx[-1] + pd.Timedelta(days=30)) is None  # last report too old
+    assert volume_ratio(None, idx[-1]) is None
