@@ -48,6 +48,12 @@ _WARNING_HINTS: dict[str, str] = {
     "no_volume": "Volumes are left missing (NaN), never filled.",
     "zero_value": "Zero volumes or market caps are kept as 0.0; "
     "treat them as missing where that matters.",
+    "filled": "Days the first source lacks come from the next one in `sources` (one source's "
+    "own value per day, never blended).",
+    "overlap": "A lower-priority source was compared with the series it fills; "
+    "beyond `overlap_tolerance` the load fails.",
+    "unfilled": "Too few common days to check the source, so it was not used.",
+    "quote": "Prices in another quote currency are used as USD, not converted.",
 }
 
 #: Template of the one DataQualityWarning issued per kind of non-fatal finding.
@@ -72,7 +78,8 @@ class DataFinding:
         ``"empty_file"``, ``"missing_asset"``, ``"short_history"`` (and the structural
         ``"bad_header"``, ``"duplicate_column"``, ``"malformed_row"``, ``"unreadable"``).
         Non-fatal flags: ``"gap"``, ``"stale"``, ``"outlier"``, ``"depeg"``, ``"ends_early"``,
-        ``"no_volume"``, ``"zero_value"``.
+        ``"no_volume"``, ``"zero_value"``, and from merging sources ``"filled"``, ``"overlap"``,
+        ``"unfilled"``, ``"quote"``.
     file : str
         File name (no directory), e.g. ``"binance_prices_daily.csv"``.
     asset : str or None

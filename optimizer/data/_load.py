@@ -13,6 +13,7 @@ import pandas as pd
 
 from optimizer.data._csv import WideFile, read_wide_file
 from optimizer.data._findings import DataFinding, finding, raise_fatal, warn_by_kind
+from optimizer.data._merge import MergedPrices, merge_sources
 from optimizer.data._price_data import PriceData
 from optimizer.data._sources import SOURCES, VOLUME_SOURCE, SourceSpec
 from optimizer.data._validate import (
@@ -77,7 +78,7 @@ def load_prices(
     data_dir: str | Path,
     assets: Sequence[str],
     *,
-    sources: Mapping[str, str] | str = "binance",
+    sources: Mapping[str, str | Sequence[str]] | Sequence[str] | str = "binance",
     start: str | None = None,
     as_of: str | None = None,
     with_volumes: bool = False,
@@ -86,6 +87,7 @@ def load_prices(
     outlier_sigma: float = 12.0,
     depeg_tolerance: float = 0.02,
     min_history_days: int = 0,
+    overlap_tolerance: float = 0.02,
 ) -> PriceData:
     """Load daily prices of ``assets`` from the wide CSVs in ``data_dir``.
 
@@ -101,9 +103,15 @@ def load_prices(
         Directory holding the source files (see :func:`resolve_data_dir`).
     assets : sequence of str
         Tickers as in the files' headers (case-insensitive), e.g. ``["btc", "eth"]``.
-    sources : str or mapping of str to str, default "binance"
-        One source for all assets, or asset -> source. Sources: ``"binance"``, ``"coingecko"``,
-        ``"coinmetrics"``.
+    sources : str, sequence of str, or mapping of str to str or sequence of str, default "binance"
+        One source for all assets, a priority list for all assets (e.g. ``["binance",
+        "coingecko", "coinmetrics"]``), or asset -> source or priority list. Sources:
+        ``"binance"``, ``"coingecko"``, ``"coinmetrics"``. With a priority list the first source
+        holding the asset gives its series; each lower-priority source fills only the days the
+        series built so far lacks (before its first price, in a gap, after its last price), after
+        checking on the days both have that the two agree (see ``overlap_tolerance``). Every
+        filled span is a ``"filled"`` finding and every check an ``"overlap"`` finding. An asset
+        absent from a lower-priority file is simply not filled from it.
     start : str, optional
         First date kept (ISO, inclusive). Default: the first date on which any asset has a price.
     as_of : str, optional
@@ -122,6 +130,11 @@ def load_prices(
         Flag stablecoin prices with ``|price - 1|`` above this.
     min_history_days : int, default 0
         If > 0, require at least this many prices per asset in the window.
+    overlap_tolerance : float, default 0.02
+        Largest median absolute relative deviation ``|p_fill / p - 1|`` allowed between a
+        lower-priority source and the series it fills, on the days up to ``as_of`` that both
+        have. Beyond it the load fails with a DataError naming both files. A source with fewer
+        than ``MIN_OVERLAP_DAYS`` such days is not used to fill (an ``"unfilled"`` finding).
 
     Returns
     -------
@@ -145,6 +158,8 @@ def load_prices(
     if start_day is not None and as_of_day is not None and start_day > as_of_day:
         raise ValueError(f"`start` ({start}) must not be after `as_of` ({as_of})")
     check_scan_args(stale_run_days, outlier_sigma, depeg_tolerance)
+    if not (isinstance(overlap_tolerance, (int, float)) and 0 < overlap_tolerance < 1):
+        raise ValueError(f"`overlap_tolerance` must be in (0, 1), got {overlap_tolerance!r}")
     if (
         isinstance(min_history_days, bool)
         or not isinstance(min_history_days, (int, np.integer))
@@ -164,26 +179,33 @@ def load_prices(
     # one run shows everything that needs fixing.
     by_source: dict[str, list[str]] = {}
     for asset in names:
-        by_source.setdefault(source_of[asset], []).append(asset)
+        for source in source_of[asset]:
+            by_source.setdefault(source, []).append(asset)
     file_hashes: dict[str, str] = {}
-    columns: dict[str, pd.Series] = {}
+    frames: dict[str, pd.DataFrame] = {}
     problems: list[str] = []
     for source, its_assets in by_source.items():
         spec = SOURCES[source]
+        # An asset listed with several sources need not be in every file: only its first
+        # source must hold it (checked after the merge, when no source has it).
+        required = [a for a in its_assets if len(source_of[a]) == 1]
         try:
-            wide = _read_source_file(root, spec.prices, spec, its_assets)
+            wide = _read_source_file(root, spec.prices, spec, its_assets, required=required)
         except DataError as err:
             problems.append(str(err))
             continue
         file_hashes[spec.prices] = wide.sha256
-        frame = _shift(wide.frame, spec.date_shift_days)
-        columns.update({asset: frame[asset] for asset in its_assets})
+        frames[source] = _shift(wide.frame, spec.date_shift_days)
     if problems:
         raise DataError("\n".join(problems))
 
+    merged = merge_sources(
+        names, source_of, frames, as_of=as_of_day, tolerance=overlap_tolerance
+    )
+    columns = merged.columns
     labels = Labels(
-        files={a: SOURCES[source_of[a]].prices for a in names},
-        notes={a: _date_note(SOURCES[source_of[a]]) for a in names},
+        files={a: "+".join(SOURCES[s].prices for s in merged.used[a]) for a in names},
+        notes={a: "".join(_date_note(SOURCES[s]) for s in merged.used[a]) for a in names},
     )
     panel = pd.concat([columns[a] for a in names], axis=1, keys=names, sort=True)
     panel = to_daily(panel)
@@ -191,8 +213,10 @@ def load_prices(
     panel = _slice_window(panel, labels, start_day, as_of_day)
     _check_history(panel, labels, min_history_days)
 
-    quotes = {a: SOURCES[source_of[a]].quote for a in names}
+    quotes = {a: SOURCES[merged.used[a][0]].quote for a in names}
     flags: list[DataFinding] = []
+    flags += merged.window_findings(panel.index)
+    flags += _find_quote_mix(panel, merged, frames)
     flags += find_gaps(panel, labels)
     flags += find_stale_runs(panel, labels, min_run=stale_run_days, exclude=stable)
     flags += find_spikes(panel, labels, n_sigma=outlier_sigma)
@@ -213,7 +237,7 @@ def load_prices(
     return PriceData(
         prices=panel,
         volumes=volumes,
-        sources=source_of,
+        sources={a: merged.used[a][0] for a in names},
         findings=tuple(flags),
         file_hashes=file_hashes,
     )
@@ -233,25 +257,42 @@ def _normalise_assets(assets: Sequence[str]) -> list[str]:
     return names
 
 
-def _assign_sources(names: list[str], sources: Mapping[str, str] | str) -> dict[str, str]:
-    if isinstance(sources, str):
-        chosen = dict.fromkeys(names, sources.strip().lower())
-    elif isinstance(sources, Mapping):
-        lowered = {str(k).strip().lower(): str(v).strip().lower() for k, v in sources.items()}
+def _assign_sources(
+    names: list[str], sources: Mapping[str, str | Sequence[str]] | Sequence[str] | str
+) -> dict[str, tuple[str, ...]]:
+    """Asset -> its sources in priority order (one or more, no repeats, each known)."""
+    if isinstance(sources, Mapping):
+        lowered = {str(k).strip().lower(): v for k, v in sources.items()}
         missing = [n for n in names if n not in lowered]
         if missing:
             raise ValueError(f"`sources` has no source for asset(s) {', '.join(missing)}")
-        chosen = {n: lowered[n] for n in names}
+        chosen = {n: _priority(lowered[n], n) for n in names}
+    elif isinstance(sources, (str, Sequence)):
+        chosen = {n: _priority(sources, n) for n in names}
     else:
         raise TypeError(
-            f"`sources` must be a source name or a mapping asset -> source, "
-            f"got {type(sources).__name__}"
+            f"`sources` must be a source name, a priority list of names or a mapping "
+            f"asset -> source(s), got {type(sources).__name__}"
         )
-    for asset, source in chosen.items():
+    return chosen
+
+
+def _priority(value: object, asset: str) -> tuple[str, ...]:
+    where = f" for asset '{asset}'"
+    if isinstance(value, str):
+        order = (value.strip().lower(),)
+    elif isinstance(value, Sequence) and value and all(isinstance(v, str) for v in value):
+        order = tuple(v.strip().lower() for v in value)
+    else:
+        raise TypeError(f"`sources`{where} must be a source name or a non-empty list of names, "
+                        f"got {value!r}")
+    for source in order:
         if source not in SOURCES:
             known = ", ".join(SOURCES)
-            raise ValueError(f"unknown source {source!r} for asset '{asset}'; known: {known}")
-    return chosen
+            raise ValueError(f"unknown source {source!r}{where}; known: {known}")
+    if len(set(order)) != len(order):
+        raise ValueError(f"`sources`{where} lists a source twice: {list(order)}")
+    return order
 
 
 def _parse_day(value: str | date | None, name: str) -> pd.Timestamp | None:
@@ -272,11 +313,18 @@ def _parse_day(value: str | date | None, name: str) -> pd.Timestamp | None:
 
 
 def _read_source_file(
-    root: Path, file_name: str, spec: SourceSpec, assets: list[str], *, allow_zero: bool = False
+    root: Path,
+    file_name: str,
+    spec: SourceSpec,
+    assets: list[str],
+    *,
+    allow_zero: bool = False,
+    required: list[str] | None = None,
 ) -> WideFile:
     """Read one file of a source; raise DataError on a missing file or asset or a fatal finding.
 
     Fatal findings count when they concern the whole file (dates, header) or an asset used.
+    Only the assets in ``required`` (default: all of ``assets``) must be columns of the file.
     """
     path = root / file_name
     quoted = ", ".join(f"'{a}'" for a in assets)
@@ -289,7 +337,7 @@ def _read_source_file(
     fatal = [f for f in wide.findings if f.fatal and (f.asset is None or f.asset in assets)]
     available = list(wide.frame.columns)
     if not any(f.kind == "empty_file" for f in fatal):
-        for asset in assets:
+        for asset in assets if required is None else required:
             if asset not in available:
                 detail = f"asset '{asset}' not in {file_name}; available: {', '.join(available)}"
                 fatal.append(finding("missing_asset", file_name, asset, None, None, detail))
@@ -453,3 +501,48 @@ def _load_volumes(
             flags.append(labels.flag("no_volume", asset, panel.index, first, last, detail))
     flags += find_zero_values(volumes, labels, what="volume")
     return volumes, flags, hashes
+
+
+def _find_quote_mix(
+    panel: pd.DataFrame, merged: MergedPrices, frames: Mapping[str, pd.DataFrame]
+) -> list[DataFinding]:
+    """One ``"quote"`` finding per file whose prices are not in USD: they are used as USD.
+
+    The values are not converted. A conversion needs a USD price of the quote currency on every
+    day of the window; the shipped USDT/USD series (CoinGecko) ends 2023-08-28 while Binance runs
+    to 2025-06-12, so converting would change the unit inside the window. The finding gives the
+    quote's measured deviation from USD where a USD-quoted file read here has it.
+    """
+    out: list[DataFinding] = []
+    lo, hi = panel.index[0], panel.index[-1]
+    by_file: dict[str, list[str]] = {}
+    for asset, used in merged.used.items():
+        for source in used:
+            if SOURCES[source].quote != "USD":
+                by_file.setdefault(source, []).append(asset)
+    for source, assets in by_file.items():
+        quote = SOURCES[source].quote
+        ticker = quote.lower()
+        measured = ""
+        for other, frame in frames.items():
+            if SOURCES[other].quote == "USD" and ticker in frame.columns:
+                q = frame[ticker].loc[lo:hi].dropna()
+                if len(q):
+                    dev = float((q - 1.0).abs().max())
+                    measured = (
+                        f"; {ticker}/USD in {SOURCES[other].prices} from {q.index[0].date()} to "
+                        f"{q.index[-1].date()}: {q.min():.4f} to {q.max():.4f} (at most "
+                        f"{dev:.2%} from 1)"
+                    )
+                    if q.index[-1] < hi:
+                        measured += f", no {ticker}/USD price after {q.index[-1].date()}"
+                    break
+        detail = (
+            f"prices of {', '.join(assets)} are quoted in {quote} and used as USD, not "
+            f"converted: no {ticker}/USD series covers the whole window, and converting part "
+            f"of it would change the unit mid-series{measured}. {quote}'s own deviation from "
+            "USD is inside these prices"
+        )
+        out.append(finding("quote", SOURCES[source].prices, None, iso(panel.index, 0),
+                           iso(panel.index, len(panel.index) - 1), detail))
+    return out

@@ -88,10 +88,18 @@ class PriceData:
         """
         return panel_sha256(self.prices, self.volumes)
 
-    def returns(self, *, gaps: Literal["drop", "keep"] = "drop") -> pd.DataFrame:
-        """Daily log returns on the common window.
+    def returns(
+        self,
+        *,
+        gaps: Literal["drop", "keep"] = "drop",
+        history: Literal["common", "each"] = "common",
+    ) -> pd.DataFrame:
+        """Daily log returns on the common window, or on each asset's own history.
 
         The common window runs from the first to the last date on which every asset has a price.
+        With ``history="each"`` it starts instead at the first date on which any asset has a
+        price: every asset keeps its whole history in the window, and an asset that starts later
+        has NaN before its first return (like a gap; needs ``gaps="keep"``).
         The return dated t is ``log(P[t] / P[t - 1 day])``; the first date of the window has none.
 
         Missing prices are never filled. A price missing inside the window (an interior gap, see
@@ -115,6 +123,10 @@ class PriceData:
         gaps : {"drop", "keep"}, default="drop"
             Drop the dates on which any asset lacks a one-day return, or keep them with NaN in
             the cells of the assets that lack one.
+        history : {"common", "each"}, default="common"
+            Start at the first date on which every asset has a price (the youngest asset sets
+            everyone's start), or at the first date on which any asset has one (only with
+            ``gaps="keep"``).
 
         Returns
         -------
@@ -126,12 +138,18 @@ class PriceData:
         Raises
         ------
         ValueError
-            If ``gaps`` is not ``"drop"`` or ``"keep"``.
+            If ``gaps`` is not ``"drop"`` or ``"keep"``, ``history`` not ``"common"`` or ``"each"``,
+            or ``history="each"`` with ``gaps="drop"``.
         DataError
             If there is no date on which every asset has a price.
         """
         if gaps not in ("drop", "keep"):
             raise ValueError(f"`gaps` must be 'drop' or 'keep', got gaps={gaps!r}")
+        if history not in ("common", "each"):
+            raise ValueError(f"`history` must be 'common' or 'each', got history={history!r}")
+        if history == "each" and gaps != "keep":
+            raise ValueError("`history='each'` leaves NaN before a young asset's first price: "
+                             "it needs gaps='keep'")
         prices = self.prices
         complete = np.flatnonzero(prices.notna().all(axis=1).to_numpy())
         if complete.size == 0:
@@ -139,7 +157,10 @@ class PriceData:
                 f"no date from {self.start} to {self.as_of} on which every asset "
                 f"({', '.join(self.assets)}) has a price"
             )
-        returns = one_day_log_returns(prices.iloc[complete[0] : complete[-1] + 1])
+        first = complete[0]
+        if history == "each":
+            first = int(np.flatnonzero(prices.notna().any(axis=1).to_numpy())[0])
+        returns = one_day_log_returns(prices.iloc[first : complete[-1] + 1])
         values = returns.to_numpy()
         keep = np.isfinite(values).all(axis=1) if gaps == "drop" else ~np.isnan(values).all(axis=1)
         return pd.DataFrame(

@@ -108,7 +108,12 @@ class RunSection:
 
 @dataclass(frozen=True)
 class DataSection:
-    source: Literal["binance", "coingecko", "coinmetrics"] = "binance"
+    #: Price sources in priority order: the first holding an asset gives its series, the next
+    #: ones fill only the days it lacks (after an agreement check on the common days).
+    sources: tuple[Literal["binance", "coingecko", "coinmetrics"], ...] = (
+        "binance", "coingecko", "coinmetrics")
+    #: Largest median |p_fill / p - 1| on the common days before a fill is refused (DataError).
+    overlap_tolerance: float = field(default=0.02, metadata=_rng(0, 1, lo_open=True, hi_open=True))
     volumes: bool = True
     stale_run_days: int = field(default=5, metadata=_rng(2))
     outlier_sigma: float = field(default=12.0, metadata=_rng(3))
@@ -470,6 +475,9 @@ def _cross_checks(cfg: RunConfig, source: str) -> None:
     if cfg.run.as_of is not None:
         _check_date(cfg.run.as_of, "[run] as_of", source)
     _check_backtest(cfg.backtest, source)
+    if not cfg.data.sources or len(set(cfg.data.sources)) != len(cfg.data.sources):
+        raise ConfigError(f"{source}: [data] sources = {list(cfg.data.sources)} must name each source "
+                          "once and at least one")
 
 
 def _check_backtest(bt: BacktestSection, source: str) -> None:

@@ -53,12 +53,13 @@ def load_asset_prices(cfg: RunConfig, ddir: Path, **kw: Any) -> Any:
     tickers = {a: (c.price_ticker or a) for a, c in cfg.assets.items()}
     if len(set(tickers.values())) != len(tickers):
         raise ConfigError("two assets read the same price column; check [assets.*] price_ticker")
-    sources = {tickers[a]: (c.source or cfg.data.source) for a, c in cfg.assets.items()}
+    sources = {tickers[a]: (c.source or cfg.data.sources) for a, c in cfg.assets.items()}
     pd_ = load_prices(
         ddir, list(tickers.values()), sources=sources, with_volumes=cfg.data.volumes,
         stablecoins=[tickers[a] for a, c in cfg.assets.items() if c.stablecoin],
         stale_run_days=cfg.data.stale_run_days, outlier_sigma=cfg.data.outlier_sigma,
-        depeg_tolerance=cfg.data.depeg_tolerance, **kw,
+        depeg_tolerance=cfg.data.depeg_tolerance, overlap_tolerance=cfg.data.overlap_tolerance,
+        **kw,
     )
     rename = {t: a for a, t in tickers.items() if t != a}
     if not rename:
@@ -66,7 +67,7 @@ def load_asset_prices(cfg: RunConfig, ddir: Path, **kw: Any) -> Any:
     findings = tuple(
         dataclasses.replace(f, asset=rename.get(f.asset, f.asset)) for f in pd_.findings
     ) + tuple(
-        DataFinding(kind="proxy", file=f"{sources[t]} prices", asset=a, start=None, end=None,
+        DataFinding(kind="proxy", file=f"{pd_.sources[t]} prices", asset=a, start=None, end=None,
                     detail=f"{a} is priced by the {t} series (price_ticker)", fatal=False)
         for t, a in rename.items()
     )

@@ -140,17 +140,19 @@ def load_inputs(
         start, as_of = resolve_window(cfg, cfg.run.as_of)
         prices = load_asset_prices(cfg, ddir, start=start, as_of=as_of,
                                    min_history_days=cfg.data.min_history_days)
-        # An asset's trading gap leaves only its own returns NaN (never filled); the volatility
-        # models skip them (missing="skip") and fhs imputes those cells, counted in the report.
-        returns = prices.returns(gaps="keep")
+        # Each asset keeps its whole history in the window: a younger asset's missing days, like
+        # an asset's trading gap, leave only its own returns NaN (never filled); the volatility
+        # models skip them (missing="skip") and fhs draws its own residuals there, counted in the
+        # report. No asset truncates the others' history.
+        returns = prices.returns(gaps="keep", history="each")
         n_finite = returns.notna().sum()
-        if n_finite.min() < cfg.data.min_history_days:
+        short = n_finite[n_finite < cfg.data.min_history_days]
+        if len(short):
             raise DataError(
-                f"only {int(n_finite.min())} days of returns for {n_finite.idxmin()!r} in the "
-                f"common window of {', '.join(assets)} up to {as_of} "
-                f"(need {cfg.data.min_history_days}); "
-                f"the asset with the shortest history is {_shortest_history(prices.prices)!r}; "
-                "shorten the window or drop it"
+                "too few days of returns up to " + str(as_of) + ": "
+                + ", ".join(f"{a!r} has {int(n)} (first price {prices.prices[a].first_valid_index().date()})"
+                            for a, n in short.items())
+                + f"; [data] min_history_days = {cfg.data.min_history_days}. Lower it, or drop the asset"
             )
 
     with progress.stage("backtesting the volatility estimators") if needs_history(cfg) else nullcontext():
@@ -219,10 +221,6 @@ def make_generator(cfg: RunConfig, volatility: VolatilityName | str, *, corr_str
         vol_multiplier=cfg.scenarios.vol_multiplier,
         corr_stress=cfg.scenarios.price_correlation_stress if corr_stress is None else corr_stress,
     )
-
-
-def _shortest_history(prices: pd.DataFrame) -> str:
-    return str(prices.notna().sum().idxmin())
 
 
 def current_params(cfg: RunConfig) -> tuple[RiskParams, tuple[bool, ...]]:

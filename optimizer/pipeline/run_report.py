@@ -159,8 +159,10 @@ def assemble_report(cfg: RunConfig, inputs: RunInputs, market: ThresholdProblem,
         "book_source": book.source,
         "estimation_window": date_span(inputs.returns.index),
         "n_observations": len(inputs.returns),
+        "history_start_by_asset": {str(a): inputs.returns[a].first_valid_index().date().isoformat()
+                                   for a in inputs.returns.columns},
         "imputed_residual_cells": int(scen.info.get("imputed_residual_cells", 0)),
-        "data_source": cfg.data.source,
+        "data_sources": list(cfg.data.sources),
     }
     gaps = inputs.returns.isna().sum()
     assumptions = run_view.run_assumptions(

@@ -181,7 +181,7 @@ def run_assumptions(
     ----------
     method : mapping
         The run's ``method`` record (``scenario_method``, ``horizon_days``, ``n_scenarios``,
-        ``alpha``, ``asset_guard_share``, ``book_source``, ``data_source``,
+        ``alpha``, ``asset_guard_share``, ``book_source``, ``data_sources``,
         ``imputed_residual_cells``).
     liquidation_share, reachable_share : float
         Share of an asset's collateral sold in a liquidation; share of its daily volume reachable.
@@ -196,7 +196,8 @@ def run_assumptions(
     alpha, share = method["alpha"], method["asset_guard_share"]
     out = [
         f"Scenarios: {kind.upper()} over a {H}-day liquidation horizon, {n:,} joint "
-        "price paths; prices are USDT-quoted closes treated as USD." if method["data_source"] == "binance" else
+        "price paths; USDT-quoted closes (Binance) are treated as USD (see the 'quote' data finding)."
+        if "binance" in method["data_sources"] else
         f"Scenarios: {kind.upper()} over a {H}-day liquidation horizon, {n:,} paths.",
         "Optimizer worst case: every borrowing account sits exactly at its liquidation threshold when the shock "
         "starts; its bad debt is max(LT - k, 0) per USD of collateral, k being what liquidation recovers "
@@ -218,9 +219,10 @@ def run_assumptions(
     if gaps:
         n_imputed = int(method.get("imputed_residual_cells") or 0)
         out.append(
-            "Trading gaps: "
+            "Missing days (a trading gap, or days before an asset's first price): "
             + ", ".join(f"{a} has no one-day return on {int(d)} day(s)" for a, d in gaps.items())
-            + " of the estimation window. Those days are kept for the other assets and nothing is "
+            + " of the estimation window. Those days are kept for the other assets (no asset "
+            "shortens another's history) and nothing is "
             "filled; the volatility models skip the missing days, correlations use the days "
             "complete across all assets"
             + (", and FHS replaces a missing residual on a drawn day with one of that asset's own "
