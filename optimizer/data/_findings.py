@@ -56,6 +56,10 @@ _WARNING_HINTS: dict[str, str] = {
     "quote": "Prices in another quote currency are used as USD, not converted.",
 }
 
+#: Non-fatal kinds that record a stated choice or a passed check rather than a problem: they stay
+#: in PriceData.findings and the report, without a warning.
+RECORD_KINDS: frozenset[str] = frozenset({"overlap", "quote"})
+
 #: Template of the one DataQualityWarning issued per kind of non-fatal finding.
 DATA_QUALITY_WARNING = (
     "{count} '{kind}' finding(s) in {files} for {assets}; see PriceData.findings "
@@ -151,7 +155,7 @@ def warn_by_kind(findings: Iterable[DataFinding], *, stacklevel: int = 3) -> Non
     """
     by_kind: dict[str, list[DataFinding]] = {}
     for f in findings:
-        if not f.fatal:
+        if not f.fatal and f.kind not in RECORD_KINDS:
             by_kind.setdefault(f.kind, []).append(f)
     for kind, group in by_kind.items():
         files = ", ".join(dict.fromkeys(f.file for f in group))

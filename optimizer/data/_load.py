@@ -215,7 +215,7 @@ def load_prices(
 
     quotes = {a: SOURCES[merged.used[a][0]].quote for a in names}
     flags: list[DataFinding] = []
-    flags += merged.window_findings(panel.index)
+    flags += merged.window_findings(panel.index, start_day)
     flags += _find_quote_mix(panel, merged, frames)
     flags += find_gaps(panel, labels)
     flags += find_stale_runs(panel, labels, min_run=stale_run_days, exclude=stable)

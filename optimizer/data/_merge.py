@@ -70,10 +70,17 @@ class MergedPrices:
     fills: tuple[FillSpan, ...] = ()
     checks: tuple[OverlapCheck, ...] = field(default=())
 
-    def window_findings(self, index: pd.DatetimeIndex) -> list[DataFinding]:
-        """``"overlap"``, ``"unfilled"`` and ``"filled"`` findings, fills clipped to ``index``."""
+    def window_findings(
+        self, index: pd.DatetimeIndex, start: pd.Timestamp | None = None
+    ) -> list[DataFinding]:
+        """``"overlap"``, ``"unfilled"`` and ``"filled"`` findings, fills clipped to ``index``.
+
+        ``start`` (the requested first day, if earlier than ``index[0]``) widens the window in
+        which a source that could not be checked is reported as ``"unfilled"``.
+        """
         out: list[DataFinding] = []
-        lo, hi = index[0], index[-1]
+        hi = index[-1]
+        lo = index[0] if start is None else min(index[0], start)
         for c in self.checks:
             against = "+".join(SOURCES[s].prices for s in c.against)
             file = SOURCES[c.source].prices
@@ -92,7 +99,7 @@ class MergedPrices:
                       f"|deviation| {c.median:.3%}, worst {c.worst:.2%}{worst_on}")
             out.append(finding("overlap", file, c.asset, None, None, detail))
         for f in self.fills:
-            start, end = max(f.start, lo), min(f.end, hi)
+            start, end = max(f.start, index[0]), min(f.end, hi)
             if start > end:
                 continue
             n = (end - start).days + 1
