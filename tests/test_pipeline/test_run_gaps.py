@@ -22,8 +22,9 @@ USDC_MISSING = 166
 
 
 def _cfg(**data):
+    # Binance only: with CoinGecko in [data] sources the usdc gap is filled (test_sources.py)
     cfg = load_config(QUICK).with_overrides("scenarios", n_scenarios=5_000)
-    return cfg.with_overrides("data", **data) if data else cfg
+    return cfg.with_overrides("data", **{"sources": ["binance"], **data})
 
 
 @pytest.fixture(scope="module")
@@ -57,5 +58,5 @@ def test_min_history_counts_each_assets_own_returns(data_dir):
     # usdc has 931 prices in the window (enough for the loader) but 929 one-day returns.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        with pytest.raises(DataError, match=r"only 929 days of returns for 'usdc'"):
+        with pytest.raises(DataError, match=r"too few days of returns up to 2025-06-12: 'usdc' has 929 \(first price 2022-06-13\)"):
             load_inputs(_cfg(min_history_days=930), data_dir=data_dir)
