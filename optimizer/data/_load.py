@@ -184,11 +184,18 @@ def load_prices(
     file_hashes: dict[str, str] = {}
     frames: dict[str, pd.DataFrame] = {}
     problems: list[str] = []
+    absent: list[DataFinding] = []
     for source, its_assets in by_source.items():
         spec = SOURCES[source]
         # An asset listed with several sources need not be in every file: only its first
         # source must hold it (checked after the merge, when no source has it).
         required = [a for a in its_assets if len(source_of[a]) == 1]
+        if not (root / spec.prices).is_file() and all(source_of[a][0] != source for a in its_assets):
+            # a lower-priority source whose file is not in the directory fills nothing
+            detail = (f"not in {root}: not used to fill {', '.join(its_assets)}; "
+                      f"{_WHERE_TO_GET_DATA}")
+            absent.append(finding("unfilled", spec.prices, None, None, None, detail))
+            continue
         try:
             wide = _read_source_file(root, spec.prices, spec, its_assets, required=required)
         except DataError as err:
@@ -215,7 +222,7 @@ def load_prices(
 
     quotes = {a: SOURCES[merged.used[a][0]].quote for a in names}
     flags: list[DataFinding] = []
-    flags += merged.window_findings(panel.index, start_day)
+    flags += absent + merged.window_findings(panel.index, start_day)
     flags += _find_quote_mix(panel, merged, frames)
     flags += find_gaps(panel, labels)
     flags += find_stale_runs(panel, labels, min_run=stale_run_days, exclude=stable)

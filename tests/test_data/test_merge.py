@@ -161,3 +161,13 @@ def test_fill_uses_nothing_after_as_of(data_dir):
     n_common = int(re.search(r"on the (\d+) day", overlap.detail).group(1))
     assert n_common == (pd.Timestamp("2022-09-26") - pd.Timestamp("2021-01-01")).days + 1
 
+
+
+def test_missing_lower_priority_file_is_a_finding_not_an_error(tmp_path, write_file):
+    write_file(BINANCE, "date,btc\n2021-01-01,1\n2021-01-02,2\n")
+    data = quiet_load(tmp_path, ["btc"], sources=ALL)
+    unfilled = [(f.file, f.asset) for f in data.findings if f.kind == "unfilled"]
+    assert unfilled == [(COINGECKO, None), (COINMETRICS, None)]
+    # the first source's file is required
+    with pytest.raises(DataError, match=r"coingecko_prices_daily\.csv not found"):
+        load_prices(tmp_path, ["btc"], sources=["coingecko", "binance"])
