@@ -35,7 +35,9 @@ class PriceData:
         USD 24h volumes on the same index and columns (CoinGecko volume file, aligned like its
         prices); NaN where there is no volume. None when not requested or not available.
     sources : dict of str to str
-        Asset -> source name (``"binance"``, ``"coingecko"`` or ``"coinmetrics"``).
+        Asset -> source name (``"binance"``, ``"coingecko"`` or ``"coinmetrics"``) of its series:
+        the first source of its priority list that holds it. Days filled from a lower-priority
+        source are listed in the ``"filled"`` findings.
     findings : tuple of DataFinding
         Non-fatal flags (gaps, stale runs, spikes, depegs, ...) in the loaded window.
     file_hashes : dict of str to str
