@@ -190,7 +190,8 @@ def test_default_config_hash_is_unchanged():
     Adding or renaming a key changes it; a rename should instead go in RENAMED_KEYS.
     """
     cfg = load_config(ROOT / "configs" / "aave-v3-ethereum.toml")
-    assert cfg.sha256 == "bb730e40ef85cbd7a5c59d00b1ab352d9a5ef6f2c1acc1843126f2139ba0bb8d"
+    # issue 9: [data] sources (priority list) replaces source, overlap_tolerance, min_history_days 200
+    assert cfg.sha256 == "a41dc6df6fab626187847b71d0873136acaa330d91a0eb84b63cc6b74daad877"
 
 
 def test_every_anti_procyclicality_method_has_a_binding_label():
