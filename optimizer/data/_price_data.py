@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Literal, TypeVar
@@ -89,6 +90,29 @@ class PriceData:
         version-dependent formatting. Any change of a price in the window changes it.
         """
         return panel_sha256(self.prices, self.volumes)
+
+    def priced_by(self, proxies: dict[str, str]) -> PriceData:
+        """The same data with proxy series renamed to the assets they price.
+
+        ``proxies`` maps a loaded column (the proxy's ticker) to the asset it prices; each one is
+        recorded as a ``"proxy"`` finding, and the findings, volumes and sources follow the rename.
+        """
+        if not proxies:
+            return self
+        findings = tuple(
+            dataclasses.replace(f, asset=proxies.get(f.asset, f.asset)) for f in self.findings
+        ) + tuple(
+            DataFinding(kind="proxy", file=f"{self.sources[t]} prices", asset=a, start=None, end=None,
+                        detail=f"{a} is priced by the {t} series (price_ticker)", fatal=False)
+            for t, a in proxies.items()
+        )
+        return PriceData(
+            prices=self.prices.rename(columns=proxies),
+            volumes=None if self.volumes is None else self.volumes.rename(columns=proxies),
+            sources={proxies.get(k, k): v for k, v in self.sources.items()},
+            findings=findings,
+            file_hashes=self.file_hashes,
+        )
 
     def returns(
         self,

@@ -309,6 +309,21 @@ class ThresholdProblem:
         return RiskParams(assets=self.assets, ltv=ltv, liquidation_threshold=lt, liquidation_bonus=self.bonus,
                           close_factor=cur.close_factor, full_close_hf=cur.full_close_hf).check()
 
+    def tail_scenarios(self, lt: ArrayLike, m: int) -> tuple[np.ndarray, float]:
+        """Indices of the ``m`` scenarios with the largest worst-case bad debt at thresholds ``lt``.
+
+        With ``lt`` the loosest thresholds a search may try, these hold the tail of every trial
+        (bad debt grows with LT). Returns the sorted indices and the total probability of the
+        scenarios left out.
+        """
+        from optimizer.optimize.convex import threshold_losses
+
+        losses = threshold_losses(np.asarray(lt, dtype=float), self.k, self.exposure)
+        n = losses.shape[0]
+        m = min(m, n)
+        idx = np.sort(np.argsort(-losses, kind="stable")[:m])
+        return idx, float((n - m) / n)
+
     def solve(
         self, *, solver: str = "HIGHS", fallback_solver: str | None = "CLARABEL", method: str = "rowgen"
     ) -> ThresholdSolution:

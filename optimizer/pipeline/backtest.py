@@ -30,7 +30,6 @@ finding; an episode whose run raised an error is reported with the message and t
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -40,6 +39,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from optimizer.report._format import utc_timestamp
 from optimizer import __version__
 from optimizer.estimators import VaRBacktests
 from optimizer.exceptions import ConvergenceWarning, DataQualityWarning, OptimizerError
@@ -280,7 +280,7 @@ def run_backtest(
         "versions": library_versions(),
     }
     run_info = {
-        "created_utc": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "created_utc": utc_timestamp(),
         "runtime_seconds": round(time.perf_counter() - t_start, 1),
         "stage_seconds": dict(progress.timings),
         "command": command,

@@ -9,7 +9,6 @@ choice and the anti-procyclicality policy use. :func:`prepare_validation` maps `
 
 from __future__ import annotations
 
-import dataclasses
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,7 +47,7 @@ def load_asset_prices(cfg: RunConfig, ddir: Path, **kw: Any) -> Any:
 
     Columns come back named by the config's tickers; each proxy is recorded as a finding.
     """
-    from optimizer.data import DataFinding, PriceData, load_prices
+    from optimizer.data import load_prices
 
     tickers = {a: (c.price_ticker or a) for a, c in cfg.assets.items()}
     if len(set(tickers.values())) != len(tickers):
@@ -61,23 +60,7 @@ def load_asset_prices(cfg: RunConfig, ddir: Path, **kw: Any) -> Any:
         depeg_tolerance=cfg.data.depeg_tolerance, overlap_tolerance=cfg.data.overlap_tolerance,
         **kw,
     )
-    rename = {t: a for a, t in tickers.items() if t != a}
-    if not rename:
-        return pd_
-    findings = tuple(
-        dataclasses.replace(f, asset=rename.get(f.asset, f.asset)) for f in pd_.findings
-    ) + tuple(
-        DataFinding(kind="proxy", file=f"{pd_.sources[t]} prices", asset=a, start=None, end=None,
-                    detail=f"{a} is priced by the {t} series (price_ticker)", fatal=False)
-        for t, a in rename.items()
-    )
-    return PriceData(
-        prices=pd_.prices.rename(columns=rename),
-        volumes=None if pd_.volumes is None else pd_.volumes.rename(columns=rename),
-        sources={rename.get(k, k): v for k, v in pd_.sources.items()},
-        findings=findings,
-        file_hashes=pd_.file_hashes,
-    )
+    return pd_.priced_by({t: a for a, t in tickers.items() if t != a})
 
 
 def load_history_data(cfg: RunConfig, data_dir: Any, as_of: str | None) -> Any:

@@ -170,44 +170,6 @@ def run_simulation(
     )
 
 
-def sample_book(book: Any, m: int, rng: np.random.Generator, *, keep_largest: float = 0.2) -> Any:
-    """A smaller book with the same aggregate positions in expectation (for the search's many runs).
-
-    The ``keep_largest`` share of ``m`` goes to the largest accounts, kept exactly (they drive the
-    tail and the cascades); the rest is a uniform sample of the other accounts with amounts scaled
-    by the inverse sampling rate (Horvitz-Thompson), so per-asset totals, and the sales that move
-    prices, match the full book in expectation. Books no larger than ``m`` are returned as they are.
-    """
-    n = book.n_accounts
-    if n <= m:
-        return book
-    size = book.account_collateral + book.account_debt
-    order = np.argsort(-size, kind="stable")
-    k = int(m * keep_largest)
-    top, others = order[:k], order[k:]
-    pick = np.sort(rng.choice(others, size=m - k, replace=False))
-    scale = np.ones(n)
-    scale[pick] = len(others) / (m - k)
-    rows = np.sort(np.concatenate([top, pick]))
-    return book.take(rows, scale=scale[rows], source=f"{book.source} (sample of {m} accounts)")
-
-
-def tail_subset(market: Any, lt: np.ndarray, m: int) -> tuple[np.ndarray, float]:
-    """Indices of the ``m`` scenarios with the largest worst-case static bad debt at thresholds ``lt``.
-
-    With ``lt`` the loosest thresholds of the search space, these hold the tail of every trial
-    (bad debt grows with LT), so the search simulates only them. Returns the sorted indices and
-    the total probability of the scenarios left out.
-    """
-    from optimizer.optimize.convex import threshold_losses
-
-    losses = threshold_losses(lt, market.k, market.exposure)
-    n = losses.shape[0]
-    m = min(m, n)
-    idx = np.sort(np.argsort(-losses, kind="stable")[:m])
-    return idx, float((n - m) / n)
-
-
 def default_study_name(cfg: RunConfig) -> str:
     """``<config name>-<hash of everything but [search]>``: a larger n_trials resumes the same study."""
     return f"{cfg.name}-{cfg.digest(exclude=('search',))[:12]}"
@@ -244,7 +206,7 @@ def run_search(
     s = cfg.search
     lt = recommended.liquidation_threshold
     lt_high = np.minimum(market.lt_max, lt + s.lt_span)
-    idx, rest = tail_subset(market, lt_high, s.n_scenarios)
+    idx, rest = market.tail_scenarios(lt_high, s.n_scenarios)
     n_all = inputs.scenarios.n_scenarios
     sub = np.asarray(inputs.scenarios.relatives)[idx]
     sigma = inputs.generator.scaled_volatility()
@@ -258,7 +220,7 @@ def run_search(
     fund_ref = market.budget
     collateral = market.collateral
 
-    search_book = sample_book(inputs.book, s.n_accounts, np.random.default_rng(rng.integers(2**63)))
+    search_book = inputs.book.sample(s.n_accounts, np.random.default_rng(rng.integers(2**63)))
 
     def evaluate(params: RiskParams) -> dict[str, float]:
         res = simulate(cfg, inputs, params, paths, worst_case=True, steps_per_day=s.steps_per_day,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -11,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from optimizer.report._format import utc_timestamp
 from optimizer import __version__
 from optimizer.protocol.book import Book
 from optimizer.report.model import FORMAT_VERSION, AssetResult, RunReport
@@ -196,7 +196,7 @@ def assemble_report(cfg: RunConfig, inputs: RunInputs, market: ThresholdProblem,
         "sized_from": run_view.FUND_SIZED_FROM[bool(cfg.simulation.enabled)],
     }
     run_info = {
-        "created_utc": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "created_utc": utc_timestamp(),
         "runtime_seconds": round(time.perf_counter() - context.t_start, 2),
         "stage_seconds": dict(context.stage_seconds),
         "command": context.command,

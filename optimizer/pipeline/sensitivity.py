@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import datetime as dt
 import itertools
 import math
 import time
@@ -51,6 +50,7 @@ from typing import Any
 
 import numpy as np
 
+from optimizer.report._format import utc_timestamp
 from optimizer._random import RunStreams
 from optimizer.exceptions import ConfigError, OptimizerError
 from optimizer.pipeline.config import RENAMED_KEYS, RunConfig
@@ -409,7 +409,7 @@ def run_sensitivity(
     results = [out[c.sha256] for c in configs]
     doc = build_document(base, points, configs, results, data=meta_data, versions=library_versions())
     run_info = {
-        "created_utc": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "created_utc": utc_timestamp(),
         "runtime_seconds": round(time.perf_counter() - t0, 2),
         "workers": n_workers,
         "scheduler": scheduler or "local cluster",

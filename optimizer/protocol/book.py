@@ -131,6 +131,28 @@ class Book:
             source=self.source if source is None else source,
         )
 
+    def sample(self, m: int, rng: np.random.Generator, *, keep_largest: float = 0.2) -> Book:
+        """A book of ``m`` accounts with the same aggregate positions in expectation.
+
+        The ``keep_largest`` share of ``m`` goes to the largest accounts (collateral + debt), kept
+        exactly because they drive the tail and the cascades; the rest is a uniform sample of the
+        other accounts with amounts scaled by the inverse sampling rate (Horvitz-Thompson), so
+        per-asset totals, and the sales that move prices, match the full book in expectation. A
+        book of at most ``m`` accounts is returned as it is.
+        """
+        n = self.n_accounts
+        if n <= m:
+            return self
+        size = self.account_collateral + self.account_debt
+        order = np.argsort(-size, kind="stable")
+        k = int(m * keep_largest)
+        top, others = order[:k], order[k:]
+        pick = np.sort(rng.choice(others, size=m - k, replace=False))
+        scale = np.ones(n)
+        scale[pick] = len(others) / (m - k)
+        rows = np.sort(np.concatenate([top, pick]))
+        return self.take(rows, scale=scale[rows], source=f"{self.source} (sample of {m} accounts)")
+
     def rescale(self, collateral_usd: FloatArray, debt_usd: FloatArray) -> Book:
         """The same accounts with collateral and debt scaled per asset to the given totals.
 

@@ -263,3 +263,8 @@ def md_inline(x: Any) -> str:
     """Text safe on one Markdown line (no accidental table or heading), keeping ordinary punctuation."""
     s = fmt_text(x) if not isinstance(x, str) else x
     return " ".join(s.split())
+
+
+def utc_timestamp() -> str:
+    """The current UTC time as ``YYYY-MM-DDTHH:MM:SSZ`` (the ``created_utc`` of every report)."""
+    return _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -183,3 +183,18 @@ def test_volume_ratio_is_full_median_over_recent_median():
     assert volume_ratio(v.iloc[:50], idx[49], min_reports=10) == pytest.approx(1.0)
     assert volume_ratio(v, idx[-1] + pd.Timedelta(days=30)) is None  # last report too old
     assert volume_ratio(None, idx[-1]) is None
+
+
+def test_priced_by_renames_the_proxy_and_records_it():
+    import pandas as pd
+
+    from optimizer.data import PriceData
+
+    idx = pd.date_range("2024-01-01", periods=3, freq="D")
+    pdata = PriceData(prices=pd.DataFrame({"btc": [1.0, 2.0, 3.0], "eth": [1.0, 1.0, 1.0]}, index=idx),
+                      volumes=None, sources={"btc": "binance", "eth": "binance"}, findings=(), file_hashes={})
+    out = pdata.priced_by({"btc": "wbtc"})
+    assert list(out.prices.columns) == ["wbtc", "eth"] and out.sources == {"wbtc": "binance", "eth": "binance"}
+    (f,) = out.findings
+    assert (f.kind, f.asset, f.fatal) == ("proxy", "wbtc", False) and "priced by the btc series" in f.detail
+    assert pdata.priced_by({}) is pdata

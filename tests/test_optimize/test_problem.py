@@ -197,3 +197,15 @@ def test_run_metrics_mapping_is_the_params_json_one():
     d = sim.as_dict()
     assert d["static_bad_debt_cvar_usd"] == rec.bad_debt_cvar_usd and d["sim_bad_debt_cvar_usd"] == 1.0
     assert run.current_dict() == rec.as_dict()
+
+
+def test_tail_scenarios_are_the_largest_worst_case_losses():
+    p = _problem(budget_usd=1e5)
+    lt = np.array([0.9, 0.9])
+    losses = np.maximum(lt[0] - p.k[:, 0], 0.0) * p.exposure[0]  # only eth has exposure
+    idx, rest = p.tail_scenarios(lt, 3)
+    assert list(idx) == sorted(idx) and len(idx) == 3
+    assert losses[idx].min() >= np.delete(losses, idx).max()
+    assert rest == pytest.approx((p.k.shape[0] - 3) / p.k.shape[0])
+    all_idx, none_left = p.tail_scenarios(lt, 10 * p.k.shape[0])
+    assert len(all_idx) == p.k.shape[0] and none_left == 0.0
