@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from optimizer.optimize._evaluation import BookEvaluation, RiskMetrics, RunMetrics, evaluate_book
+from optimizer.optimize._evaluation import (
+    BookEvaluation,
+    RiskMetrics,
+    RunMetrics,
+    evaluate_book,
+    simulation_metrics,
+)
 from optimizer.optimize._labels import Binding, RunStatus
 from optimizer.optimize._problem import (
     ThresholdBounds,
@@ -41,4 +47,5 @@ __all__ = [
     "threshold_losses",
     "var",
     "var_cvar",
+    "simulation_metrics",
 ]

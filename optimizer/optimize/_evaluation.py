@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from optimizer.protocol.book import Book
     from optimizer.protocol.params import RiskParams
 
-__all__ = ["BookEvaluation", "RiskMetrics", "RunMetrics", "evaluate_book"]
+__all__ = ["BookEvaluation", "RiskMetrics", "RunMetrics", "evaluate_book", "simulation_metrics"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -199,3 +199,53 @@ class RunMetrics:
     def current_dict(self) -> dict[str, Any]:
         """The ``metrics_current`` mapping of ``params.json``."""
         return self.current.as_dict()
+
+
+def simulation_metrics(
+    bad_debt: ArrayLike,
+    bad_debt_nocascade: ArrayLike,
+    by_asset: ArrayLike,
+    liquidated_usd: ArrayLike,
+    worst_impact: ArrayLike,
+    *,
+    alpha: float,
+    assets: tuple[str, ...],
+    bad_debt_current: ArrayLike | None = None,
+) -> dict[str, Any]:
+    """The market simulation's own figures (the ``sim_...`` entries of ``params.json`` metrics).
+
+    Parameters
+    ----------
+    bad_debt, bad_debt_nocascade : array_like of shape (n_paths,)
+        Simulated bad debt under the recommended parameters with cascades on and off, USD.
+    by_asset : array_like of shape (n_paths, n_assets)
+        ``bad_debt`` by collateral asset.
+    liquidated_usd, worst_impact : array_like of shape (n_paths,)
+        Collateral liquidated and the worst price impact per path.
+    alpha : float
+        Level of the VaR and CVaR.
+    assets : tuple of str
+    bad_debt_current : array_like of shape (n_paths,), optional
+        Simulated bad debt under the current parameters.
+    """
+    bd = np.asarray(bad_debt, dtype=float)
+    bd_off = np.asarray(bad_debt_nocascade, dtype=float)
+    liquidated = np.asarray(liquidated_usd)  # the mean is taken in the kernel's dtype, as it always was
+    total_on, total_off = float(bd.sum()), float(bd_off.sum())
+    cascade_share = (total_on - total_off) / total_on if total_on > 0 else 0.0
+    out = {
+        "sim_bad_debt_var_usd": float(var(bd, alpha)),
+        "sim_bad_debt_cvar_usd": float(cvar(bd, alpha)),
+        "sim_bad_debt_cvar_nocascade_usd": float(cvar(bd_off, alpha)),
+        "sim_prob_bad_debt": float(prob_exceeds(bd, 0.0)),
+        "sim_mean_bad_debt_usd": float(bd.mean()),
+        "sim_mean_bad_debt_nocascade_usd": float(bd_off.mean()),
+        "cascade_share_of_bad_debt": float(max(cascade_share, 0.0)),
+        "liquidations_at_risk_usd": float(var(liquidated.astype(float), alpha)),
+        "mean_liquidated_usd": float(np.mean(liquidated)),
+        "worst_price_impact_q99": float(np.quantile(worst_impact, 0.99)),
+        "sim_tail_contribution_by_asset": tail_shares(bd, np.asarray(by_asset, dtype=float), alpha, assets),
+    }
+    if bad_debt_current is not None:
+        out["sim_bad_debt_cvar_current_usd"] = float(cvar(np.asarray(bad_debt_current, dtype=float), alpha))
+    return out

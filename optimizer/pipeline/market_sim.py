@@ -128,8 +128,7 @@ def run_simulation(
 
     ``rng`` is the run's ``simulation`` stream (:class:`~optimizer._random.RunStreams`).
     """
-    from optimizer.optimize.fund import size_fund
-    from optimizer.optimize.measures import cvar, prob_exceeds, tail_shares, var
+    from optimizer.optimize import simulation_metrics, size_fund
 
     with progress.stage(f"simulating liquidations on {min(cfg.simulation.n_scenarios, inputs.scenarios.n_scenarios):,} paths"):
         paths = simulation_paths(cfg, inputs, cfg.simulation.n_scenarios, rng)
@@ -137,26 +136,10 @@ def run_simulation(
         off = simulate(cfg, inputs, recommended, paths, cascades=False)
         cur = simulate(cfg, inputs, inputs.current, paths, cascades=True) if any(inputs.has_current) else None
     bd, bd_off = np.asarray(rec.bad_debt, float), np.asarray(off.bad_debt, float)
-    total_on, total_off = float(bd.sum()), float(bd_off.sum())
-    cascade_share = (total_on - total_off) / total_on if total_on > 0 else 0.0
     fund = size_fund(bd, epsilon=cfg.fund.epsilon, confidence=cfg.fund.confidence)
     by_asset = np.asarray(rec.bad_debt_by_asset, float)
-    contrib = tail_shares(bd, by_asset, alpha, cfg.asset_names)
-    metrics = {
-        "sim_bad_debt_var_usd": float(var(bd, alpha)),
-        "sim_bad_debt_cvar_usd": float(cvar(bd, alpha)),
-        "sim_bad_debt_cvar_nocascade_usd": float(cvar(bd_off, alpha)),
-        "sim_prob_bad_debt": float(prob_exceeds(bd, 0.0)),
-        "sim_mean_bad_debt_usd": float(bd.mean()),
-        "sim_mean_bad_debt_nocascade_usd": float(bd_off.mean()),
-        "cascade_share_of_bad_debt": float(max(cascade_share, 0.0)),
-        "liquidations_at_risk_usd": float(var(np.asarray(rec.liquidated_usd, float), alpha)),
-        "mean_liquidated_usd": float(np.mean(rec.liquidated_usd)),
-        "worst_price_impact_q99": float(np.quantile(rec.worst_impact, 0.99)),
-        "sim_tail_contribution_by_asset": contrib,
-    }
-    if cur is not None:
-        metrics["sim_bad_debt_cvar_current_usd"] = float(cvar(np.asarray(cur.bad_debt, float), alpha))
+    metrics = simulation_metrics(bd, bd_off, by_asset, rec.liquidated_usd, rec.worst_impact, alpha=alpha,
+                                 assets=cfg.asset_names, bad_debt_current=None if cur is None else cur.bad_debt)
     info = {"steps_per_day": cfg.simulation.steps_per_day, "oracle_lag_steps": cfg.simulation.oracle_lag_steps,
             "delay_steps": cfg.simulation.delay_steps, "gas_usd": cfg.simulation.gas_usd,
             "impact": cfg.simulation.impact}
