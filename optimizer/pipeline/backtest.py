@@ -210,6 +210,7 @@ def _replay_episode(cfg: RunConfig, history: pd.DataFrame, start: str, end: str,
             "estimator": fits[a].model,
             "vol_forecast_daily": float(sigma[i]),
         }
+    metrics = outcome.metrics  # typed, not read back out of the report
     excess = realised - fund
     rec.update(
         covered=True,
@@ -230,10 +231,10 @@ def _replay_episode(cfg: RunConfig, history: pd.DataFrame, start: str, end: str,
         dates=list(path.info["dates"]),
         total_debt_usd=float(book.total_debt),
         assets=per_asset,
-        model_bad_debt_cvar_usd=float(report.metrics.get("bad_debt_cvar_usd", float("nan"))),
-        risk_budget_usd=float(report.metrics.get("risk_budget_usd", float("nan"))),
-        worst_case_cvar_usd=float(report.metrics.get("lp_worst_case_cvar_usd", float("nan"))),
-        prob_bad_debt_exceeds_fund=float(report.metrics.get("prob_bad_debt_exceeds_fund", float("nan"))),
+        model_bad_debt_cvar_usd=float(metrics.recommended.bad_debt_cvar_usd),
+        risk_budget_usd=float(metrics.risk_budget_usd),
+        worst_case_cvar_usd=float(metrics.lp_worst_case_cvar_usd),
+        prob_bad_debt_exceeds_fund=float(metrics.recommended.prob_bad_debt_exceeds_fund),
     )
     return EpisodeOutcome(start, end, True, rec)
 
