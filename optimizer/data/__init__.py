@@ -6,6 +6,9 @@ the sources' date conventions, slices ``[start, as_of]`` and returns a :class:`P
 that make a value unusable raise :class:`~optimizer.exceptions.DataError`, real artefacts are
 flagged as :class:`DataFinding` records and never repaired.
 
+:func:`intraday_extremes` reads the shipped table of documented intraday lows (``asset, date,
+low, reference, quote, source, note``; see :mod:`optimizer.data._intraday`) that daily closes hide.
+
 ``from optimizer.data.fetch import fetch`` downloads the files. It is not re-exported here: a
 function named ``fetch`` in this namespace would hide the ``optimizer.data.fetch`` module.
 """
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 from optimizer.data._csv import read_wide_csv
 from optimizer.data._findings import FATAL_KINDS, DataFinding
+from optimizer.data._intraday import INTRADAY_EXTREMES_FILE, IntradayExtreme, intraday_extremes
 from optimizer.data._load import DATA_DIR_ENV, load_prices, resolve_data_dir
 from optimizer.data._price_data import (
     VOLUME_SOURCES,
@@ -29,14 +33,17 @@ from optimizer.data._validate import check_file
 __all__ = [
     "DATA_DIR_ENV",
     "FATAL_KINDS",
+    "INTRADAY_EXTREMES_FILE",
     "KNOWN_STABLECOINS",
     "SOURCES",
     "VOLUME_SOURCES",
     "DataFinding",
+    "IntradayExtreme",
     "PriceData",
     "SourceSpec",
     "average_daily_volume",
     "check_file",
+    "intraday_extremes",
     "load_prices",
     "median_daily_volume",
     "one_day_log_returns",
