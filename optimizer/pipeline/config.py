@@ -323,6 +323,10 @@ class RunConfig:
     sensitivity: SensitivitySection = SensitivitySection()
     backtest: BacktestSection = BacktestSection()
     anti_procyclicality: AntiProcyclicalitySection = AntiProcyclicalitySection()
+    #: Hypothetical shocks of the stress library: ``[stress.<name>] <asset> = <move>``, each a
+    #: fractional move over the liquidation horizon (-0.35 is a 35 % fall), > -1; shock name ->
+    #: asset -> move, in file order.
+    stress: dict[str, dict[str, float]] = field(default_factory=dict)
     path: str | None = None
 
     @property
@@ -367,6 +371,9 @@ class RunConfig:
         d = self.to_dict()
         for section in exclude:
             d.pop(section, None)
+        for section in ADDED_SECTIONS:
+            if not d.get(section):
+                d.pop(section, None)  # a config that does not use a later section hashes as before
         for (section, old), new in RENAMED_KEYS.items():
             if section in d and new in d[section]:
                 d[section] = {(old if k == new else k): v for k, v in d[section].items()}
@@ -393,6 +400,10 @@ RENAMED_KEYS: dict[tuple[str, str], str] = {
     ("scenarios", "price_corr_stress"): "price_correlation_stress",
     ("sensitivity", "corr_stress"): "comonotone_share",
 }
+
+
+#: Sections added after hashes were first recorded: left out of the hash while empty.
+ADDED_SECTIONS: tuple[str, ...] = ("stress",)
 
 
 def load_config(path: str | Path) -> RunConfig:
@@ -432,8 +443,10 @@ def parse_config(raw: dict[str, Any], *, source: str = "<config>") -> RunConfig:
             raise ConfigError(f"{source}: asset ticker {ticker!r} must be lower-case (use {ticker.lower()!r})")
         assets[ticker] = _build(AssetConfig, table, f"[assets.{ticker}]", source)
     kwargs: dict[str, Any] = {"assets": assets}
+    if "stress" in raw:
+        kwargs["stress"] = _stress_shocks(raw["stress"], tuple(assets), source)
     for f in dataclasses.fields(RunConfig):
-        if f.name in ("assets", "path") or f.name not in raw:
+        if f.name in ("assets", "path", "stress") or f.name not in raw:
             continue
         if not isinstance(raw[f.name], dict):
             raise ConfigError(f"{source}: [{f.name}] must be a table")
@@ -441,6 +454,35 @@ def parse_config(raw: dict[str, Any], *, source: str = "<config>") -> RunConfig:
     cfg = RunConfig(**kwargs)
     _cross_checks(cfg, source)
     return cfg
+
+
+def _stress_shocks(raw: Any, assets: tuple[str, ...], source: str) -> dict[str, dict[str, float]]:
+    """``[stress.<name>]`` tables: each a mapping of config assets to fractional moves > -1."""
+    example = "e.g. [stress.eth_crash] eth = -0.35"
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: [stress] must hold tables [stress.<name>] of moves per asset, {example}")
+    shocks: dict[str, dict[str, float]] = {}
+    for name, table in raw.items():
+        if not isinstance(table, dict):
+            raise ConfigError(f"{source}: [stress] {name} = {table!r} must be a table [stress.{name}] of "
+                              f"moves per asset, {example}")
+        if not table:
+            raise ConfigError(f"{source}: [stress.{name}] names no asset; give at least one move, {example}")
+        moves: dict[str, float] = {}
+        for asset, value in table.items():
+            key = f"[stress.{name}] {asset}"
+            if asset not in assets:
+                close = _closest(asset, list(assets))
+                hint = f" (did you mean {close!r}?)" if close else ""
+                raise ConfigError(f"{source}: unknown key [stress.{name}] {asset!r}: not an asset of this "
+                                  f"config{hint}; assets: {', '.join(assets)}")
+            move = _coerce(value, float, key, source)
+            if move <= -1.0:
+                raise ConfigError(f"{source}: {key} = {value!r} must be > -1 (a fractional move over the "
+                                  "liquidation horizon: -0.35 is a 35 % fall)")
+            moves[asset] = move
+        shocks[str(name)] = moves
+    return shocks
 
 
 def _cross_checks(cfg: RunConfig, source: str) -> None:

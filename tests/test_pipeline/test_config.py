@@ -173,6 +173,7 @@ def test_a_renamed_key_keeps_the_config_hash():
 
     cfg = parse(BASE + "\n[scenarios]\ncomonotone_share = 0.3\nprice_correlation_stress = 0.1")
     d = cfg.to_dict()
+    d.pop("stress")  # an unused later section is not hashed (see the test of [stress] below)
     assert "corr_stress" not in d["scenarios"]
     scen = d["scenarios"]
     scen["corr_stress"], scen["price_corr_stress"] = scen.pop("comonotone_share"), scen.pop("price_correlation_stress")
@@ -217,3 +218,34 @@ def test_the_sensitivity_sweep_of_the_renamed_key_is_renamed_too():
     cfg = parse(BASE + "\n[sensitivity]\ncomonotone_share = [0.1]\ngrids = [['comonotone_share', 'alpha']]")
     assert cfg.sensitivity.grids == (("comonotone_share", "alpha"),)
     assert cfg.digest() != parse(BASE + "\n[sensitivity]\ncomonotone_share = [0.1]").digest()
+
+
+def test_a_stress_shock_parses_in_file_order_and_round_trips():
+    cfg = parse(BASE + "\n[assets.usdc]\nsupplied_usd = 1e9\nstablecoin = true\n"
+                "[stress.eth_crash]\neth = -0.35\nusdc = -0.13\n[stress.usdc_up]\nusdc = 0.05\n")
+    assert cfg.stress == {"eth_crash": {"eth": -0.35, "usdc": -0.13}, "usdc_up": {"usdc": 0.05}}
+    again = parse_config(tomllib.loads(cfg.to_toml()))
+    assert again.stress == cfg.stress and again.sha256 == cfg.sha256
+
+
+def test_a_stress_shock_changes_the_hash_and_no_shock_hashes_as_before():
+    """Without [stress] the hash is the recorded one (test_default_config_hash_is_unchanged)."""
+    cfg = parse(BASE)
+    assert cfg.stress == {} and "stress" in cfg.to_dict()
+    assert parse(BASE + "\n[stress.x]\neth = -0.3\n").sha256 != cfg.sha256
+    assert parse(BASE + "\n[stress.x]\neth = -0.3\n").sha256 != parse(BASE + "\n[stress.x]\neth = -0.31\n").sha256
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("[stress.eth_crash]\nbtc = -0.3", r"t\.toml: unknown key \[stress\.eth_crash\] 'btc': not an asset of this config"),
+    ("[stress.eth_crash]\netj = -0.3", r"\(did you mean 'eth'\?\); assets: eth$"),
+    ("[stress.eth_crash]\neth = -1.0", r"\[stress\.eth_crash\] eth = -1\.0 must be > -1"),
+    ("[stress.eth_crash]\neth = -1.5", r"\[stress\.eth_crash\] eth = -1\.5 must be > -1"),
+    ("[stress.eth_crash]\neth = 'big'", r"\[stress\.eth_crash\] eth must be a number, got 'big'"),
+    ("[stress]\neth = -0.3", r"\[stress\] eth = -0\.3 must be a table \[stress\.eth\]"),
+    ("[stress.empty]", r"\[stress\.empty\] names no asset"),
+])
+def test_bad_stress_shocks_fail_with_one_line_naming_the_table_and_key(text, message):
+    with pytest.raises(ConfigError, match=message) as err:
+        parse(BASE + "\n" + text + "\n")
+    assert "\n" not in str(err.value)
