@@ -34,3 +34,12 @@ def data_dir() -> Path:
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(42)
+
+
+@pytest.fixture(scope="session")
+def quotes_path(data_dir: Path) -> Path:
+    """The real 1inch quotes of 2023-11-20, beside the datasets (../reference, read-only)."""
+    p = data_dir.parent / "reference" / "oneinch_quotes_20231120.csv"
+    if not p.exists():
+        pytest.fail(f"1inch quotes not found at {p}")
+    return p

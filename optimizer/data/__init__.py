@@ -1,4 +1,5 @@
-"""Data layer: strict loading of daily prices and volumes, validation findings, hashing, fetching.
+"""Data layer: strict loading of daily prices and volumes, validation findings, hashing, fetching; liquidity
+(depth-curve and quote) files.
 
 The price files live outside the project, in a directory given by ``--data-dir``, the configuration
 or ``RISKOPT_DATA_DIR`` (:func:`resolve_data_dir`). :func:`load_prices` reads them strictly, aligns
@@ -18,6 +19,14 @@ from __future__ import annotations
 from optimizer.data._csv import read_wide_csv
 from optimizer.data._findings import FATAL_KINDS, DataFinding
 from optimizer.data._intraday import INTRADAY_EXTREMES_FILE, IntradayExtreme, intraday_extremes
+from optimizer.data._liquidity import (
+    DepthCurve,
+    DepthData,
+    QuoteData,
+    load_depth_file,
+    load_quotes,
+    write_depth_file,
+)
 from optimizer.data._load import DATA_DIR_ENV, load_prices, resolve_data_dir
 from optimizer.data._price_data import (
     VOLUME_SOURCES,
@@ -39,15 +48,21 @@ __all__ = [
     "VOLUME_SOURCES",
     "DataFinding",
     "IntradayExtreme",
+    "DepthCurve",
+    "DepthData",
     "PriceData",
+    "QuoteData",
     "SourceSpec",
     "average_daily_volume",
     "check_file",
     "intraday_extremes",
+    "load_depth_file",
     "load_prices",
+    "load_quotes",
     "median_daily_volume",
     "one_day_log_returns",
     "read_wide_csv",
     "resolve_data_dir",
     "volume_ratio",
+    "write_depth_file",
 ]

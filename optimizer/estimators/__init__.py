@@ -1,4 +1,4 @@
-"""Estimators layer: volatility, correlation, tails and VaR/ES backtests.
+"""Estimators layer: volatility, correlation, tails, VaR/ES backtests and the price-impact law.
 
 Everything here takes daily log returns as decimals, a DataFrame (dates x lower-case tickers) or a
 2-D array, and follows the scikit-learn estimator contract (hyperparameters in ``__init__``,
@@ -45,6 +45,14 @@ from optimizer.estimators._factory import (
     make_correlation,
     make_volatility,
 )
+from optimizer.estimators._impact import (
+    DEPTH_LEVELS,
+    ImpactFit,
+    ImpactFitTable,
+    PowerLawImpact,
+    depth_curves_from_quotes,
+    fit_impact_laws,
+)
 from optimizer.estimators._per_asset import (
     PerAssetVolatility,
     per_asset_volatility,
@@ -69,14 +77,18 @@ __all__ = [
     "BaseVolatility",
     "ConstantVolatility",
     "CorrelationName",
+    "DEPTH_LEVELS",
     "EWMAVolatility",
     "EWMCorrelation",
     "FitRecord",
     "GARCHVolatility",
+    "ImpactFit",
+    "ImpactFitTable",
     "MIN_TEST",
     "MIN_WINDOW",
     "PASS_LEVEL",
     "PerAssetVolatility",
+    "PowerLawImpact",
     "SampleCorrelation",
     "ShrinkageCorrelation",
     "VaRBacktestMetrics",
@@ -88,9 +100,11 @@ __all__ = [
     "best_estimator",
     "christoffersen_independence",
     "conditional_coverage",
+    "depth_curves_from_quotes",
     "es_backtest",
     "evaluate_forecasts",
     "ewma_variance",
+    "fit_impact_laws",
     "fit_t_dof",
     "garch_forecast_variance",
     "garch_variance_path",

@@ -141,14 +141,21 @@ class Params(NamedTuple):
 
 
 class Liquidity(NamedTuple):
-    """The impact law: ``impact = imp_scale * sqrt(Q)`` (law 0) or ``imp_scale * Q`` (law 1)."""
+    """The impact law: ``impact = imp_scale * sqrt(Q)`` (law 0), ``imp_scale * Q`` (law 1), or
+    tables of a depth curve on a log-size grid (law 2, :meth:`DepthSlippage.kernel_tables`)."""
 
-    #: 0: square root, 1: linear depth
+    #: 0: square root, 1: linear depth, 2: depth-curve tables
     law: int
     #: (n_assets,) float64: scale of the permanent impact of cumulative sales ``Q``
     imp_scale: np.ndarray
     #: (n_assets,) float64: slippage = 1 - exp(-slip_scale * sqrt(q)) (or * q)
     slip_scale: np.ndarray
+    #: (n_grid,) float64: log USD grid of the tables (law 2; one dummy point otherwise)
+    log_q: np.ndarray
+    #: (n_assets, n_grid) float64: log discount of a sale of q, -log(1 - slippage) (law 2)
+    slip_tab: np.ndarray
+    #: (n_assets, n_grid) float64: permanent log impact of cumulative sales Q (law 2)
+    imp_tab: np.ndarray
 
 
 class Settings(NamedTuple):
@@ -207,21 +214,27 @@ class Outputs(NamedTuple):
 
 
 @numba.njit(cache=True, inline="always")
-def _slippage(q, law, slip_scale_i):
-    """Sale discount (fraction) of a sale of ``q`` USD: own-size temporary impact, float64."""
+def _slippage(q, liq, i):
+    """Sale discount (fraction) of a sale of ``q`` USD of asset ``i``: own-size impact, float64."""
     if q <= 0.0:
         return 0.0
-    if law == 0:
-        return 1.0 - np.exp(-slip_scale_i * np.sqrt(q))
-    return 1.0 - np.exp(-slip_scale_i * q)
+    if liq.law == 0:
+        return 1.0 - np.exp(-liq.slip_scale[i] * np.sqrt(q))
+    if liq.law == 1:
+        return 1.0 - np.exp(-liq.slip_scale[i] * q)
+    return 1.0 - np.exp(-np.interp(np.log(q), liq.log_q, liq.slip_tab[i]))
 
 
 @numba.njit(cache=True, inline="always")
-def _impact(q_cum, law, imp_scale_i):
-    """Permanent log impact of cumulative sales ``q_cum`` USD, float64."""
-    if law == 0:
-        return imp_scale_i * np.sqrt(q_cum)
-    return imp_scale_i * q_cum
+def _impact(q_cum, liq, i):
+    """Permanent log impact of cumulative sales ``q_cum`` USD of asset ``i``, float64."""
+    if liq.law == 0:
+        return liq.imp_scale[i] * np.sqrt(q_cum)
+    if liq.law == 1:
+        return liq.imp_scale[i] * q_cum
+    if q_cum <= 0.0:
+        return 0.0
+    return np.interp(np.log(q_cum), liq.log_q, liq.imp_tab[i])
 
 
 @numba.njit(cache=True, inline="always")
@@ -349,7 +362,7 @@ def _liquidate(a, cu, du, bk, oracle, market, prm, liq, seize_buf, sales, acc, r
             if y > zero:
                 i = c_asset[c0 + j]
                 q = np.float64(y) * (np.float64(market[i]) / np.float64(oracle[i]))
-                proceeds += q * (1.0 - _slippage(q, liq.law, liq.slip_scale[i]))
+                proceeds += q * (1.0 - _slippage(q, liq, i))
         if not proceeds - np.float64(repaid) > np.float64(gas):
             break  # unprofitable: nobody liquidates
         status = CHANGED | LIQUIDATED
@@ -426,7 +439,6 @@ def _run_block(s_begin, s_end, paths, bk, lay, blk, sup, prm, liq, cfg, out):
     d_indptr, d_asset, d_base = bk.d_indptr, bk.d_asset, bk.d_base
     blk_ptr, dn_ptr, dn_idx, dn_w, c_pos, d_pos = lay
     lt, bonus = prm.lt, prm.bonus
-    law, imp_scale = liq.law, liq.imp_scale
     lag, delay, cascades, use_bounds = cfg.lag, cfg.delay, cfg.cascades, cfg.use_bounds
     n_acc = c_indptr.shape[0] - 1
     n_blk = blk_ptr.shape[0] - 1
@@ -553,7 +565,7 @@ def _run_block(s_begin, s_end, paths, bk, lay, blk, sup, prm, liq, cfg, out):
             for i in range(n_as):
                 if sales[i] > 0.0:
                     q_cum[i] += sales[i]
-                    impact[i] = _impact(q_cum[i], law, imp_scale[i])
+                    impact[i] = _impact(q_cum[i], liq, i)
         # end of horizon: insolvent accounts at the final market price (the bound also covers
         # insolvency when LT <= h, see ``final_bounds``)
         omax = 1.0
@@ -596,7 +608,7 @@ def _run_block(s_begin, s_end, paths, bk, lay, blk, sup, prm, liq, cfg, out):
         out.first[s] = first
         for i in range(n_as):
             out.bad_asset[s, i] = row[i]
-            out.imp[s, i] = _impact(q_cum[i], law, imp_scale[i])
+            out.imp[s, i] = _impact(q_cum[i], liq, i)
         # reset what this scenario touched
         for j in range(n_touched):
             a = touched_list[j]

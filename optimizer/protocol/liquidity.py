@@ -36,11 +36,15 @@ MAX_IMPACT = 0.99
 
 __all__ = [
     "MAX_IMPACT",
+    "DepthSlippage",
     "StaticSlippage",
+    "check_curve",
+    "curve_impact",
     "depth_curve_impact",
     "liquidation_slippage",
     "seized_collateral",
     "sqrt_impact",
+    "sqrt_law_curve",
 ]
 
 
@@ -151,28 +155,257 @@ class StaticSlippage:
         return law.slippage(collateral_usd, adv_usd, np.ones(len(np.atleast_1d(collateral_usd))))
 
 
+def curve_impact(
+    q_usd: ArrayLike,
+    sellable_usd: ArrayLike,
+    slippage: ArrayLike,
+    *,
+    exponent: float = 0.5,
+    cap: float = MAX_IMPACT,
+) -> FloatArray:
+    """Slippage of selling ``q_usd`` read from one depth curve: the one curve law of the package.
+
+    A depth curve is a set of points ``(slippage_j, sellable_usd_j)``: a sale of ``sellable_usd_j``
+    is filled at an average discount of ``slippage_j``. Between the points the curve is a power law
+    (linear interpolation of ``log slippage`` in ``log size``); outside them it continues as the
+    power law ``s_j (q / Q_j)^exponent`` through the nearest point (``exponent`` 0.5: the
+    square-root law). A sale of 0 costs 0; the result is capped at ``cap``.
+
+    Parameters
+    ----------
+    q_usd : array_like
+        Amounts sold, USD (>= 0).
+    sellable_usd : array_like of shape (n_points,)
+        Strictly increasing sizes, USD (> 0).
+    slippage : array_like of shape (n_points,)
+        Strictly increasing average discounts at those sizes, in (0, 1).
+    exponent : float, default 0.5
+        Power of the curve beyond its points (> 0).
+    cap : float, default MAX_IMPACT
+
+    Returns
+    -------
+    ndarray of the shape of ``q_usd``, values in [0, cap].
+
+    Examples
+    --------
+    >>> round(float(curve_impact(4e6, [1e6], [0.01])), 6)  # one point, square-root law beyond it
+    0.02
+    """
+    q = np.asarray(q_usd, dtype=np.float64)
+    if np.any(~np.isfinite(q)) or np.any(q < 0):
+        raise ValueError("`q_usd` must be finite and >= 0")
+    xs, ys = check_curve(sellable_usd, slippage)
+    if not (np.isfinite(exponent) and exponent > 0):
+        raise ValueError(f"`exponent` must be finite and > 0, got {exponent}")
+    lx, ly = np.log(xs), np.log(ys)
+    with np.errstate(divide="ignore"):
+        lq = np.log(q)
+    inside = np.interp(lq, lx, ly)
+    below = ly[0] + exponent * (lq - lx[0])
+    above = ly[-1] + exponent * (lq - lx[-1])
+    log_s = np.where(lq < lx[0], below, np.where(lq > lx[-1], above, inside))
+    with np.errstate(over="ignore"):
+        out = np.where(q > 0, np.exp(log_s), 0.0)
+    return np.minimum(out, cap)[()]
+
+
+def check_curve(sellable_usd: ArrayLike, slippage: ArrayLike) -> tuple[FloatArray, FloatArray]:
+    """The points of a depth curve as float arrays, or ValueError naming the rule broken."""
+    xs = np.asarray(sellable_usd, dtype=np.float64)
+    ys = np.asarray(slippage, dtype=np.float64)
+    if xs.ndim != 1 or xs.shape != ys.shape or len(xs) < 1:
+        raise ValueError("a depth curve needs two 1-D arrays of equal length >= 1 (sellable_usd, slippage)")
+    if np.any(~np.isfinite(xs)) or np.any(xs <= 0) or np.any(np.diff(xs) <= 0):
+        raise ValueError(f"depth-curve sizes must be finite, > 0 and strictly increasing, got {xs}")
+    if np.any(~(ys > 0)) or np.any(ys >= 1) or np.any(np.diff(ys) <= 0):
+        raise ValueError(f"depth-curve slippages must lie in (0, 1) and strictly increase, got {ys}")
+    return xs, ys
+
+
+def sqrt_law_curve(adv_usd: float, *, coef: float = 1.0) -> tuple[FloatArray, FloatArray]:
+    """The square-root law on volume written as a one-point depth curve at unit daily volatility.
+
+    With :class:`DepthSlippage`'s ``sigma_ref = 1`` and ``exponent = 0.5`` the curve gives
+    ``coef x sigma x sqrt(q / adv_usd)``, the law of :func:`sqrt_impact`. Returns
+    ``(sellable_usd, slippage)`` with the point at 2 % slippage.
+    """
+    if not (np.isfinite(adv_usd) and adv_usd > 0):
+        raise ValueError(f"`adv_usd` must be finite and > 0, got {adv_usd}")
+    if not (np.isfinite(coef) and coef >= 0):
+        raise ValueError(f"`coef` must be finite and >= 0, got {coef}")
+    level = 0.02
+    size = adv_usd * (level / coef) ** 2 if coef > 0 else _NO_IMPACT_USD
+    return np.array([min(size, _NO_IMPACT_USD)]), np.array([level])
+
+
+#: A depth so large that no sale moves the price (a curve for "no impact").
+_NO_IMPACT_USD = 1e300
+
+
+@dataclass(frozen=True, eq=False)
+class DepthSlippage:
+    """Liquidation slippage from one depth curve per asset, scaled with volatility.
+
+    The law, used by the threshold problem, the static evaluation and the market simulation:
+
+    * a sale of ``q`` USD of asset ``i`` at daily volatility ``sigma`` is filled at the discount
+      ``impact_i(q, sigma) = min(curve_i(q / (liquidity_multiplier x depth_scale_i)) x
+      sigma / sigma_ref_i, cap)``, with ``curve_i`` the :func:`curve_impact` of the asset's points
+      and ``sigma_ref_i`` the daily volatility on the day the curve was measured. A curve measured
+      on a calm day is thinner in a crash in proportion to volatility, as in the square-root law,
+      which keeps the slippage linear in ``sigma`` below the cap (:meth:`slippage_per_sigma`);
+    * the liquidation day sells ``liquidation_share`` of each asset's collateral:
+      ``slippage_i = impact_i(liquidation_share x collateral_i, sigma_i)`` (cap ``max_slippage``).
+
+    Attributes
+    ----------
+    sellable_usd, levels : tuple of ndarray, one per asset
+        Each asset's depth curve: sizes (USD, increasing) and their slippage (increasing).
+    sigma_ref : ndarray of shape (n_assets,)
+        Daily volatility at each curve's measurement (> 0; 1 for a curve written per unit
+        volatility, as :func:`sqrt_law_curve`).
+    liquidation_share : float
+        Share of the collateral sold on the liquidation day, in [0, 1].
+    liquidity_multiplier : float
+        Multiplies every curve's sizes (< 1: a liquidity crunch), > 0.
+    max_slippage : float
+        Cap of the liquidation slippage.
+    exponent : float
+        Power of each curve beyond its points (:func:`curve_impact`).
+    depth_scale : ndarray of shape (n_assets,) or None
+        Per-asset multiplier of the sizes (one asset's liquidity replaced, e.g. by its
+        through-the-cycle level); None is 1.
+    """
+
+    sellable_usd: tuple[FloatArray, ...]
+    levels: tuple[FloatArray, ...]
+    sigma_ref: FloatArray
+    liquidation_share: float = 0.25
+    liquidity_multiplier: float = 1.0
+    max_slippage: float = 0.5
+    exponent: float = 0.5
+    depth_scale: FloatArray | None = None
+
+    def __post_init__(self) -> None:
+        n = len(self.sellable_usd)
+        if len(self.levels) != n or np.shape(self.sigma_ref) != (n,):
+            raise ValueError("`sellable_usd`, `levels` and `sigma_ref` must hold one entry per asset")
+        for xs, ys in zip(self.sellable_usd, self.levels, strict=True):
+            check_curve(xs, ys)
+        ref = np.asarray(self.sigma_ref, dtype=float)
+        if np.any(~np.isfinite(ref)) or np.any(ref <= 0):
+            raise ValueError(f"`sigma_ref` must be finite and > 0, got {ref}")
+        if not 0 <= self.liquidation_share <= 1:
+            raise ValueError(f"`liquidation_share` must lie in [0, 1], got {self.liquidation_share}")
+        if not (np.isfinite(self.liquidity_multiplier) and self.liquidity_multiplier > 0):
+            raise ValueError(f"`liquidity_multiplier` must be finite and > 0, got {self.liquidity_multiplier}")
+        if not self.max_slippage >= 0:
+            raise ValueError(f"`max_slippage` must be >= 0, got {self.max_slippage}")
+        if self.depth_scale is not None:
+            d = np.asarray(self.depth_scale, dtype=float)
+            if d.shape != (n,) or np.any(~np.isfinite(d)) or np.any(d <= 0):
+                raise ValueError(f"`depth_scale` must be finite, > 0 and of shape ({n},), got {d}")
+
+    @property
+    def n_assets(self) -> int:
+        return len(self.sellable_usd)
+
+    def _size_scale(self) -> FloatArray:
+        d = np.ones(self.n_assets) if self.depth_scale is None else np.asarray(self.depth_scale, float)
+        return self.liquidity_multiplier * d
+
+    def impact(self, i: int, q_usd: ArrayLike, sigma_daily: float, *, cap: float = MAX_IMPACT) -> FloatArray:
+        """Discount of sales ``q_usd`` (USD, any shape) of asset ``i`` at daily volatility ``sigma_daily``."""
+        if not (np.isfinite(sigma_daily) and sigma_daily >= 0):
+            raise ValueError(f"`sigma_daily` must be finite and >= 0, got {sigma_daily}")
+        q = np.asarray(q_usd, dtype=np.float64) / self._size_scale()[i]
+        base = curve_impact(q, self.sellable_usd[i], self.levels[i], exponent=self.exponent, cap=np.inf)
+        return np.minimum(base * (sigma_daily / float(self.sigma_ref[i])), cap)[()]
+
+    def slippage_per_sigma(self, collateral_usd: ArrayLike) -> FloatArray:
+        """Uncapped liquidation slippage per unit of daily volatility, shape (n_assets,).
+
+        ``slippage`` at volatility ``s`` is ``min(s x slippage_per_sigma, max_slippage)``.
+        """
+        q = self.liquidation_share * np.broadcast_to(np.asarray(collateral_usd, float), (self.n_assets,))
+        return np.array([float(self.impact(i, q[i], 1.0, cap=np.inf)) for i in range(self.n_assets)])
+
+    def slippage(self, collateral_usd: ArrayLike, sigma_daily: ArrayLike) -> FloatArray:
+        """Liquidation slippage per asset, shape (n_assets,), of selling the day's share of ``collateral_usd``."""
+        sig = np.broadcast_to(np.asarray(sigma_daily, dtype=float), (self.n_assets,))
+        if np.any(~np.isfinite(sig)) or np.any(sig < 0):
+            raise ValueError(f"`sigma_daily` must be finite and >= 0, got {sig}")
+        return np.minimum(sig * self.slippage_per_sigma(collateral_usd), self.max_slippage)
+
+    def depth_at(self, level: float, sigma_daily: ArrayLike) -> FloatArray:
+        """USD sellable per asset at slippage ``level`` and volatility ``sigma_daily``, shape (n_assets,).
+
+        The inverse of :meth:`impact` (below the cap): the curve read at ``level x sigma_ref / sigma``.
+        """
+        if not 0 < level < 1:
+            raise ValueError(f"`level` must lie in (0, 1), got {level}")
+        sig = np.broadcast_to(np.asarray(sigma_daily, dtype=float), (self.n_assets,))
+        out = np.empty(self.n_assets)
+        for i in range(self.n_assets):
+            if sig[i] <= 0:
+                out[i] = np.inf
+                continue
+            target = np.log(level * float(self.sigma_ref[i]) / sig[i])
+            lx, ly = np.log(self.sellable_usd[i]), np.log(self.levels[i])
+            if target < ly[0]:
+                lq = lx[0] + (target - ly[0]) / self.exponent
+            elif target > ly[-1]:
+                lq = lx[-1] + (target - ly[-1]) / self.exponent
+            else:
+                lq = np.interp(target, ly, lx)
+            out[i] = np.exp(lq) * self._size_scale()[i]
+        return out
+
+    def scaled(self, depth_scale: ArrayLike) -> DepthSlippage:
+        """The same law with every asset's sizes multiplied by ``depth_scale`` (shape (n_assets,))."""
+        d = np.broadcast_to(np.asarray(depth_scale, dtype=float), (self.n_assets,)).copy()
+        if self.depth_scale is not None:
+            d = d * np.asarray(self.depth_scale, float)
+        return replace(self, depth_scale=d)
+
+    def kernel_tables(self, sigma_daily: ArrayLike, *, n_grid: int = 256) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """The law on a log-size grid for the market simulation's kernel.
+
+        Returns ``log_q`` (n_grid,), the log discount of a sale ``-log(1 - impact(q))`` and the
+        permanent log impact of cumulative sales ``Q``, ``d(Q alpha(Q)) / dQ`` (the marginal
+        discount, whose average over ``0 .. q`` is the sale's own discount), both of shape
+        (n_assets, n_grid), over ``q`` from 1 USD to 1e13 USD.
+        """
+        sig = np.broadcast_to(np.asarray(sigma_daily, dtype=float), (self.n_assets,))
+        log_q = np.linspace(0.0, np.log(1e13), n_grid)
+        q = np.exp(log_q)
+        alpha = np.empty((self.n_assets, n_grid))
+        for i in range(self.n_assets):
+            alpha[i] = -np.log1p(-self.impact(i, q, float(sig[i])))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            slope = np.gradient(np.log(np.maximum(alpha, 1e-300)), log_q, axis=1)
+        perm = alpha * (1.0 + np.clip(np.nan_to_num(slope), 0.0, None))
+        return log_q, alpha, np.minimum(perm, -np.log1p(-MAX_IMPACT))
+
+
 def depth_curve_impact(
     q_usd: ArrayLike,
-    depth_usd_at_2pct: ArrayLike | None = None,
+    depth_usd_at_2pct: ArrayLike,
     *,
-    curve: tuple[ArrayLike, ArrayLike] | None = None,
     pct: float = 0.02,
 ) -> FloatArray:
-    """Impact of selling ``q_usd`` read from a depth curve.
+    """Impact of selling ``q_usd`` into a linear book: ``impact = pct * q / depth``, capped at ``MAX_IMPACT``.
 
-    Either linear, ``impact = pct * q / depth`` (``depth_usd_at_2pct``: the sale that costs
-    ``pct`` = 2 %), or a configured curve ``(sizes_usd, impacts)`` interpolated linearly,
-    through (0, 0), and extrapolated beyond the last point with the last segment's slope.
-    Capped at ``MAX_IMPACT``.
+    ``depth_usd_at_2pct`` is the sale that costs ``pct`` (2 %). A measured curve of several
+    points is :func:`curve_impact`.
 
     Parameters
     ----------
     q_usd : array_like
         Amount sold, USD (>= 0).
-    depth_usd_at_2pct : array_like, optional
+    depth_usd_at_2pct : array_like
         Trade size with ``pct`` impact (broadcast against ``q_usd``); > 0.
-    curve : (array_like, array_like), optional
-        Increasing sizes (USD, > 0) and non-decreasing impacts of one market.
     pct : float, default 0.02
         Impact at ``depth_usd_at_2pct``.
 
@@ -183,29 +416,12 @@ def depth_curve_impact(
     q = np.asarray(q_usd, dtype=np.float64)
     if np.any(~np.isfinite(q)) or np.any(q < 0):
         raise ValueError("`q_usd` must be finite and >= 0")
-    if (depth_usd_at_2pct is None) == (curve is None):
-        raise ValueError("give exactly one of `depth_usd_at_2pct` and `curve`")
-    if depth_usd_at_2pct is not None:
-        depth = np.asarray(depth_usd_at_2pct, dtype=np.float64)
-        if np.any(~np.isfinite(depth)) or np.any(depth <= 0):
-            raise ValueError("`depth_usd_at_2pct` must be finite and > 0")
-        if not 0 < pct < 1:
-            raise ValueError(f"`pct` must lie in (0, 1), got {pct}")
-        return np.minimum(pct * q / depth, MAX_IMPACT)[()]
-    assert curve is not None
-    sizes = np.asarray(curve[0], dtype=np.float64)
-    impacts = np.asarray(curve[1], dtype=np.float64)
-    if sizes.ndim != 1 or sizes.shape != impacts.shape or len(sizes) < 1:
-        raise ValueError("`curve` must be two 1-D arrays of equal length >= 1 (sizes_usd, impacts)")
-    if np.any(sizes <= 0) or np.any(np.diff(sizes) <= 0):
-        raise ValueError("`curve` sizes must be > 0 and strictly increasing")
-    if np.any(impacts < 0) or np.any(np.diff(impacts) < 0):
-        raise ValueError("`curve` impacts must be >= 0 and non-decreasing")
-    xs = np.concatenate([[0.0], sizes])
-    ys = np.concatenate([[0.0], impacts])
-    slope = (ys[-1] - ys[-2]) / (xs[-1] - xs[-2])
-    out = np.where(q <= xs[-1], np.interp(q, xs, ys), ys[-1] + slope * (q - xs[-1]))
-    return np.minimum(out, MAX_IMPACT)[()]
+    depth = np.asarray(depth_usd_at_2pct, dtype=np.float64)
+    if np.any(~np.isfinite(depth)) or np.any(depth <= 0):
+        raise ValueError("`depth_usd_at_2pct` must be finite and > 0")
+    if not 0 < pct < 1:
+        raise ValueError(f"`pct` must lie in (0, 1), got {pct}")
+    return np.minimum(pct * q / depth, MAX_IMPACT)[()]
 
 
 def seized_collateral(

@@ -19,7 +19,15 @@ Prices.
       ``V_i = adv_usd_i * reachable_share * liquidity_multiplier`` the daily volume liquidators
       can reach;
     * ``impact="depth"`` (linear book): ``I_i = impact_coef * 0.02 * Q_i / (depth_usd_i *
-      liquidity_multiplier)``, ``depth_usd_i`` the USD that moves the price by 2 %.
+      liquidity_multiplier)``, ``depth_usd_i`` the USD that moves the price by 2 %;
+    * ``impact="curve"`` (measured depth curves): the law of
+      :class:`optimizer.protocol.liquidity.DepthSlippage` (``slippage_law``), the one the static
+      model and the threshold program use: a sale of ``q`` pays the curve's discount
+      ``impact_i(q, sigma_daily_i)`` and the permanent log impact of cumulative sales is the
+      marginal discount ``d(Q alpha(Q)) / dQ`` with ``alpha = -log(1 - impact)``
+      (:meth:`~optimizer.protocol.liquidity.DepthSlippage.kernel_tables`), so a sale's own
+      discount is the average of the price moves along its size; ``liquidity_multiplier`` and
+      ``impact_coef`` are those of the law, not of this function.
 
     The *oracle* price is the market price ``oracle_lag_steps`` steps earlier (the ``t0`` price
     before the path starts). Impact is in log price, so prices stay positive. The square-root
@@ -94,6 +102,7 @@ from numpy.typing import ArrayLike, DTypeLike
 from optimizer.protocol import _sim_kernel as _k
 from optimizer.protocol.book import Book
 from optimizer.protocol.kernels import _select_rows
+from optimizer.protocol.liquidity import DepthSlippage
 from optimizer.protocol.mechanics import LIQUIDATION_HF
 from optimizer.protocol.params import RiskParams
 from optimizer.typing import FloatArray
@@ -371,8 +380,9 @@ def simulate_market(
     reachable_share: float = 0.2,
     liquidity_multiplier: float = 1.0,
     impact_coef: float = 1.0,
-    impact: Literal["sqrt", "depth"] = "sqrt",
+    impact: Literal["sqrt", "depth", "curve"] = "sqrt",
     depth_usd: ArrayLike | None = None,
+    slippage_law: DepthSlippage | None = None,
     oracle_lag_steps: int = 0,
     delay_steps: int = 0,
     gas_usd: float = 0.0,
@@ -406,10 +416,13 @@ def simulate_market(
         Scales the reachable volume (or the depth); a liquidity-stress knob, > 0.
     impact_coef : float, default 1.0
         Scales the impact law (>= 0; 0 gives no impact and no slippage).
-    impact : {"sqrt", "depth"}, default "sqrt"
-        Square-root law on volume, or a linear book given by ``depth_usd``.
+    impact : {"sqrt", "depth", "curve"}, default "sqrt"
+        Square-root law on volume, a linear book given by ``depth_usd``, or the depth curves of
+        ``slippage_law``.
     depth_usd : array_like of shape (n_assets,), optional
         USD that moves each asset's price by 2 %; required with ``impact="depth"``.
+    slippage_law : DepthSlippage, optional
+        The depth-curve law; required with ``impact="curve"`` (``adv_usd`` is then unused).
     oracle_lag_steps : int, default 0
         Steps by which the oracle price trails the market price.
     delay_steps : int, default 0
@@ -476,8 +489,8 @@ from optimizer.protocol.kernels import _select_rows
         )
     lag = _nonneg_int("oracle_lag_steps", oracle_lag_steps)
     delay = _nonneg_int("delay_steps", delay_steps)
-    if impact not in ("sqrt", "depth"):
-        raise ValueError(f"`impact` must be 'sqrt' or 'depth', got {impact!r}")
+    if impact not in ("sqrt", "depth", "curve"):
+        raise ValueError(f"`impact` must be 'sqrt', 'depth' or 'curve', got {impact!r}")
     if not 0 < reachable_share <= 1:
         raise ValueError(f"`reachable_share` must lie in (0, 1], got {reachable_share}")
     if not (np.isfinite(liquidity_multiplier) and liquidity_multiplier > 0):
@@ -493,7 +506,14 @@ from optimizer.protocol.kernels import _select_rows
     sig = _per_asset("sigma_daily", sigma_daily, n_as, positive=False)
     if np.any(np.isinf(sig)):
         raise ValueError(f"`sigma_daily` must be finite, got {sig}")
-    if impact == "sqrt":
+    log_q, slip_tab, imp_tab = np.zeros(1), np.zeros((n_as, 1)), np.zeros((n_as, 1))
+    if impact == "curve":
+        if slippage_law is None or slippage_law.n_assets != n_as:
+            raise ValueError(f"impact='curve' needs a `slippage_law` over the {n_as} assets")
+        log_q, slip_tab, imp_tab = slippage_law.kernel_tables(sig)
+        imp_scale = slip_scale = np.zeros(n_as)
+        law = 2
+    elif impact == "sqrt":
         adv = _per_asset("adv_usd", adv_usd, n_as, positive=True)
         volume = adv * reachable_share * liquidity_multiplier
         imp_scale = impact_coef * sig / np.sqrt(volume)
@@ -540,6 +560,9 @@ from optimizer.protocol.kernels import _select_rows
         law=law,
         imp_scale=np.ascontiguousarray(imp_scale, dtype=np.float64),
         slip_scale=np.ascontiguousarray(slip_scale, dtype=np.float64),
+        log_q=np.ascontiguousarray(log_q, dtype=np.float64),
+        slip_tab=np.ascontiguousarray(slip_tab, dtype=np.float64),
+        imp_tab=np.ascontiguousarray(imp_tab, dtype=np.float64),
     )
     n_threads = numba.get_num_threads()
     cfg = _k.Settings(

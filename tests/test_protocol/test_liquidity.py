@@ -11,10 +11,13 @@ from optimizer.protocol.book import Book
 from optimizer.protocol.kernels import bad_debt_static
 from optimizer.protocol.liquidity import (
     MAX_IMPACT,
+    DepthSlippage,
+    curve_impact,
     depth_curve_impact,
     liquidation_slippage,
     seized_collateral,
     sqrt_impact,
+    sqrt_law_curve,
 )
 from optimizer.protocol.mechanics import debt_at_threshold_factor
 from optimizer.protocol.params import RiskParams
@@ -40,19 +43,65 @@ def test_sqrt_impact_monotone_and_bounded(q1, q2, adv, sigma):
     assert 0 <= a <= b <= MAX_IMPACT
 
 
-def test_depth_curve_impact_linear_and_configured():
+def test_depth_curve_impact_linear():
     assert depth_curve_impact(5e6, 5e6) == pytest.approx(0.02)
     assert depth_curve_impact(2.5e6, 5e6) == pytest.approx(0.01)
-    curve = ([1e6, 1e7], [0.01, 0.05])
-    np.testing.assert_allclose(
-        depth_curve_impact(np.array([0.0, 5e5, 1e6, 5.5e6, 1e7, 1.9e7]), curve=curve),
-        [0.0, 0.005, 0.01, 0.03, 0.05, 0.09],
-    )
-    assert depth_curve_impact(1e12, curve=curve) == MAX_IMPACT
-    with pytest.raises(ValueError, match=r"give exactly one of"):
-        depth_curve_impact(1.0)
-    with pytest.raises(ValueError, match=r"sizes must be > 0 and strictly increasing"):
-        depth_curve_impact(1.0, curve=([2.0, 1.0], [0.1, 0.2]))
+    assert depth_curve_impact(1e12, 5e6) == MAX_IMPACT
+    with pytest.raises(ValueError, match=r"`depth_usd_at_2pct` must be finite and > 0"):
+        depth_curve_impact(1.0, 0.0)
+
+
+def test_curve_impact_interpolates_in_log_log_and_extends_as_a_power_law():
+    xs, ys = [1e6, 1e8], [0.01, 0.10]
+    # between the points: log-log interpolation (the geometric mean of the sizes -> geometric mean of the slippages)
+    assert curve_impact(1e7, xs, ys) == pytest.approx(np.sqrt(0.01 * 0.10))
+    np.testing.assert_allclose(curve_impact([0.0, 1e6, 1e8], xs, ys), [0.0, 0.01, 0.10])
+    # beyond: the square-root law through the last point, or the exponent given
+    assert curve_impact(4e8, xs, ys) == pytest.approx(0.20)
+    assert curve_impact(4e8, xs, ys, exponent=1.0) == pytest.approx(0.40)
+    assert curve_impact(0.25e6, xs, ys) == pytest.approx(0.005)  # below the first point, same law
+    assert curve_impact(1e20, xs, ys) == MAX_IMPACT
+    with pytest.raises(ValueError, match=r"slippages must lie in \(0, 1\) and strictly increase"):
+        curve_impact(1.0, xs, [0.1, 0.1])
+    with pytest.raises(ValueError, match=r"sizes must be finite, > 0 and strictly increasing"):
+        curve_impact(1.0, [2.0, 1.0], ys)
+
+
+def test_sqrt_law_curve_reproduces_the_square_root_law():
+    adv, sigma = np.array([1e8, 3e6]), np.array([0.04, 0.07])
+    curves = [sqrt_law_curve(a, coef=0.8) for a in adv]
+    law = DepthSlippage(tuple(c[0] for c in curves), tuple(c[1] for c in curves), np.ones(2),
+                        liquidation_share=0.25, max_slippage=0.99)
+    coll = np.array([4e7, 2e6])
+    np.testing.assert_allclose(law.slippage(coll, sigma), sqrt_impact(0.25 * coll, adv, sigma, coef=0.8))
+
+
+def _law(**kw):
+    # a measured-looking curve at a reference volatility of 2 % a day
+    return DepthSlippage((np.array([1e6, 1e7, 1e8]),), (np.array([0.005, 0.02, 0.08]),), np.array([0.02]), **kw)
+
+
+def test_depth_slippage_rises_when_the_curve_thins_and_with_volatility():
+    law = _law(liquidation_share=0.25)
+    base = float(law.slippage([4e7], [0.02])[0])
+    assert base == pytest.approx(0.02)  # 25 % of 40M = 10M, the curve point at 2 %, at the reference volatility
+    thinner = float(_law(liquidation_share=0.25, liquidity_multiplier=0.5).slippage([4e7], [0.02])[0])
+    assert thinner > base
+    assert float(law.scaled([0.5]).slippage([4e7], [0.02])[0]) == pytest.approx(thinner)
+    # volatility: linear below the cap, slippage_per_sigma x sigma
+    assert float(law.slippage([4e7], [0.04])[0]) == pytest.approx(2 * base)
+    assert float(law.slippage_per_sigma([4e7])[0]) * 0.03 == pytest.approx(float(law.slippage([4e7], [0.03])[0]))
+    assert float(law.slippage([4e7], [10.0])[0]) == law.max_slippage
+    # depth_at inverts the law
+    q = float(law.depth_at(0.03, [0.04])[0])
+    assert float(law.impact(0, q, 0.04)) == pytest.approx(0.03)
+
+
+def test_depth_slippage_rejects_bad_inputs():
+    with pytest.raises(ValueError, match=r"`sigma_ref` must be finite and > 0"):
+        DepthSlippage((np.array([1e6]),), (np.array([0.01]),), np.array([0.0]))
+    with pytest.raises(ValueError, match=r"one entry per asset"):
+        DepthSlippage((np.array([1e6]),), (), np.array([0.02]))
 
 
 def test_seized_collateral_by_hand():

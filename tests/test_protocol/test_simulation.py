@@ -423,7 +423,7 @@ def test_argument_errors():
         simulate_market(book, path, params, **NO_IMPACT, gas_usd=-1.0)
     with pytest.raises(ValueError, match=r"`depth_usd` is required"):
         simulate_market(book, path, params, **NO_IMPACT, impact="depth")
-    with pytest.raises(ValueError, match=r"`impact` must be 'sqrt' or 'depth'"):
+    with pytest.raises(ValueError, match=r"`impact` must be 'sqrt', 'depth' or 'curve'"):
         simulate_market(book, path, params, **NO_IMPACT, impact="linear")
     with pytest.raises(ValueError, match=r"`adv_usd` must be > 0"):
         simulate_market(book, path, params, **dict(NO_IMPACT, adv_usd=[0.0, 1.0]))
@@ -525,3 +525,35 @@ def test_refined_paths_feed_the_simulation(rng):
     res = simulate_market(_one_account(), fine, _params2(), **NO_IMPACT, steps_per_day=4)
     assert res.info["horizon_days"] == 1 and res.info["n_steps"] == 4
     assert res.n_liquidated[0] == 1
+
+
+def test_curve_law_matches_the_square_root_law_it_encodes():
+    """impact='curve' with square-root curves is the sqrt law whose own-sale discount is the curve's:
+    the sqrt law's permanent impact is 3/2 of its sale discount, so impact_coef = 1.5 must agree."""
+    from optimizer.protocol.liquidity import DepthSlippage, sqrt_law_curve
+
+    rng = np.random.default_rng(3)
+    n = 200
+    c = np.zeros((n, 2))
+    d = np.zeros((n, 2))
+    c[:, 0] = rng.uniform(1e5, 1e6, n)
+    d[:, 1] = c[:, 0] * rng.uniform(0.6, 0.8, n)
+    book = Book.from_dense(["eth", "usdc"], c, d)
+    params = RiskParams(("eth", "usdc"), ltv=[0.75, 0.0], liquidation_threshold=[0.8, 0.0],
+                        liquidation_bonus=[0.05, 0.0])
+    paths = np.exp(np.cumsum(rng.normal(-0.05, 0.1, (300, 4, 2)) * [1, 0], axis=1))
+    sig = [0.05, 0.001]
+    ref = simulate_market(book, paths, params, adv_usd=[1e9, 1e9], sigma_daily=sig, reachable_share=1.0,
+                          impact_coef=1.5, dtype=np.float64)
+    curves = [sqrt_law_curve(1e9), sqrt_law_curve(1e9)]
+    law = DepthSlippage(tuple(x for x, _ in curves), tuple(y for _, y in curves), np.ones(2))
+    got = simulate_market(book, paths, params, adv_usd=[1.0, 1.0], sigma_daily=sig, impact="curve",
+                          slippage_law=law, dtype=np.float64)
+    assert ref.bad_debt.mean() > 0
+    assert got.bad_debt.mean() == pytest.approx(ref.bad_debt.mean(), rel=0.01)
+    np.testing.assert_allclose(got.final_impact[:, 0], ref.final_impact[:, 0], rtol=0.02, atol=1e-6)
+    thinner = simulate_market(book, paths, params, adv_usd=[1.0, 1.0], sigma_daily=sig, impact="curve",
+                              slippage_law=law.scaled([0.1, 1.0]), dtype=np.float64)
+    assert thinner.bad_debt.mean() > got.bad_debt.mean()
+    with pytest.raises(ValueError, match=r"impact='curve' needs a `slippage_law`"):
+        simulate_market(book, paths, params, adv_usd=[1.0, 1.0], sigma_daily=sig, impact="curve")
