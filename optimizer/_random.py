@@ -1,7 +1,7 @@
 """The named random streams of a run.
 
-A run draws from five independent streams, one per stochastic stage. They are the children of the
-run's root seed, ``numpy.random.SeedSequence(seed).spawn(5)``, in the order of the fields of
+A run draws from six independent streams, one per stochastic stage. They are the children of the
+run's root seed, ``numpy.random.SeedSequence(seed).spawn(6)``, in the order of the fields of
 :class:`RunStreams`; that order is part of the reproducibility contract (a new stream is appended
 at the end, never inserted), so every stage reads its stream by name and no stage's numbers
 depend on how often, or in which order, another stage draws.
@@ -38,6 +38,9 @@ class RunStreams:
         The intraday paths of the dynamic market simulation.
     search : Generator
         The frontier search (its path refinement, account sample and sampler seed).
+    imputation : Generator
+        The scenario generator's fit: the resampled regression residuals of the residuals it
+        imputes on an asset's missing days (``ScenarioGenerator.fit(rng=)``).
 
     Examples
     --------
@@ -53,6 +56,7 @@ class RunStreams:
     validation: np.random.Generator
     simulation: np.random.Generator
     search: np.random.Generator
+    imputation: np.random.Generator
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
@@ -74,7 +78,7 @@ class RunStreams:
         Returns
         -------
         RunStreams
-            Fresh generators: ``np.random.default_rng(seed).spawn(5)`` in field order.
+            Fresh generators: ``np.random.default_rng(seed).spawn(6)`` in field order.
 
         Raises
         ------

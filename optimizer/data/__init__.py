@@ -36,6 +36,7 @@ from optimizer.data._price_data import (
     one_day_log_returns,
     volume_ratio,
 )
+from optimizer.data._proxy import MIN_OVERLAP_DAYS, ProxySpan
 from optimizer.data._sources import KNOWN_STABLECOINS, SOURCES, SourceSpec
 from optimizer.data._validate import check_file
 
@@ -44,6 +45,7 @@ __all__ = [
     "FATAL_KINDS",
     "INTRADAY_EXTREMES_FILE",
     "KNOWN_STABLECOINS",
+    "MIN_OVERLAP_DAYS",
     "SOURCES",
     "VOLUME_SOURCES",
     "DataFinding",
@@ -51,6 +53,7 @@ __all__ = [
     "DepthData",
     "IntradayExtreme",
     "PriceData",
+    "ProxySpan",
     "QuoteData",
     "SourceSpec",
     "average_daily_volume",

@@ -54,6 +54,8 @@ _WARNING_HINTS: dict[str, str] = {
     "beyond `overlap_tolerance` the load fails.",
     "unfilled": "Too few common days to check the source, so it was not used.",
     "quote": "Prices in another quote currency are used as USD, not converted.",
+    "proxied": "Days before the asset's first price follow its declared proxy "
+    "(short_history = 'proxy'), scaled by the volatility ratio on their overlap.",
 }
 
 #: Non-fatal kinds that record a stated choice or a passed check rather than a problem: they stay
@@ -83,7 +85,8 @@ class DataFinding:
         ``"bad_header"``, ``"duplicate_column"``, ``"malformed_row"``, ``"unreadable"``).
         Non-fatal flags: ``"gap"``, ``"stale"``, ``"outlier"``, ``"depeg"``, ``"ends_early"``,
         ``"no_volume"``, ``"zero_value"``, and from merging sources ``"filled"``, ``"overlap"``,
-        ``"unfilled"``, ``"quote"``.
+        ``"unfilled"``, ``"quote"``; from a declared proxy ``"proxied"`` (and ``"proxy"``, a
+        ``price_ticker``).
     file : str
         File name (no directory), e.g. ``"binance_prices_daily.csv"``.
     asset : str or None

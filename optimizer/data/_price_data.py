@@ -12,6 +12,7 @@ import pandas as pd
 
 from optimizer.data._findings import DataFinding
 from optimizer.data._hash import panel_sha256
+from optimizer.data._proxy import ProxySpan, backfill_from_proxies
 from optimizer.exceptions import DataError
 
 _ONE_DAY = pd.Timedelta(days=1)
@@ -43,6 +44,10 @@ class PriceData:
         Non-fatal flags (gaps, stale runs, spikes, depegs, ...) in the loaded window.
     file_hashes : dict of str to str
         File name -> sha256 of the bytes that were parsed.
+    proxied : tuple of ProxySpan
+        The spans before an asset's first price that :meth:`backfilled_by` took from a declared
+        proxy (``short_history = "proxy"``); their prices are the only values not read from a
+        file, and each is also a ``"proxied"`` finding.
     """
 
     prices: pd.DataFrame
@@ -50,6 +55,7 @@ class PriceData:
     sources: dict[str, str] = field(default_factory=dict)
     findings: tuple[DataFinding, ...] = ()
     file_hashes: dict[str, str] = field(default_factory=dict)
+    proxied: tuple[ProxySpan, ...] = ()
 
     def __post_init__(self) -> None:
         prices = self.prices
@@ -65,6 +71,7 @@ class PriceData:
         object.__setattr__(self, "findings", tuple(self.findings))
         object.__setattr__(self, "sources", dict(self.sources))
         object.__setattr__(self, "file_hashes", dict(self.file_hashes))
+        object.__setattr__(self, "proxied", tuple(self.proxied))
 
     @property
     def assets(self) -> tuple[str, ...]:
@@ -112,6 +119,31 @@ class PriceData:
             sources={proxies.get(k, k): v for k, v in self.sources.items()},
             findings=findings,
             file_hashes=self.file_hashes,
+            proxied=self.proxied,
+        )
+
+    def backfilled_by(self, proxies: dict[str, str], *, drop: tuple[str, ...] = ()) -> PriceData:
+        """The same data with each asset's days before its first price taken from its proxy.
+
+        ``proxies`` maps an asset to the column it follows (another asset, or a ticker loaded for
+        the purpose and named in ``drop``, which is then removed). Each one-day return before the
+        asset's first price is the proxy's times ``sd(r_asset) / sd(r_proxy)`` on their overlap;
+        see :mod:`optimizer.data._proxy` for the rule and why a volatility ratio, not a beta.
+        Each span is recorded in :attr:`proxied` and as a ``"proxied"`` finding.
+        """
+        if not proxies:
+            return self
+        cols = list(dict.fromkeys([*proxies, *proxies.values()]))
+        prices, spans, found = backfill_from_proxies(
+            self.prices, one_day_log_returns(self.prices[cols]), proxies, self.sources)
+        keep = [c for c in prices.columns if c not in drop]
+        return PriceData(
+            prices=prices[keep],
+            volumes=None if self.volumes is None else self.volumes[keep],
+            sources={k: v for k, v in self.sources.items() if k not in drop},
+            findings=tuple(f for f in self.findings if f.asset not in drop) + found,
+            file_hashes=self.file_hashes,
+            proxied=self.proxied + spans,
         )
 
     def returns(

@@ -1,8 +1,12 @@
 """Correlation estimators (sample, EWM, Ledoit-Wolf shrinkage) and correlation-matrix repair.
 
 Estimators are usually fitted on the standardized residuals of a volatility estimator
-(``BaseVolatility.residuals_``). Rows with a NaN (an asset's missing day) are left out: the
-estimate uses the rows complete across all assets (``n_complete_``). Every fitted
+(``BaseVolatility.residuals_``). Missing cells (NaN: an asset's trading gap, or the days before a
+young asset's first price) are handled **pairwise**: the entry of assets ``i`` and ``j`` is
+estimated on the days both have (``n_common_``), so a young asset's missing days never shorten,
+and so never change, the sample on which two older assets' correlation is estimated. (Listwise
+deletion, the rows complete across all assets, would let the youngest asset truncate every pair.)
+A pairwise matrix need not be positive definite; the repair below makes it one. Every fitted
 ``correlation_`` is exactly symmetric, has an exactly unit diagonal and is positive definite
 (Cholesky succeeds): when the raw estimate is not, it is repaired with
 :func:`nearest_correlation` and ``repaired_`` is set.
@@ -257,6 +261,34 @@ def _cov_to_corr(cov: FloatArray) -> FloatArray:
     return 0.5 * (out + out.T)
 
 
+def _pairwise_moments(
+    values: FloatArray, *, center: bool, lam: float | None = None
+) -> FloatArray:
+    """Correlation of each pair of columns on the rows both have (NaN elsewhere).
+
+    ``center=True`` demeans each pair on its common rows (Pearson, as pandas' ``corr``);
+    ``center=False`` uses zero-mean second moments. With ``lam`` the common rows of a pair are
+    weighted ``lam**(n_ij - 1 - k)``, ``k`` counting that pair's common rows (a day missing for
+    either asset does not decay the weights). Columns without NaN give the plain estimates.
+    """
+    obs = ~np.isnan(values)
+    p = values.shape[1]
+    out = np.empty((p, p))
+    for i in range(p):
+        for j in range(i, p):
+            both = obs[:, i] & obs[:, j]
+            a, b = values[both, i], values[both, j]
+            w = np.ones(a.size) if lam is None else lam ** np.arange(a.size - 1, -1, -1.0)
+            w = w / w.sum()
+            if center:
+                a = a - w @ a
+                b = b - w @ b
+            den = np.sqrt((w @ (a * a)) * (w @ (b * b)))
+            # a pair constant on its few common days has no correlation there: 0
+            out[i, j] = out[j, i] = (w @ (a * b)) / den if den > 0 else 0.0
+    return out
+
+
 # ---------------------------------------------------------------------------------------------
 # Estimators
 # ---------------------------------------------------------------------------------------------
@@ -274,7 +306,10 @@ class BaseCorrelation(BaseEstimator, metaclass=ABCMeta):
     repaired_ : bool
         True if the raw estimate needed :func:`nearest_correlation`.
     n_complete_ : int
-        Number of rows complete across all assets, the rows the estimate uses.
+        Number of rows complete across all assets.
+    n_common_ : ndarray of shape (n_assets, n_assets)
+        Number of rows on which both assets of a pair have a value (the diagonal: each asset's
+        own count): the rows each entry is estimated on.
     """
 
     correlation_: FloatArray
@@ -282,12 +317,17 @@ class BaseCorrelation(BaseEstimator, metaclass=ABCMeta):
     n_assets_: int
     repaired_: bool
     n_complete_: int
+    n_common_: FloatArray
 
     _min_obs = 2
 
     @abstractmethod
     def _estimate(self, values: FloatArray) -> FloatArray:
-        """Raw correlation estimate from validated data (n_observations, n_assets)."""
+        """Raw correlation estimate from validated data (n_observations, n_assets).
+
+        ``values`` may hold NaN (missing cells); an estimate then uses, for each pair, the rows
+        both assets have.
+        """
 
     def _validate_params(self) -> None:
         """Check hyperparameters (override when there are any)."""
@@ -298,9 +338,9 @@ class BaseCorrelation(BaseEstimator, metaclass=ABCMeta):
         Parameters
         ----------
         X : DataFrame or ndarray of shape (n_observations, n_assets)
-            Usually standardized residuals ``r_t / sigma_t``. Rows holding a NaN (an asset's
-            missing day) are left out, so that every entry comes from the same days and the
-            matrix stays a valid correlation; infinite values are rejected.
+            Usually standardized residuals ``r_t / sigma_t``. NaN marks an asset's missing day:
+            each pair's entry is estimated on the rows both assets have (pairwise), and the
+            matrix is then repaired to positive definite; infinite values are rejected.
         y : None
             Ignored.
 
@@ -312,25 +352,29 @@ class BaseCorrelation(BaseEstimator, metaclass=ABCMeta):
         Raises
         ------
         ValueError
-            If ``X`` is invalid (see :func:`check_returns`), a column is constant, or fewer than
-            the estimator's minimum number of rows are complete across all assets.
+            If ``X`` is invalid (see :func:`check_returns`), a column is constant, or a pair of
+            assets has fewer than the estimator's minimum number of rows in common.
         """
         self._validate_params()
         owner = type(self).__name__
         values, _, names = check_returns(
             X, min_obs=self._min_obs, owner=owner, arg="X", check_scale=False, allow_nan=True
         )
-        complete = ~np.isnan(values).any(axis=1)
-        n_complete = int(complete.sum())
-        if n_complete < values.shape[0]:
-            if n_complete < self._min_obs:
-                raise ValueError(
-                    f"{owner} needs at least {self._min_obs} rows complete across all assets, got "
-                    f"n_complete={n_complete} of n_observations={values.shape[0]}; the assets' "
-                    "missing days barely overlap"
-                )
-            values = values[complete]
-        flat = [names[j] for j in np.flatnonzero(np.ptp(values, axis=0) == 0.0)]
+        obs = ~np.isnan(values)
+        common = obs.T.astype(np.float64) @ obs.astype(np.float64)
+        n_complete = int(obs.all(axis=1).sum())
+        if common.min() < self._min_obs:
+            i, j = np.unravel_index(int(np.argmin(common)), common.shape)
+            raise ValueError(
+                f"{owner} needs at least {self._min_obs} rows on which both assets of a pair have "
+                f"a value, got n_common={int(common[i, j])} for {names[i]!r} and {names[j]!r} "
+                f"(n_observations={values.shape[0]}); their missing days barely overlap"
+            )
+        if n_complete == values.shape[0]:
+            spread = np.ptp(values, axis=0)
+        else:
+            spread = np.nanmax(values, axis=0) - np.nanmin(values, axis=0)
+        flat = [names[j] for j in np.flatnonzero(spread == 0.0)]
         if flat:
             raise ValueError(f"`X` column(s) {flat} are constant; their correlation is undefined")
         raw = self._estimate(values)
@@ -342,6 +386,7 @@ class BaseCorrelation(BaseEstimator, metaclass=ABCMeta):
         self.asset_names_ = names
         self.n_assets_ = len(names)
         self.n_complete_ = n_complete
+        self.n_common_ = common
         return self
 
 
@@ -362,6 +407,8 @@ class SampleCorrelation(BaseCorrelation):
     """
 
     def _estimate(self, values: FloatArray) -> FloatArray:
+        if np.isnan(values).any():
+            return _pairwise_moments(values, center=True)
         return np.atleast_2d(np.corrcoef(values, rowvar=False))
 
 
@@ -370,7 +417,8 @@ class EWMCorrelation(BaseCorrelation):
 
     Weights ``lam**(T-1-t)`` normalised to one; zero-mean second moments (the RiskMetrics
     convention, appropriate for standardized residuals), converted to a correlation. With
-    incomplete rows, ``t`` counts the complete rows only (a gap does not decay the weights).
+    missing cells each pair is estimated on the rows both assets have, ``t`` counting those rows
+    (a gap does not decay the weights).
 
     Parameters
     ----------
@@ -390,6 +438,8 @@ class EWMCorrelation(BaseCorrelation):
         check_fraction(self.lam, "lam", low=0.0, high=1.0, closed="neither")
 
     def _estimate(self, values: FloatArray) -> FloatArray:
+        if np.isnan(values).any():
+            return _pairwise_moments(values, center=False, lam=float(self.lam))
         n = values.shape[0]
         w = float(self.lam) ** np.arange(n - 1, -1, -1, dtype=np.float64)
         w /= w.sum()
@@ -402,7 +452,10 @@ class ShrinkageCorrelation(BaseCorrelation):
 
     The data are standardized (demeaned, unit variance with ``ddof=0``), so the Ledoit-Wolf target
     ``mu * I`` is the identity and the result is ``(1 - s) * sample + s * I`` with the
-    Ledoit-Wolf optimal intensity ``s``.
+    Ledoit-Wolf optimal intensity ``s``. With missing cells ``sample`` is the pairwise Pearson
+    correlation (each pair on the days both assets have, as :class:`SampleCorrelation`) and ``s``,
+    one number for the whole matrix, is the Ledoit-Wolf intensity of the rows complete across all
+    assets.
 
     Attributes
     ----------
@@ -413,6 +466,19 @@ class ShrinkageCorrelation(BaseCorrelation):
     """
 
     def _estimate(self, values: FloatArray) -> FloatArray:
+        complete = ~np.isnan(values).any(axis=1)
+        if not complete.all():
+            if complete.sum() < 2:
+                raise ValueError(
+                    f"ShrinkageCorrelation needs at least 2 rows complete across all assets for "
+                    f"its intensity, got n_complete={int(complete.sum())} of "
+                    f"n_observations={values.shape[0]}; the assets' missing days barely overlap"
+                )
+            self._estimate(values[complete])  # sets shrinkage_ from the complete rows
+            s = self.shrinkage_
+            out = (1.0 - s) * _pairwise_moments(values, center=True)
+            np.fill_diagonal(out, 1.0)
+            return out
         z = (values - values.mean(axis=0)) / values.std(axis=0)
         lw = LedoitWolf(assume_centered=True).fit(z)
         self.shrinkage_ = float(lw.shrinkage_)

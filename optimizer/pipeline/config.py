@@ -83,6 +83,13 @@ class AssetConfig:
     #: Price column to read instead of the ticker (a documented proxy: WBTC priced by BTC when the
     #: WBTC series is too short); the report names the proxy.
     price_ticker: str | None = None
+    #: The days before the asset's first price in the window: "own" (its residuals imputed from
+    #: the same day's residuals of the other assets) or "proxy" (the returns of `proxy`, scaled by
+    #: the two assets' volatility ratio on their overlap).
+    short_history: Literal["own", "proxy"] = "own"
+    #: The configured asset or data ticker whose returns stand in for the days before the first
+    #: price (only with short_history = "proxy").
+    proxy: str | None = None
     #: USD that moves the price by 2 % (for [simulation] impact = "depth").
     depth_usd_2pct: float | None = field(default=None, metadata=_rng(0, lo_open=True))
     stablecoin: bool = False
@@ -514,6 +521,15 @@ def _cross_checks(cfg: RunConfig, source: str) -> None:
             raise ConfigError(
                 f"{source}: [assets.{t}] current liquidation_threshold x (1 + liquidation_bonus) > 1"
             )
+    for t, a in cfg.assets.items():
+        if a.proxy is not None and a.short_history != "proxy":
+            raise ConfigError(f"{source}: [assets.{t}] proxy = {a.proxy!r} needs short_history = 'proxy' "
+                              f"(got short_history = {a.short_history!r})")
+        if a.short_history == "proxy" and not a.proxy:
+            raise ConfigError(f"{source}: [assets.{t}] short_history = 'proxy' needs proxy = "
+                              "'<asset or data ticker>'")
+        if a.proxy is not None and a.proxy in (t, a.price_ticker):
+            raise ConfigError(f"{source}: [assets.{t}] proxy = {a.proxy!r} is the asset's own price series")
     if cfg.run.as_of is not None:
         _check_date(cfg.run.as_of, "[run] as_of", source)
     _check_backtest(cfg.backtest, source)

@@ -42,25 +42,38 @@ __all__ = [
 BACKTEST_CACHE = BacktestCache(maxsize=16)
 
 
-def load_asset_prices(cfg: RunConfig, ddir: Path, **kw: Any) -> Any:
+def load_asset_prices(cfg: RunConfig, ddir: Path, *, proxies: bool = False, **kw: Any) -> Any:
     """Prices of the config's assets, reading a proxy column where ``price_ticker`` says so.
 
-    Columns come back named by the config's tickers; each proxy is recorded as a finding.
+    Columns come back named by the config's tickers; each proxy is recorded as a finding. With
+    ``proxies`` (the estimation window of a run), an asset with ``short_history = "proxy"`` gets
+    its days before its first price from its proxy (:meth:`PriceData.backfilled_by`); a proxy
+    that is not a configured asset is loaded for that and dropped.
     """
     from optimizer.data import load_prices
 
     tickers = {a: (c.price_ticker or a) for a, c in cfg.assets.items()}
     if len(set(tickers.values())) != len(tickers):
         raise ConfigError("two assets read the same price column; check [assets.*] price_ticker")
+    asset_of = {t: a for a, t in tickers.items()}
+    backfill = {a: c.proxy for a, c in cfg.assets.items() if proxies and c.short_history == "proxy" and c.proxy}
+    # a proxy names a configured asset, or a data ticker (the column of the asset reading it, if any)
+    backfill = {a: (p if p in cfg.assets else asset_of.get(p, p)) for a, p in backfill.items()}
+    extra = tuple(dict.fromkeys(p for p in backfill.values() if p not in cfg.assets))
     sources = {tickers[a]: (c.source or cfg.data.sources) for a, c in cfg.assets.items()}
+    sources.update({p: cfg.data.sources for p in extra})
+    if backfill:
+        # a proxied asset's own prices only need to cover the overlap the scale is estimated on;
+        # the run checks every asset's returns against min_history_days after the backfill
+        kw = {**kw, "min_history_days": 0}
     pd_ = load_prices(
-        ddir, list(tickers.values()), sources=sources, with_volumes=cfg.data.volumes,
+        ddir, list(tickers.values()) + list(extra), sources=sources, with_volumes=cfg.data.volumes,
         stablecoins=[tickers[a] for a, c in cfg.assets.items() if c.stablecoin],
         stale_run_days=cfg.data.stale_run_days, outlier_sigma=cfg.data.outlier_sigma,
         depeg_tolerance=cfg.data.depeg_tolerance, overlap_tolerance=cfg.data.overlap_tolerance,
         **kw,
     )
-    return pd_.priced_by({t: a for a, t in tickers.items() if t != a})
+    return pd_.priced_by({t: a for a, t in tickers.items() if t != a}).backfilled_by(backfill, drop=extra)
 
 
 def load_history_data(cfg: RunConfig, data_dir: Any, as_of: str | None) -> Any:

@@ -138,12 +138,13 @@ def load_inputs(
         # The window is anchored at as_of, which may be the data's last date: load once to learn it.
         cfg = resolve_as_of(cfg, data_dir=ddir)
         start, as_of = resolve_window(cfg, cfg.run.as_of)
-        prices = load_asset_prices(cfg, ddir, start=start, as_of=as_of,
+        prices = load_asset_prices(cfg, ddir, start=start, as_of=as_of, proxies=True,
                                    min_history_days=cfg.data.min_history_days)
         # Each asset keeps its whole history in the window: a younger asset's missing days, like
         # an asset's trading gap, leave only its own returns NaN (never filled); the volatility
-        # models skip them (missing="skip") and fhs draws its own residuals there, counted in the
-        # report. No asset truncates the others' history.
+        # models skip them (missing="skip") and fhs imputes its residuals there from the same
+        # day's residuals of the others (the imputation stream), counted in the report. No asset
+        # truncates the others' history.
         returns = prices.returns(gaps="keep", history="each")
         n_finite = returns.notna().sum()
         short = n_finite[n_finite < cfg.data.min_history_days]
@@ -160,7 +161,7 @@ def load_inputs(
     choice = validation.backtests.choice if validation.backtests is not None else None
 
     with progress.stage(f"fitting {cfg.estimators.volatility} volatility and {cfg.estimators.correlation} correlation"):
-        gen = make_generator(cfg, cfg.estimators.volatility, choice=choice).fit(returns)
+        gen = make_generator(cfg, cfg.estimators.volatility, choice=choice).fit(returns, rng=streams.imputation)
 
     with progress.stage(f"simulating {cfg.scenarios.n_scenarios:,} scenarios"):
         scen = gen.simulate(cfg.scenarios.horizon_days, cfg.scenarios.n_scenarios, rng=streams.scenarios)
@@ -399,6 +400,9 @@ def run(
     backtests = inputs.validation.backtests if cfg.backtest.in_report else None
     report = attach_validation_sections(report, backtests, apc, volatility=cfg.estimators.volatility)
     report = _attach_market_sections(report, cfg, inputs, market, sim_stage, search_stage)
+    from optimizer.report.history import attach_history_section
+
+    report = attach_history_section(report, inputs.prices, inputs.returns, inputs.generator)
     return RunOutcome(report=report, inputs=inputs, recommended=recommended, optimizer=opt,
                       bad_debt=ev_rec.total, bad_debt_current=ev_cur.total, search=search_stage,
                       market=market, metrics=run_metrics)

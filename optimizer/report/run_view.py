@@ -222,11 +222,13 @@ def run_assumptions(
             "Missing days (a trading gap, or days before an asset's first price): "
             + ", ".join(f"{a} has no one-day return on {int(d)} day(s)" for a, d in gaps.items())
             + " of the estimation window. Those days are kept for the other assets (no asset "
-            "shortens another's history) and nothing is "
-            "filled; the volatility models skip the missing days, correlations use the days "
-            "complete across all assets"
-            + (", and FHS replaces a missing residual on a drawn day with one of that asset's own "
-               f"residuals drawn at random ({n_imputed} residual cells)."
+            "shortens another's history) and no price is "
+            "filled; the volatility models skip the missing days, each correlation uses the days "
+            "both assets have (pairwise)"
+            + (", and FHS imputes a missing residual from the same day's residuals of the assets "
+               "that have one (regression through their residual correlation plus a resampled "
+               f"regression residual), so a day that crashed the others crashes it too "
+               f"({n_imputed} residual cells)."
                if kind == "fhs" else ".")
         )
     if no_current:

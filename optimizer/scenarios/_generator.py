@@ -6,8 +6,11 @@ The generator turns daily log returns into joint price-relative paths in three w
     Whole days (rows) of the standardised-residual matrix are drawn with replacement and scaled by
     the volatility forecast path. Drawing whole rows keeps the cross-asset dependence and the fat
     tails of the data, including joint crash days. A day on which an asset has no return (a
-    trading gap) is still drawn for the others; that asset's cell is filled, per draw, with one of
-    its own residuals drawn at random (counted in ``n_imputed_cells_``).
+    trading gap, or a day before a young asset's first price) is still drawn for the others; that
+    asset's cell is imputed at fit from the same day's residuals of the assets that have one
+    (:func:`~optimizer.scenarios._impute.impute_conditional`: the regression on them through the
+    pairwise residual correlation plus a resampled regression residual), so a crash day stays a
+    joint crash for the young asset too (counted in ``n_imputed_cells_``).
 ``"parametric"``
     Multivariate Student-t innovations with the fitted correlation and a pooled degree of freedom,
     scaled to unit variance, times the volatility forecast path.
@@ -34,10 +37,12 @@ from optimizer.estimators import (
     BaseCorrelation,
     BaseVolatility,
     GARCHVolatility,
+    SampleCorrelation,
     ShrinkageCorrelation,
     stress_correlation,
 )
 from optimizer.exceptions import DataError, EstimationError
+from optimizer.scenarios._impute import impute_conditional
 from optimizer.scenarios._set import ScenarioSet
 from optimizer.typing import FloatArray, ScenarioMethod
 
@@ -201,15 +206,25 @@ class ScenarioGenerator(BaseEstimator):
         residual for any asset are dropped. With missing returns (an asset's gap), every day with
         at least one residual is kept and the cells of the assets without one are NaN.
     n_imputed_cells_ : int
-        Number of NaN cells in ``innovations_``: each is filled, every time its day is drawn by
-        the ``"fhs"`` method, with one of that asset's own finite innovations (see
-        :meth:`simulate`). 0 for complete returns.
+        Number of NaN cells in ``residuals_`` (0 for complete returns). Each is imputed at fit
+        from the same day's residuals of the other assets (``imputed_cells_``), or, when fewer
+        than 30 days are complete, left NaN in ``innovations_`` and filled every time its day is
+        drawn with one of that asset's own finite innovations (see :meth:`simulate`).
+    imputed_cells_ : ndarray of bool, shape (n_residuals, n_assets)
+        The cells of ``innovations_`` imputed conditionally on the other assets.
+    imputed_by_asset_ : dict of str to int
+        Conditionally imputed cells per asset (assets with none are left out).
+    imputed_r_squared_ : dict of str to float
+        Per imputed asset, the share of its residual variance the regression on the others
+        explains (how joint its imputed days are).
     residual_correlation_ : ndarray of shape (n_assets, n_assets)
-        Sample correlation of the complete rows of ``residuals_``.
+        Correlation of ``residuals_``, each pair on the days both assets have a residual
+        (:class:`~optimizer.estimators.SampleCorrelation`, pairwise; repaired to positive
+        definite); the imputation's regression uses it.
     innovations_ : ndarray of shape (n_residuals, n_assets)
-        The rows the ``"fhs"`` method draws: ``residuals_`` when ``corr_stress == 0``, else the
-        residuals re-coloured to the stressed residual correlation (see :meth:`simulate`); NaN
-        where ``residuals_`` is.
+        The rows the ``"fhs"`` method draws: ``residuals_`` with the missing cells imputed when
+        ``corr_stress == 0``, else those rows re-coloured to the stressed correlation (see
+        :meth:`simulate`); NaN only where a missing cell could not be imputed.
     correlation_ : ndarray of shape (n_assets, n_assets)
         The correlation model's matrix after ``corr_stress``; used by the ``"parametric"`` method.
     nu_ : float
@@ -245,7 +260,9 @@ class ScenarioGenerator(BaseEstimator):
         self.vol_multipliers = vol_multipliers
 
     # ------------------------------------------------------------------ fit
-    def fit(self, returns: pd.DataFrame, y: None = None) -> ScenarioGenerator:
+    def fit(
+        self, returns: pd.DataFrame, y: None = None, *, rng: np.random.Generator | None = None
+    ) -> ScenarioGenerator:
         """Fit the volatility model on ``returns`` and the correlation model on its residuals.
 
         Parameters
@@ -256,6 +273,10 @@ class ScenarioGenerator(BaseEstimator):
             volatility estimator built with ``missing="skip"``. Infinite values are rejected.
         y : None
             Ignored (sklearn signature).
+        rng : numpy.random.Generator or None, default None
+            Draws the resampled regression residuals of the imputation of missing residuals (the
+            run's named ``imputation`` stream); required when ``returns`` has NaN, unused
+            otherwise.
 
         Returns
         -------
@@ -266,7 +287,8 @@ class ScenarioGenerator(BaseEstimator):
         DataError
             If ``returns`` has an infinite value.
         ValueError
-            If ``returns`` has NaN and the volatility estimator does not have ``missing="skip"``.
+            If ``returns`` has NaN and the volatility estimator does not have ``missing="skip"``,
+            or no ``rng`` is given.
         EstimationError
             If fewer than ``max(2, n_assets + 1)`` days have a residual for every asset.
         """
@@ -306,6 +328,12 @@ class ScenarioGenerator(BaseEstimator):
                 f"volatility estimator with missing='skip' (e.g. {type(vol).__name__}"
                 "(missing='skip')), or drop those days"
             )
+        if missing.any() and not isinstance(rng, np.random.Generator):
+            raise ValueError(
+                f"`returns` has {int(missing.sum())} missing value(s), which fit imputes from the "
+                "other assets' residuals of the same day: pass `rng=` a numpy.random.Generator "
+                f"(the run's imputation stream), got {type(rng).__name__}"
+            )
 
         self.volatility_ = clone(vol).fit(returns)
         resid = pd.DataFrame(self.volatility_.residuals_)
@@ -331,7 +359,21 @@ class ScenarioGenerator(BaseEstimator):
         self.returns_ = values[~missing.any(axis=1)] if missing.any() else values
         self.residuals_ = z
         self.n_imputed_cells_ = int(z.size - np.count_nonzero(~np.isnan(z)))
-        imputing = self.n_imputed_cells_ > 0
+        if self.n_imputed_cells_:
+            self.residual_correlation_ = SampleCorrelation().fit(z).correlation_
+            filled = impute_conditional(z, self.residual_correlation_, rng=rng)
+            pool = filled.values
+            self.imputed_cells_ = filled.imputed
+            names = [str(a) for a in self.asset_names_]
+            self.imputed_by_asset_ = {a: int(c) for a, c in zip(names, filled.counts) if c}
+            self.imputed_r_squared_ = {a: float(filled.r_squared[i]) for i, a in enumerate(names)
+                                       if a in self.imputed_by_asset_}
+        else:
+            pool = z
+            self.imputed_cells_ = np.zeros(z.shape, dtype=bool)
+            self.imputed_by_asset_, self.imputed_r_squared_ = {}, {}
+        pool_complete = ~np.isnan(pool).any(axis=1)
+        imputing = not pool_complete.all()  # cells left for the per-draw own-residual fill
 
         self.correlation_estimator_ = clone(cor).fit(resid)
         base = np.asarray(self.correlation_estimator_.correlation_, dtype=np.float64)
@@ -340,10 +382,12 @@ class ScenarioGenerator(BaseEstimator):
                 f"{type(cor).__name__}.correlation_ has shape {base.shape}, "
                 f"expected {(self.n_assets_, self.n_assets_)}"
             )
-        own = np.atleast_2d(np.corrcoef(z[complete] if imputing else z, rowvar=False))
+        # the rows fhs draws: their own sample correlation is what the stress re-colours
+        own = np.atleast_2d(np.corrcoef(pool[pool_complete] if imputing else pool, rowvar=False))
         own = np.nan_to_num(own, nan=0.0)  # a constant residual column has no correlation
         np.fill_diagonal(own, 1.0)
-        self.residual_correlation_ = own
+        if not self.n_imputed_cells_:
+            self.residual_correlation_ = own
         stress = float(self.corr_stress)
         if stress > 0.0:
             self.correlation_ = np.asarray(stress_correlation(base, stress), float)
@@ -351,16 +395,16 @@ class ScenarioGenerator(BaseEstimator):
             # Whiten with the residuals' own correlation, re-colour with its stressed version, in
             # units of each asset's residual std so that the marginal variances are kept and the
             # sample correlation of the re-coloured rows is exactly ``target``.
-            std = (z[complete] if imputing else z).std(axis=0)
+            std = (pool[pool_complete] if imputing else pool).std(axis=0)
             std = np.where(std > 0, std, 1.0)
             if imputing:
-                self.innovations_ = _recolour_incomplete(z, own, target, std)
+                self.innovations_ = _recolour_incomplete(pool, own, target, std)
             else:
                 recolour = _factor(target) @ np.linalg.pinv(_factor(own))
-                self.innovations_ = ((self.residuals_ / std) @ recolour.T) * std
+                self.innovations_ = ((pool / std) @ recolour.T) * std
         else:
             self.correlation_ = base
-            self.innovations_ = self.residuals_
+            self.innovations_ = pool
         self._fitted_corr_stress = stress
 
         if self.dof is not None:
@@ -494,15 +538,23 @@ class ScenarioGenerator(BaseEstimator):
         empirical dependence by design.) Rows with missing cells are re-coloured with the blocks
         of the assets they have.
 
-        Missing residuals (``n_imputed_cells_ > 0``, returns with gaps). fhs still draws ``tau``
-        uniformly over **all** rows, so the other assets' moves on an asset's missing days are
-        drawn. A drawn cell that is missing is replaced by one of that asset's own finite
-        innovations, drawn uniformly with the same ``rng`` (after ``tau``, block by block, asset
-        by asset). This is a choice, reported in ``info["imputed_residual_cells"]``: it treats
-        the asset's move on such a day as independent of the others' (the dependence on those
-        days is unknown), and keeps its marginal distribution exactly its own residuals', so the
-        drift correction ``c`` stays exact. Prices are never filled; the parametric method uses
-        the correlation of the complete rows, and bootstrap draws complete rows only.
+        Missing residuals (``n_imputed_cells_ > 0``: a trading gap, or the days before a young
+        asset's first price). fhs still draws ``tau`` uniformly over **all** rows, so the other
+        assets' moves on an asset's missing days are drawn, and the asset's cell on such a day was
+        imputed at fit from that day's residuals of the assets that have one: with ``u`` the
+        residuals in units of each asset's standard deviation, ``u_M = C_MO C_OO^{-1} u_O + e``,
+        ``C`` their pairwise correlation and ``e`` the regression residual of a complete day drawn
+        with the ``rng`` of :meth:`fit` (:func:`~optimizer.scenarios._impute.impute_conditional`).
+        A day that crashed every listed asset is then a crash for the young asset too, in
+        proportion to how much the regression explains (``imputed_r_squared_``); its marginal
+        keeps unit variance and its fat tails come from the resampled ``e``. The imputed rows are
+        part of the pool, so the drift correction ``c`` stays exact over what is drawn. Counted in
+        ``info["imputed_residual_cells"]`` and, per asset, ``info["imputation"]``. Only with fewer
+        than 30 complete days is a drawn missing cell replaced, per draw, by one of that asset's
+        own innovations drawn uniformly with the simulation ``rng`` (after ``tau``, block by block,
+        asset by asset): independent of the others' moves that day. Prices are never filled; the
+        parametric method uses the correlation model (pairwise on missing days), and bootstrap
+        draws complete rows only.
         """
         check_is_fitted(self, "innovations_")
         method = _check_method(self.method if method is None else method)
@@ -618,6 +670,11 @@ class ScenarioGenerator(BaseEstimator):
             "correlation": repr(self.correlation_estimator_),
             "n_obs": int((self.returns_ if method == "bootstrap" else self.innovations_).shape[0]),
             "imputed_residual_cells": self.n_imputed_cells_ if method == "fhs" else 0,
+            "imputation": {
+                "rule": "conditional on the same day's residuals of the other assets",
+                "cells_by_asset": dict(self.imputed_by_asset_),
+                "r_squared": dict(self.imputed_r_squared_),
+            } if method == "fhs" and self.imputed_by_asset_ else None,
             "sigma_path": {
                 "first": dict(zip(names, map(float, sigma_path[0]), strict=True)),
                 "last": dict(zip(names, map(float, sigma_path[-1]), strict=True)),

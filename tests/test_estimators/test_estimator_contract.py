@@ -162,19 +162,51 @@ class TestCorrelationContract:
         disjoint = panel.iloc[:4].copy()
         disjoint.iloc[:2, 0] = np.nan
         disjoint.iloc[2:, 1] = np.nan
-        with pytest.raises(ValueError, match=r"rows complete across all assets, got n_complete=0"):
+        with pytest.raises(ValueError, match=r"at least 2 rows on which both assets of a pair have "
+                           r"a value, got n_common=0 for 'btc' and 'eth'"):
             clone(est).fit(disjoint)
         with pytest.raises(ValueError, match=r"`X` column 'eth' has 0 \(of n_observations=4"):
             clone(est).fit(disjoint.assign(eth=np.nan))
 
-    def test_nan_rows_are_left_out(self, est, panel):
+    def test_nan_rows_are_left_out_of_their_pair(self, est, panel):
         gappy = panel.copy()
         gappy.iloc[100:250, 1] = np.nan  # synthetic gap in one asset
         fitted = clone(est).fit(gappy)
         complete = clone(est).fit(gappy.dropna())
-        np.testing.assert_array_equal(fitted.correlation_, complete.correlation_)
+        # two assets: the pair's common days are the complete rows
+        np.testing.assert_allclose(fitted.correlation_, complete.correlation_, rtol=0, atol=1e-12)
         assert fitted.n_complete_ == len(panel) - 150
+        assert fitted.n_common_.tolist() == [[800, 650], [650, 650]]
         assert clone(est).fit(panel).n_complete_ == len(panel)
+
+    def test_a_young_assets_missing_days_leave_two_old_assets_correlation(self, est):
+        """Synthetic, known answer: a, b correlated 0.6 and y listed on day 300 (NaN before).
+
+        Pairwise: the (a, b) entry is estimated on all their days whatever y's history, so it is
+        the entry of the panel without y (Ledoit-Wolf: before its one global intensity). Listwise
+        deletion would estimate it on days 300.. only, a different sample.
+        """
+        rng = np.random.default_rng(7)
+        n = 1_000
+        cov = np.array([[1.0, 0.6, 0.5], [0.6, 1.0, 0.5], [0.5, 0.5, 1.0]])
+        x = rng.multivariate_normal(np.zeros(3), cov, size=n)
+        x[:300] *= 3.0  # a calm/stressed split so the early days matter to (a, b)
+        x[:300, 1] = 0.95 * x[:300, 0] + 0.31 * x[:300, 1]
+        full = pd.DataFrame(x, index=pd.date_range("2021-01-01", periods=n), columns=["a", "b", "y"])
+        young = full.copy()
+        young.iloc[:300, 2] = np.nan
+        with_y = clone(est).fit(young)
+        old_only = clone(est).fit(full[["a", "b"]])
+        got = with_y.correlation_[0, 1]
+        want = old_only.correlation_[0, 1]
+        if isinstance(est, ShrinkageCorrelation):
+            got, want = got / (1 - with_y.shrinkage_), want / (1 - old_only.shrinkage_)
+        assert got == pytest.approx(want, abs=1e-12)
+        if not isinstance(est, EWMCorrelation):  # (EWM gives days 0..299 weights of 0.95**700)
+            listwise = clone(est).fit(young.dropna())
+            entry = listwise.correlation_[0, 1] / (1 - getattr(listwise, "shrinkage_", 0.0))
+            assert abs(entry - want) > 0.02  # the rule this replaces would have moved it
+        assert with_y.n_common_[0, 1] == n and with_y.n_common_[0, 2] == n - 300
 
     def test_no_scale_warning_on_residuals(self, est, panel):
         with warnings.catch_warnings():

@@ -84,21 +84,26 @@ def test_each_asset_keeps_its_whole_window(default_inputs):
     assert default_inputs.scenarios.info["imputed_residual_cells"] == 150
 
 
-def _eth_quantiles(returns: pd.DataFrame, seed: int) -> np.ndarray:
-    gen = ScenarioGenerator(volatility=GARCHVolatility(missing="skip")).fit(returns)
+def _eth_and_young(returns: pd.DataFrame, seed: int) -> tuple[np.ndarray, ScenarioGenerator, object]:
+    """ETH's sorted 2-day relatives, the fitted generator and its scenarios."""
+    gen = ScenarioGenerator(volatility=GARCHVolatility(missing="skip")).fit(
+        returns, rng=np.random.default_rng(seed + 100))
     scen = gen.simulate(2, 200_000, rng=np.random.default_rng(seed))
-    return np.sort(scen.terminal[:, list(returns.columns).index("eth")])
+    return np.sort(scen.terminal[:, list(returns.columns).index("eth")]), gen, scen
 
 
 def test_a_young_asset_leaves_an_old_assets_tail_unchanged(data_dir):
-    """ETH's 2-day 1-in-100 and 1-in-1,000 moves with and without ENS (listed 2021-11-10)."""
+    """ETH's 2-day 1-in-100 and 1-in-1,000 moves with and without ENS (listed 2021-11-10).
+
+    ETH's quantiles must not move; ENS's imputed pre-listing days must move with ETH's.
+    """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         data = load_prices(data_dir, ["eth", "btc", "ens"], sources=["binance", "coingecko"],
                            start="2021-06-13", as_of="2025-06-12")
     each = data.returns(gaps="keep", history="each")
-    old = _eth_quantiles(each[["eth", "btc"]], seed=1)
-    young = _eth_quantiles(each, seed=2)
+    old, _, _ = _eth_and_young(each[["eth", "btc"]], seed=1)
+    young, gen, scen = _eth_and_young(each, seed=2)
     n = old.size
     for p in (0.001, 0.01):
         # distribution-free 99.99 % band of the p-quantile of `old` (binomial order statistics)
@@ -107,10 +112,20 @@ def test_a_young_asset_leaves_an_old_assets_tail_unchanged(data_dir):
         assert lo <= young[int(n * p)] <= hi, (p, lo, young[int(n * p)], hi)
     # the common window (the rule before issue 9) would have started ETH at ENS's listing
     assert data.returns(gaps="keep").index[0] == pd.Timestamp("2021-11-11")
+    # ENS's 150 days before its listing are imputed from that day's eth and btc residuals: on
+    # them its residual moves with ETH's as it does after the listing (an independent draw of
+    # its own residuals, the rule this replaces, has correlation 0 there)
+    assert gen.imputed_by_asset_ == {"ens": 150}
+    pre = gen.imputed_cells_[:, 2]
+    z = gen.innovations_
+    listed = np.corrcoef(z[~pre, 0], z[~pre, 2])[0, 1]
+    assert np.corrcoef(z[pre, 0], z[pre, 2])[0, 1] == pytest.approx(listed, abs=0.15)
+    assert listed > 0.5
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("as_of", ["2022-06-30", "2023-05-31", "2024-12-31"])
+# month ends, and 2023-05-28 (a Sunday): the recalibration that failed before issue 9
+@pytest.mark.parametrize("as_of", ["2022-06-30", "2023-05-28", "2024-01-31"])
 def test_default_config_runs_at_past_month_ends(data_dir, as_of):
     cfg = load_config(DEFAULT).with_overrides("run", as_of=as_of)
     cfg = cfg.with_overrides("scenarios", n_scenarios=10_000)
@@ -123,3 +138,28 @@ def test_default_config_runs_at_past_month_ends(data_dir, as_of):
     assert outcome.inputs.prices.prices["eth"].first_valid_index() == start
     assert outcome.inputs.returns.notna().sum().min() >= 200
     assert np.isfinite(outcome.recommended.liquidation_threshold).all()
+    # the young assets' missing days are imputed from the others', never truncating them
+    gen = outcome.inputs.generator
+    missing = outcome.inputs.returns.isna().sum()
+    assert gen.imputed_by_asset_ == {a: int(n) for a, n in missing.items() if n}
+    assert "price_history" in outcome.report.sections
+
+
+def test_the_history_section_lists_each_assets_first_price_imputation_and_fills(default_inputs):
+    from optimizer.report.history import asset_histories, history_section
+
+    inputs = default_inputs
+    rows = {h.asset: h for h in asset_histories(inputs.prices, inputs.returns, inputs.generator)}
+    assert set(rows) == set(inputs.returns.columns)
+    ens = rows["ens"]
+    assert (ens.first_price, ens.priced_before_window, ens.missing_days, ens.imputed_days) == (
+        "2021-11-10", False, 150, 150)
+    assert ens.how.startswith("own residuals imputed from the same day's residuals of the others")
+    usdc = rows["usdc"]
+    assert usdc.filled == ("coingecko 2022-09-27..2023-03-10 (165 days)",)
+    assert usdc.missing_days == 0 and usdc.how == "complete"
+    assert rows["eth"].priced_before_window and rows["eth"].first_price == "2021-06-13"
+    section = history_section(tuple(rows.values()), window="w")
+    table = section.tables[0]
+    assert table.header[:4] == ["asset", "series", "first price", "days without own return"]
+    assert section.data_key == "price_history" and len(section.data) == len(rows)
