@@ -381,6 +381,10 @@ class RunConfig:
         for section in ADDED_SECTIONS:
             if not d.get(section):
                 d.pop(section, None)  # a config that does not use a later section hashes as before
+        for table in (d.get("assets") or {}).values():
+            for key, default in ADDED_ASSET_KEYS.items():
+                if key in table and table[key] == default:
+                    del table[key]  # an asset that leaves a later key at its default hashes as before
         for (section, old), new in RENAMED_KEYS.items():
             if section in d and new in d[section]:
                 d[section] = {(old if k == new else k): v for k, v in d[section].items()}
@@ -411,6 +415,10 @@ RENAMED_KEYS: dict[tuple[str, str], str] = {
 
 #: Sections added after hashes were first recorded: left out of the hash while empty.
 ADDED_SECTIONS: tuple[str, ...] = ("stress",)
+
+#: ``[assets.<ticker>]`` keys added after hashes were first recorded, with their defaults: left out
+#: of the hash while at the default.
+ADDED_ASSET_KEYS: dict[str, Any] = {"short_history": "own", "proxy": None}
 
 
 def load_config(path: str | Path) -> RunConfig:

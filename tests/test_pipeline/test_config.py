@@ -174,6 +174,8 @@ def test_a_renamed_key_keeps_the_config_hash():
     cfg = parse(BASE + "\n[scenarios]\ncomonotone_share = 0.3\nprice_correlation_stress = 0.1")
     d = cfg.to_dict()
     d.pop("stress")  # an unused later section is not hashed (see the test of [stress] below)
+    for table in d["assets"].values():  # nor a later asset key left at its default
+        del table["short_history"], table["proxy"]
     assert "corr_stress" not in d["scenarios"]
     scen = d["scenarios"]
     scen["corr_stress"], scen["price_corr_stress"] = scen.pop("comonotone_share"), scen.pop("price_correlation_stress")
@@ -204,6 +206,13 @@ def test_every_anti_procyclicality_method_has_a_binding_label():
     methods = typing.get_args(typing.get_type_hints(AntiProcyclicalitySection)["method"])
     labels = {Binding.anti_procyclicality(m) for m in methods if m != "none"}
     assert {str(b) for b in labels} == {b.value for b in Binding if b.value.startswith("anti-procyclicality")}
+
+
+def test_a_later_asset_key_changes_the_hash_only_when_used():
+    base = parse(BASE)
+    assert parse(BASE.replace("[assets.eth]\n", "[assets.eth]\nshort_history = \"own\"\n")).sha256 == base.sha256
+    used = BASE.replace("[assets.eth]\n", "[assets.eth]\nshort_history = \"proxy\"\nproxy = \"btc\"\n")
+    assert parse(used).sha256 != base.sha256
 
 
 def test_the_sensitivity_sweep_of_the_renamed_key_is_renamed_too():
