@@ -185,9 +185,9 @@ def stressed_cover2(book: Book, params: RiskParams, slippage: npt.ArrayLike, *st
 
     The two accounts with the largest debt are assumed to sit at their liquidation threshold
     (HF = 1, the most they may borrow under ``params``) and each is taken in the scenario that is
-    worst for it, across every scenario of the ``stress`` sets (e.g. the simulated scenarios and
-    every historical horizon-length window: extreme but plausible). The figure is the sum, as in a
-    clearing house's cover-2 standard (:func:`cover2`).
+    worst for it, across every scenario of the ``stress`` sets (e.g. the simulated scenarios,
+    every historical horizon-length window and the stress library: extreme but plausible). The
+    figure is the sum, as in a clearing house's cover-2 standard (:func:`cover2`).
 
     Parameters
     ----------

@@ -77,6 +77,7 @@ class RunOutcome:
     search: Any = None  # market_sim.SearchStage when [search] enabled
     market: Any = None  # ThresholdProblem: the slippage, volatility and bounds the recommendation was solved with
     metrics: RunMetrics | None = None  # the headline metrics (report.metrics is their as_dict())
+    stress: Any = None  # pipeline.stress.StressOutcome: the stress library and the book's bad debt in it
 
     @property
     def status(self) -> str:
@@ -357,9 +358,17 @@ def run(
     from optimizer.optimize import RiskMetrics, RunMetrics, size_fund, stressed_cover2
     from optimizer.scenarios import historical_windows
 
+    from optimizer.pipeline.stress import run_stress
+
+    with progress.stage("stress library"):
+        stress = run_stress(cfg, inputs, data_dir, recommended, slippage)
     fund = size_fund(ev_rec.total, epsilon=cfg.fund.epsilon, confidence=cfg.fund.confidence)
+    # cover-2: the two largest borrowers, each in its worst scenario of the simulated set, every
+    # horizon window of the estimation window and the stress library (whole history, intraday
+    # lows, config shocks)
     cover2_usd = stressed_cover2(book, recommended, slippage, scen.terminal,
-                                 historical_windows(inputs.prices.prices, scen.horizon).terminal)
+                                 historical_windows(inputs.prices.prices, scen.horizon).terminal,
+                                 stress.library.terminal)
     fund_usd = insurance_fund_size(fund)
     static = RiskMetrics.of(ev_rec, alpha=alpha, fund_usd=fund_usd, collateral_usd=collateral, params=recommended,
                             with_tail=True)
@@ -403,9 +412,13 @@ def run(
     from optimizer.report.history import attach_history_section
 
     report = attach_history_section(report, inputs.prices, inputs.returns, inputs.generator)
+    from optimizer.report.stress import stress_section
+
+    report = dataclasses.replace(report, sections={**report.sections, "stress_library": stress_section(
+        stress.library, stress.bad_debt_recommended, stress.bad_debt_current)})
     return RunOutcome(report=report, inputs=inputs, recommended=recommended, optimizer=opt,
                       bad_debt=ev_rec.total, bad_debt_current=ev_cur.total, search=search_stage,
-                      market=market, metrics=run_metrics)
+                      market=market, metrics=run_metrics, stress=stress)
 
 
 def _anti_procyclicality(cfg: RunConfig, inputs: RunInputs, sol: ThresholdSolution) -> Any:

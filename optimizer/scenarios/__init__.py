@@ -6,14 +6,34 @@ from optimizer.scenarios._episodes import Exclusion, episode_coverage
 from optimizer.scenarios._factory import make_scenario_generator
 from optimizer.scenarios._generator import ScenarioGenerator
 from optimizer.scenarios._historical import historical_windows, realised_path
+from optimizer.scenarios._library import (
+    STRESS_LABELS,
+    AssetMove,
+    Beta,
+    MoveRule,
+    StressKind,
+    StressLibrary,
+    StressRule,
+    StressScenario,
+    build_stress_library,
+)
 from optimizer.scenarios._set import ScenarioSet
 from optimizer.scenarios._stress import comonotone_stress
 from optimizer.scenarios._transforms import recolour, remap_tail, sample_correlation, scale_volatility
 
 __all__ = [
+    "STRESS_LABELS",
+    "AssetMove",
+    "Beta",
     "Exclusion",
+    "MoveRule",
     "ScenarioGenerator",
     "ScenarioSet",
+    "StressKind",
+    "StressLibrary",
+    "StressRule",
+    "StressScenario",
+    "build_stress_library",
     "comonotone_stress",
     "episode_coverage",
     "historical_windows",

@@ -1,0 +1,106 @@
+"""Wiring of the stress library: the config's assets, long history, intraday lows and shocks.
+
+:func:`stress_library` maps a :class:`RunConfig` to :func:`optimizer.scenarios.build_stress_library`
+(collateral weights from ``supplied_usd``, the upside of borrowed assets, stablecoins as the USD
+class with the data directory's other USD stablecoins as class peers), and :func:`stress_outcome`
+evaluates the book on every scenario under the recommended and the current parameters.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from optimizer.exceptions import DataError, DataQualityWarning
+from optimizer.pipeline.config import RunConfig
+from optimizer.scenarios import StressLibrary
+
+__all__ = ["USD_PEERS", "StressOutcome", "run_stress", "stress_library", "stress_outcome"]
+
+#: Other USD stablecoins of the data directory that give a USD stablecoin of the config its class
+#: move in a window where it has no price of its own (USDT reaches back to 2014 in Coin Metrics).
+USD_PEERS: tuple[str, ...] = ("usdt", "dai")
+
+
+@dataclass(frozen=True, eq=False)
+class StressOutcome:
+    """The library and the book's static bad debt in each scenario.
+
+    ``bad_debt_recommended`` / ``bad_debt_current``: ndarray of shape (n_stress,), USD.
+    """
+
+    library: StressLibrary
+    bad_debt_recommended: np.ndarray
+    bad_debt_current: np.ndarray
+
+
+def stress_library(cfg: RunConfig, data_dir: str | Path, as_of: str | None, *,
+                   history: pd.DataFrame | None = None) -> StressLibrary:
+    """The config's stress library, scanned over each asset's whole history up to ``as_of``.
+
+    ``history`` is that history when the run already loaded it (``RunValidation.history``).
+    """
+    from optimizer.data import intraday_extremes, load_prices
+    from optimizer.pipeline.history import load_history
+    from optimizer.scenarios import build_stress_library
+
+    if history is None:
+        history = load_history(cfg, data_dir, as_of)
+    tickers = {a: (c.price_ticker or a) for a, c in cfg.assets.items()}
+    classes = {a: "usd" for a, c in cfg.assets.items() if c.stablecoin}
+    peer_prices, peer_classes = None, {}
+    wanted = [p for p in USD_PEERS if p not in tickers.values()]
+    if classes and wanted:
+        frames = []
+        for peer in wanted:  # one at a time: a peer a source lacks or disagrees on is left out
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", DataQualityWarning)
+                    frames.append(load_prices(data_dir, [peer], sources=list(cfg.data.sources), as_of=as_of,
+                                              overlap_tolerance=cfg.data.overlap_tolerance).prices)
+            except DataError:
+                continue
+        if frames:
+            peer_prices = pd.concat(frames, axis=1).reindex(history.index)
+            peer_classes = {p: "usd" for p in peer_prices.columns}
+    return build_stress_library(
+        history, cfg.scenarios.horizon_days,
+        collateral={a: c.supplied_usd for a, c in cfg.assets.items()},
+        classes=classes,
+        upside=[a for a, c in cfg.assets.items() if c.borrowed_usd > 0],
+        peer_prices=peer_prices, peer_classes=peer_classes, tickers=tickers,
+        intraday=intraday_extremes(), shocks=cfg.stress,
+    )
+
+
+def stress_outcome(library: StressLibrary, book: Any, current: Any, recommended: Any,
+                   slippage: np.ndarray) -> StressOutcome:
+    """Static bad debt of ``book`` in every scenario of ``library`` (one scenario each)."""
+    from optimizer.optimize import evaluate_book
+
+    if library.n_scenarios == 0:
+        empty = np.zeros(0)
+        return StressOutcome(library=library, bad_debt_recommended=empty, bad_debt_current=empty)
+    rel = library.terminal
+    return StressOutcome(
+        library=library,
+        bad_debt_recommended=evaluate_book(book, rel, current, recommended, slippage).total,
+        bad_debt_current=evaluate_book(book, rel, current, current, slippage).total,
+    )
+
+
+def run_stress(cfg: RunConfig, inputs: Any, data_dir: str | Path | None, recommended: Any,
+               slippage: np.ndarray) -> StressOutcome:
+    """The run's stress stage: the library of ``inputs.config`` (as_of resolved) and the book in it."""
+    from optimizer.data import resolve_data_dir
+
+    cfg = inputs.config
+    ddir = resolve_data_dir(data_dir if data_dir is not None else cfg.run.data_dir)
+    history = inputs.validation.history if inputs.validation is not None else None
+    library = stress_library(cfg, ddir, cfg.run.as_of, history=history)
+    return stress_outcome(library, inputs.book, inputs.current, recommended, slippage)
