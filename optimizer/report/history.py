@@ -105,16 +105,18 @@ def asset_histories(prices: Any, returns: pd.DataFrame, generator: Any) -> tuple
 def history_section(histories: Sequence[AssetHistory], *, window: str) -> Section:
     """The section (params.json: ``price_history``, one record per asset)."""
     rows = tuple(
-        (h.asset, h.source, ("\u2264 " if h.priced_before_window else "") + h.first_price,
+        (h.asset, h.source, "before window" if h.priced_before_window else h.first_price,
          h.missing_days, h.how, "; ".join(h.filled) or "none")
         for h in histories
     )
     table = Table(
         columns=(Column("asset"), Column("series"), Column("first price"),
-                 Column("days without own return", Format.NUM, numeric=True),
-                 Column("how the scenarios fill them"), Column("filled from a lower-priority source")),
+                 Column("missing days", Format.NUM, numeric=True),
+                 Column("how the scenarios fill them"), Column("days from another source")),
         rows=rows, id="tbl-price-history",
-        caption=f"Estimation window {window}. \u2264: priced before the window starts.",
+        caption=(f"Estimation window {window}. Missing days: days of the window without the asset's "
+                 "own one-day return. Days from another source: spans the first source lacks, filled "
+                 "from the next one in [data] sources."),
     )
     paragraphs = (
         "Every asset keeps its whole history inside the window; no asset shortens another's. A day "

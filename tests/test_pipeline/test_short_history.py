@@ -125,3 +125,14 @@ def test_a_proxy_that_is_a_data_ticker_is_loaded_and_dropped(data_dir):
     assert list(inputs.prices.prices.columns) == ["eth", "btc", "ldo"]
     (span,) = inputs.prices.proxied
     assert span.proxy == "uni" and inputs.returns["ldo"].notna().all()
+
+
+def test_the_history_section_says_how_each_young_asset_is_filled(proxied, own):
+    from optimizer.report.history import asset_histories
+
+    (p,) = [h for h in asset_histories(proxied.prices, proxied.returns, proxied.generator) if h.asset == "ldo"]
+    assert (p.first_price, p.proxied_days, p.imputed_days) == ("2022-05-09", 330, 0)
+    assert p.how.startswith("proxy: 330 days follow eth x ")
+    (o,) = [h for h in asset_histories(own.prices, own.returns, own.generator) if h.asset == "ldo"]
+    assert (o.first_price, o.missing_days, o.imputed_days, o.proxied_days) == ("2022-05-09", 330, 330, 0)
+    assert o.how.startswith("own residuals imputed from the same day's residuals of the others")

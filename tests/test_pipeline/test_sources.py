@@ -161,5 +161,6 @@ def test_the_history_section_lists_each_assets_first_price_imputation_and_fills(
     assert rows["eth"].priced_before_window and rows["eth"].first_price == "2021-06-13"
     section = history_section(tuple(rows.values()), window="w")
     table = section.tables[0]
-    assert table.header[:4] == ["asset", "series", "first price", "days without own return"]
+    assert table.header[:4] == ["asset", "series", "first price", "missing days"]
+    assert table.rows[0][2] == "before window" and rows["ens"].first_price in [r[2] for r in table.rows]
     assert section.data_key == "price_history" and len(section.data) == len(rows)
