@@ -18,9 +18,9 @@ import pandas as pd
 
 from optimizer.exceptions import DataError, DataQualityWarning
 from optimizer.pipeline.config import RunConfig
-from optimizer.scenarios import StressLibrary
+from optimizer.scenarios import StressLibrary, StressRule
 
-__all__ = ["USD_PEERS", "StressOutcome", "run_stress", "stress_library", "stress_outcome"]
+__all__ = ["USD_PEERS", "StressOutcome", "peg_classes", "run_stress", "stress_library", "stress_outcome"]
 
 #: Other USD stablecoins of the data directory that give a USD stablecoin of the config its class
 #: move in a window where it has no price of its own (USDT reaches back to 2014 in Coin Metrics).
@@ -40,10 +40,11 @@ class StressOutcome:
 
 
 def stress_library(cfg: RunConfig, data_dir: str | Path, as_of: str | None, *,
-                   history: pd.DataFrame | None = None) -> StressLibrary:
+                   history: pd.DataFrame | None = None, rule: StressRule | None = None) -> StressLibrary:
     """The config's stress library, scanned over each asset's whole history up to ``as_of``.
 
-    ``history`` is that history when the run already loaded it (``RunValidation.history``).
+    ``history`` is that history when the run already loaded it (``RunValidation.history``);
+    ``rule`` the scan's rule (default ``StressRule()``).
     """
     from optimizer.data import intraday_extremes, load_prices
     from optimizer.pipeline.history import load_history
@@ -52,10 +53,10 @@ def stress_library(cfg: RunConfig, data_dir: str | Path, as_of: str | None, *,
     if history is None:
         history = load_history(cfg, data_dir, as_of)
     tickers = {a: (c.price_ticker or a) for a, c in cfg.assets.items()}
-    classes = {a: "usd" for a, c in cfg.assets.items() if c.stablecoin}
+    classes = peg_classes(cfg)
     peer_prices, peer_classes = None, {}
     wanted = [p for p in USD_PEERS if p not in tickers.values()]
-    if classes and wanted:
+    if "usd" in classes.values() and wanted:
         frames = []
         for peer in wanted:  # one at a time: a peer a source lacks or disagrees on is left out
             try:
@@ -74,8 +75,21 @@ def stress_library(cfg: RunConfig, data_dir: str | Path, as_of: str | None, *,
         classes=classes,
         upside=[a for a, c in cfg.assets.items() if c.borrowed_usd > 0],
         peer_prices=peer_prices, peer_classes=peer_classes, tickers=tickers,
-        intraday=intraday_extremes(), shocks=cfg.stress,
+        intraday=intraday_extremes(), shocks=cfg.stress, rule=rule,
     )
+
+
+def peg_classes(cfg: RunConfig) -> dict[str, str]:
+    """Asset -> the class it follows in the stress library: its peg (``[assets.x] peg`` where the
+    config has it, ``"usd"`` for a stablecoin), named by the config asset that prices the peg when
+    there is one (a ``peg = "eth"`` LST follows the config's eth)."""
+    by_ticker = {(c.price_ticker or a): a for a, c in cfg.assets.items()}
+    out = {}
+    for a, c in cfg.assets.items():
+        peg = getattr(c, "peg", None) or ("usd" if c.stablecoin else None)
+        if peg is not None:
+            out[a] = peg if peg in cfg.assets else by_ticker.get(peg, peg)
+    return out
 
 
 def stress_outcome(library: StressLibrary, book: Any, current: Any, recommended: Any,

@@ -44,7 +44,7 @@ def _pct(x: float) -> str:
 def _rule_text(m: AssetMove) -> str:
     """One asset's rule in words (the moves table marks it; this is params.json and the bullets)."""
     if m.rule == MoveRule.CLASS:
-        return f"class move: the worst priced USD stablecoin, {m.reference}"
+        return f"class move: the worst priced asset of its class (or its peg reference), {m.reference}"
     if m.rule == MoveRule.BETA:
         return f"beta {m.beta:.2f} to {m.reference}"
     if m.rule == MoveRule.INTRADAY:
@@ -107,7 +107,7 @@ def stress_section(library: StressLibrary, bad_debt_recommended: Sequence[float]
     paras.append(
         "An asset without a price of its own in a window takes a stated rule, never a silent zero: a "
         "USD stablecoin the worst move of a priced USD stablecoin of the window (the config's, or usdt/dai "
-        "of the data directory), any other asset its beta to the first priced reference ("
+        "of the data directory), an asset pegged to another asset that asset's move, any other asset its beta to the first priced reference ("
         + ", ".join(lib.references[:3]) + ", ...) times that asset's log move, else it is held "
         f"unchanged (marked h). Of {n_cells:,} asset moves, {counts[MoveRule.PRICED]:,} are the data's "
         f"closes, {counts[MoveRule.INTRADAY]} documented intraday lows (i), "

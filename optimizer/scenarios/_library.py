@@ -82,7 +82,8 @@ class MoveRule(StrEnum):
     INTRADAY = "intraday low"
     #: Given by the config's shock.
     SHOCK = "config"
-    #: No price: the worst (lowest) move of a priced asset of its class (e.g. USD stablecoins).
+    #: No price: the worst (lowest) move of a priced asset of its class (USD stablecoins; an LST's
+    #: peg reference).
     CLASS = "class move"
     #: No price: ``beta`` times the log move of a priced reference asset.
     BETA = "beta"
@@ -274,7 +275,7 @@ class StressLibrary:
     unused_extremes : tuple of (str, str, str)
         ``(asset, date, reason)`` of intraday lows that shape no scenario.
     missed_labels : tuple of (str, str, str)
-        ``(label, dates, reason)`` of labelled episodes the scan did not select.
+        ``(label, dates, reason)`` of labelled episodes up to as_of that the scan did not select.
     as_of : str
     """
 
@@ -422,7 +423,9 @@ def _fill(asset: str, priced: Mapping[str, FloatArray], classes: Mapping[str, st
     """The path and rule of an asset without a price, from the ``priced`` paths (name -> (horizon,))."""
     cls = classes.get(asset)
     if cls is not None:
+        # the assets of its class, and the class's reference asset itself (an LST's "eth")
         peers = [p for p, c in {**peer_classes, **classes}.items() if c == cls and p != asset and p in priced]
+        peers += [cls] if cls != asset and cls in priced and cls not in peers else []
         if peers:
             worst = min(peers, key=lambda p: (float(priced[p][-1]), p))
             return priced[worst].copy(), AssetMove(MoveRule.CLASS, reference=worst)
@@ -462,8 +465,10 @@ def build_stress_library(
         Collateral weight per asset (USD supplied): the market factor's weights (assets outside
         ``classes``) and the coverage rule's.
     classes : mapping of str to str, optional
-        Assets that follow a class rather than the market (``{"usdc": "usd"}``): they are left out
-        of the market factor, and without a price they take their class's worst priced move.
+        Assets that follow a class rather than the market (``{"usdc": "usd", "steth": "eth"}``):
+        they are left out of the market factor, and without a price they take the worst priced
+        move of their class (its other members, and the asset the class is named after when it
+        is one: an LST pegged to eth takes eth's move).
     upside : iterable of str
         Assets whose rise is a stress too (borrowed assets).
     peer_prices : DataFrame, optional
@@ -583,8 +588,10 @@ def build_stress_library(
         asset = e.asset if e.asset in assets else by_ticker.get(e.asset)
         if asset is None:
             unused.append((e.asset, _iso(day), "not an asset of this config"))
-        elif as_of is None or day > as_of or day - _DAY < idx[0]:
-            unused.append((e.asset, _iso(day), "outside the price history"))
+        elif as_of is None or day > as_of:
+            unused.append((e.asset, _iso(day), "after as_of"))
+        elif day - _DAY < idx[0]:
+            unused.append((e.asset, _iso(day), "before the price history"))
         else:
             by_day.setdefault(day, []).append(e)
     for day, lows in sorted(by_day.items()):
@@ -620,8 +627,8 @@ def build_stress_library(
     found = [(s.start, s.end) for s in scenarios if s.start]
     missed = []
     for lo, hi, label in STRESS_LABELS:
-        if any(s <= hi and e >= lo for s, e in found):
-            continue
+        if any(s <= hi and e >= lo for s, e in found) or as_of is None or pd.Timestamp(lo) > as_of:
+            continue  # found, or after as_of (not history yet)
         why = _why_missed(lo, hi, idx, horizon, scanned, series, thresholds)
         missed.append((label, lo if lo == hi else f"{lo} to {hi}", why))
     return StressLibrary(

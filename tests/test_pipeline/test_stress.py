@@ -124,3 +124,14 @@ def test_a_config_shock_appears_in_the_library(default_cfg, data_dir, history):
     assert s.move[lib.assets.index("usdc")] == pytest.approx(-0.13)
     link = s.moves[lib.assets.index("link")]
     assert link.rule == MoveRule.BETA and link.reference == "eth"
+
+
+def test_a_stricter_rule_misses_a_moderate_episode_and_says_why(default_cfg, data_dir, history):
+    from optimizer.scenarios import StressRule
+
+    lib = stress_library(default_cfg, data_dir, AS_OF, history=history,
+                         rule=StressRule(asset_quantile=0.001, factor_quantile=0.005))
+    missed = {label: why for label, _, why in lib.missed_labels}
+    # CRV rose 36.9 % in the two days to 2022-11-23: past its 99.5 % quantile, not its 99.9 % one
+    assert missed["CRV squeeze"].startswith("closest: crv +36.9% against its threshold +")
+    assert "Black Thursday" not in missed and "USDC depeg (SVB)" not in missed

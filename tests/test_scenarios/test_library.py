@@ -181,3 +181,17 @@ def test_bad_arguments_raise_naming_them():
         build(market().iloc[::2])
     with pytest.raises(ValueError, match=r"horizon"):
         build_stress_library(market(), 0, collateral={})
+
+
+def test_an_unpriced_lst_takes_its_peg_references_move():
+    """Synthetic: steth follows eth (class "eth"), unpriced in the crash: it takes eth's path."""
+    p = market(9)
+    p["steth"] = p["eth"] * 0.99
+    p.loc["2022-05-20":"2022-06-10", "steth"] = np.nan
+    lib = build(p, collateral={"eth": 5.0, "alt": 1.0, "usdc": 4.0, "steth": 1.0},
+                classes={"usdc": "usd", "steth": "eth"})
+    s = scenario_ending(lib, "2022-06-01")
+    j = lib.assets.index("steth")
+    assert s.moves[j].rule == MoveRule.CLASS and s.moves[j].reference == "eth"
+    np.testing.assert_array_equal(s.relatives[:, j], s.relatives[:, 0])
+    assert "steth" not in lib.factor_weights
