@@ -160,6 +160,11 @@ class BookSection:
     hf_sigma: float = field(default=0.35, metadata=_rng(0, lo_open=True))
     hf_min: float = field(default=1.0, metadata=_rng(0.5))
     size_tail: float = field(default=1.3, metadata=_rng(0.5))
+    #: Largest borrowers of a real market (a CSV, relative to the data directory) the synthetic
+    #: book is calibrated to: sizes, concentration and leverage (hf_median/hf_sigma then unused).
+    reference: str | None = None
+    #: Largest accounts placed individually from the reference (the rest drawn from its fitted tail).
+    n_placed: int = field(default=10, metadata=_rng(1, 100_000))
 
 
 @dataclass(frozen=True)
@@ -358,6 +363,9 @@ class RunConfig:
     def to_dict(self) -> dict[str, Any]:
         d = _to_plain(self)
         d.pop("path", None)
+        if self.book.reference is not None:  # the reference gives the leverage: these are not used
+            for key in ("hf_median", "hf_sigma"):
+                d["book"].pop(key, None)
         return d
 
     def to_toml(self) -> str:
@@ -385,6 +393,9 @@ class RunConfig:
             for key, default in ADDED_ASSET_KEYS.items():
                 if key in table and table[key] == default:
                     del table[key]  # an asset that leaves a later key at its default hashes as before
+        for (section, key), default in ADDED_KEYS.items():
+            if section in d and d[section].get(key, default) == default:
+                d[section].pop(key, None)
         for (section, old), new in RENAMED_KEYS.items():
             if section in d and new in d[section]:
                 d[section] = {(old if k == new else k): v for k, v in d[section].items()}
@@ -419,6 +430,12 @@ ADDED_SECTIONS: tuple[str, ...] = ("stress",)
 #: ``[assets.<ticker>]`` keys added after hashes were first recorded, with their defaults: left out
 #: of the hash while at the default.
 ADDED_ASSET_KEYS: dict[str, Any] = {"short_history": "own", "proxy": None}
+#: Keys added after hashes were first recorded, with their defaults: a key at its default is left
+#: out of the hash, so a config that does not use a new key hashes as before (see `RunConfig.digest`).
+ADDED_KEYS: dict[tuple[str, str], Any] = {
+    ("book", "reference"): None,
+    ("book", "n_placed"): 10,
+}
 
 
 def load_config(path: str | Path) -> RunConfig:
@@ -468,6 +485,12 @@ def parse_config(raw: dict[str, Any], *, source: str = "<config>") -> RunConfig:
         kwargs[f.name] = _build(_hint(RunConfig, f.name), raw[f.name], f"[{f.name}]", source)
     cfg = RunConfig(**kwargs)
     _cross_checks(cfg, source)
+    book_raw = raw.get("book", {})
+    if cfg.book.reference is not None:
+        unused = [k for k in ("hf_median", "hf_sigma") if k in book_raw]
+        if unused:
+            raise ConfigError(f"{source}: [book] {unused[0]} has no effect with reference = {cfg.book.reference!r}: "
+                              "the leverage comes from the reference's collateral_to_debt; remove it")
     return cfg
 
 
@@ -513,6 +536,9 @@ def _cross_checks(cfg: RunConfig, source: str) -> None:
         )
     if cfg.book.kind == "csv" and not cfg.book.path:
         raise ConfigError(f"{source}: [book] kind = 'csv' needs path = '<file.csv>'")
+    if cfg.book.kind == "csv" and cfg.book.reference is not None:
+        raise ConfigError(f"{source}: [book] reference calibrates a synthetic book; kind = 'csv' reads "
+                          "its accounts from path: remove reference")
     if cfg.book.kind == "synthetic":
         for t, a in cfg.assets.items():
             if a.supplied_usd <= 0:

@@ -62,6 +62,8 @@ class RunInputs:
     seed: int
     #: optimizer.pipeline.history.RunValidation: long history, VaR backtests, anti-procyclicality stream.
     validation: Any = None
+    #: optimizer.protocol.calibrated_book.CalibratedBook when [book] reference calibrates the book.
+    book_calibration: Any = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -168,6 +170,7 @@ def load_inputs(
         scen = gen.simulate(cfg.scenarios.horizon_days, cfg.scenarios.n_scenarios, rng=streams.scenarios)
 
     current, has_current = current_params(cfg)
+    calibration = None
     with progress.stage("building the book"):
         if cfg.book.kind == "csv":
             path = Path(cfg.book.path)
@@ -175,6 +178,9 @@ def load_inputs(
                 path = Path(cfg.path).parent / path
             # the report names the file as the config does, so params.json is the same on any machine
             book = dataclasses.replace(load_book_csv(path, assets), source=f"csv: {cfg.book.path}")
+        elif cfg.book.reference is not None:
+            calibration = calibrated_book_of(cfg, ddir, current, streams.book)
+            book = calibration.book
         else:
             book = synthetic_book(
                 assets,
@@ -193,7 +199,32 @@ def load_inputs(
     return RunInputs(
         config=cfg, prices=prices, returns=returns, generator=gen, scenarios=scen, book=book,
         current=current, has_current=has_current, adv_usd=adv, adv_source=adv_src, seed=seed,
-        validation=validation,
+        validation=validation, book_calibration=calibration,
+    )
+
+
+def calibrated_book_of(cfg: RunConfig, data_dir: Path, current: RiskParams, rng: np.random.Generator) -> Any:
+    """The synthetic book calibrated to ``[book] reference`` (a path relative to the data directory)."""
+    from optimizer.protocol.calibrated_book import calibrated_book
+    from optimizer.protocol.reference_book import load_reference_book
+
+    path = Path(cfg.book.reference)
+    ref = load_reference_book(path if path.is_absolute() else Path(data_dir) / path)
+    # the report names the file as the config does, so params.json is the same on any machine
+    ref = dataclasses.replace(ref, source=cfg.book.reference)
+    assets = cfg.asset_names
+    return calibrated_book(
+        assets,
+        symbols=tuple(cfg.assets[a].symbol for a in assets),
+        supplied_usd=np.array([cfg.assets[a].supplied_usd for a in assets]),
+        borrowed_usd=np.array([cfg.assets[a].borrowed_usd for a in assets]),
+        n_accounts=cfg.book.n_accounts,
+        current=current,
+        rng=rng,
+        reference=ref,
+        n_placed=cfg.book.n_placed,
+        hf_min=cfg.book.hf_min,
+        size_tail=cfg.book.size_tail,
     )
 
 
@@ -416,6 +447,11 @@ def run(
 
     report = dataclasses.replace(report, sections={**report.sections, "stress_library": stress_section(
         stress.library, stress.bad_debt_recommended, stress.bad_debt_current)})
+    if inputs.book_calibration is not None:
+        from optimizer.report.book import book_section
+
+        report = dataclasses.replace(report, sections={**report.sections,
+                                                       "book": book_section(inputs.book_calibration)})
     return RunOutcome(report=report, inputs=inputs, recommended=recommended, optimizer=opt,
                       bad_debt=ev_rec.total, bad_debt_current=ev_cur.total, search=search_stage,
                       market=market, metrics=run_metrics, stress=stress)

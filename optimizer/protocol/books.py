@@ -221,9 +221,13 @@ def _row_sums(indptr: np.ndarray, values: np.ndarray) -> np.ndarray:
 
 
 def _assign_debt(
-    rng: np.random.Generator, borrow: np.ndarray, debt_tot: np.ndarray, ipf_iterations: int
+    rng: np.random.Generator, borrow: np.ndarray, debt_tot: np.ndarray, ipf_iterations: int,
+    preferred: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Spread each account's total debt over 1-2 assets so per-asset totals approach ``borrow``.
+
+    ``preferred`` (one asset index per account, -1 for none) names an asset an account owes all
+    its debt in, when that asset is still short of its target by at least the account's debt.
 
     Sizes are heavy-tailed, so assets are drawn in proportion to the *remaining* shortfall of
     each asset's target: the largest accounts one by one (a few hundred decide most of the
@@ -239,6 +243,8 @@ def _assign_debt(
         return d_indptr, np.zeros(0, dtype=np.int32), np.zeros(0)
     n_avail = int(np.count_nonzero(borrow))
     n_debt[idx_b] = _count_draw(rng, len(idx_b), 2, n_avail)
+    if preferred is not None:
+        n_debt[(preferred >= 0) & (debt_tot > 0)] = 1
     np.cumsum(n_debt, out=d_indptr[1:])
     target = borrow * (debt_tot.sum() / borrow.sum())
     d_asset = np.zeros(d_indptr[-1], dtype=np.int64)
@@ -261,7 +267,11 @@ def _assign_debt(
     for a in order[:n_big]:
         deficit = target - assigned
         total_a = float(debt_tot[a])
-        if n_debt[a] == 1:
+        pref = -1 if preferred is None else int(preferred[a])
+        if pref >= 0 and allowed[pref] and deficit[pref] >= total_a:
+            cols = np.array([pref])
+            amounts = np.array([total_a])
+        elif n_debt[a] == 1:
             cols = np.array([pick(total_a, deficit)])
             amounts = np.array([total_a])
         else:

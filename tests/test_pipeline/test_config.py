@@ -182,6 +182,8 @@ def test_a_renamed_key_keeps_the_config_hash():
     sens = d["sensitivity"]
     sens["corr_stress"] = sens.pop("comonotone_share")
     sens["grids"] = [["corr_stress" if n == "comonotone_share" else n for n in g] for g in sens["grids"]]
+    for key in ("reference", "n_placed"):  # added keys at their default are not hashed
+        d["book"].pop(key)
     blob = json.dumps(d, sort_keys=True, separators=(",", ":"), default=str)
     assert cfg.sha256 == hashlib.sha256(blob.encode()).hexdigest()
     assert cfg.digest(exclude=("search",)) != cfg.sha256
@@ -193,8 +195,44 @@ def test_default_config_hash_is_unchanged():
     Adding or renaming a key changes it; a rename should instead go in RENAMED_KEYS.
     """
     cfg = load_config(ROOT / "configs" / "aave-v3-ethereum.toml")
-    # issue 9: [data] sources (priority list) replaces source, overlap_tolerance, min_history_days 200
-    assert cfg.sha256 == "a41dc6df6fab626187847b71d0873136acaa330d91a0eb84b63cc6b74daad877"
+    # issue 9: [data] sources (priority list) replaces source, overlap_tolerance, min_history_days 200;
+    # [book] reference and n_placed (the calibrated book; hf_median/hf_sigma then not hashed)
+    assert cfg.sha256 == "02754357d4246b027e93f17e0701c1c3995fac05c47a95495fc3caa7ad6d4876"
+
+
+def test_a_config_without_the_added_book_keys_hashes_as_before():
+    """[book] reference / n_placed at their defaults leave the hash as it was before they existed."""
+    import hashlib
+    import json
+
+    cfg = load_config(ROOT / "configs" / "quick.toml")
+    d = cfg.to_dict()
+    assert d["book"].pop("reference") is None and d["book"].pop("n_placed") == 10
+    scen = d["scenarios"]
+    scen["corr_stress"], scen["price_corr_stress"] = scen.pop("comonotone_share"), scen.pop("price_correlation_stress")
+    sens = d["sensitivity"]
+    sens["corr_stress"] = sens.pop("comonotone_share")
+    sens["grids"] = [["corr_stress" if n == "comonotone_share" else n for n in g] for g in sens["grids"]]
+    blob = json.dumps(d, sort_keys=True, separators=(",", ":"), default=str)
+    assert cfg.sha256 == hashlib.sha256(blob.encode()).hexdigest()
+    # using a key changes the hash; setting n_placed without a reference too (it is a setting)
+    with_ref = cfg.with_overrides("book", reference="ref.csv")
+    assert with_ref.sha256 != cfg.sha256
+    assert cfg.with_overrides("book", n_placed=20).sha256 != cfg.sha256
+
+
+def test_book_reference_keys_are_strict():
+    with pytest.raises(ConfigError, match=r"\[book\] hf_median has no effect with reference"):
+        parse(BASE + "\n[book]\nreference = 'r.csv'\nhf_median = 1.5")
+    with pytest.raises(ConfigError, match=r"\[book\] reference calibrates a synthetic book"):
+        parse(BASE + "\n[book]\nkind = 'csv'\npath = 'b.csv'\nreference = 'r.csv'")
+    with pytest.raises(ConfigError, match=r"\[book\] n_placed = 0 must be >= 1"):
+        parse(BASE + "\n[book]\nreference = 'r.csv'\nn_placed = 0")
+    with pytest.raises(ConfigError, match=r"unknown key \[book\] 'referenc'"):
+        parse(BASE + "\n[book]\nreferenc = 'r.csv'")
+    cfg = parse(BASE + "\n[book]\nreference = 'r.csv'")
+    assert "hf_median" not in cfg.to_dict()["book"]  # not part of a calibrated book's configuration
+    assert parse(cfg.to_toml()).sha256 == cfg.sha256
 
 
 def test_every_anti_procyclicality_method_has_a_binding_label():
