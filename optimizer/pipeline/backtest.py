@@ -113,6 +113,46 @@ def _book_health(book: Any, params: Any, scale: np.ndarray) -> float | None:
     return float(health_factor(coll[ok], debt[ok], params.liquidation_threshold).min())
 
 
+def book_exposure(book: Any, days: np.ndarray, params: Any, slippage: np.ndarray, scale: np.ndarray,
+                  calibration: Any, dates: list[str]) -> dict[str, Any]:
+    """Which accounts could lose on the episode's closes (:func:`optimizer.protocol.replay.insolvency_margins`):
+    how many were insolvent at some close (and how many of them the calibrated book placed by its e-mode
+    rule), and the account that came closest, with its margin, positions and starting health factor."""
+    from optimizer.protocol.mechanics import health_factor
+    from optimizer.protocol.replay import insolvency_margins
+
+    m = insolvency_margins(book, days, params, slippage=slippage, debt_scale=scale)
+    debt = book.account_debt * scale
+    ins = m.insolvent
+    emode = calibration.emode if calibration is not None else np.zeros(book.n_accounts, dtype=bool)
+    out: dict[str, Any] = {
+        "accounts_insolvent_at_a_close": int(ins.sum()),
+        "insolvent_debt_usd": float(debt[ins].sum()),
+        "insolvent_emode_rule_accounts": int((ins & emode).sum()),
+        "insolvent_emode_rule_debt_usd": float(debt[ins & emode].sum()),
+        "closest_account": None,
+    }
+    if not (debt > 0).any():
+        return out
+    a = m.closest
+    rank = int((debt > debt[a]).sum()) + 1
+    sl_c = slice(book.coll_indptr[a], book.coll_indptr[a + 1])
+    sl_d = slice(book.debt_indptr[a], book.debt_indptr[a + 1])
+    coll = book.collateral_matrix()[a].toarray()[0]
+    out["closest_account"] = {
+        "account": book.account_ids[a],
+        "debt_rank": rank,
+        "margin": float(m.margin[a]),
+        "worst_close": dates[int(m.worst_day[a])],
+        "health_factor_start": float(health_factor(coll, debt[a], params.liquidation_threshold)),
+        "emode_rule": bool(emode[a]),
+        "collateral_usd": {book.assets[i]: float(v) for i, v in zip(book.coll_asset[sl_c], book.coll_usd[sl_c])},
+        "debt_usd": {book.assets[i]: float(v) * float(scale[a])
+                     for i, v in zip(book.debt_asset[sl_d], book.debt_usd[sl_d])},
+    }
+    return out
+
+
 def _replay_episode(cfg: RunConfig, history: pd.DataFrame, start: str, end: str, *, data_dir: Path,
                     rng: np.random.Generator, progress: Progress) -> EpisodeOutcome:
     from optimizer.pipeline.run import run
@@ -172,6 +212,7 @@ def _replay_episode(cfg: RunConfig, history: pd.DataFrame, start: str, end: str,
         n_liq = int(static_res.n_liquidated.max())
         liq_usd = None
     hf = _book_health(book, params, scale)
+    exposure = book_exposure(book, days, params, slippage, scale, inp.book_calibration, path.info["dates"])
 
     # the model's distribution of the worst point over L days
     scen = inp.scenarios
@@ -230,6 +271,7 @@ def _replay_episode(cfg: RunConfig, history: pd.DataFrame, start: str, end: str,
         n_days=L,
         dates=list(path.info["dates"]),
         total_debt_usd=float(book.total_debt),
+        book_exposure=exposure,
         assets=per_asset,
         model_bad_debt_cvar_usd=float(metrics.recommended.bad_debt_cvar_usd),
         risk_budget_usd=float(metrics.risk_budget_usd),

@@ -6,9 +6,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from optimizer.protocol.book import Book
 from optimizer.protocol.params import RiskParams
 
-__all__ = ["AssetBuffers", "asset_buffers"]
+__all__ = ["AssetBuffers", "InsolvencyMargins", "asset_buffers", "insolvency_margins"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -90,3 +91,53 @@ def asset_buffers(path: np.ndarray, params: RiskParams, model_lows: np.ndarray) 
         beyond_insolvency_buffer=drop > buffer,
         tail_probability=np.mean(lows <= worst, axis=0),
     )
+
+
+@dataclass(frozen=True, eq=False)
+class InsolvencyMargins:
+    """How close each borrowing account came to insolvency on a realised path.
+
+    An account is insolvent at a close when what liquidators would recover from its collateral,
+    ``sum_i c_i rel_i (1 - slippage_i) / (1 + bonus_i)``, is below its debt at that close,
+    ``scale x sum_j d_j rel_j``: liquidating it then leaves bad debt whatever the close factor.
+
+    Attributes
+    ----------
+    margin : ndarray of shape (n_accounts,)
+        Lowest over the path's closes of recovery / debt - 1 (inf for accounts without debt);
+        negative: insolvent at some close.
+    worst_day : ndarray of int, shape (n_accounts,)
+        Index of the close where the margin is lowest.
+    """
+
+    margin: np.ndarray
+    worst_day: np.ndarray
+
+    @property
+    def insolvent(self) -> np.ndarray:
+        """Accounts insolvent at some close, bool (n_accounts,)."""
+        return self.margin < 0
+
+    @property
+    def closest(self) -> int:
+        """Index of the account with the lowest margin."""
+        return int(np.argmin(self.margin))
+
+
+def insolvency_margins(book: Book, path: np.ndarray, params: RiskParams, *, slippage: np.ndarray | None = None,
+                       debt_scale: np.ndarray | None = None) -> InsolvencyMargins:
+    """Each account's margin to insolvency at each close of ``path`` (shape (n_days, n_assets),
+    price relatives to the start), under ``params``' bonus, the sale discount ``slippage`` and the
+    debt multiplier ``debt_scale`` per account (borrowers re-levered to ``params``)."""
+    from optimizer.protocol.mechanics import recovery_factor
+
+    rel = np.atleast_2d(np.asarray(path, dtype=float))
+    slip = np.zeros(book.n_assets) if slippage is None else np.asarray(slippage, dtype=float)
+    rec = recovery_factor(params.liquidation_bonus, slip)
+    scale = np.ones(book.n_accounts) if debt_scale is None else np.asarray(debt_scale, dtype=float)
+    recovered = book.collateral_matrix() @ (rel * rec).T          # (n_accounts, n_days)
+    owed = (book.debt_matrix() @ rel.T) * scale[:, None]
+    ratio = np.full(recovered.shape, np.inf)
+    np.divide(recovered, owed, out=ratio, where=owed > 0)
+    day = np.argmin(ratio, axis=1)
+    return InsolvencyMargins(margin=ratio[np.arange(len(day)), day] - 1.0, worst_day=day)

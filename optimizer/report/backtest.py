@@ -20,6 +20,7 @@ from optimizer.report._format import (
     fmt_prob,
     fmt_text,
     fmt_usd,
+    fmt_usd_short,
 )
 from optimizer.report._jinja import environment, read_template_file
 from optimizer.report.section import Table, text_table
@@ -65,6 +66,7 @@ class BacktestView:
     as_of: str
     summary: list[str]
     episodes: Table
+    exposure: Table
     assets: Table
     not_covered: Table | None
     excluded: Table | None
@@ -154,6 +156,8 @@ def build_backtest_view(report: BacktestReport) -> BacktestView:
                       "worst case, every borrower at HF = 1 under the recommended parameters when the "
                       "episode starts, to set beside the CVaR budget it was designed for (a realised figure "
                       "above the budget is a move in the tail beyond the CVaR level).")
+    exposure = _exposure_table(covered)
+    summary += [_exposure_sentence(e) for e in covered if e.get("book_exposure")]
     a_rows = []
     for e in covered:
         for a, d in e["assets"].items():
@@ -232,9 +236,60 @@ def build_backtest_view(report: BacktestReport) -> BacktestView:
         repro.append(("command", fmt_text(ri["command"])))
     return BacktestView(
         title=report.title, config_name=report.config_name, as_of=fmt_text(meta.get("as_of")),
-        summary=summary, episodes=episodes, assets=assets, not_covered=not_covered, excluded=excluded,
+        summary=summary, episodes=episodes, exposure=exposure, assets=assets, not_covered=not_covered, excluded=excluded,
         var=var, var_notes=var_notes, method=method, repro=repro,
     )
+
+
+def _positions(d: dict[str, float]) -> str:
+    return ", ".join(f"{a} {fmt_usd_short(v)}" for a, v in d.items()) or "none"
+
+
+def _exposure_sentence(e: dict[str, Any]) -> str:
+    """Which of the book's accounts could lose in episode ``e``, or precisely why none could."""
+    x = e["book_exposure"]
+    c = x.get("closest_account")
+    label = _episode_label(e)
+    if c is None:
+        return f"{label}: the book has no borrower, so no account could lose."
+    closest = (f"rank {c['debt_rank']} by debt ({_positions(c['collateral_usd'])} of collateral against "
+               f"{_positions(c['debt_usd'])} of debt, HF {c['health_factor_start']:.3f} at the start"
+               + (", placed by the e-mode rule" if c["emode_rule"] else "") + ")")
+    n = x.get("accounts_insolvent_at_a_close", 0)
+    if n == 0:
+        return (f"{label}: no account of the book could lose: at every daily close what liquidators recover "
+                "from each account's collateral, (1 - slippage) / (1 + bonus) of its value, covers its debt; "
+                f"the closest, {closest}, kept a margin of {fmt_pct(c['margin'], 1)} on {c['worst_close']}. "
+                f"Realised bad debt {fmt_usd(e['realised_bad_debt_usd'])}.")
+    return (f"{label}: {n:,} accounts were insolvent at a daily close ({fmt_usd_short(x['insolvent_debt_usd'])} of "
+            f"debt; {x['insolvent_emode_rule_accounts']:,} of them, {fmt_usd_short(x['insolvent_emode_rule_debt_usd'])}, "
+            f"placed by the e-mode rule); the worst, {closest}, would recover {fmt_pct(-c['margin'], 1)} less than "
+            f"its debt on {c['worst_close']}. Realised bad debt {fmt_usd(e['realised_bad_debt_usd'])}.")
+
+
+def _exposure_table(covered: list[dict[str, Any]]) -> Table:
+    rows = []
+    for e in covered:
+        x = e.get("book_exposure") or {}
+        c = x.get("closest_account") or {}
+        rows.append([
+            _episode_label(e), fmt_num(x.get("accounts_insolvent_at_a_close")),
+            fmt_usd_short(x.get("insolvent_debt_usd")), fmt_num(x.get("insolvent_emode_rule_accounts")),
+            fmt_text(c.get("debt_rank")), fmt_pct(c.get("margin"), 1), fmt_text(c.get("worst_close")),
+            _fmt_hf(c.get("health_factor_start")), "yes" if c.get("emode_rule") else "no",
+            _positions(c.get("collateral_usd") or {}), _positions(c.get("debt_usd") or {}),
+        ])
+    return text_table("tbl-episode-exposure",
+                      ["Episode", "Accounts insolvent at a close", "Their debt", "Of which e-mode rule",
+                       "Closest account (debt rank)", "Its margin", "On", "Its HF at start", "E-mode rule",
+                       "Its collateral", "Its debt"],
+                      rows, [False, True, True, True, True, True, False, True, False, False, False],
+                      "Which accounts could lose: an account is insolvent at a close when what liquidators "
+                      "recover from its collateral, (1 - slippage) / (1 + bonus) of its value at that close, is "
+                      "below its debt at that close (re-levered to the recommended parameters); margin = "
+                      "recovery / debt - 1 at its worst close (negative: insolvent). E-mode rule: accounts whose "
+                      "reference leverage only an e-mode reaches, placed as reserve positions (see the run "
+                      "report's book section).")
 
 
 def _tidy(text: str) -> str:

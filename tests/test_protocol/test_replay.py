@@ -25,3 +25,23 @@ def test_buffers_of_a_crash_path():
     np.testing.assert_allclose(b.margin_to_insolvency_buffer, b.insolvency_buffer - b.drop)
     assert b.beyond_insolvency_buffer.tolist() == [True, False, False]
     np.testing.assert_allclose(b.tail_probability, [0.5, 0.25, 0.75])  # share of model lows <= the realised
+
+
+def test_insolvency_margins_know_the_answer():
+    """Two accounts, known answer: A holds $130 of ETH against $100 USDC debt, B $200 of USDC against
+    $100 ETH debt. ETH falls 30 % then recovers to -10 %; bonus 5 %, no slippage."""
+    from optimizer.protocol.book import Book
+    from optimizer.protocol.replay import insolvency_margins
+
+    book = Book.from_dense(("eth", "usdc"), np.array([[130.0, 0.0], [0.0, 200.0]]),
+                           np.array([[0.0, 100.0], [100.0, 0.0]]))
+    params = RiskParams(assets=("eth", "usdc"), ltv=np.array([0.8, 0.75]),
+                        liquidation_threshold=np.array([0.83, 0.78]), liquidation_bonus=np.array([0.05, 0.05]))
+    path = np.array([[0.7, 1.0], [0.9, 1.0]])
+    m = insolvency_margins(book, path, params)
+    # A at the first close: 130 x 0.7 / 1.05 = 86.67 against 100 -> -13.3 %; B: 200 / 1.05 / 70 - 1 at day 2
+    np.testing.assert_allclose(m.margin, [130 * 0.7 / 1.05 / 100 - 1, 200 / 1.05 / 90 - 1])
+    assert m.worst_day.tolist() == [0, 1] and m.insolvent.tolist() == [True, False] and m.closest == 0
+    # a debt multiplier (re-levered borrowers) scales what they owe
+    m2 = insolvency_margins(book, path, params, debt_scale=np.array([0.5, 1.0]))
+    assert m2.margin[0] == pytest.approx(130 * 0.7 / 1.05 / 50 - 1)
