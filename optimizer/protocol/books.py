@@ -337,6 +337,27 @@ def _assign_debt(
     return d_indptr, d_asset.astype(np.int32), d_usd
 
 
+def _check_market(assets: tuple[str, ...] | list[str], current: RiskParams, supplied_usd: ArrayLike,
+                  borrowed_usd: ArrayLike, rng: object) -> tuple[tuple[str, ...], np.ndarray, np.ndarray]:
+    """The checked arguments every synthetic book shares: (asset names, supply, borrows)."""
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"`rng` must be a numpy.random.Generator, got {type(rng).__name__}")
+    names = tuple(assets)
+    n_assets = len(names)
+    if tuple(current.assets) != names:
+        raise ValueError(f"`current.assets` must equal `assets`; got {current.assets} and {names}")
+    supply = np.asarray(supplied_usd, dtype=np.float64)
+    borrow = np.asarray(borrowed_usd, dtype=np.float64)
+    for nm, arr in (("supplied_usd", supply), ("borrowed_usd", borrow)):
+        if arr.shape != (n_assets,):
+            raise ValueError(f"`{nm}` must have shape ({n_assets},), got {arr.shape}")
+        if np.any(~np.isfinite(arr)) or np.any(arr < 0):
+            raise ValueError(f"`{nm}` must be finite and >= 0")
+    if supply.sum() <= 0:
+        raise ValueError("`supplied_usd` must have a positive total")
+    return names, supply, borrow
+
+
 def synthetic_book(
     assets: tuple[str, ...] | list[str],
     *,
@@ -403,21 +424,8 @@ def synthetic_book(
     Book
         ``source="synthetic"``; account ids ``acct000000`` ...
     """
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError(f"`rng` must be a numpy.random.Generator, got {type(rng).__name__}")
-    names = tuple(assets)
+    names, supply, borrow = _check_market(assets, current, supplied_usd, borrowed_usd, rng)
     n_assets = len(names)
-    if tuple(current.assets) != names:
-        raise ValueError(f"`current.assets` must equal `assets`; got {current.assets} and {names}")
-    supply = np.asarray(supplied_usd, dtype=np.float64)
-    borrow = np.asarray(borrowed_usd, dtype=np.float64)
-    for nm, arr in (("supplied_usd", supply), ("borrowed_usd", borrow)):
-        if arr.shape != (n_assets,):
-            raise ValueError(f"`{nm}` must have shape ({n_assets},), got {arr.shape}")
-        if np.any(~np.isfinite(arr)) or np.any(arr < 0):
-            raise ValueError(f"`{nm}` must be finite and >= 0")
-    if supply.sum() <= 0:
-        raise ValueError("`supplied_usd` must have a positive total")
     if n_accounts < 1:
         raise ValueError(f"`n_accounts` must be >= 1, got {n_accounts}")
     if size_tail <= 0:

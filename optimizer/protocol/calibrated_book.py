@@ -20,7 +20,7 @@ import scipy.sparse as sp
 from numpy.typing import ArrayLike
 
 from optimizer.protocol.book import Book
-from optimizer.protocol.books import _assign_debt, _count_draw, _pick_assets, _row_sums
+from optimizer.protocol.books import _assign_debt, _check_market, _count_draw, _pick_assets, _row_sums
 from optimizer.protocol.params import RiskParams
 from optimizer.protocol.reference_book import (
     Concentration,
@@ -252,23 +252,10 @@ def calibrated_book(
         The book (``source="synthetic, calibrated to <reference file>"``; borrowers first, largest
         first) and what it took from the reference.
     """
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError(f"`rng` must be a numpy.random.Generator, got {type(rng).__name__}")
-    names = tuple(assets)
+    names, supply, borrow = _check_market(assets, current, supplied_usd, borrowed_usd, rng)
     n_assets = len(names)
-    if tuple(current.assets) != names:
-        raise ValueError(f"`current.assets` must equal `assets`; got {current.assets} and {names}")
     if len(symbols) != n_assets:
         raise ValueError(f"`symbols` must have one symbol per asset ({n_assets}), got {len(symbols)}")
-    supply = np.asarray(supplied_usd, dtype=np.float64)
-    borrow = np.asarray(borrowed_usd, dtype=np.float64)
-    for nm, arr in (("supplied_usd", supply), ("borrowed_usd", borrow)):
-        if arr.shape != (n_assets,):
-            raise ValueError(f"`{nm}` must have shape ({n_assets},), got {arr.shape}")
-        if np.any(~np.isfinite(arr)) or np.any(arr < 0):
-            raise ValueError(f"`{nm}` must be finite and >= 0")
-    if supply.sum() <= 0:
-        raise ValueError("`supplied_usd` must have a positive total")
     if n_accounts < 2:
         raise ValueError(f"`n_accounts` must be >= 2 (a borrower and a supplier), got {n_accounts}")
     n_ref = reference.n_accounts
