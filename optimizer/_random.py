@@ -1,7 +1,7 @@
 """The named random streams of a run.
 
-A run draws from six independent streams, one per stochastic stage. They are the children of the
-run's root seed, ``numpy.random.SeedSequence(seed).spawn(6)``, in the order of the fields of
+A run draws from seven independent streams, one per stochastic stage. They are the children of the
+run's root seed, ``numpy.random.SeedSequence(seed).spawn(7)``, in the order of the fields of
 :class:`RunStreams`; that order is part of the reproducibility contract (a new stream is appended
 at the end, never inserted), so every stage reads its stream by name and no stage's numbers
 depend on how often, or in which order, another stage draws.
@@ -41,6 +41,10 @@ class RunStreams:
     imputation : Generator
         The scenario generator's fit: the resampled regression residuals of the residuals it
         imputes on an asset's missing days (``ScenarioGenerator.fit(rng=)``).
+    pegs : Generator
+        The depeg jumps of pegged assets (which scenarios, which pooled event, which day).
+        Appended after ``imputation``, so the streams before it draw exactly what they drew
+        before it existed.
 
     Examples
     --------
@@ -57,6 +61,7 @@ class RunStreams:
     simulation: np.random.Generator
     search: np.random.Generator
     imputation: np.random.Generator
+    pegs: np.random.Generator
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
@@ -78,7 +83,7 @@ class RunStreams:
         Returns
         -------
         RunStreams
-            Fresh generators: ``np.random.default_rng(seed).spawn(6)`` in field order.
+            Fresh generators: ``np.random.default_rng(seed).spawn(7)`` in field order.
 
         Raises
         ------

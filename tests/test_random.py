@@ -9,7 +9,7 @@ import pytest
 
 from optimizer._random import RunStreams
 
-NAMES = ("book", "scenarios", "validation", "simulation", "search", "imputation")
+NAMES = ("book", "scenarios", "validation", "simulation", "search", "imputation", "pegs")
 
 
 def test_fields_are_the_documented_streams_in_order():
@@ -17,12 +17,12 @@ def test_fields_are_the_documented_streams_in_order():
 
 
 def test_streams_are_the_children_of_the_root_seed_in_field_order():
-    # the contract the recorded runs rely on: child i of default_rng(seed).spawn(6)
-    children = np.random.default_rng(42).spawn(6)
+    # the contract the recorded runs rely on: child i of default_rng(seed).spawn(7)
+    children = np.random.default_rng(42).spawn(7)
     s = RunStreams.from_seed(42)
     for name, old in zip(NAMES, children, strict=True):
         np.testing.assert_array_equal(getattr(s, name).random(8), old.random(8))
-    # the stream appended last (imputation) left the first five as they were with spawn(5)
+    # the streams appended later (imputation, then pegs) left the first five as they were with spawn(5)
     s = RunStreams.from_seed(42)
     for name, old in zip(NAMES[:5], np.random.default_rng(42).spawn(5), strict=True):
         np.testing.assert_array_equal(getattr(s, name).random(8), old.random(8))
@@ -58,7 +58,7 @@ def test_record_is_frozen_and_checked():
         s.book = np.random.default_rng(1)  # type: ignore[misc]
     with pytest.raises(TypeError, match="`search` must be a numpy.random.Generator"):
         RunStreams(*[np.random.default_rng(i) for i in range(4)], search=3,  # type: ignore[arg-type]
-                   imputation=np.random.default_rng(5))
+                   imputation=np.random.default_rng(5), pegs=np.random.default_rng(6))
     with pytest.raises(TypeError, match="`seed` must be an int, got float"):
         RunStreams.from_seed(1.5)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="got bool"):

@@ -27,6 +27,7 @@ from optimizer.data._liquidity import (
     load_quotes,
     write_depth_file,
 )
+from optimizer.data._pegs import PEG_CLASSES, PegSeries, peg_history, peg_history_files
 from optimizer.data._load import DATA_DIR_ENV, load_prices, resolve_data_dir
 from optimizer.data._price_data import (
     VOLUME_SOURCES,
@@ -46,12 +47,14 @@ __all__ = [
     "INTRADAY_EXTREMES_FILE",
     "KNOWN_STABLECOINS",
     "MIN_OVERLAP_DAYS",
+    "PEG_CLASSES",
     "SOURCES",
     "VOLUME_SOURCES",
     "DataFinding",
     "DepthCurve",
     "DepthData",
     "IntradayExtreme",
+    "PegSeries",
     "PriceData",
     "ProxySpan",
     "QuoteData",
@@ -64,6 +67,8 @@ __all__ = [
     "load_quotes",
     "median_daily_volume",
     "one_day_log_returns",
+    "peg_history",
+    "peg_history_files",
     "read_wide_csv",
     "resolve_data_dir",
     "volume_ratio",

@@ -57,6 +57,7 @@ from optimizer.estimators._per_asset import (
     PerAssetVolatility,
     per_asset_volatility,
 )
+from optimizer.estimators._peg_breaks import PegBreak, PegBreakHistory, PegBreakModel, find_peg_breaks
 from optimizer.estimators._tails import fit_t_dof, hill_tail_index, t_var_es
 from optimizer.estimators._volatility import (
     BaseVolatility,
@@ -87,6 +88,9 @@ __all__ = [
     "MIN_TEST",
     "MIN_WINDOW",
     "PASS_LEVEL",
+    "PegBreak",
+    "PegBreakHistory",
+    "PegBreakModel",
     "PerAssetVolatility",
     "PowerLawImpact",
     "SampleCorrelation",
@@ -105,6 +109,7 @@ __all__ = [
     "evaluate_forecasts",
     "ewma_variance",
     "fit_impact_laws",
+    "find_peg_breaks",
     "fit_t_dof",
     "garch_forecast_variance",
     "garch_variance_path",

@@ -10,6 +10,7 @@ from optimizer.optimize._evaluation import (
     simulation_metrics,
 )
 from optimizer.optimize._labels import Binding, RunStatus
+from optimizer.optimize._peg_tail import PegTailFigures, peg_tail_figures
 from optimizer.optimize._problem import (
     ThresholdBounds,
     ThresholdProblem,
@@ -26,6 +27,7 @@ __all__ = [
     "Binding",
     "BookEvaluation",
     "FundSizing",
+    "PegTailFigures",
     "RiskMetrics",
     "RunMetrics",
     "RunStatus",
@@ -39,6 +41,7 @@ __all__ = [
     "cover2",
     "cvar",
     "evaluate_book",
+    "peg_tail_figures",
     "prob_exceeds",
     "single_asset_threshold",
     "size_fund",

@@ -64,7 +64,7 @@ import pandas as pd
 
 from optimizer.estimators import mean_offdiagonal, merge_correlation
 from optimizer.exceptions import ConfigError
-from optimizer.scenarios import recolour, remap_tail, sample_correlation, scale_volatility
+from optimizer.scenarios import jump_factor, recolour, remap_tail, sample_correlation, scale_volatility
 from optimizer.typing import FloatArray
 
 #: Attributed drivers, in display order, with their labels.
@@ -552,6 +552,10 @@ def attribute(
         lt_now = solve_thresholds(cfg, inputs, market).lt
     lt_now = np.asarray(lt_now, dtype=float)
     terminal = inputs.scenarios.terminal
+    # the transforms act on the continuous part; depeg jumps are multiplied back at full size
+    pegs = getattr(inputs, "pegs", None)
+    jumps = jump_factor(assets, terminal.shape[0], pegs.draws if pegs is not None else ())
+    continuous = terminal / jumps
     effects = {d: np.full(n, np.nan) for d in DRIVERS}
     resets = {d: np.full(n, np.nan) for d in DRIVERS}
     n_solves = 0
@@ -573,13 +577,14 @@ def attribute(
         if _differs(baseline.sigma[i], now.sigma[i]):
             sig = now.sigma.copy()
             sig[i] = baseline.sigma[i]
-            lt = solve(terminal=scale_volatility(terminal, i, baseline.sigma[i] / now.sigma[i])
+            lt = solve(terminal=scale_volatility(continuous, i, baseline.sigma[i] / now.sigma[i]) * jumps
                        if now.sigma[i] > 0 else terminal, sigma=sig)
             record("volatility", lt, [i])
         else:
             record("volatility", lt_now, [i])
         if _differs(baseline.nu[i], now.nu[i]):
-            record("tail", solve(terminal=remap_tail(terminal, i, float(now.nu[i]), float(baseline.nu[i]))), [i])
+            record("tail", solve(terminal=remap_tail(continuous, i, float(now.nu[i]), float(baseline.nu[i])) * jumps),
+                   [i])
         else:
             record("tail", lt_now, [i])
         if _differs(baseline.adv_usd[i], now.adv_usd[i]):
@@ -590,7 +595,7 @@ def attribute(
             record("liquidity", lt_now, [i])
 
     if np.max(np.abs(baseline.correlation - now.correlation)) > 1e-9:
-        record("correlation", solve(terminal=recolour(terminal, baseline.correlation)), list(range(n)))
+        record("correlation", solve(terminal=recolour(continuous, baseline.correlation) * jumps), list(range(n)))
     else:
         record("correlation", lt_now, list(range(n)))
 

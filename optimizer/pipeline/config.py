@@ -29,6 +29,10 @@ from optimizer.typing import (
 )
 
 
+#: Peg classes whose peg-break history the data directory can hold (optimizer.data.PEG_CLASSES).
+PEG_REFERENCES: tuple[str, ...] = ("usd", "eth", "btc")
+
+
 class Appetite(str, Enum):
     """Risk appetite presets: each sets the CVaR confidence and the bad-debt budget."""
 
@@ -93,6 +97,9 @@ class AssetConfig:
     #: USD that moves the price by 2 % (for [simulation] impact = "depth").
     depth_usd_2pct: float | None = field(default=None, metadata=_rng(0, lo_open=True))
     stablecoin: bool = False
+    #: What the asset is pegged to: "usd", "eth", "btc" or another asset of the config; its
+    #: scenarios get the depeg jumps of that class. ``stablecoin = true`` means "usd" unless given.
+    peg: str | None = None
     supplied_usd: float = field(default=0.0, metadata=_rng(0))
     borrowed_usd: float = field(default=0.0, metadata=_rng(0))
     adv_usd: float | None = field(default=None, metadata=_rng(0, lo_open=True))
@@ -149,6 +156,14 @@ class ScenarioSection:
     #: (``ScenarioGenerator(corr_stress=)``).
     price_correlation_stress: float = field(default=0.0, metadata=_rng(0, 1))
     dof: float | None = field(default=None, metadata=_rng(2, lo_open=True))
+    #: Pegged assets' depeg jumps (frequency and severity from the pooled peg-break history).
+    depeg_jumps: bool = True
+    #: A close more than this far from par is off peg.
+    depeg_threshold: float = field(default=0.02, metadata=_rng(0, 0.5, lo_open=True, hi_open=True))
+    #: Off-peg runs of one asset at most this many calendar days apart are one event.
+    depeg_decluster_days: int = field(default=7, metadata=_rng(0, 365))
+    #: Peg-break history: every day of the data up to as_of ("all") or the run's window only.
+    depeg_history: Literal["all", "window"] = "all"
 
 
 @dataclass(frozen=True)
@@ -349,6 +364,16 @@ class RunConfig:
     def asset_names(self) -> tuple[str, ...]:
         return tuple(self.assets)
 
+    @property
+    def pegs(self) -> dict[str, str]:
+        """Pegged assets and what each is pegged to (``stablecoin = true`` without a peg: "usd")."""
+        out = {}
+        for t, a in self.assets.items():
+            peg = a.peg if a.peg is not None else ("usd" if a.stablecoin else None)
+            if peg is not None:
+                out[t] = peg
+        return out
+
     def alpha_and_budget_share(self) -> tuple[float, float | None]:
         """CVaR confidence and budget share from the appetite, overridden by explicit values."""
         alpha, share = APPETITE_PRESETS[self.optimizer.appetite]
@@ -429,12 +454,16 @@ ADDED_SECTIONS: tuple[str, ...] = ("stress",)
 
 #: ``[assets.<ticker>]`` keys added after hashes were first recorded, with their defaults: left out
 #: of the hash while at the default.
-ADDED_ASSET_KEYS: dict[str, Any] = {"short_history": "own", "proxy": None}
+ADDED_ASSET_KEYS: dict[str, Any] = {"short_history": "own", "proxy": None, "peg": None}
 #: Keys added after hashes were first recorded, with their defaults: a key at its default is left
 #: out of the hash, so a config that does not use a new key hashes as before (see `RunConfig.digest`).
 ADDED_KEYS: dict[tuple[str, str], Any] = {
     ("book", "reference"): None,
     ("book", "n_placed"): 10,
+    ("scenarios", "depeg_jumps"): True,
+    ("scenarios", "depeg_threshold"): 0.02,
+    ("scenarios", "depeg_decluster_days"): 7,
+    ("scenarios", "depeg_history"): "all",
 }
 
 
@@ -564,6 +593,14 @@ def _cross_checks(cfg: RunConfig, source: str) -> None:
                               "'<asset or data ticker>'")
         if a.proxy is not None and a.proxy in (t, a.price_ticker):
             raise ConfigError(f"{source}: [assets.{t}] proxy = {a.proxy!r} is the asset's own price series")
+        if a.peg is None:
+            continue
+        if a.peg == t:
+            raise ConfigError(f"{source}: [assets.{t}] peg = {a.peg!r}: an asset cannot be pegged to itself")
+        if a.peg not in PEG_REFERENCES and a.peg not in cfg.assets:
+            known = ", ".join(repr(p) for p in (*PEG_REFERENCES, *[x for x in cfg.assets if x != t]))
+            raise ConfigError(f"{source}: [assets.{t}] peg = {a.peg!r} is neither a peg class nor an asset of "
+                              f"the config; use one of {known}")
     if cfg.run.as_of is not None:
         _check_date(cfg.run.as_of, "[run] as_of", source)
     _check_backtest(cfg.backtest, source)

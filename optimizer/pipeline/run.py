@@ -64,6 +64,8 @@ class RunInputs:
     validation: Any = None
     #: optimizer.protocol.calibrated_book.CalibratedBook when [book] reference calibrates the book.
     book_calibration: Any = None
+    #: optimizer.pipeline.pegs.PegInputs: pooled peg-break histories and the depeg jumps drawn.
+    pegs: Any = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -163,11 +165,16 @@ def load_inputs(
         validation = prepare_validation(cfg, ddir, as_of, rng=streams.validation)
     choice = validation.backtests.choice if validation.backtests is not None else None
 
+    from optimizer.pipeline.pegs import draw_peg_jumps, peg_inputs
+
+    # pegged assets: their depeg days leave the continuous part's returns, the depeg is a jump
+    pegs = peg_inputs(cfg, ddir, returns=returns, as_of=as_of, start=start)
     with progress.stage(f"fitting {cfg.estimators.volatility} volatility and {cfg.estimators.correlation} correlation"):
-        gen = make_generator(cfg, cfg.estimators.volatility, choice=choice).fit(returns, rng=streams.imputation)
+        gen = make_generator(cfg, cfg.estimators.volatility, choice=choice).fit(pegs.returns, rng=streams.imputation)
 
     with progress.stage(f"simulating {cfg.scenarios.n_scenarios:,} scenarios"):
         scen = gen.simulate(cfg.scenarios.horizon_days, cfg.scenarios.n_scenarios, rng=streams.scenarios)
+        scen, pegs = draw_peg_jumps(pegs, scen, rng=streams.pegs)
 
     current, has_current = current_params(cfg)
     calibration = None
@@ -199,7 +206,7 @@ def load_inputs(
     return RunInputs(
         config=cfg, prices=prices, returns=returns, generator=gen, scenarios=scen, book=book,
         current=current, has_current=has_current, adv_usd=adv, adv_source=adv_src, seed=seed,
-        validation=validation, book_calibration=calibration,
+        validation=validation, book_calibration=calibration, pegs=pegs,
     )
 
 
@@ -385,6 +392,9 @@ def run(
     with progress.stage("evaluating bad debt on the book"):
         ev_rec = evaluate_book(book, scen.terminal, current, recommended, slippage)
         ev_cur = evaluate_book(book, scen.terminal, current, current, slippage)
+    from optimizer.pipeline.pegs import attach_peg_section, peg_figures
+
+    peg_tail = peg_figures(inputs, ev_rec, alpha=alpha)  # before the simulation replaces ev_rec
 
     from optimizer.optimize import RiskMetrics, RunMetrics, size_fund, stressed_cover2
     from optimizer.scenarios import historical_windows
@@ -452,6 +462,7 @@ def run(
 
         report = dataclasses.replace(report, sections={**report.sections,
                                                        "book": book_section(inputs.book_calibration)})
+    report = attach_peg_section(report, inputs, peg_tail)
     return RunOutcome(report=report, inputs=inputs, recommended=recommended, optimizer=opt,
                       bad_debt=ev_rec.total, bad_debt_current=ev_cur.total, search=search_stage,
                       market=market, metrics=run_metrics, stress=stress)

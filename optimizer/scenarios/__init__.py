@@ -17,6 +17,7 @@ from optimizer.scenarios._library import (
     StressScenario,
     build_stress_library,
 )
+from optimizer.scenarios._peg_jumps import PegJump, PegJumpDraws, add_peg_jumps, jump_factor, mask_peg_days
 from optimizer.scenarios._set import ScenarioSet
 from optimizer.scenarios._stress import comonotone_stress
 from optimizer.scenarios._transforms import recolour, remap_tail, sample_correlation, scale_volatility
@@ -33,11 +34,16 @@ __all__ = [
     "StressLibrary",
     "StressRule",
     "StressScenario",
+    "PegJump",
+    "PegJumpDraws",
+    "add_peg_jumps",
     "build_stress_library",
     "comonotone_stress",
     "episode_coverage",
     "historical_windows",
+    "jump_factor",
     "make_scenario_generator",
+    "mask_peg_days",
     "realised_path",
     "recolour",
     "remap_tail",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import tomllib
 from pathlib import Path
 
@@ -175,7 +177,7 @@ def test_a_renamed_key_keeps_the_config_hash():
     d = cfg.to_dict()
     d.pop("stress")  # an unused later section is not hashed (see the test of [stress] below)
     for table in d["assets"].values():  # nor a later asset key left at its default
-        del table["short_history"], table["proxy"]
+        del table["short_history"], table["proxy"], table["peg"]
     assert "corr_stress" not in d["scenarios"]
     scen = d["scenarios"]
     scen["corr_stress"], scen["price_corr_stress"] = scen.pop("comonotone_share"), scen.pop("price_correlation_stress")
@@ -184,9 +186,21 @@ def test_a_renamed_key_keeps_the_config_hash():
     sens["grids"] = [["corr_stress" if n == "comonotone_share" else n for n in g] for g in sens["grids"]]
     for key in ("reference", "n_placed"):  # added keys at their default are not hashed
         d["book"].pop(key)
+    # section keys added later are hashed only when set (test_an_added_key_at_its_default_keeps_the_hash)
+    for key in ("depeg_jumps", "depeg_threshold", "depeg_decluster_days", "depeg_history"):
+        scen.pop(key)
     blob = json.dumps(d, sort_keys=True, separators=(",", ":"), default=str)
     assert cfg.sha256 == hashlib.sha256(blob.encode()).hexdigest()
     assert cfg.digest(exclude=("search",)) != cfg.sha256
+
+
+def test_an_added_key_at_its_default_keeps_the_hash():
+    """A key added after hashes were recorded changes no hash unless it is set to another value."""
+    cfg = parse(BASE)
+    explicit = parse(BASE + "\n[scenarios]\ndepeg_threshold = 0.02\ndepeg_jumps = true")
+    assert explicit.sha256 == cfg.sha256
+    assert parse(BASE + "\n[scenarios]\ndepeg_threshold = 0.03").sha256 != cfg.sha256
+    assert parse(BASE + "\n[scenarios]\ndepeg_jumps = false").sha256 != cfg.sha256
 
 
 def test_default_config_hash_is_unchanged():
@@ -196,14 +210,17 @@ def test_default_config_hash_is_unchanged():
     """
     cfg = load_config(ROOT / "configs" / "aave-v3-ethereum.toml")
     # issue 9: [data] sources (priority list) replaces source, overlap_tolerance, min_history_days 200;
-    # [book] reference and n_placed (the calibrated book; hf_median/hf_sigma then not hashed)
-    assert cfg.sha256 == "02754357d4246b027e93f17e0701c1c3995fac05c47a95495fc3caa7ad6d4876"
+    # [book] reference and n_placed (the calibrated book; hf_median/hf_sigma then not hashed);
+    # [assets.wbtc] peg = "btc" (the [scenarios] depeg_* keys at their defaults are not hashed)
+    assert cfg.sha256 == "51aa714799696cce425289266713032767532982b28b19812cd5fafc9f5d13c3"
 
 
 def test_a_config_without_the_added_book_keys_hashes_as_before():
     """[book] reference / n_placed at their defaults leave the hash as it was before they existed:
     the quick config (as of 2025-06-12) has the config_sha256 its params.json recorded before."""
     cfg = load_config(ROOT / "configs" / "quick.toml").with_overrides("run", as_of="2025-06-12")
+    # quick.toml has declared wbtc's peg = "btc" since issue 9's peg item: without it, as recorded
+    cfg = dataclasses.replace(cfg, assets={**cfg.assets, "wbtc": dataclasses.replace(cfg.assets["wbtc"], peg=None)})
     assert cfg.book.reference is None and cfg.book.n_placed == 10
     assert cfg.sha256 == "378c4bfc3ed4b93409c774aa427e5d5d4dd6a8ab38972158f8b5c1e4276aba0b"
     # using a key changes the hash; setting n_placed without a reference too (it is a setting)
@@ -286,3 +303,21 @@ def test_bad_stress_shocks_fail_with_one_line_naming_the_table_and_key(text, mes
     with pytest.raises(ConfigError, match=message) as err:
         parse(BASE + "\n" + text + "\n")
     assert "\n" not in str(err.value)
+
+
+def test_peg_declaration_is_strict_and_stablecoin_means_usd():
+    two = BASE + "[assets.usdc]\nsupplied_usd = 1e9\nstablecoin = true\n"
+    assert parse(two).pegs == {"usdc": "usd"}
+    assert parse(two.replace("stablecoin = true", 'stablecoin = true\npeg = "eth"')).pegs == {"usdc": "eth"}
+    assert parse(two.replace("stablecoin = true", 'peg = "btc"')).pegs == {"usdc": "btc"}
+    assert parse(two.replace("stablecoin = true", 'peg = "eth"')).pegs == {"usdc": "eth"}  # an asset of the config
+    with pytest.raises(ConfigError, match=r"t\.toml: \[assets\.usdc\] peg = 'eur' is neither a peg class nor an asset"):
+        parse(two.replace("stablecoin = true", 'peg = "eur"'))
+    with pytest.raises(ConfigError, match=r"\[assets\.usdc\] peg = 'usdc': an asset cannot be pegged to itself"):
+        parse(two.replace("stablecoin = true", 'peg = "usdc"'))
+    with pytest.raises(ConfigError, match=r"\[assets\.usdc\] peg must be a string"):
+        parse(two.replace("stablecoin = true", "peg = 1"))
+    with pytest.raises(ConfigError, match=r"unknown key \[scenarios\] 'depeg_treshold'.*did you mean 'depeg_threshold'"):
+        parse(BASE + "[scenarios]\ndepeg_treshold = 0.02\n")
+    with pytest.raises(ConfigError, match=r"\[scenarios\] depeg_history = 'some' is not one of 'all', 'window'"):
+        parse(BASE + "[scenarios]\ndepeg_history = 'some'\n")

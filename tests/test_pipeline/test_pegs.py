@@ -1,0 +1,135 @@
+"""Peg-break jumps through the pipeline: a pegged asset's LT follows its class's peg-break history.
+
+A small default-like config (ETH, WBTC priced by BTC and USDC, with no USDC debt, so that USDC
+collateral backs volatile debt and its depeg is not hedged by a depeg of the debt; two years to 2024-06-30, 20,000 scenarios, no simulation
+or backtests) on the real data, and on a copy of the data with the March 2023 depeg (USDC, and DAI
+and FRAX that broke with it) taken out of the price files and of the intraday table.
+"""
+
+from __future__ import annotations
+
+import csv
+import shutil
+import tomllib
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from optimizer.data import INTRADAY_EXTREMES_FILE
+from optimizer.pipeline.config import parse_config
+from optimizer.pipeline.run import load_inputs, prepare_market, solve_thresholds
+
+CONFIG = """
+[run]
+name = "peg-test"
+seed = 11
+as_of = "2024-06-30"
+window_days = 730
+[data]
+sources = ["binance", "coingecko", "coinmetrics"]
+[scenarios]
+n_scenarios = 20000
+horizon_days = 2
+[simulation]
+enabled = false
+[backtest]
+in_report = false
+[book]
+n_accounts = 2000
+[assets.eth]
+supplied_usd = 4.0e9
+borrowed_usd = 1.2e9
+adv_usd = 2.0e9
+current = { ltv = 0.805, liquidation_threshold = 0.83, liquidation_bonus = 0.05 }
+[assets.wbtc]
+price_ticker = "btc"
+supplied_usd = 2.5e9
+borrowed_usd = 1.0e9
+adv_usd = 3.0e8
+current = { ltv = 0.73, liquidation_threshold = 0.78, liquidation_bonus = 0.05 }
+[assets.usdc]
+stablecoin = true
+supplied_usd = 3.0e9
+adv_usd = 2.0e9
+current = { ltv = 0.75, liquidation_threshold = 0.78, liquidation_bonus = 0.045 }
+"""
+EPISODE = ("2023-03-09", "2023-03-16")  # file dates (CoinGecko's snapshot of D is the close of D-1)
+BROKE = ("usdc", "dai", "frax")
+
+
+def config(**scenarios):
+    cfg = parse_config(tomllib.loads(CONFIG), source="peg-test.toml")
+    return cfg.with_overrides("scenarios", **scenarios) if scenarios else cfg
+
+
+def solve(cfg, data_dir):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        inputs = load_inputs(cfg, data_dir=data_dir)
+        sol = solve_thresholds(cfg, inputs, prepare_market(cfg, inputs))
+    lt = dict(zip(cfg.asset_names, sol.recommended.liquidation_threshold, strict=True))
+    return inputs, lt
+
+
+def without_march_2023(src: Path, dst: Path) -> Path:
+    """Copy of the data directory with USDC, DAI and FRAX at 1.0 over the March 2023 depeg."""
+    dst.mkdir()
+    for name in ("binance_prices_daily.csv", "coingecko_prices_daily.csv", "coinmetrics_prices_daily.csv"):
+        with open(src / name, newline="", encoding="utf-8") as fh:
+            rows = list(csv.reader(fh))
+        cols = [j for j, c in enumerate(rows[0]) if c in BROKE]
+        for r in rows[1:]:
+            if EPISODE[0] <= r[0] <= EPISODE[1]:
+                for j in cols:
+                    if r[j]:
+                        r[j] = "1.0"
+        with open(dst / name, "w", newline="", encoding="utf-8") as fh:
+            csv.writer(fh, lineterminator="\n").writerows(rows)
+    with open(INTRADAY_EXTREMES_FILE, newline="", encoding="utf-8") as fh:
+        table = [r for r in csv.reader(fh) if not (r[0] in BROKE and r[1].startswith("2023-03"))]
+    with open(dst / INTRADAY_EXTREMES_FILE.name, "w", newline="", encoding="utf-8") as fh:
+        csv.writer(fh, lineterminator="\n").writerows(table)
+    return dst
+
+
+@pytest.fixture(scope="module")
+def runs(data_dir, tmp_path_factory):
+    edited = without_march_2023(data_dir, tmp_path_factory.mktemp("peg") / "data")
+    return {
+        "off": solve(config(depeg_jumps=False), data_dir),
+        "real": solve(config(), data_dir),
+        "removed": solve(config(), edited),
+    }
+
+
+def test_usdc_lt_falls_with_its_peg_break_history_and_rises_when_the_event_is_removed(runs):
+    lt_off, lt_real, lt_removed = (runs[k][1]["usdc"] for k in ("off", "real", "removed"))
+    assert lt_real < lt_off - 0.005
+    assert lt_removed > lt_real + 0.002
+    # the history without the episode has no USDC event left in it
+    pegs = runs["removed"][0].pegs
+    assert not [e for e in pegs.histories["usd"].events if e.asset in BROKE and e.start.year == 2023]
+    real = runs["real"][0].pegs
+    usdc = [e for e in real.histories["usd"].events if e.asset == "usdc" and e.start.year == 2023]
+    assert usdc and usdc[0].level == 0.87
+
+
+def test_depeg_days_leave_the_continuous_part_and_eth_is_untouched(runs):
+    inputs = runs["real"][0]
+    assert inputs.pegs.masked_days == {"usdc": 2}  # 2023-03-11 and the return out of it, 03-12
+    fitted = inputs.pegs.returns
+    assert np.isnan(fitted.loc["2023-03-11", "usdc"]) and np.isnan(fitted.loc["2023-03-12", "usdc"])
+    assert not np.isnan(inputs.returns.loc["2023-03-11", "usdc"])  # the run's own returns keep them
+    off = runs["off"][0]
+    np.testing.assert_array_equal(inputs.scenarios.terminal[:, :2], off.scenarios.terminal[:, :2])
+
+
+def test_jumps_drawn_at_the_pooled_probability(runs):
+    inputs = runs["real"][0]
+    (d,) = inputs.pegs.draws
+    h = inputs.pegs.histories["usd"]
+    assert d.asset == "usdc" and d.probability == pytest.approx(h.horizon_probability(2))
+    assert abs(d.n_jumps - d.probability * 20_000) < 1
+    assert set(np.round(d.levels, 4)) <= set(np.round(h.levels, 4))
