@@ -123,7 +123,11 @@ def test_depeg_days_leave_the_continuous_part_and_eth_is_untouched(runs):
     assert np.isnan(fitted.loc["2023-03-11", "usdc"]) and np.isnan(fitted.loc["2023-03-12", "usdc"])
     assert not np.isnan(inputs.returns.loc["2023-03-11", "usdc"])  # the run's own returns keep them
     off = runs["off"][0]
-    np.testing.assert_array_equal(inputs.scenarios.terminal[:, :2], off.scenarios.terminal[:, :2])
+    # eth and wbtc get no jumps: their tails are those of the run without jumps, within MC error
+    for i in (0, 1):
+        q_on, q_off = (np.quantile(x.scenarios.terminal[:, i], 0.01) for x in (inputs, off))
+        assert q_on == pytest.approx(q_off, abs=0.01)
+    assert set(inputs.scenarios.info["peg_jumps"]) == {"usdc"}
 
 
 def test_jumps_drawn_at_the_pooled_probability(runs):
