@@ -214,6 +214,8 @@ class StressScenario:
         What made the scan select the window (empty for intraday and config scenarios).
     episode : tuple of (str, str) or None
         First and last day of the declustered episode the window stands for.
+    source : str
+        Where the moves come from: the data's closes, the documented lows' publishers, the config.
     """
 
     name: str
@@ -226,6 +228,7 @@ class StressScenario:
     moves: tuple[AssetMove, ...]
     triggers: tuple[Trigger, ...] = ()
     episode: tuple[str, str] | None = None
+    source: str = ""
 
     @property
     def terminal(self) -> FloatArray:
@@ -616,10 +619,12 @@ def build_stress_library(
         t0 = idx[i]
         start, end = t0 + _DAY, t0 + horizon * _DAY
         name = _iso(end) if b["kind"] == StressKind.HISTORICAL else f"{_iso(end)} intraday"
+        lows = list(dict.fromkeys(m.source for m in b["moves"] if m.rule == MoveRule.INTRADAY and m.source))
         scenarios.append(StressScenario(
             name=name, label=_label(start, end), kind=b["kind"], t0=_iso(t0), start=_iso(start), end=_iso(end),
             relatives=np.ascontiguousarray(b["rel"]), moves=tuple(b["moves"]), triggers=b["triggers"],
-            episode=b["episode"]))
+            episode=b["episode"], source="daily closes of the price history"
+            + "".join(f"; intraday low: {src}" for src in lows)))
     for name, shock in (shocks or {}).items():
         scenarios.append(_shock(name, shock, assets, classes, references, betas, horizon))
 
@@ -692,7 +697,7 @@ def _shock(name: str, shock: Mapping[str, float], assets: tuple[str, ...], class
             rel[:, j], mv = _fill(a, named, classes, {}, references, betas, horizon)
             moves.append(mv)
     return StressScenario(name=name, label="", kind=StressKind.SHOCK, t0=None, start=None, end=None,
-                          relatives=rel, moves=tuple(moves))
+                          relatives=rel, moves=tuple(moves), source=f"config [stress.{name}]")
 
 
 def _label(start: pd.Timestamp, end: pd.Timestamp) -> str:

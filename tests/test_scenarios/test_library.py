@@ -195,3 +195,13 @@ def test_an_unpriced_lst_takes_its_peg_references_move():
     assert s.moves[j].rule == MoveRule.CLASS and s.moves[j].reference == "eth"
     np.testing.assert_array_equal(s.relatives[:, j], s.relatives[:, 0])
     assert "steth" not in lib.factor_weights
+
+
+def test_each_scenario_names_its_source():
+    p = market(10)
+    prev = float(p.at[pd.Timestamp("2022-05-31"), "eth"])
+    lib = build(p, intraday=[Low("eth", "2022-06-01", 0.5 * prev, source="Publisher https://x.test")],
+                shocks={"x": {"eth": -0.2}})
+    assert scenario_ending(lib, "2022-06-01").source.endswith("intraday low: Publisher https://x.test")
+    assert lib.scenarios[-1].source == "config [stress.x]"
+    assert all(s.source.startswith("daily closes") for s in lib.of_kind(StressKind.HISTORICAL))
