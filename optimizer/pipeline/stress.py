@@ -73,6 +73,7 @@ def stress_library(cfg: RunConfig, data_dir: str | Path, as_of: str | None, *,
         history, cfg.scenarios.horizon_days,
         collateral={a: c.supplied_usd for a, c in cfg.assets.items()},
         classes=classes,
+        market=[a for a in cfg.assets if classes.get(a) != "usd"],
         upside=[a for a, c in cfg.assets.items() if c.borrowed_usd > 0],
         peer_prices=peer_prices, peer_classes=peer_classes, tickers=tickers,
         intraday=intraday_extremes(), shocks=cfg.stress, rule=rule,
@@ -80,15 +81,18 @@ def stress_library(cfg: RunConfig, data_dir: str | Path, as_of: str | None, *,
 
 
 def peg_classes(cfg: RunConfig) -> dict[str, str]:
-    """Asset -> the class it follows in the stress library: its peg (``[assets.x] peg`` where the
-    config has it, ``"usd"`` for a stablecoin), named by the config asset that prices the peg when
-    there is one (a ``peg = "eth"`` LST follows the config's eth)."""
+    """Asset -> the class it follows in the stress library: its peg (``[assets.x] peg``, ``"usd"``
+    for a stablecoin), named by the config asset that prices the peg when there is one (a
+    ``peg = "eth"`` LST follows the config's eth). An asset priced by its own peg's series (wbtc,
+    ``peg = "btc"``, read from the btc column) follows nothing but itself and is left out."""
     by_ticker = {(c.price_ticker or a): a for a, c in cfg.assets.items()}
     out = {}
     for a, c in cfg.assets.items():
-        peg = getattr(c, "peg", None) or ("usd" if c.stablecoin else None)
+        peg = c.peg or ("usd" if c.stablecoin else None)
         if peg is not None:
-            out[a] = peg if peg in cfg.assets else by_ticker.get(peg, peg)
+            cls = peg if peg in cfg.assets else by_ticker.get(peg, peg)
+            if cls != a:
+                out[a] = cls
     return out
 
 

@@ -447,6 +447,7 @@ def build_stress_library(
     *,
     collateral: Mapping[str, float],
     classes: Mapping[str, str] | None = None,
+    market: Iterable[str] | None = None,
     upside: Iterable[str] = (),
     peer_prices: pd.DataFrame | None = None,
     peer_classes: Mapping[str, str] | None = None,
@@ -465,13 +466,15 @@ def build_stress_library(
     horizon : int
         Liquidation horizon in days.
     collateral : mapping of str to float
-        Collateral weight per asset (USD supplied): the market factor's weights (assets outside
-        ``classes``) and the coverage rule's.
+        Collateral weight per asset (USD supplied): the market factor's weights and the coverage
+        rule's.
     classes : mapping of str to str, optional
-        Assets that follow a class rather than the market (``{"usdc": "usd", "steth": "eth"}``):
-        they are left out of the market factor, and without a price they take the worst priced
-        move of their class (its other members, and the asset the class is named after when it
-        is one: an LST pegged to eth takes eth's move).
+        Assets that follow a class (``{"usdc": "usd", "steth": "eth"}``): without a price they take
+        the worst priced move of their class (its other members, and the asset the class is named
+        after when it is one: an LST pegged to eth takes eth's move).
+    market : iterable of str, optional
+        The assets of the market factor and the beta references (default: those outside
+        ``classes``; the pipeline passes every asset but the USD stablecoins).
     upside : iterable of str
         Assets whose rise is a stress too (borrowed assets).
     peer_prices : DataFrame, optional
@@ -502,9 +505,10 @@ def build_stress_library(
     weights = np.array([max(float(collateral.get(a, 0.0)), 0.0) for a in assets])
     if weights.sum() <= 0:
         weights = np.ones(n)
-    market = np.array([a not in classes for a in assets])
-    factor_w = np.where(market, weights, 0.0)
-    references = tuple(a for _, a in sorted(((-factor_w[j], j), a) for j, a in enumerate(assets) if market[j]))
+    in_market = set(market) if market is not None else {a for a in assets if a not in classes}
+    is_market = np.array([a in in_market for a in assets])
+    factor_w = np.where(is_market, weights, 0.0)
+    references = tuple(a for _, a in sorted(((-factor_w[j], j), a) for j, a in enumerate(assets) if is_market[j]))
 
     paths = _window_paths(prices, horizon)  # (n_days, H, n)
     peers = (peer_prices.reindex(idx) if peer_prices is not None else pd.DataFrame(index=idx))

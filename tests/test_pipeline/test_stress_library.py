@@ -135,3 +135,11 @@ def test_a_stricter_rule_misses_a_moderate_episode_and_says_why(default_cfg, dat
     # CRV rose 36.9 % in the two days to 2022-11-23: past its 99.5 % quantile, not its 99.9 % one
     assert missed["CRV squeeze"].startswith("closest: crv +36.9% against its threshold +")
     assert "Black Thursday" not in missed and "USDC depeg (SVB)" not in missed
+
+
+def test_peg_classes_of_the_default_config(default_cfg, library):
+    from optimizer.pipeline.stress import peg_classes
+
+    # usdc is a USD stablecoin; wbtc (peg = "btc") reads the btc series itself, so it follows no class
+    assert peg_classes(default_cfg) == {"usdc": "usd"}
+    assert "wbtc" in library.factor_weights and "usdc" not in library.factor_weights
