@@ -32,7 +32,8 @@ class PriceData:
         Daily closes, float64. Index: ``DatetimeIndex`` named ``"date"`` (tz-naive UTC close
         dates, one row per calendar day); columns: the requested assets, lower-case, in the
         requested order. Only the window ``[start, as_of]`` is kept; cells before an asset's first
-        price, after its last one or in a gap are NaN. Values are never filled.
+        price, after its last one or in a gap are NaN. Values are never filled, except the days
+        before an asset's first price that a declared proxy stands in for (:attr:`proxied`).
     volumes : DataFrame of shape (n_days, n_assets) or None
         USD 24h volumes on the same index and columns (CoinGecko volume file, aligned like its
         prices); NaN where there is no volume. None when not requested or not available.

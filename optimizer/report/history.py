@@ -75,20 +75,25 @@ def asset_histories(prices: Any, returns: pd.DataFrame, generator: Any) -> tuple
     for asset in (str(c) for c in returns.columns):
         span = proxied.get(asset)
         first = pd.Timestamp(span.first_price) if span else prices.prices[asset].first_valid_index()
-        missing = int(returns[asset].isna().sum()) + (span.n_days if span else 0)
+        own_missing = int(returns[asset].isna().sum())
+        missing = own_missing + (span.n_days if span else 0)
         n_imp = int(imputed.get(asset, 0))
+        parts = []
         if span is not None:
-            how = (f"proxy: {span.n_days} days follow {span.proxy} x {span.scale:.2f} (volatility ratio "
-                   f"on {span.overlap_days} overlap days, correlation there {span.correlation:.2f})")
-        elif n_imp:
-            how = (f"own residuals imputed from the same day's residuals of the others "
-                   f"(regression R\u00b2 {r2.get(asset, float('nan')):.2f})")
-        elif missing:
-            how = "own residuals drawn independently (too few complete days to impute)"
-        else:
-            how = "complete"
-        if span is None and missing and n_imp and n_imp < missing:
-            how += f"; {missing - n_imp} day(s) drawn from its own residuals"
+            parts.append(f"proxy: {span.n_days} days follow {span.proxy} x {span.scale:.2f} (volatility "
+                         f"ratio on {span.overlap_days} days; correlation {span.correlation:.2f})")
+        if own_missing:
+            if n_imp:
+                parts.append(f"imputed from the others' residuals that day (R\u00b2 "
+                             f"{r2.get(asset, float('nan')):.2f})")
+            if n_imp < own_missing:
+                parts.append(f"{own_missing - n_imp} day(s) drawn from its own residuals at random "
+                             "(too few complete days to impute)")
+        if n_imp > own_missing:
+            # days the scenario model itself leaves out (a pegged asset's depeg days: a jump instead)
+            parts.append(f"{n_imp - own_missing} day(s) left out of the continuous part (depeg days, "
+                         "drawn as a jump) imputed from the others' residuals that day")
+        how = "; ".join(parts) or "complete"
         fills = tuple(
             f"{f.file.split('_')[0]} {f.start}..{f.end} ({_days(f.start, f.end)} days)"
             for f in prices.findings if f.kind == "filled" and f.asset == asset
@@ -105,7 +110,7 @@ def asset_histories(prices: Any, returns: pd.DataFrame, generator: Any) -> tuple
 def history_section(histories: Sequence[AssetHistory], *, window: str) -> Section:
     """The section (params.json: ``price_history``, one record per asset)."""
     rows = tuple(
-        (h.asset, h.source, "before window" if h.priced_before_window else h.first_price,
+        (h.asset, h.source, "earlier" if h.priced_before_window else h.first_price,
          h.missing_days, h.how, "; ".join(h.filled) or "none")
         for h in histories
     )
@@ -114,9 +119,9 @@ def history_section(histories: Sequence[AssetHistory], *, window: str) -> Sectio
                  Column("missing days", Format.NUM, numeric=True),
                  Column("how the scenarios fill them"), Column("days from another source")),
         rows=rows, id="tbl-price-history",
-        caption=(f"Estimation window {window}. Missing days: days of the window without the asset's "
-                 "own one-day return. Days from another source: spans the first source lacks, filled "
-                 "from the next one in [data] sources."),
+        caption=(f"Estimation window {window}. First price: earlier = before the window. Missing days: "
+                 "days of the window without the asset's own one-day return. Days from another source: "
+                 "spans the first source lacks, filled from the next one in [data] sources."),
     )
     paragraphs = (
         "Every asset keeps its whole history inside the window; no asset shortens another's. A day "

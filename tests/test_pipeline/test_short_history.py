@@ -135,4 +135,4 @@ def test_the_history_section_says_how_each_young_asset_is_filled(proxied, own):
     assert p.how.startswith("proxy: 330 days follow eth x ")
     (o,) = [h for h in asset_histories(own.prices, own.returns, own.generator) if h.asset == "ldo"]
     assert (o.first_price, o.missing_days, o.imputed_days, o.proxied_days) == ("2022-05-09", 330, 330, 0)
-    assert o.how.startswith("own residuals imputed from the same day's residuals of the others")
+    assert o.how.startswith("imputed from the others' residuals that day (R")

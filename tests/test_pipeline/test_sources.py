@@ -81,7 +81,10 @@ def test_each_asset_keeps_its_whole_window(default_inputs):
     # LDO's earlier history comes from CoinGecko
     assert returns["ens"].first_valid_index() == pd.Timestamp("2021-11-11")
     assert returns["ldo"].first_valid_index() == pd.Timestamp("2021-06-14")
-    assert default_inputs.scenarios.info["imputed_residual_cells"] == 150
+    # ENS's 150 days before its listing, and USDC's two depeg days (2023-03-11/12) that the peg
+    # model takes out of the continuous part (drawn as a jump instead), are imputed
+    assert default_inputs.scenarios.info["imputed_residual_cells"] == 152
+    assert default_inputs.generator.imputed_by_asset_ == {"usdc": 2, "ens": 150}
 
 
 def _eth_and_young(returns: pd.DataFrame, seed: int) -> tuple[np.ndarray, ScenarioGenerator, object]:
@@ -140,8 +143,12 @@ def test_default_config_runs_at_past_month_ends(data_dir, as_of):
     assert np.isfinite(outcome.recommended.liquidation_threshold).all()
     # the young assets' missing days are imputed from the others', never truncating them
     gen = outcome.inputs.generator
-    missing = outcome.inputs.returns.isna().sum()
-    assert gen.imputed_by_asset_ == {a: int(n) for a, n in missing.items() if n}
+    # (every missing residual: young assets' days, and a pegged asset's depeg days left out of
+    # the continuous part)
+    missing = np.isnan(gen.residuals_).sum(axis=0)
+    assert gen.imputed_by_asset_ == {a: int(n) for a, n in zip(gen.asset_names_, missing) if n}
+    young = outcome.inputs.returns.isna().sum()
+    assert all(gen.imputed_by_asset_.get(a, 0) >= n for a, n in young.items())
     assert "price_history" in outcome.report.sections
 
 
@@ -154,13 +161,14 @@ def test_the_history_section_lists_each_assets_first_price_imputation_and_fills(
     ens = rows["ens"]
     assert (ens.first_price, ens.priced_before_window, ens.missing_days, ens.imputed_days) == (
         "2021-11-10", False, 150, 150)
-    assert ens.how.startswith("own residuals imputed from the same day's residuals of the others")
+    assert ens.how.startswith("imputed from the others' residuals that day (R")
     usdc = rows["usdc"]
     assert usdc.filled == ("coingecko 2022-09-27..2023-03-10 (165 days)",)
-    assert usdc.missing_days == 0 and usdc.how == "complete"
+    assert usdc.missing_days == 0 and usdc.how.startswith("2 day(s) left out of the continuous part")
+    assert rows["eth"].how == "complete"
     assert rows["eth"].priced_before_window and rows["eth"].first_price == "2021-06-13"
     section = history_section(tuple(rows.values()), window="w")
     table = section.tables[0]
     assert table.header[:4] == ["asset", "series", "first price", "missing days"]
-    assert table.rows[0][2] == "before window" and rows["ens"].first_price in [r[2] for r in table.rows]
+    assert table.rows[0][2] == "earlier" and rows["ens"].first_price in [r[2] for r in table.rows]
     assert section.data_key == "price_history" and len(section.data) == len(rows)
