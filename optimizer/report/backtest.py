@@ -259,9 +259,10 @@ def _exposure_sentence(e: dict[str, Any]) -> str:
     if n == 0:
         return (f"{label}: no account of the book could lose: at every daily close what liquidators recover "
                 "from each account's collateral, (1 - slippage) / (1 + bonus) of its value, covers its debt; "
-                f"the closest, {closest}, kept a margin of {fmt_pct(c['margin'], 1)} on {c['worst_close']}. "
+                f"the closest, {closest}, kept a margin of {fmt_pct(c['margin'], 2)} on {c['worst_close']}. "
                 f"Realised bad debt {fmt_usd(e['realised_bad_debt_usd'])}.")
-    return (f"{label}: {n:,} accounts were insolvent at a daily close ({fmt_usd_short(x['insolvent_debt_usd'])} of "
+    return (f"{label}: {n:,} accounts would have been insolvent at a daily close had they not been liquidated "
+            f"before it ({fmt_usd_short(x['insolvent_debt_usd'])} of "
             f"debt; {x['insolvent_emode_rule_accounts']:,} of them, {fmt_usd_short(x['insolvent_emode_rule_debt_usd'])}, "
             f"placed by the e-mode rule); the worst, {closest}, would recover {fmt_pct(-c['margin'], 1)} less than "
             f"its debt on {c['worst_close']}. Realised bad debt {fmt_usd(e['realised_bad_debt_usd'])}.")
@@ -275,18 +276,20 @@ def _exposure_table(covered: list[dict[str, Any]]) -> Table:
         rows.append([
             _episode_label(e), fmt_num(x.get("accounts_insolvent_at_a_close")),
             fmt_usd_short(x.get("insolvent_debt_usd")), fmt_num(x.get("insolvent_emode_rule_accounts")),
-            fmt_text(c.get("debt_rank")), fmt_pct(c.get("margin"), 1), fmt_text(c.get("worst_close")),
+            fmt_text(c.get("debt_rank")), fmt_pct(c.get("margin"), 2), fmt_text(c.get("worst_close")),
             _fmt_hf(c.get("health_factor_start")), "yes" if c.get("emode_rule") else "no",
             _positions(c.get("collateral_usd") or {}), _positions(c.get("debt_usd") or {}),
         ])
     return text_table("tbl-episode-exposure",
-                      ["Episode", "Accounts insolvent at a close", "Their debt", "Of which e-mode rule",
+                      ["Episode", "Accounts insolvent at a close (not liquidated before)", "Their debt",
+                       "Of which e-mode rule",
                        "Closest account (debt rank)", "Its margin", "On", "Its HF at start", "E-mode rule",
                        "Its collateral", "Its debt"],
                       rows, [False, True, True, True, True, True, False, True, False, False, False],
                       "Which accounts could lose: an account is insolvent at a close when what liquidators "
                       "recover from its collateral, (1 - slippage) / (1 + bonus) of its value at that close, is "
-                      "below its debt at that close (re-levered to the recommended parameters); margin = "
+                      "below its debt at that close (re-levered to the recommended parameters), had it not been liquidated "
+                      "at an earlier close (the realised bad debt is the simulation's, with those liquidations); margin = "
                       "recovery / debt - 1 at its worst close (negative: insolvent). E-mode rule: accounts whose "
                       "reference leverage only an e-mode reaches, placed as reserve positions (see the run "
                       "report's book section).")

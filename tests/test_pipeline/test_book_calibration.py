@@ -53,3 +53,40 @@ def test_a_missing_reference_names_the_file(data_dir, tmp_path):
     current, _ = current_params(cfg)
     with pytest.raises(DataError, match=r"nope.csv: reference book file not found"):
         calibrated_book_of(cfg, data_dir, current, np.random.default_rng(0))
+
+
+@pytest.fixture(scope="module")
+def default_replay(data_dir):
+    """One crash replay of the default config (reduced scenario counts; the book and the realised
+    path are the default run's): Black Thursday, 2020-03-12."""
+    import warnings
+
+    from optimizer.pipeline.backtest import _replay_episode
+    from optimizer.pipeline.history import load_history_data
+    from optimizer.pipeline.progress import Silent
+    from optimizer.pipeline.run import resolve_as_of
+
+    cfg = load_config(ROOT / "configs" / "aave-v3-ethereum.toml")
+    cfg = cfg.with_overrides("scenarios", n_scenarios=20_000).with_overrides("simulation", n_scenarios=5_000)
+    cfg = resolve_as_of(cfg, data_dir=data_dir)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        history = load_history_data(cfg, data_dir, cfg.run.as_of).prices
+        return _replay_episode(cfg, history, "2020-03-12", "2020-03-12", data_dir=data_dir,
+                               rng=np.random.default_rng(0), progress=Silent()).data
+
+
+@pytest.mark.slow
+def test_the_calibrated_book_loses_on_black_thursday_and_says_which_accounts(default_replay):
+    """Done when: `riskopt backtest` replays at least one episode with non-zero realised bad debt.
+    Nothing is tuned: the loss follows from the calibrated book (accounts at the reference's
+    distance to liquidation) and ETH's -43 % close of 2020-03-12."""
+    e = default_replay
+    assert e["covered"] and "error" not in e
+    assert e["realised_bad_debt_usd"] > 0
+    x = e["book_exposure"]
+    assert x["accounts_insolvent_at_a_close"] > 0 and x["insolvent_debt_usd"] > 0
+    assert 0 <= x["insolvent_emode_rule_accounts"] <= x["accounts_insolvent_at_a_close"]
+    closest = x["closest_account"]
+    assert closest["margin"] < 0 and closest["health_factor_start"] >= 1.0
+    assert e["assets"]["eth"]["worst_move"] < -0.35
