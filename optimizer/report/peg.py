@@ -98,7 +98,9 @@ def peg_section(
         "volatility. A peg to ETH or BTC multiplies the asset's own move. The count of depeg scenarios is "
         "fixed at its expectation and each pooled event is drawn equally often (proportional stratification); "
         f"every scenario keeps its weight. The history is {span}; each event's depth is its worst close, "
-        "or the documented intraday low where the package's table has a deeper one.",
+        "or the documented intraday low where the package's table has a deeper one. Jumps are drawn "
+        "independently of the continuous part and of one another, a stated simplification: USDT's 2022-05 and "
+        "DAI's 2020-03 breaks came with market crashes, and USDC, DAI and FRAX broke together in 2023-03.",
     ]
     for a in pegs:
         if not own_series.get(a, True):

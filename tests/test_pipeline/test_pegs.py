@@ -137,3 +137,35 @@ def test_jumps_drawn_at_the_pooled_probability(runs):
     assert d.asset == "usdc" and d.probability == pytest.approx(h.horizon_probability(2))
     assert abs(d.n_jumps - d.probability * 20_000) < 1
     assert set(np.round(d.levels, 4)) <= set(np.round(h.levels, 4))
+
+
+def test_default_config_usdc_tail_holds_the_march_2023_depeg_at_its_intraday_depth(data_dir):
+    """The default config's USDC jumps on a flat continuous part (its own is +-0.1 %): the pooled
+    history holds USDC 2023-03 at 0.87, and the 2-day tail beyond -12 % has the probability of the
+    pooled events that deep (5 of them: USDT 2015 and 2017, USDC, DAI, FRAX 2023): about 1 in 1,150.
+    """
+    import pandas as pd
+
+    from optimizer.pipeline.config import load_config
+    from optimizer.pipeline.pegs import draw_peg_jumps, peg_inputs
+    from optimizer.scenarios import ScenarioSet
+
+    cfg = load_config(Path(__file__).resolve().parents[2] / "configs" / "aave-v3-ethereum.toml")
+    returns = pd.DataFrame({a: [0.0] for a in cfg.asset_names}, index=pd.DatetimeIndex(["2025-06-12"]))
+    pegs = peg_inputs(cfg, data_dir, returns=returns, as_of="2025-06-12", start=None)
+    assert pegs.classes == {"wbtc": "btc", "usdc": "usd"}
+    usd = pegs.histories["usd"]
+    (usdc,) = [e for e in usd.events if e.asset == "usdc" and e.start.year == 2023]
+    assert usdc.level == 0.87 and usdc.depth_source == "intraday"
+    n = cfg.scenarios.n_scenarios
+    flat = ScenarioSet(assets=cfg.asset_names, relatives=np.ones((n, 2, len(cfg.asset_names))), method="fhs",
+                       as_of="2025-06-12")
+    scen, pegs = draw_peg_jumps(pegs, flat, rng=np.random.default_rng(cfg.run.seed))
+    move = scen.terminal[:, cfg.asset_names.index("usdc")] - 1.0
+    deep = (usd.levels <= 0.88).sum()
+    assert deep == 5
+    expected = usd.horizon_probability(2) * deep / len(usd.events)
+    assert (move <= -0.12).mean() == pytest.approx(expected, abs=3 / n)  # stratified: the count is exact +-1 per event
+    assert 1 / 1_300 < expected < 1 / 1_000
+    assert np.quantile(move, 1 / 1_300) <= -0.12  # the 1-in-1,300 two-day move is a 2023-03-size depeg
+    assert np.quantile(move, 0.001) <= -0.05  # the 1-in-1,000: a 5 % or deeper depeg
