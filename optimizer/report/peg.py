@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from optimizer.report._format import fmt_pct
-from optimizer.report.section import Column, Format, Section, Table
+from optimizer.report.section import Column, Format, Section, Table, text_table
 
 if TYPE_CHECKING:
     from optimizer.estimators import PegBreakHistory
@@ -114,30 +114,27 @@ def peg_section(
                 "were taken out of its continuous part (the volatility model skips them and fhs imputes them "
                 "like any missing day); those moves are in the jumps only."
             )
-    rows = []
-    for f in figures:
-        h = histories[f.reference]
-        rows.append((
-            f.asset.upper(), f"{pegs[f.asset]} ({_CLASS_NAME.get(f.reference, f.reference)})", len(h.events),
-            h.total_asset_years, h.frequency, f.probability,
-            f"{f.n_jumps:,} of {f.n_scenarios:,} ({f.n_below:,} below par, {f.n_above:,} above)",
-            f.level_median - 1.0, f.level_worst - 1.0, f.level_best - 1.0,
-            f"{fmt_pct(f.move, 1)} [{fmt_pct(f.move_band[0], 1)}, {fmt_pct(f.move_band[1], 1)}]",
-            f.move_without_jumps, _pm(f.tail_share, f.tail_share_se), _pm(f.cvar_share, f.cvar_share_se),
-        ))
-    tables = [Table(
-        columns=(
-            Column("Asset"), Column("Peg (class)"), Column("Events pooled", Format.NUM),
-            Column("Asset-years", Format.NUM), Column("Events per asset-year", Format.NUM),
-            Column(f"P(depeg in {horizon_days} d)", Format.PROB), Column("Depeg scenarios", numeric=True),
-            Column("Depeg below par, median", Format.PCT, decimals=1), Column("Worst depeg", Format.PCT, decimals=1),
-            Column("Highest premium", Format.PCT, decimals=1),
-            Column(f"{_one_in(q)} {horizon_days}-day move [95 % MC band]", numeric=True),
-            Column("Same without jumps", Format.PCT, decimals=2),
-            Column("Depeg share of that tail (± MC s.e.)", numeric=True),
-            Column(f"Depeg share of its bad debt in the {fmt_pct(alpha, 1)} tail (± MC s.e.)", numeric=True),
-        ),
-        rows=tuple(rows), id="tbl-peg-risk",
+    measures: list[tuple[str, ...]] = [
+        ("Peg (class)", *(f"{pegs[f.asset]} ({_CLASS_NAME.get(f.reference, f.reference)})" for f in figures)),
+        ("Events pooled in the class", *(f"{len(histories[f.reference].events)} in "
+                                         f"{histories[f.reference].total_asset_years:.1f} asset-years" for f in figures)),
+        ("Events per asset-year", *(f"{histories[f.reference].frequency:.3f}" for f in figures)),
+        (f"P(depeg in {horizon_days} days)", *(fmt_pct(f.probability, 3) for f in figures)),
+        ("Depeg scenarios", *(f"{f.n_jumps:,} of {f.n_scenarios:,} ({f.n_below:,} below par, {f.n_above:,} above)"
+                              for f in figures)),
+        ("Depeg below par: median / worst", *(f"{fmt_pct(f.level_median - 1, 1)} / {fmt_pct(f.level_worst - 1, 1)}"
+                                              for f in figures)),
+        ("Highest premium", *(fmt_pct(f.level_best - 1, 1) for f in figures)),
+        (f"{_one_in(q)} {horizon_days}-day move [95 % MC band]",
+         *(f"{fmt_pct(f.move, 1)} [{fmt_pct(f.move_band[0], 1)}, {fmt_pct(f.move_band[1], 1)}]" for f in figures)),
+        (f"{_one_in(q)} {horizon_days}-day move without the jumps", *(fmt_pct(f.move_without_jumps, 2) for f in figures)),
+        ("Depeg share of that tail (± MC s.e.)", *(_pm(f.tail_share, f.tail_share_se) for f in figures)),
+        (f"Depeg share of its bad debt in the {fmt_pct(1 - alpha, 0)} worst scenarios (± MC s.e.)",
+         *(_pm(f.cvar_share, f.cvar_share_se) for f in figures)),
+    ]
+    tables = [text_table(
+        "tbl-peg-risk", ["Measure", *(f.asset.upper() for f in figures)], measures,
+        [False] * (1 + len(figures)),
         caption="Depeg jumps per pegged asset: probability, size and share of the asset's tail",
     )]
     for ref, h in histories.items():
@@ -154,9 +151,12 @@ def peg_section(
                      f"{h.total_asset_years:.1f} asset-years ({h.frequency:.3f} per asset-year; a close more than "
                      f"{fmt_pct(h.threshold, 0)} from par, runs within {h.decluster_days} days one event)"),
         ))
-    bullets = tuple(f"{n}" for h in histories.values() for n in h.notes)
+    notes = tuple((n.split(": ", 1)[0].upper(), n.split(": ", 1)[1]) for h in histories.values() for n in h.notes)
+    if notes:
+        tables.append(Table(columns=(Column("Asset"), Column("How its peg ratio was built")), rows=notes,
+                            id="tbl-peg-notes", caption="Data choices behind the peg ratios"))
     if not figures:
         paras.append("No pegged asset has a depeg history in the data: no jumps were drawn.")
-    return Section(title="Peg risk: depeg jumps", paragraphs=tuple(paras), bullets=bullets, tables=tuple(tables),
+    return Section(title="Peg risk: depeg jumps", paragraphs=tuple(paras), tables=tuple(tables),
                    data=data, data_key="peg_risk")
 

@@ -24,9 +24,12 @@ def test_section_lists_the_jump_figures_and_every_pooled_event():
     sec = peg_section([f], {"usd": h}, pegs={"usdc": "usd"}, classes={"usdc": "usd"}, masked_days={"usdc": 2},
                       own_series={"usdc": True}, horizon_days=2, history_span="all")
     assert sec.title == "Peg risk: depeg jumps" and sec.data_key == "peg_risk"
-    per_asset, events = sec.tables
-    assert per_asset.cells[0][0] == "USDC" and "-13.0% [-13.1%, -12.9%]" in per_asset.cells[0]
-    assert "40.0% ± 5.0%" in per_asset.cells[0]
+    per_asset, events, notes = sec.tables
+    assert per_asset.header == ["Measure", "USDC"]
+    cells = dict(per_asset.cells)
+    assert cells["1-in-1,000 2-day move [95 % MC band]"] == "-13.0% [-13.1%, -12.9%]"
+    assert cells["Depeg share of its bad debt in the 1% worst scenarios (± MC s.e.)"] == "40.0% ± 5.0%"
+    assert notes.rows == (("USDC", "launch market left out"),)
     assert [r[0] for r in events.rows] == ["DAI", "USDC"] and "intraday table: CNBC" in events.cells[1][-1]
     assert any("2 return day(s)" in p for p in sec.paragraphs)
     data = sec.data
