@@ -245,7 +245,12 @@ def point_task(cfg: RunConfig, fitted: Any, streams: RunStreams | None = None) -
             gen.set_params(vol_multiplier=cfg.scenarios.vol_multiplier)
             streams = streams if streams is not None else RunStreams.from_seed(cfg.run.seed)
             scen = gen.simulate(cfg.scenarios.horizon_days, cfg.scenarios.n_scenarios, rng=streams.scenarios)
-            inputs = dataclasses.replace(fitted, config=cfg, generator=gen, scenarios=scen)
+            pegs = fitted.pegs
+            if pegs is not None:  # the depeg jumps, drawn as the run draws them
+                from optimizer.pipeline.pegs import draw_peg_jumps
+
+                scen, pegs = draw_peg_jumps(pegs, scen, rng=streams.pegs)
+            inputs = dataclasses.replace(fitted, config=cfg, generator=gen, scenarios=scen, pegs=pegs)
             market = prepare_market(cfg, inputs)
             sol = solve_thresholds(cfg, inputs, market)
             if cfg.simulation.enabled:
