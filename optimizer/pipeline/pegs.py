@@ -141,6 +141,19 @@ def draw_peg_jumps(pegs: PegInputs, scenarios: ScenarioSet, *, rng: np.random.Ge
     return scen, dataclasses.replace(pegs, draws=draws)
 
 
+def redraw_peg_jumps(
+    pegs: PegInputs | None, scenarios: ScenarioSet, *, horizon_days: int, rng: np.random.Generator
+) -> tuple[ScenarioSet, PegInputs | None]:
+    """:func:`draw_peg_jumps` on freshly simulated scenarios of another horizon (a sensitivity point
+    that shares a fit): the probabilities are the histories' at ``horizon_days``."""
+    if pegs is None or not pegs.jumps:
+        return scenarios, pegs
+    jumps = tuple(dataclasses.replace(j, probability=pegs.histories[j.reference].horizon_probability(horizon_days))
+                  for j in pegs.jumps)
+    return draw_peg_jumps(dataclasses.replace(pegs, jumps=jumps, horizon_days=horizon_days, draws=()), scenarios,
+                          rng=rng)
+
+
 def peg_figures(inputs: Any, evaluation: Any, *, alpha: float) -> tuple[Any, ...]:
     """:func:`~optimizer.optimize.peg_tail_figures` of the run: the scenarios with the jumps and the
     static bad debt of the recommended parameters (``evaluation``, a BookEvaluation)."""

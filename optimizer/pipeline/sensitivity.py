@@ -234,6 +234,7 @@ def point_task(cfg: RunConfig, fitted: Any, streams: RunStreams | None = None) -
     from optimizer.optimize import evaluate_book
     from optimizer.optimize import fund as fund_mod
     from optimizer.optimize.measures import capital_efficiency
+    from optimizer.pipeline.pegs import redraw_peg_jumps
     from optimizer.pipeline.run import insurance_fund_size, prepare_market, solve_thresholds
     from optimizer.report.run_view import evaluation_source
 
@@ -245,11 +246,9 @@ def point_task(cfg: RunConfig, fitted: Any, streams: RunStreams | None = None) -
             gen.set_params(vol_multiplier=cfg.scenarios.vol_multiplier)
             streams = streams if streams is not None else RunStreams.from_seed(cfg.run.seed)
             scen = gen.simulate(cfg.scenarios.horizon_days, cfg.scenarios.n_scenarios, rng=streams.scenarios)
-            pegs = fitted.pegs
-            if pegs is not None:  # the depeg jumps, drawn as the run draws them
-                from optimizer.pipeline.pegs import draw_peg_jumps
-
-                scen, pegs = draw_peg_jumps(pegs, scen, rng=streams.pegs)
+            # the depeg jumps at full size, as a run draws them (never rescaled by vol_multiplier)
+            scen, pegs = redraw_peg_jumps(fitted.pegs, scen, horizon_days=cfg.scenarios.horizon_days,
+                                          rng=streams.pegs)
             inputs = dataclasses.replace(fitted, config=cfg, generator=gen, scenarios=scen, pegs=pegs)
             market = prepare_market(cfg, inputs)
             sol = solve_thresholds(cfg, inputs, market)

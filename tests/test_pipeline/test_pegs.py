@@ -169,3 +169,15 @@ def test_default_config_usdc_tail_holds_the_march_2023_depeg_at_its_intraday_dep
     assert 1 / 1_300 < expected < 1 / 1_000
     assert np.quantile(move, 1 / 1_300) <= -0.12  # the 1-in-1,300 two-day move is a 2023-03-size depeg
     assert np.quantile(move, 0.001) <= -0.05  # the 1-in-1,000: a 5 % or deeper depeg
+
+
+def test_a_sensitivity_point_of_another_horizon_redraws_at_that_horizons_probability(runs):
+    from optimizer.pipeline.pegs import redraw_peg_jumps
+    from optimizer.scenarios import ScenarioSet
+
+    pegs = runs["real"][0].pegs
+    flat = ScenarioSet(assets=("eth", "wbtc", "usdc"), relatives=np.ones((20_000, 5, 3)), method="fhs", as_of="x")
+    _, again = redraw_peg_jumps(pegs, flat, horizon_days=5, rng=np.random.default_rng(0))
+    (d,) = again.draws
+    assert again.horizon_days == 5 and d.probability == pytest.approx(pegs.histories["usd"].horizon_probability(5))
+    assert d.probability > pegs.draws[0].probability and d.days.max() <= 5
