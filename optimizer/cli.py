@@ -53,9 +53,13 @@ def build_parser() -> argparse.ArgumentParser:
     c = dsub.add_parser("check", help="validate a wide price CSV and print every finding")
     c.add_argument("file", nargs="+")
     c.set_defaults(func=cmd_data_check)
-    f = dsub.add_parser("fetch", help="download prices from a public source into the shared CSV format")
-    f.add_argument("--source", required=True, choices=["binance", "coingecko", "coinmetrics"])
-    f.add_argument("--assets", required=True, help="comma-separated lower-case tickers, e.g. btc,eth,usdc")
+    f = dsub.add_parser("fetch", help="download prices (or DEX quotes) from a public source into the CSV formats")
+    f.add_argument("--source", required=True, choices=["binance", "coingecko", "coinmetrics", "paraswap"],
+                   help="paraswap: DEX-aggregator quotes of each token sold into USDC at sizes $1k .. $200M, "
+                        "written as a quotes file for [liquidity] quotes_file")
+    f.add_argument("--assets", required=True,
+                   help="comma-separated lower-case tickers, e.g. btc,eth,usdc (paraswap: token symbols, e.g. "
+                        "WETH,WBTC,LINK)")
     f.add_argument("--out", required=True, metavar="DIR")
     f.add_argument("--start", metavar="YYYY-MM-DD")
     f.add_argument("--end", metavar="YYYY-MM-DD")
@@ -159,6 +163,11 @@ def cmd_data_check(args: argparse.Namespace) -> int:
 def cmd_data_fetch(args: argparse.Namespace) -> int:
     from optimizer.data.fetch import fetch
 
+    if args.source == "paraswap":
+        from optimizer.data.fetch_quotes import fetch_quotes
+
+        print(fetch_quotes([a.strip() for a in args.assets.split(",") if a.strip()], Path(args.out)))
+        return OK
     assets = [a.strip().lower() for a in args.assets.split(",") if a.strip()]
     for p in fetch(args.source, assets, Path(args.out), start=args.start, end=args.end):
         print(p)

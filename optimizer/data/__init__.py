@@ -25,6 +25,7 @@ from optimizer.data._liquidity import (
     QuoteData,
     load_depth_file,
     load_quotes,
+    window_volume_levels,
     write_depth_file,
 )
 from optimizer.data._pegs import PEG_CLASSES, PegSeries, peg_history, peg_history_files
@@ -72,5 +73,6 @@ __all__ = [
     "read_wide_csv",
     "resolve_data_dir",
     "volume_ratio",
+    "window_volume_levels",
     "write_depth_file",
 ]

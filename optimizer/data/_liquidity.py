@@ -40,6 +40,7 @@ from datetime import date
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from optimizer.data._hash import bytes_sha256
 from optimizer.exceptions import DataError
@@ -53,6 +54,7 @@ __all__ = [
     "QuoteData",
     "load_depth_file",
     "load_quotes",
+    "window_volume_levels",
     "write_depth_file",
 ]
 
@@ -364,3 +366,44 @@ def load_quotes(path: str | Path, *, label: str | None = None) -> QuoteData:
     return QuoteData(sell=tuple(sell), buy=tuple(buy), sell_amount=np.array(sa), buy_amount=np.array(ba),
                      price_impact=np.array(imp), date=first_day, path=label or str(path),
                      sha256=bytes_sha256(raw))
+
+
+def window_volume_levels(
+    volumes: pd.DataFrame | None,
+    assets: Iterable[str],
+    *,
+    anchors: Iterable[str],
+    as_of: str | pd.Timestamp,
+    days: int = 90,
+    min_reports: int = 30,
+) -> tuple[dict[str, float | None], str]:
+    """Median daily volume of each asset over one common window, for depth-to-volume ratios.
+
+    The window is the ``days`` days ending at the last day, on or before ``as_of``, on which every
+    anchor (the assets whose ratio is measured) reports a volume, so that the ratio's volumes and
+    the volumes it is applied to are of the same days. An asset with fewer than ``min_reports``
+    reports in the window (or a median not > 0) has None.
+
+    Returns
+    -------
+    dict of str to float or None, str
+        The levels, and the window in words ("" when there are no volumes).
+    """
+    names = list(assets)
+    out: dict[str, float | None] = dict.fromkeys(names)
+    if volumes is None or volumes.empty:
+        return out, ""
+    v = volumes.loc[: pd.Timestamp(as_of)]
+    cols = [a for a in anchors if a in v.columns]
+    have = v[cols].notna().all(axis=1) if cols else v.notna().any(axis=1)
+    if not have.any():
+        return out, ""
+    end = have[have].index[-1]
+    start = end - pd.Timedelta(days=days - 1)
+    w = v.loc[start:end]
+    for a in names:
+        if a in w.columns:
+            r = w[a].dropna()
+            level = float(r.median()) if len(r) >= min_reports else 0.0
+            out[a] = level if level > 0 else None
+    return out, f"{start.date()} .. {end.date()}"

@@ -45,6 +45,7 @@ from optimizer.estimators._factory import (
     make_correlation,
     make_volatility,
 )
+from optimizer.estimators._depth import AssetDepth, DepthAssessment, DepthRule, assess_depth, volatility_at
 from optimizer.estimators._impact import (
     DEPTH_LEVELS,
     ImpactFit,
@@ -72,6 +73,7 @@ from optimizer.estimators._volatility import (
 )
 
 __all__ = [
+    "AssetDepth",
     "BASE_ALPHA",
     "BacktestCache",
     "BaseCorrelation",
@@ -79,6 +81,8 @@ __all__ = [
     "ConstantVolatility",
     "CorrelationName",
     "DEPTH_LEVELS",
+    "DepthAssessment",
+    "DepthRule",
     "EWMAVolatility",
     "EWMCorrelation",
     "FitRecord",
@@ -99,6 +103,7 @@ __all__ = [
     "VaRBacktests",
     "VolatilityName",
     "acerbi_szekely_z2",
+    "assess_depth",
     "backtest_plan",
     "backtest_var",
     "best_estimator",
@@ -128,4 +133,5 @@ __all__ = [
     "stress_correlation",
     "t_var_es",
     "traffic_light",
+    "volatility_at",
 ]

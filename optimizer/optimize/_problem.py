@@ -3,7 +3,7 @@
 The problem gathers everything the convex core needs from the lower layers: the recovery ratio
 of each asset in each scenario (:func:`optimizer.protocol.kernels.isolated_recovery`, with the
 debt-basket relatives of :mod:`optimizer.protocol.mechanics` and the slippage of
-:class:`optimizer.protocol.liquidity.StaticSlippage`), the collateral sitting at the threshold,
+:class:`optimizer.protocol.liquidity.DepthSlippage`), the collateral sitting at the threshold,
 the bounds (``lt_min <= LT <= lt_max``, ``LT x (1 + bonus) <= 1 - slippage margin``, ``LTV = LT -
 buffer``), the CVaR budget and the per-asset guard. :meth:`ThresholdProblem.solve` runs the
 per-asset guards and the aggregate CVaR programme (:class:`~optimizer.optimize.ThresholdOptimizer`)
@@ -28,7 +28,7 @@ from optimizer.typing import FloatArray
 
 if TYPE_CHECKING:
     from optimizer.protocol.book import Book
-    from optimizer.protocol.liquidity import StaticSlippage
+    from optimizer.protocol.liquidity import DepthSlippage
 
 __all__ = [
     "ThresholdBounds",
@@ -162,7 +162,7 @@ class ThresholdProblem:
     collateral : ndarray
         Collateral per asset, USD: the capital-efficiency weight.
     slippage : ndarray
-        Static slippage per asset (:class:`~optimizer.protocol.liquidity.StaticSlippage`).
+        Liquidation slippage per asset (:class:`~optimizer.protocol.liquidity.DepthSlippage`).
     weights : ndarray of shape (n_assets, n_assets)
         Debt-basket weights per collateral asset.
     basket : ndarray of shape (n_scenarios, n_assets)
@@ -214,8 +214,7 @@ class ThresholdProblem:
         has_current: tuple[bool, ...],
         bonus: ArrayLike,
         sigma_daily: ArrayLike,
-        adv_usd: ArrayLike,
-        slippage_law: StaticSlippage,
+        slippage_law: DepthSlippage,
         bounds: ThresholdBounds,
         alpha: float,
         asset_share: float,
@@ -235,9 +234,10 @@ class ThresholdProblem:
             Which assets have real current parameters.
         bonus : array_like of shape (n_assets,)
             Liquidation bonus of the recommended parameters.
-        sigma_daily, adv_usd : array_like of shape (n_assets,)
-            Daily volatility and daily volume (USD) the static slippage is computed from.
-        slippage_law : StaticSlippage
+        sigma_daily : array_like of shape (n_assets,)
+            Daily volatility the slippage is computed with.
+        slippage_law : DepthSlippage
+            The depth curves of the assets (the liquidation day sells its share of the collateral).
         bounds : ThresholdBounds
         alpha : float
             CVaR level.
@@ -267,7 +267,7 @@ class ThresholdProblem:
         lt_min, lt_max, buffer = bounds.resolve(current, tuple(has_current), bonus)
         sigma = np.asarray(sigma_daily, dtype=float)
         collateral = book.collateral_by_asset
-        slippage = slippage_law.slippage(collateral, adv_usd, sigma)
+        slippage = slippage_law.slippage(collateral, sigma)
         weights = debt_basket_weights(book)
         basket = debt_basket_relatives(terminal, weights)
         k = isolated_recovery(terminal, basket, bonus, slippage)

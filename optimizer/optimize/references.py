@@ -172,7 +172,7 @@ def implied_volatility(
     """Daily volatility at which the analytic per-asset threshold equals ``lt``; None if none.
 
     The inverse of :func:`analytic_threshold` in its volatility. The slippage follows the static
-    square-root law (:class:`~optimizer.protocol.liquidity.StaticSlippage`), linear in sigma:
+    slippage law (:class:`~optimizer.protocol.liquidity.DepthSlippage`), linear in sigma:
     ``slippage = min(slippage_per_sigma * sigma, max_slippage)``. The analytic threshold falls
     from ``1 / (1 + bonus)`` at sigma = 0 as sigma grows, so a root exists when ``lt`` is below
     that and above the threshold at ``upper`` (a daily volatility of 200 %).

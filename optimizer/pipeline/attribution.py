@@ -24,7 +24,8 @@ correlation (joint)
     whiten the standardised log returns with the Cholesky factor of their correlation now and
     re-colour with the baseline correlation's factor (marginal variances are kept).
 liquidity (per asset)
-    ``adv_usd`` of the asset replaced by its baseline (``prepare_market(adv_usd=...)``).
+    the asset's depth curve scaled by its baseline daily volume over today's
+    (``prepare_market(slippage_law=law.scaled(...))``).
 book composition (joint)
     collateral and debt of every account scaled per asset so the book's per-asset totals match
     the baseline (``prepare_market(book=...)``).
@@ -384,7 +385,7 @@ def make_baseline(
 
     from optimizer.pipeline.run import static_slippage
 
-    per_sigma = static_slippage(cfg).slippage_per_sigma(market.collateral, inputs.adv_usd)
+    per_sigma = static_slippage(cfg, inputs).slippage_per_sigma(market.collateral)
     for i, a in enumerate(assets):
         if prev is not None and a in prev.sigma:
             sigma[i], s_src = prev.sigma[a], prev.source
@@ -542,7 +543,7 @@ def attribute(
     now : DriverState, optional
         :func:`current_state` of the run (computed when not given).
     """
-    from optimizer.pipeline.run import prepare_market, solve_thresholds
+    from optimizer.pipeline.run import prepare_market, solve_thresholds, static_slippage
 
     assets = tuple(cfg.asset_names)
     n = len(assets)
@@ -588,9 +589,10 @@ def attribute(
         else:
             record("tail", lt_now, [i])
         if _differs(baseline.adv_usd[i], now.adv_usd[i]):
-            adv = now.adv_usd.copy()
-            adv[i] = baseline.adv_usd[i]
-            record("liquidity", solve(adv_usd=adv), [i])
+            # the asset's depth curve scaled by its baseline volume over today's
+            scale = np.ones(n)
+            scale[i] = baseline.adv_usd[i] / now.adv_usd[i]
+            record("liquidity", solve(slippage_law=static_slippage(cfg, inputs).scaled(scale)), [i])
         else:
             record("liquidity", lt_now, [i])
 

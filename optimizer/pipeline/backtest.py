@@ -48,8 +48,9 @@ from optimizer.pipeline.progress import Progress, Silent
 
 __all__ = ["BacktestOutcome", "EpisodeOutcome", "run_backtest", "write_backtest"]
 
-#: The impact law of a replay (no depth data for a past day).
-REPLAY_IMPACT = "sqrt"
+#: The impact law of a replay: the run's depth curves (:class:`~optimizer.protocol.liquidity.DepthSlippage`),
+#: scaled with the episode's volatility like every use of the law.
+REPLAY_IMPACT = "curve"
 
 
 @dataclass(frozen=True, eq=False)
@@ -82,10 +83,10 @@ def _episode_config(cfg: RunConfig, assets: list[str], as_of: str) -> RunConfig:
 
 
 def _simulate_dynamic(cfg: RunConfig, book: Any, relatives: np.ndarray, params: Any, scale: np.ndarray,
-                      adv: np.ndarray, sigma: np.ndarray) -> Any | None:
+                      law: Any, sigma: np.ndarray) -> Any | None:
     """Replay one path through the market simulation; None when the simulation is not installed.
 
-    The impact law is the square root (a replay has no depth data), one step per day.
+    The impact law is the run's depth-curve law ``law``, one step per day.
     """
     try:
         from optimizer.protocol.simulation import simulate_market
@@ -93,7 +94,7 @@ def _simulate_dynamic(cfg: RunConfig, book: Any, relatives: np.ndarray, params: 
         return None
     sim = cfg.simulation
     return simulate_market(
-        book, relatives, params, adv_usd=adv, sigma_daily=sigma,
+        book, relatives, params, adv_usd=np.ones(book.n_assets), sigma_daily=sigma, slippage_law=law,
         reachable_share=cfg.liquidity.reachable_volume_share,
         liquidity_multiplier=cfg.liquidity.liquidity_multiplier, impact_coef=cfg.liquidity.impact_coef,
         impact=REPLAY_IMPACT, oracle_lag_steps=0, delay_steps=0, gas_usd=sim.gas_usd, cascades=sim.cascades,
@@ -199,8 +200,11 @@ def _replay_episode(cfg: RunConfig, history: pd.DataFrame, start: str, end: str,
     # the optimizer's worst case: every borrower at its threshold when the episode starts
     worst = float(bad_debt_static(book, days, params, slippage=slippage,
                                   debt_scale=debt_at_threshold_factor(book, params), dtype=np.float64).total.max())
-    dyn = _simulate_dynamic(sub, book, relatives, params, scale, inp.adv_usd, sigma)
-    dyn_cur = _simulate_dynamic(sub, book, relatives, current, np.ones(book.n_accounts), inp.adv_usd, sigma)
+    from optimizer.pipeline.liquidity import slippage_law
+
+    law = slippage_law(sub, inp.liquidity)
+    dyn = _simulate_dynamic(sub, book, relatives, params, scale, law, sigma)
+    dyn_cur = _simulate_dynamic(sub, book, relatives, current, np.ones(book.n_accounts), law, sigma)
     engine = words.replay_engine(dyn is not None, impact=REPLAY_IMPACT, cascades=sub.simulation.cascades,
                                  gas_usd=sub.simulation.gas_usd)
     if dyn is not None:

@@ -192,6 +192,17 @@ class LiquiditySection:
     reachable_volume_share: float = field(default=0.2, metadata=_rng(0, 1, lo_open=True))
     default_adv_usd: float = field(default=5.0e6, metadata=_rng(0, lo_open=True))
     max_slippage: float = field(default=0.5, metadata=_rng(0, 1, hi_open=True))
+    #: Liquidity file of measured depth curves (asset,date,slippage,sellable_usd,source), relative
+    #: to the data directory (optimizer.data.load_depth_file).
+    depth_file: str | None = None
+    #: DEX-aggregator quotes file (timestamp_utc,sell,buy,sell_amount,buy_amount,price_impact),
+    #: relative to the data directory: depth curves of the tokens it sells for USDC/USDT, and the
+    #: impact-law fit the report shows.
+    quotes_file: str | None = None
+    #: Haircut on the measured depth-to-volume ratio for assets without depth data.
+    proxy_haircut: float = field(default=0.5, metadata=_rng(0, 1, lo_open=True))
+    #: Power of a depth curve beyond its measured sizes (0.5: the square-root law).
+    depth_exponent: float = field(default=0.5, metadata=_rng(0, 2, lo_open=True))
 
 
 @dataclass(frozen=True)
@@ -232,7 +243,9 @@ class SimulationSection:
     delay_steps: int = field(default=1, metadata=_rng(0, 96))
     gas_usd: float = field(default=50.0, metadata=_rng(0))
     cascades: bool = True
-    impact: Literal["sqrt", "depth"] = "sqrt"
+    #: "curve": the depth-curve law of the static model ([liquidity]); "sqrt"/"depth": the older
+    #: square-root law on adv_usd / linear book on depth_usd_2pct.
+    impact: Literal["curve", "sqrt", "depth"] = "curve"
 
 
 @dataclass(frozen=True)
@@ -414,6 +427,9 @@ class RunConfig:
         for section in ADDED_SECTIONS:
             if not d.get(section):
                 d.pop(section, None)  # a config that does not use a later section hashes as before
+        for (section, key), default in ADDED_SECTION_KEYS.items():
+            if key in (d.get(section) or {}) and d[section][key] == default:
+                del d[section][key]  # a section key added later, left at its default, hashes as before
         for table in (d.get("assets") or {}).values():
             for key, default in ADDED_ASSET_KEYS.items():
                 if key in table and table[key] == default:
@@ -451,6 +467,13 @@ RENAMED_KEYS: dict[tuple[str, str], str] = {
 
 #: Sections added after hashes were first recorded: left out of the hash while empty.
 ADDED_SECTIONS: tuple[str, ...] = ("stress",)
+
+#: ``(section, key)`` of keys added to a section after hashes were first recorded, with their defaults:
+#: left out of the hash while at the default.
+ADDED_SECTION_KEYS: dict[tuple[str, str], Any] = {
+    ("liquidity", "depth_file"): None, ("liquidity", "quotes_file"): None,
+    ("liquidity", "proxy_haircut"): 0.5, ("liquidity", "depth_exponent"): 0.5,
+}
 
 #: ``[assets.<ticker>]`` keys added after hashes were first recorded, with their defaults: left out
 #: of the hash while at the default.

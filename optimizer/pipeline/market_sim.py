@@ -10,6 +10,7 @@ capital efficiency against the tail of bad debt with the convex-core answer enqu
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -102,8 +103,16 @@ def simulate(
             c.depth_usd_2pct if c.depth_usd_2pct is not None else inputs.adv_usd[i] * 0.01
             for i, c in enumerate(cfg.assets.values())
         ])
+    law = None
+    if sim.impact == "curve":
+        from optimizer.pipeline.liquidity import slippage_law
+
+        law = slippage_law(cfg, inputs.liquidity)
+        if liquidity_multiplier is not None:
+            law = dataclasses.replace(law, liquidity_multiplier=liquidity_multiplier)
     return simulate_market(
         book, paths, params,
+        slippage_law=law,
         adv_usd=inputs.adv_usd,
         sigma_daily=inputs.generator.scaled_volatility(),
         reachable_share=cfg.liquidity.reachable_volume_share,

@@ -28,7 +28,6 @@ from optimizer.pipeline.run_report import (  # noqa: F401 (re-exported)
 )
 from optimizer.optimize import Binding, RunStatus
 from optimizer.protocol.book import Book
-from optimizer.protocol.liquidity import StaticSlippage
 from optimizer.protocol.params import (  # noqa: F401 (DEFAULT_BONUS re-exported)
     DEFAULT_BONUS,
     RiskParams,
@@ -40,6 +39,7 @@ from optimizer.typing import VolatilityName
 
 if TYPE_CHECKING:
     from optimizer.optimize import BookEvaluation, RunMetrics, ThresholdBounds, ThresholdProblem, ThresholdSolution
+    from optimizer.protocol.liquidity import DepthSlippage
 
     #: The threshold problem's old name (the run's "market inputs").
     MarketInputs = ThresholdProblem
@@ -66,6 +66,8 @@ class RunInputs:
     book_calibration: Any = None
     #: optimizer.pipeline.pegs.PegInputs: pooled peg-break histories and the depeg jumps drawn.
     pegs: Any = None
+    #: optimizer.estimators.DepthAssessment: every asset's depth curve (measured or by rule), the impact-law fit.
+    liquidity: Any = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -203,10 +205,14 @@ def load_inputs(
             )
 
     adv, adv_src = _average_daily_volume(cfg, prices)
+    from optimizer.pipeline.liquidity import load_liquidity
+
+    with progress.stage("reading the depth curves"):
+        liquidity = load_liquidity(cfg, ddir, prices, adv)
     return RunInputs(
         config=cfg, prices=prices, returns=returns, generator=gen, scenarios=scen, book=book,
         current=current, has_current=has_current, adv_usd=adv, adv_source=adv_src, seed=seed,
-        validation=validation, book_calibration=calibration, pegs=pegs,
+        validation=validation, book_calibration=calibration, pegs=pegs, liquidity=liquidity,
     )
 
 
@@ -296,12 +302,11 @@ def configured_bonus(cfg: RunConfig, current: RiskParams) -> np.ndarray:
     return np.array([resolve_bonus(c.bonus, current.liquidation_bonus[i]) for i, c in enumerate(cfg.assets.values())])
 
 
-def static_slippage(cfg: RunConfig) -> StaticSlippage:
-    """The static model's slippage law with the config's ``[liquidity]`` settings."""
-    liq = cfg.liquidity
-    return StaticSlippage(liquidation_share=liq.liquidation_share, reachable_volume_share=liq.reachable_volume_share,
-                          liquidity_multiplier=liq.liquidity_multiplier, impact_coef=liq.impact_coef,
-                          max_slippage=liq.max_slippage)
+def static_slippage(cfg: RunConfig, inputs: RunInputs) -> DepthSlippage:
+    """The liquidation slippage law (the run's depth curves) with the config's ``[liquidity]`` settings."""
+    from optimizer.pipeline.liquidity import slippage_law
+
+    return slippage_law(cfg, inputs.liquidity)
 
 
 def threshold_bounds(cfg: RunConfig) -> ThresholdBounds:
@@ -324,7 +329,7 @@ def prepare_market(
     inputs: RunInputs,
     *,
     terminal: np.ndarray | None = None,
-    adv_usd: np.ndarray | None = None,
+    slippage_law: DepthSlippage | None = None,
     book: Book | None = None,
     sigma: np.ndarray | None = None,
 ) -> ThresholdProblem:
@@ -340,8 +345,7 @@ def prepare_market(
         has_current=inputs.has_current,
         bonus=configured_bonus(cfg, inputs.current),
         sigma_daily=inputs.generator.scaled_volatility() if sigma is None else sigma,
-        adv_usd=inputs.adv_usd if adv_usd is None else adv_usd,
-        slippage_law=static_slippage(cfg),
+        slippage_law=static_slippage(cfg, inputs) if slippage_law is None else slippage_law,
         bounds=threshold_bounds(cfg),
         alpha=alpha,
         asset_share=asset_budget_share(cfg),
@@ -463,6 +467,7 @@ def run(
         report = dataclasses.replace(report, sections={**report.sections,
                                                        "book": book_section(inputs.book_calibration)})
     report = attach_peg_section(report, inputs, peg_tail)
+    report = _attach_liquidity_section(report, cfg, inputs, market)
     return RunOutcome(report=report, inputs=inputs, recommended=recommended, optimizer=opt,
                       bad_debt=ev_rec.total, bad_debt_current=ev_cur.total, search=search_stage,
                       market=market, metrics=run_metrics, stress=stress)
@@ -492,6 +497,15 @@ def _sim_evaluation(stage: Any, ev_cur: BookEvaluation) -> tuple[BookEvaluation,
         total=stage.bad_debt_current, by_asset=ev_cur.by_asset[: stage.n_paths],
         n_liquidated=stage.n_liquidated_current)
     return rec, cur
+
+
+def _attach_liquidity_section(report: RunReport, cfg: RunConfig, inputs: RunInputs, market: Any) -> RunReport:
+    """Depth curves, their sources and the impact-law fit (params.json: ``liquidity``)."""
+    from optimizer.report.liquidity import liquidity_section
+
+    section = liquidity_section(inputs.liquidity, static_slippage(cfg, inputs), market.collateral, market.sigma,
+                                market.slippage)
+    return dataclasses.replace(report, sections={**report.sections, "liquidity": section})
 
 
 def _attach_market_sections(report: RunReport, cfg: RunConfig, inputs: RunInputs, market: Any,

@@ -10,7 +10,9 @@ values of each):
 ``vol_multiplier``     every asset's volatility scaled (``[scenarios] vol_multiplier``)
 ``comonotone_share``   weight of the scenarios where every position crashes together
                        (``[scenarios] comonotone_share``)
-``liquidity_multiplier`` the volume liquidators can reach (``[liquidity] liquidity_multiplier``)
+``liquidity_multiplier`` every asset's depth curve, its sizes multiplied (``[liquidity]
+                       liquidity_multiplier``; 0.5: half the USD sellable at every slippage level),
+                       in the threshold program and the market simulation alike
 ``delay_steps``        liquidation delay, in steps of the dynamic market simulation
                        (``[simulation] delay_steps``). The convex core is static, so a delay moves
                        the insurance fund (sized on the simulated bad debt, as in a run), not the

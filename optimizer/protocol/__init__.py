@@ -18,6 +18,8 @@ if TYPE_CHECKING:
     from optimizer.protocol.books import load_book_csv, save_book_csv, synthetic_book
     from optimizer.protocol.kernels import BadDebtResult, bad_debt_static, isolated_recovery
     from optimizer.protocol.liquidity import (
+        DepthSlippage,
+        curve_impact,
         depth_curve_impact,
         liquidation_slippage,
         seized_collateral,
@@ -44,6 +46,8 @@ _EXPORTS = {
     "BadDebtResult": "kernels",
     "bad_debt_static": "kernels",
     "isolated_recovery": "kernels",
+    "DepthSlippage": "liquidity",
+    "curve_impact": "liquidity",
     "depth_curve_impact": "liquidity",
     "liquidation_slippage": "liquidity",
     "seized_collateral": "liquidity",
@@ -61,11 +65,13 @@ _EXPORTS = {
 __all__ = [
     "BadDebtResult",
     "Book",
+    "DepthSlippage",
     "HF_TOL",
     "LiquidationOutcome",
     "RiskParams",
     "bad_debt_static",
     "bad_debt_static_numpy",
+    "curve_impact",
     "debt_at_threshold_factor",
     "depth_curve_impact",
     "health_factor",

@@ -150,7 +150,7 @@ class Liquidity(NamedTuple):
     imp_scale: np.ndarray
     #: (n_assets,) float64: slippage = 1 - exp(-slip_scale * sqrt(q)) (or * q)
     slip_scale: np.ndarray
-    #: (n_grid,) float64: log USD grid of the tables (law 2; one dummy point otherwise)
+    #: (n_grid,) float64: uniform log USD grid of the tables (law 2; two dummy points otherwise)
     log_q: np.ndarray
     #: (n_assets, n_grid) float64: log discount of a sale of q, -log(1 - slippage) (law 2)
     slip_tab: np.ndarray
@@ -222,7 +222,7 @@ def _slippage(q, liq, i):
         return 1.0 - np.exp(-liq.slip_scale[i] * np.sqrt(q))
     if liq.law == 1:
         return 1.0 - np.exp(-liq.slip_scale[i] * q)
-    return 1.0 - np.exp(-np.interp(np.log(q), liq.log_q, liq.slip_tab[i]))
+    return 1.0 - np.exp(-_table(np.log(q), liq.log_q, liq.slip_tab, i))
 
 
 @numba.njit(cache=True, inline="always")
@@ -234,7 +234,21 @@ def _impact(q_cum, liq, i):
         return liq.imp_scale[i] * q_cum
     if q_cum <= 0.0:
         return 0.0
-    return np.interp(np.log(q_cum), liq.log_q, liq.imp_tab[i])
+    return _table(np.log(q_cum), liq.log_q, liq.imp_tab, i)
+
+
+@numba.njit(cache=True, inline="always")
+def _table(lq, log_q, tab, i):
+    """Row ``i`` of ``tab`` interpolated linearly at ``lq`` on the uniform grid ``log_q`` (clamped at its ends)."""
+    n = log_q.shape[0]
+    x = (lq - log_q[0]) / (log_q[1] - log_q[0])
+    if x <= 0.0:
+        return tab[i, 0]
+    if x >= n - 1:
+        return tab[i, n - 1]
+    j = int(x)
+    w = x - j
+    return tab[i, j] * (1.0 - w) + tab[i, j + 1] * w
 
 
 @numba.njit(cache=True, inline="always")

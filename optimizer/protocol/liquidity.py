@@ -9,14 +9,18 @@ Every law is capped at ``MAX_IMPACT`` (0.99) so recovery never reaches zero or t
 * :func:`sqrt_impact` - the square-root law of metaorder impact,
   ``impact = coef * sigma_daily * sqrt(q / ADV)``, with ``coef`` (the ``Y`` of the literature)
   of order 1.
-* :func:`depth_curve_impact` - an order-book depth curve: linear in size with the market's
-  "depth at 2 %" (the trade size that moves the fill price by 2 %, as DEX aggregators quote it),
-  or an explicit curve of (size, impact) points measured from quotes.
+* :func:`curve_impact` - the one depth-curve law: a measured curve of (slippage, USD sellable)
+  points, interpolated as a power law between them and continued beyond them as the power law
+  ``s (q / Q)^exponent`` (0.5: the square-root law).
+* :class:`DepthSlippage` - the liquidation slippage of the threshold program, the static
+  evaluation and the market simulation (``impact="curve"``): one curve per asset, scaled with
+  volatility (``impact(q, sigma) = curve(q) x sigma / sigma_at_measurement``, linear in sigma),
+  the day's sale a fixed share of each asset's collateral. :func:`sqrt_law_curve` writes the
+  square-root law on volume as such a curve.
+* :func:`depth_curve_impact` - a linear book given by its "depth at 2 %" (the simulation's
+  ``impact="depth"``).
 * :func:`liquidation_slippage` - per-asset slippage of the collateral seized in a severe
-  scenario, used as the ``slippage`` of the bad-debt evaluations (see its docstring).
-* :class:`StaticSlippage` - the slippage of the static model and of the threshold program: a
-  fixed share of each asset's collateral sold into the volume liquidators can reach, under
-  :func:`sqrt_impact`.
+  scenario (square-root law; see its docstring).
 """
 
 from __future__ import annotations
@@ -37,7 +41,6 @@ MAX_IMPACT = 0.99
 __all__ = [
     "MAX_IMPACT",
     "DepthSlippage",
-    "StaticSlippage",
     "check_curve",
     "curve_impact",
     "depth_curve_impact",
@@ -97,64 +100,6 @@ def sqrt_impact(
     return np.minimum(impact, cap)[()]
 
 
-@dataclass(frozen=True)
-class StaticSlippage:
-    """Slippage of a liquidation day in the static model (square-root law, :func:`sqrt_impact`).
-
-    On the day, ``liquidation_share`` of each asset's collateral is sold into the volume
-    liquidators can reach, ``V = adv x reachable_volume_share x liquidity_multiplier``; the
-    slippage is ``min(impact_coef x sigma_daily x sqrt(q / V), max_slippage)``.
-
-    Attributes
-    ----------
-    liquidation_share : float
-        Share of the collateral sold on the day, in [0, 1].
-    reachable_volume_share : float
-        Share of reported volume liquidators can reach, in (0, 1].
-    liquidity_multiplier : float
-        Multiplies the reachable volume (< 1: a liquidity crunch), > 0.
-    impact_coef : float
-        Square-root-law prefactor, >= 0.
-    max_slippage : float
-        Cap of the slippage (``inf`` for none).
-    """
-
-    liquidation_share: float = 0.25
-    reachable_volume_share: float = 0.2
-    liquidity_multiplier: float = 1.0
-    impact_coef: float = 1.0
-    max_slippage: float = 0.5
-
-    def __post_init__(self) -> None:
-        if not 0 <= self.liquidation_share <= 1:
-            raise ValueError(f"`liquidation_share` must lie in [0, 1], got {self.liquidation_share}")
-        if not 0 < self.reachable_volume_share <= 1:
-            raise ValueError(f"`reachable_volume_share` must lie in (0, 1], got {self.reachable_volume_share}")
-        if not self.liquidity_multiplier > 0:
-            raise ValueError(f"`liquidity_multiplier` must be > 0, got {self.liquidity_multiplier}")
-
-    def slippage(self, collateral_usd: ArrayLike, adv_usd: ArrayLike, sigma_daily: ArrayLike) -> FloatArray:
-        """Per-asset slippage, shape (n_assets,), of selling the day's share of ``collateral_usd``.
-
-        Parameters
-        ----------
-        collateral_usd, adv_usd, sigma_daily : array_like of shape (n_assets,)
-            Collateral (USD), reported daily volume (USD) and daily volatility per asset.
-        """
-        q = self.liquidation_share * np.asarray(collateral_usd, dtype=float)
-        v = np.asarray(adv_usd, dtype=float) * self.reachable_volume_share * self.liquidity_multiplier
-        return sqrt_impact(q, v, sigma_daily, coef=self.impact_coef, cap=self.max_slippage)
-
-    def slippage_per_sigma(self, collateral_usd: ArrayLike, adv_usd: ArrayLike) -> FloatArray:
-        """Uncapped slippage per unit of daily volatility, shape (n_assets,).
-
-        The square-root law is linear in ``sigma_daily`` below the cap, so ``slippage`` at volatility
-        ``s`` is ``min(s x slippage_per_sigma, max_slippage)``.
-        """
-        law = replace(self, max_slippage=np.inf)
-        return law.slippage(collateral_usd, adv_usd, np.ones(len(np.atleast_1d(collateral_usd))))
-
-
 def curve_impact(
     q_usd: ArrayLike,
     sellable_usd: ArrayLike,
@@ -169,7 +114,8 @@ def curve_impact(
     is filled at an average discount of ``slippage_j``. Between the points the curve is a power law
     (linear interpolation of ``log slippage`` in ``log size``); outside them it continues as the
     power law ``s_j (q / Q_j)^exponent`` through the nearest point (``exponent`` 0.5: the
-    square-root law). A sale of 0 costs 0; the result is capped at ``cap``.
+    square-root law). A sale of 0 costs 0, and so does any sale into a curve whose first size is
+    the no-impact depth (``sqrt_law_curve`` with ``coef = 0``); the result is capped at ``cap``.
 
     Parameters
     ----------
@@ -198,6 +144,8 @@ def curve_impact(
     xs, ys = check_curve(sellable_usd, slippage)
     if not (np.isfinite(exponent) and exponent > 0):
         raise ValueError(f"`exponent` must be finite and > 0, got {exponent}")
+    if xs[0] >= _NO_IMPACT_USD:
+        return np.zeros(q.shape)[()]
     lx, ly = np.log(xs), np.log(ys)
     with np.errstate(divide="ignore"):
         lq = np.log(q)

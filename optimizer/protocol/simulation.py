@@ -506,7 +506,7 @@ from optimizer.protocol.kernels import _select_rows
     sig = _per_asset("sigma_daily", sigma_daily, n_as, positive=False)
     if np.any(np.isinf(sig)):
         raise ValueError(f"`sigma_daily` must be finite, got {sig}")
-    log_q, slip_tab, imp_tab = np.zeros(1), np.zeros((n_as, 1)), np.zeros((n_as, 1))
+    log_q, slip_tab, imp_tab = np.arange(2.0), np.zeros((n_as, 2)), np.zeros((n_as, 2))
     if impact == "curve":
         if slippage_law is None or slippage_law.n_assets != n_as:
             raise ValueError(f"impact='curve' needs a `slippage_law` over the {n_as} assets")

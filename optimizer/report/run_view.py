@@ -207,9 +207,10 @@ def run_assumptions(
         "aggregate tail.",
         "Book metrics: borrowers keep their health factor when parameters change (debt re-levered), so "
         "looser thresholds mean more debt at risk.",
-        "Liquidation slippage: square-root impact of selling "
-        f"{liquidation_share:.0%} of the asset's collateral against "
-        f"{reachable_share:.0%} of its daily volume.",
+        "Liquidation slippage: each asset's depth curve read at the sale of "
+        f"{liquidation_share:.0%} of its collateral in a day, scaled by today's volatility over the volatility "
+        "when the curve was measured (section Liquidity: a measured curve, or a rule flagged \"no depth data\"; "
+        f"without any measured curve, the square-root law on {reachable_share:.0%} of daily volume).",
         "Static model: one shock over the horizon, no cascades or oracle lag (see the market simulation).",
         "Debt per collateral asset follows the book's debt mix of the accounts holding it.",
     ]

@@ -44,7 +44,7 @@ ASSUMPTION_DISPLAY: dict[str, tuple[str, str]] = {
     "alpha": ("CVaR confidence", "pct"),
     "vol_multiplier": ("volatility multiplier", "x"),
     "comonotone_share": ("comonotone share", "num"),
-    "liquidity_multiplier": ("liquidity multiplier", "x"),
+    "liquidity_multiplier": ("depth multiplier (every depth curve's USD sellable)", "x"),
     "delay_steps": ("liquidation delay (steps)", "int"),
     "bonus_shift": ("bonus shift", "pp"),
     "horizon_days": ("horizon (days)", "int"),

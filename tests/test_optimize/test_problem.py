@@ -16,7 +16,7 @@ from optimizer.optimize import (
     binding_label,
 )
 from optimizer.protocol.book import Book
-from optimizer.protocol.liquidity import StaticSlippage
+from optimizer.protocol.liquidity import DepthSlippage, sqrt_law_curve
 from optimizer.protocol.params import RiskParams
 
 ASSETS = ("eth", "usdc")
@@ -45,12 +45,17 @@ def _current(ltv=(0.7, 0.7), lt=(0.75, 0.75)) -> RiskParams:
 BOUNDS = ThresholdBounds(lt_min=0.3, lt_max=0.95, ltv_buffer=0.05)
 
 
+def _sqrt_law(volume: float, coef: float) -> DepthSlippage:
+    """The square-root law on ``volume`` as per-unit-volatility depth curves (``sqrt_law_curve``)."""
+    xs, ys = sqrt_law_curve(volume, coef=coef)
+    return DepthSlippage((xs, xs), (ys, ys), np.ones(2), liquidation_share=0.25)
+
+
 def _problem(*, budget_usd=None, asset_share=10.0, bounds=BOUNDS, current=None, has_current=(False, False),
              comonotone_share=0.0, impact_coef=0.0, budget_share=None) -> ThresholdProblem:
     return ThresholdProblem.build(
         TERMINAL, _book(), current or _current(), has_current=has_current, bonus=np.full(2, BONUS),
-        sigma_daily=np.full(2, 0.04), adv_usd=np.full(2, 1e9),
-        slippage_law=StaticSlippage(impact_coef=impact_coef), bounds=bounds, alpha=ALPHA,
+        sigma_daily=np.full(2, 0.04), slippage_law=_sqrt_law(1e9 * 0.2, impact_coef), bounds=bounds, alpha=ALPHA,
         asset_share=asset_share, budget_usd=budget_usd, budget_share=budget_share, comonotone_share=comonotone_share,
     )
 

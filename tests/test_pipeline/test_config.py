@@ -178,6 +178,8 @@ def test_a_renamed_key_keeps_the_config_hash():
     d.pop("stress")  # an unused later section is not hashed (see the test of [stress] below)
     for table in d["assets"].values():  # nor a later asset key left at its default
         del table["short_history"], table["proxy"], table["peg"]
+    for key in ("depth_file", "quotes_file", "proxy_haircut", "depth_exponent"):  # nor a later section key
+        del d["liquidity"][key]
     assert "corr_stress" not in d["scenarios"]
     scen = d["scenarios"]
     scen["corr_stress"], scen["price_corr_stress"] = scen.pop("comonotone_share"), scen.pop("price_correlation_stress")
@@ -211,8 +213,9 @@ def test_default_config_hash_is_unchanged():
     cfg = load_config(ROOT / "configs" / "aave-v3-ethereum.toml")
     # issue 9: [data] sources (priority list) replaces source, overlap_tolerance, min_history_days 200;
     # [book] reference and n_placed (the calibrated book; hf_median/hf_sigma then not hashed);
-    # [assets.wbtc] peg = "btc" (the [scenarios] depeg_* keys at their defaults are not hashed)
-    assert cfg.sha256 == "51aa714799696cce425289266713032767532982b28b19812cd5fafc9f5d13c3"
+    # [assets.wbtc] peg = "btc" (the [scenarios] depeg_* keys at their defaults are not hashed);
+    # [liquidity] quotes_file, proxy_haircut, depth_exponent and [simulation] impact = "curve" (depth curves)
+    assert cfg.sha256 == "8195f0217d22b4beb1a54b714630fd46fb74c7e70ce94a1a8b80756c2acbb865"
 
 
 def test_a_config_without_the_added_book_keys_hashes_as_before():
@@ -221,6 +224,8 @@ def test_a_config_without_the_added_book_keys_hashes_as_before():
     cfg = load_config(ROOT / "configs" / "quick.toml").with_overrides("run", as_of="2025-06-12")
     # quick.toml has declared wbtc's peg = "btc" since issue 9's peg item: without it, as recorded
     cfg = dataclasses.replace(cfg, assets={**cfg.assets, "wbtc": dataclasses.replace(cfg.assets["wbtc"], peg=None)})
+    # and with the simulation's impact law of then ([simulation] impact = "curve", the depth curves, is the default now)
+    cfg = cfg.with_overrides("simulation", impact="sqrt")
     assert cfg.book.reference is None and cfg.book.n_placed == 10
     assert cfg.sha256 == "378c4bfc3ed4b93409c774aa427e5d5d4dd6a8ab38972158f8b5c1e4276aba0b"
     # using a key changes the hash; setting n_placed without a reference too (it is a setting)

@@ -147,31 +147,29 @@ def test_liquidation_slippage_behaviour(synth_book, market_params, scenario_rela
         liquidation_slippage(synth_book, market_params, scenario_relatives, adv, sigma, tail=0.0)
 
 
-def test_static_slippage_is_the_sqrt_law_on_the_days_sale():
-    from optimizer.protocol.liquidity import StaticSlippage
+def _sqrt_law(adv, *, share, reach, coef, cap, mult=1.0):
+    curves = [sqrt_law_curve(v * reach, coef=coef) for v in adv]
+    return DepthSlippage(tuple(c[0] for c in curves), tuple(c[1] for c in curves), np.ones(len(adv)),
+                         liquidation_share=share, liquidity_multiplier=mult, max_slippage=cap)
 
-    law = StaticSlippage(liquidation_share=0.25, reachable_volume_share=0.2, liquidity_multiplier=0.5,
-                         impact_coef=0.8, max_slippage=0.05)
-    coll, adv, sig = np.array([4e8, 1e6, 0.0]), np.array([1e9, 1e9, 1e9]), np.array([0.04, 0.04, 0.04])
+
+def test_the_square_root_law_as_depth_curves_on_the_days_sale():
+    adv = np.array([1e9, 1e9, 1e9])
+    law = _sqrt_law(adv, share=0.25, reach=0.2, mult=0.5, coef=0.8, cap=0.05)
+    coll, sig = np.array([4e8, 1e6, 0.0]), np.array([0.04, 0.04, 0.04])
     # q = 0.25 x coll, V = 0.1 x adv: 0.8 x 0.04 x sqrt(1e8 / 1e8) = 0.032; 0.8 x 0.04 x sqrt(2.5e-3) = 1.6e-3
-    np.testing.assert_allclose(law.slippage(coll, adv, sig), [0.032, 0.8 * 0.04 * np.sqrt(2.5e-3), 0.0])
-    assert law.slippage([4e10], [1e9], [0.04])[0] == 0.05  # capped at max_slippage
-    uncapped = StaticSlippage(max_slippage=np.inf).slippage([1e12], [1e6], [1.0])
-    assert uncapped[0] > MAX_IMPACT
-    with pytest.raises(ValueError, match=r"`reachable_volume_share` must lie in \(0, 1\]"):
-        StaticSlippage(reachable_volume_share=0.0)
+    np.testing.assert_allclose(law.slippage(coll, sig), [0.032, 0.8 * 0.04 * np.sqrt(2.5e-3), 0.0])
+    assert law.slippage([4e10, 0, 0], sig)[0] == 0.05  # capped at max_slippage
     with pytest.raises(ValueError, match=r"`cap` must be >= 0"):
         sqrt_impact(1.0, 1.0, 0.1, cap=-1.0)
 
 
 def test_slippage_per_sigma_is_uncapped_and_linear_in_sigma():
-    from optimizer.protocol.liquidity import StaticSlippage
-
-    law = StaticSlippage(liquidation_share=0.5, reachable_volume_share=0.2, impact_coef=1.5, max_slippage=0.05)
-    coll = np.array([1e6, 4e8])
     adv = np.array([1e7, 1e7])
-    per = law.slippage_per_sigma(coll, adv)
+    law = _sqrt_law(adv, share=0.5, reach=0.2, coef=1.5, cap=0.05)
+    coll = np.array([1e6, 4e8])
+    per = law.slippage_per_sigma(coll)
     np.testing.assert_allclose(per, 1.5 * np.sqrt(0.5 * coll / (adv * 0.2)))
     assert per[1] > law.max_slippage  # not capped
     sig = np.array([0.03, 0.03])
-    np.testing.assert_allclose(law.slippage(coll, adv, sig), np.minimum(sig * per, law.max_slippage))
+    np.testing.assert_allclose(law.slippage(coll, sig), np.minimum(sig * per, law.max_slippage))
