@@ -238,7 +238,23 @@ def calibrated_book_of(cfg: RunConfig, data_dir: Path, current: RiskParams, rng:
         n_placed=cfg.book.n_placed,
         hf_min=cfg.book.hf_min,
         size_tail=cfg.book.size_tail,
+        classes=tuple(loop_class_of(cfg, a) for a in assets),
     )
+
+
+def loop_class_of(cfg: RunConfig, asset: str, _seen: frozenset[str] = frozenset()) -> str | None:
+    """An asset's correlated class for the book's e-mode loops: its peg class ("usd", "eth", "btc";
+    a stablecoin is "usd"), that of the asset it is pegged to, or the class it is the asset of
+    (``eth``, which stands for the liquid-staking tokens too; ``btc``); None otherwise."""
+    from optimizer.pipeline.config import PEG_REFERENCES
+
+    peg = cfg.pegs.get(asset)
+    if peg in PEG_REFERENCES:
+        return peg
+    if peg is not None:  # pegged to another asset of the config
+        return None if peg in _seen else loop_class_of(cfg, peg, _seen | {asset})
+    ticker = (cfg.assets[asset].price_ticker or asset).lower()
+    return ticker if ticker in PEG_REFERENCES else None
 
 
 def make_generator(cfg: RunConfig, volatility: VolatilityName | str, *, corr_stress: float | None = None,

@@ -222,12 +222,21 @@ def _row_sums(indptr: np.ndarray, values: np.ndarray) -> np.ndarray:
 
 def _assign_debt(
     rng: np.random.Generator, borrow: np.ndarray, debt_tot: np.ndarray, ipf_iterations: int,
-    preferred: np.ndarray | None = None,
+    preferred: np.ndarray | None = None, allowed_rows: np.ndarray | None = None,
+    avoid: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Spread each account's total debt over 1-2 assets so per-asset totals approach ``borrow``.
 
     ``preferred`` (one asset index per account, -1 for none) names an asset an account owes all
     its debt in, when that asset is still short of its target by at least the account's debt.
+    ``allowed_rows`` (bool, shape (n_accounts, n_assets)) restricts each account to the borrowed
+    assets its row allows (every borrower's row must allow at least one); the accounts allowed a
+    single asset owe it first, so the others fill what is left. ``None``: every borrowed asset,
+    with exactly the draws made without the argument. ``avoid`` (one asset index per account, -1
+    for none) names an asset an account does not owe while another allowed asset has room for its
+    debt (its remaining shortfall covers the account's debt; in the chunks, the other assets'
+    shortfalls together, or always when the other open assets' targets can hold all of that asset's
+    avoiders); otherwise the market's totals come first and it may owe it.
 
     Sizes are heavy-tailed, so assets are drawn in proportion to the *remaining* shortfall of
     each asset's target: the largest accounts one by one (a few hundred decide most of the
@@ -243,22 +252,58 @@ def _assign_debt(
         return d_indptr, np.zeros(0, dtype=np.int32), np.zeros(0)
     n_avail = int(np.count_nonzero(borrow))
     n_debt[idx_b] = _count_draw(rng, len(idx_b), 2, n_avail)
+    target = borrow * (debt_tot.sum() / borrow.sum())
+    allowed = borrow > 0
+    row_ok = None
+    forced = np.zeros(n, dtype=bool)
+    if allowed_rows is not None:
+        row_ok = np.asarray(allowed_rows, dtype=bool) & allowed[None, :]
+        if row_ok.shape != (n, n_assets) or not row_ok[idx_b].any(axis=1).all():
+            raise ValueError("`allowed_rows` must be (n_accounts, n_assets) and allow a borrowed asset per borrower")
+        # accounts allowed one asset owe it, before the others choose; what they fill is closed to the others
+        forced = (row_ok.sum(axis=1) == 1) & (debt_tot > 0)
+        own = row_ok.argmax(axis=1)
+        filled = np.bincount(own[forced], weights=debt_tot[forced], minlength=n_assets)
+        full = allowed & (target - filled <= 1e-3 * target)  # filled to within 0.1 %
+        if forced.any() and (allowed & ~full).any():
+            allowed = allowed & ~full
+            keep = row_ok & allowed[None, :]
+            row_ok = np.where(keep.any(axis=1)[:, None], keep, row_ok)
+        n_debt = np.minimum(n_debt, row_ok.sum(axis=1))
+    av = np.full(n, -1, dtype=np.int64) if avoid is None else np.asarray(avoid, dtype=np.int64)
+    if avoid is not None:
+        n_ok = (row_ok if row_ok is not None else np.broadcast_to(allowed, (n, n_assets))).sum(axis=1)
+        has = av >= 0
+        n_debt[has] = np.maximum(1, np.minimum(n_debt[has], n_ok[has] - 1))
+        # an asset's avoiders are kept off it outright when the other open assets' targets can hold them
+        free_cap = np.maximum(target - (filled if forced.any() else 0.0), 0.0) * allowed
+        demand = np.bincount(av[has], weights=debt_tot[has], minlength=n_assets)
+        hard = demand <= free_cap.sum() - free_cap
+    else:
+        hard = np.zeros(n_assets, dtype=bool)
     if preferred is not None:
         n_debt[(preferred >= 0) & (debt_tot > 0)] = 1
     np.cumsum(n_debt, out=d_indptr[1:])
-    target = borrow * (debt_tot.sum() / borrow.sum())
     d_asset = np.zeros(d_indptr[-1], dtype=np.int64)
     d_usd = np.zeros(d_indptr[-1])
     assigned = np.zeros(n_assets)
     order = idx_b[np.argsort(-debt_tot[idx_b], kind="stable")]
+    if forced.any():
+        for a in order[forced[order]]:
+            d_asset[d_indptr[a]] = own[a]
+            d_usd[d_indptr[a]] = debt_tot[a]
+        assigned += filled
+        order = order[~forced[order]]
     n_big = min(len(order), 500)
-    allowed = borrow > 0
 
-    def pick(amount: float, deficit: np.ndarray, exclude: int = -1) -> int:
-        ok = allowed.copy()
+    def pick(amount: float, deficit: np.ndarray, exclude: int = -1, row: np.ndarray | None = None,
+             shun: int = -1) -> int:
+        ok = allowed.copy() if row is None else allowed & row
         if exclude >= 0:
             ok[exclude] = False
         fits = ok & (deficit >= amount)
+        if shun >= 0 and (fits & (np.arange(n_assets) != shun)).any():
+            fits[shun] = False
         if fits.any():
             w = deficit * fits
             return int(rng.choice(n_assets, p=w / w.sum()))
@@ -268,16 +313,17 @@ def _assign_debt(
         deficit = target - assigned
         total_a = float(debt_tot[a])
         pref = -1 if preferred is None else int(preferred[a])
-        if pref >= 0 and allowed[pref] and deficit[pref] >= total_a:
+        row = None if row_ok is None else row_ok[a]
+        if pref >= 0 and allowed[pref] and (row is None or row[pref]) and deficit[pref] >= total_a:
             cols = np.array([pref])
             amounts = np.array([total_a])
         elif n_debt[a] == 1:
-            cols = np.array([pick(total_a, deficit)])
+            cols = np.array([pick(total_a, deficit, row=row, shun=int(av[a]))])
             amounts = np.array([total_a])
         else:
-            c0 = pick(0.0, np.maximum(deficit, 0.0) + 1e-300 * allowed)
+            c0 = pick(0.0, np.maximum(deficit, 0.0) + 1e-300 * allowed, row=row, shun=int(av[a]))
             first = min(max(deficit[c0], 0.0), total_a) * rng.uniform(0.5, 1.0)
-            c1 = pick(total_a - first, deficit, exclude=c0)
+            c1 = pick(total_a - first, deficit, exclude=c0, row=row, shun=int(av[a]))
             cols = np.array([c0, c1])
             amounts = np.array([first, total_a - first])
         order_k = np.argsort(cols)
@@ -293,9 +339,24 @@ def _assign_debt(
         base_w = deficit if np.count_nonzero(deficit) >= 2 else borrow.copy()
         base_w = base_w + 1e-9 * base_w.sum() * allowed
         w = np.repeat(base_w[None, :], len(chunk), axis=0)
+        if row_ok is not None:
+            w = w * row_ok[chunk]
         # a one-asset account only takes an asset whose shortfall it fits in (when one exists)
         single = n_debt[chunk] == 1
         fits = deficit[None, :] >= debt_tot[chunk][:, None]
+        if row_ok is not None:
+            fits = fits & row_ok[chunk]
+        if avoid is not None:  # shun the avoided asset while the others' shortfall covers the debt
+            a_c = av[chunk]
+            has = np.flatnonzero(a_c >= 0)
+            w_has = w[has].copy()
+            w_has[np.arange(len(has)), a_c[has]] = 0.0
+            room = ((deficit[None, :] * (w_has > 0)).sum(axis=1) >= debt_tot[chunk][has]) | hard[a_c[has]]
+            w[has[room], a_c[has[room]]] = 0.0
+            fits[has, a_c[has]] &= ~room
+            # kept off it with no shortfall left elsewhere: spread in proportion to the targets
+            spill = has[room & ((deficit[None, :] * (w_has > 0)).sum(axis=1) < debt_tot[chunk][has])]
+            w[spill] = np.where(w[spill] > 0, (borrow * allowed)[None, :], 0.0)
         use_fit = single & fits.any(axis=1)
         w[use_fit] *= fits[use_fit]
         sub_indptr, sub_asset = _pick_assets(rng, w, n_debt[chunk])
@@ -317,6 +378,10 @@ def _assign_debt(
             second = d_asset[d_indptr[small_pairs] + 1]
             have = np.count_nonzero((first == j) | (second == j))
             free = small_pairs[(first != j) & (second != j)]
+            if row_ok is not None:
+                free = free[row_ok[free, j]]
+            if avoid is not None:
+                free = free[av[free] != j]
             extra = min(max(0, 3 - have), len(free))
             if extra == 0:
                 continue

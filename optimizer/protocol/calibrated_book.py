@@ -33,13 +33,26 @@ from optimizer.typing import FloatArray
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["EMODE_LT", "CalibratedBook", "calibrated_book"]
+__all__ = ["EMODE_LT", "LOOP_CLASSES", "REFERENCE_SYMBOL_CLASS", "CalibratedBook", "calibrated_book"]
 
 #: Liquidation threshold of the e-mode an account is in when its collateral/debt is below what the
 #: reserve thresholds allow: Aave v3 Ethereum e-mode 1 (WETH and the ETH liquid-staking tokens
 #: against WETH), LT 95 %, the e-mode of the largest loops
 #: (reference/aave_v3_ethereum_emodes.csv; the USDe/sUSDe stablecoin e-modes sit at 92-96 %).
 EMODE_LT = 0.95
+
+#: Correlated classes an e-mode loop's debt and collateral share (Aave v3 Ethereum's ETH-correlated and
+#: stablecoin e-modes; a BTC class likewise).
+LOOP_CLASSES = ("eth", "usd", "btc")
+
+#: Class of the reference's ``largest_debt_asset`` symbols (lower case): WETH and the ETH liquid-staking
+#: tokens, the BTC wrappers, the USD stablecoins (reference/README.md lists them). EURC and LINK have none.
+REFERENCE_SYMBOL_CLASS = {
+    "weth": "eth", "wsteth": "eth", "weeth": "eth", "steth": "eth", "reth": "eth", "cbeth": "eth",
+    "wbtc": "btc", "cbbtc": "btc", "tbtc": "btc", "lbtc": "btc",
+    "usdt": "usd", "usdc": "usd", "dai": "usd", "usde": "usd", "gho": "usd", "pyusd": "usd", "rlusd": "usd",
+    "usdtb": "usd", "usds": "usd", "frax": "usd", "lusd": "usd",
+}
 
 #: Quantiles of the leverage and health-factor distributions a comparison reports.
 QUANTILES = (0.1, 0.25, 0.5, 0.75, 0.9)
@@ -73,6 +86,18 @@ class CalibratedBook:
     market_share_top : float
         Share of the whole book's debt held by its ``reference.n_accounts`` largest borrowers.
     emode_lt : float
+    loop_class : ndarray of str, shape (n_accounts,)
+        The correlated class (:data:`LOOP_CLASSES`) whose collateral and debt an e-mode account
+        holds; "" for the others and for the loops placed by the fallback (``loop_fallback``).
+    loop_fallback : ndarray of bool, shape (n_accounts,)
+        E-mode accounts whose class the configuration lacks (or whose class has no supply or borrow
+        room left): their collateral is drawn like everyone's.
+    asset_classes : tuple of (str or None)
+        Each asset's correlated class as given (None: none).
+    missing_classes : tuple of str
+        Classes loops asked for that the configuration has no collateral or borrowed asset of.
+    borrowed_usd : ndarray of shape (n_assets,)
+        The configuration's per-asset borrows the debt was fitted to.
     """
 
     book: Book
@@ -85,6 +110,11 @@ class CalibratedBook:
     preferred_found: int
     market_share_top: float
     emode_lt: float = EMODE_LT
+    loop_class: np.ndarray | None = None
+    loop_fallback: np.ndarray | None = None
+    asset_classes: tuple[str | None, ...] = ()
+    missing_classes: tuple[str, ...] = ()
+    borrowed_usd: FloatArray | None = None
 
     @cached_property
     def collateral_to_debt(self) -> FloatArray:
@@ -126,6 +156,41 @@ class CalibratedBook:
         b = debt > 0
         return weighted_quantiles(self.health_factor[b], debt[b], QUANTILES)
 
+    def loop_collateral(self) -> list[tuple[str, float, int, dict[str, float]]]:
+        """Per debt class of the e-mode accounts ("fallback" for those drawn like everyone's):
+        (class, debt USD, accounts, collateral USD per asset), classes in :data:`LOOP_CLASSES` order."""
+        book = self.book
+        debt = book.account_debt
+        cls = self.loop_class if self.loop_class is not None else np.full(len(debt), "", dtype=object)
+        fb = self.loop_fallback if self.loop_fallback is not None else self.emode
+        rows = np.repeat(np.arange(book.n_accounts), np.diff(book.coll_indptr))
+        out = []
+        for name, sel in [(c, self.emode & (cls == c)) for c in LOOP_CLASSES] + [("fallback", self.emode & fb)]:
+            if not sel.any():
+                continue
+            mine = sel[rows]
+            usd = np.bincount(book.coll_asset[mine], weights=book.coll_usd[mine], minlength=len(book.assets))
+            out.append((name, float(debt[sel].sum()), int(sel.sum()),
+                        {book.assets[i]: float(usd[i]) for i in np.flatnonzero(usd > 0)}))
+        return out
+
+    @cached_property
+    def own_collateral_borrowers(self) -> np.ndarray:
+        """Accounts that are not loops, post one collateral asset and owe only that asset (the
+        market's borrows left them no other asset with room: step 5 of :func:`calibrated_book`)."""
+        book = self.book
+        nc, nd = np.diff(book.coll_indptr), np.diff(book.debt_indptr)
+        cand = np.flatnonzero((nc == 1) & (nd == 1) & ~self.emode)
+        same = book.coll_asset[book.coll_indptr[cand]] == book.debt_asset[book.debt_indptr[cand]]
+        return cand[same]
+
+    def debt_fit(self) -> FloatArray:
+        """Per asset, the book's debt over the configuration's ``borrowed_usd`` minus 1 (NaN where
+        nothing is borrowed)."""
+        got = np.bincount(self.book.debt_asset, weights=self.book.debt_usd, minlength=len(self.book.assets))
+        b = np.asarray(self.borrowed_usd if self.borrowed_usd is not None else np.full(len(got), np.nan))
+        return np.divide(got, b, out=np.full(len(got), np.nan), where=b > 0) - 1.0
+
     @property
     def emode_debt_share(self) -> float:
         """Share of the book's debt placed by the e-mode rule."""
@@ -133,14 +198,16 @@ class CalibratedBook:
         return float(debt[self.emode].sum() / debt.sum()) if debt.sum() > 0 else 0.0
 
 
-def _leverage_draws(ref: ReferenceBook, ranks: np.ndarray, n_placed: int, rng: np.random.Generator) -> FloatArray:
-    """Collateral/debt for accounts of book rank ``ranks`` (1-based): each from a reference account
-    of a similar rank (within a factor 2, above the placed ones; past the reference's last rank,
-    from its lower half), uniformly."""
+def _leverage_draws(ref: ReferenceBook, ranks: np.ndarray, n_placed: int,
+                    rng: np.random.Generator) -> tuple[FloatArray, np.ndarray]:
+    """(collateral/debt, reference account index) for accounts of book rank ``ranks`` (1-based):
+    each from a reference account of a similar rank (within a factor 2, above the placed ones; past
+    the reference's last rank, from its lower half), uniformly."""
     pool_rank, pool_cd = ref.leverage_pool()
+    pool_idx = np.flatnonzero(ref.leverage_known)
     keep = pool_rank > n_placed
     if keep.sum() >= 1:
-        pool_rank, pool_cd = pool_rank[keep], pool_cd[keep]
+        pool_rank, pool_cd, pool_idx = pool_rank[keep], pool_cd[keep], pool_idx[keep]
     n_ref = ref.n_accounts
     r = np.minimum(ranks.astype(float), n_ref)
     lo_rank = np.where(ranks > n_ref, n_ref / 2.0, r / 2.0)
@@ -151,7 +218,8 @@ def _leverage_draws(ref: ReferenceBook, ranks: np.ndarray, n_placed: int, rng: n
     lo = np.where(empty, 0, lo)
     hi = np.where(empty, len(pool_rank), hi)
     j = lo + np.floor(rng.random(len(ranks)) * (hi - lo)).astype(np.int64)
-    return pool_cd[np.minimum(j, len(pool_cd) - 1)]
+    j = np.minimum(j, len(pool_cd) - 1)
+    return pool_cd[j], pool_idx[j]
 
 
 def _health_rule(cd: FloatArray, lt_acct: FloatArray, hf_min: float, emode_lt: float) -> tuple[FloatArray, np.ndarray]:
@@ -180,6 +248,7 @@ def calibrated_book(
     supply_only_share: float = 0.3,
     emode_lt: float = EMODE_LT,
     ipf_iterations: int = 200,
+    classes: tuple[str | None, ...] | list[str | None] | None = None,
 ) -> CalibratedBook:
     """Draw a book whose borrowers are shaped like the reference's and whose totals match the market.
 
@@ -211,13 +280,27 @@ def calibrated_book(
        one only an e-mode reaches (the reference's 1.02-1.15 loops); e-modes are not modelled, so it
        is placed as a reserve position at the same distance to liquidation it has in the e-mode of
        the largest loops (``emode_lt``, 95 %): ``HF = hf_min x max(collateral/debt x emode_lt, 1)``,
-       and posts the collateral that HF needs under ``LT_a``. Its collateral is then not correlated
-       with its debt as a real loop's is (LSTs against WETH, USDe against USDT), which overstates
-       its price risk: see :attr:`CalibratedBook.emode`. Every borrower starts at HF >= ``hf_min``.
+       and posts the collateral that HF needs under ``LT_a``. Every borrower starts at HF >= ``hf_min``.
+    4b. **A loop's collateral is of its debt's class** (a real loop is WETH debt against liquid-staking
+       ETH, stablecoin debt against stablecoins). Its class (:data:`LOOP_CLASSES`) is that of its
+       reference account's ``largest_debt_asset`` (:data:`REFERENCE_SYMBOL_CLASS`; a placed account's
+       own, a drawn one's the account its leverage came from); when that symbol has no class, or the
+       config's borrowed assets of that class have no room left for the account's debt (their
+       ``borrowed_usd`` less earlier loops' debt), the class with the most room. The account's
+       collateral is then redrawn as in 3 among the config's assets of that class only (``classes``:
+       an asset pegged to the class, or the class's own asset, e.g. ``eth``, which stands for the
+       liquid-staking tokens too), at the same HF rule, and its debt (step 5) is in that class's
+       borrowed assets only. A loop whose class the config has no collateral or borrowed asset of
+       (or whose class supply is used up) keeps the collateral of 3: it is flagged
+       (:attr:`CalibratedBook.loop_fallback`; :attr:`CalibratedBook.missing_classes`). An account
+       whose class collateral carries its leverage at reserve thresholds is an ordinary position.
     5. **Debt assets.** A placed account owes its reference account's ``largest_debt_asset`` when
        the market has an asset of that symbol with room for it (the largest shortfall otherwise);
        the others 1-2 assets in proportion to the remaining shortfall, with the split fitted so
        per-asset debt approaches ``borrowed_usd`` (:func:`optimizer.protocol.books._assign_debt`).
+       A loop owes only its class's borrowed assets; an account that is not a loop and posts one
+       collateral asset does not borrow that asset (supplying USDC to borrow USDC buys nothing
+       outside a loop) unless it is the only asset borrowed.
     6. **Supply-only accounts** (``n_accounts - n_b``) hold what is left of each asset's
        ``supplied_usd``: Pareto sizes with tail index ``size_tail``, assets in proportion to the
        remainder, rescaled so collateral per asset equals ``supplied_usd`` exactly.
@@ -245,6 +328,9 @@ def calibrated_book(
     max_assets_per_account, supply_only_share, ipf_iterations
         As in :func:`~optimizer.protocol.books.synthetic_book`.
     emode_lt : float, default :data:`EMODE_LT`
+    classes : sequence of (str or None), optional
+        Each asset's correlated class ("eth", "usd", "btc" or None); None: no asset has one (every
+        loop keeps the collateral of step 3, flagged).
 
     Returns
     -------
@@ -268,6 +354,10 @@ def calibrated_book(
         raise ValueError(f"`emode_lt` must lie in (0, 1), got {emode_lt}")
     if not 0 <= supply_only_share < 1:
         raise ValueError(f"`supply_only_share` must lie in [0, 1), got {supply_only_share}")
+    cls = np.array(["" if c is None else str(c) for c in (classes if classes is not None else [None] * n_assets)],
+                   dtype=object)
+    if len(cls) != n_assets:
+        raise ValueError(f"`classes` must have one entry per asset ({n_assets}), got {len(cls)}")
     lt = current.liquidation_threshold
     can_back = (supply > 0) & (lt > 0)
     if not can_back.any():
@@ -291,9 +381,28 @@ def calibrated_book(
 
     # 2. leverage by rank
     ranks = np.arange(1, n_b + 1)
-    cd = _leverage_draws(reference, ranks, n_placed, rng)
+    cd, ref_of = _leverage_draws(reference, ranks, n_placed, rng)
     own = reference.collateral_to_debt[:k_placed]
     cd[:k_placed] = np.where(own >= 1.0, own, cd[:k_placed])
+    ref_of[:k_placed] = np.arange(k_placed)
+    wanted = np.array([REFERENCE_SYMBOL_CLASS.get(reference.largest_debt_asset[j].strip().lower(), "")
+                       for j in ref_of], dtype=object)
+    loops = _LoopClasses(cls, can_back, borrow, scale=float(debt_b.sum() / borrow.sum()) if n_b else 1.0)
+    loop_class = np.full(n_b, "", dtype=object)
+
+    def class_place(a: int, room: FloatArray) -> tuple[np.ndarray, FloatArray, float, bool] | None:
+        """Account ``a``'s collateral among its class's assets (None: the fallback)."""
+        c = loops.choose(str(wanted[a]), float(debt_b[a]))
+        if not c:
+            return None
+        got = _place_one(rng, np.where(loops.collateral[c], room, 0.0), int(n_coll[a]), float(debt_b[a]),
+                         float(cd[a]), lt, hf_min, emode_lt)
+        if got[2] is None:  # its class's supply is used up
+            return None
+        if got[3]:
+            loop_class[a] = c
+            loops.take(c, float(debt_b[a]))
+        return got[0], got[1], float(got[2]), bool(got[3])
 
     # 3-4. collateral assets, split and amount, never past an asset's supply
     n_coll = _count_draw(rng, n_b, max_assets_per_account, int(np.count_nonzero(can_back)))
@@ -307,6 +416,10 @@ def calibrated_book(
     for a in range(n_seq):
         cols, amounts, h, e = _place_one(rng, cap - used, int(n_coll[a]), float(debt_b[a]), float(cd[a]),
                                          lt, hf_min, emode_lt)
+        if h is not None and e:  # a loop: its class's collateral
+            placed_c = class_place(a, cap - used)
+            if placed_c is not None:
+                cols, amounts, h, e = placed_c
         if h is None:  # the supply left cannot carry it: the account owes what its collateral allows
             lt_coll = float(np.dot(amounts, lt[cols]))
             lt_acct = lt_coll / amounts.sum() if amounts.sum() > 0 else 0.0
@@ -336,6 +449,19 @@ def calibrated_book(
         h, e = _health_rule(cd[chunk], lt_acct, hf_min, emode_lt)
         coll_tot = h * debt_b[chunk] / lt_acct
         amounts = np.repeat(coll_tot, counts) * split
+        if e.any():  # loops: their class's collateral, placed one by one
+            r_cols = np.split(sub_asset, sub_indptr[1:-1])
+            r_usd = np.split(amounts, sub_indptr[1:-1])
+            extra = np.zeros(n_assets)
+            for i in np.flatnonzero(e):
+                placed_c = class_place(int(chunk[i]), cap - used - extra)
+                if placed_c is not None:
+                    r_cols[i], r_usd[i], h[i], e[i] = placed_c
+                    extra[r_cols[i]] += r_usd[i]
+            counts = np.array([len(c) for c in r_cols], dtype=np.int64)
+            sub_indptr = np.concatenate([[0], np.cumsum(counts)])
+            sub_asset = np.concatenate(r_cols).astype(np.int64)
+            amounts = np.concatenate(r_usd)
         used += np.bincount(sub_asset, weights=amounts, minlength=n_assets)
         hf[chunk], emode[chunk] = h, e
         chunk_asset.append(sub_asset)
@@ -357,9 +483,11 @@ def calibrated_book(
     # 5. debt assets: the placed accounts' largest debt asset where the market has it
     index = {s.strip().lower(): i for i, s in enumerate(symbols) if s and borrow[i] > 0}
     preferred = np.full(n_b, -1, dtype=np.int64)
+    allowed_rows, avoid = _debt_rows(b_coll, loop_class, loops, borrow)
     for a in range(k_placed):
-        preferred[a] = index.get(reference.largest_debt_asset[a].strip().lower(), -1)
-    d_indptr, d_asset, d_usd = _assign_debt(rng, borrow, debt_b, ipf_iterations, preferred)
+        p = index.get(reference.largest_debt_asset[a].strip().lower(), -1)
+        preferred[a] = p if p >= 0 and allowed_rows[a, p] else -1
+    d_indptr, d_asset, d_usd = _assign_debt(rng, borrow, debt_b, ipf_iterations, preferred, allowed_rows, avoid)
 
     # 6. supply-only accounts hold what is left of each asset
     remainder = np.maximum(supply - used, 0.0)
@@ -383,11 +511,67 @@ def calibrated_book(
     cd_all[:n_b] = cd
     em_all = np.zeros(n, dtype=bool)
     em_all[:n_b] = emode
+    lc_all = np.full(n, "", dtype=object)
+    lc_all[:n_b] = np.where(emode, loop_class, "")
+    fb_all = np.zeros(n, dtype=bool)
+    fb_all[:n_b] = emode & (loop_class == "")
+    if fb_all.any():
+        logger.warning("calibrated book: %d e-mode account(s) keep collateral drawn like everyone's (classes "
+                       "missing from the config: %s)", int(fb_all.sum()), ", ".join(loops.missing) or "none")
     return CalibratedBook(
         book=book, reference=reference, tail=tail, n_placed=int(n_placed), reference_cd=cd_all, emode=em_all,
         health_factor=hf_all, preferred_found=int(np.count_nonzero(preferred[:k_placed] >= 0)),
         market_share_top=market_share_top, emode_lt=float(emode_lt),
+        loop_class=lc_all, loop_fallback=fb_all, asset_classes=tuple(c or None for c in cls),
+        missing_classes=tuple(loops.missing), borrowed_usd=borrow.copy(),
     )
+
+
+class _LoopClasses:
+    """The correlated classes the config has (collateral and borrowed assets of each) and the borrow
+    room each has left for loops."""
+
+    def __init__(self, cls: np.ndarray, can_back: np.ndarray, borrow: FloatArray, scale: float) -> None:
+        self.collateral = {c: (cls == c) & can_back for c in LOOP_CLASSES}
+        self.debt = {c: (cls == c) & (borrow > 0) for c in LOOP_CLASSES}
+        self.room = {c: float(borrow[self.debt[c]].sum()) * scale for c in LOOP_CLASSES
+                     if self.collateral[c].any() and self.debt[c].any()}
+        self.missing: list[str] = []
+
+    def choose(self, wanted: str, debt: float) -> str:
+        """The account's class: ``wanted`` when the config has it with room for ``debt``; "" (the
+        fallback) when the config lacks it; else (no class, or no room) the class with the most room."""
+        if wanted and wanted not in self.room:
+            if wanted not in self.missing:
+                self.missing.append(wanted)
+            return ""
+        if wanted and self.room[wanted] >= debt:
+            return wanted
+        best = max(self.room, key=lambda c: self.room[c], default="")
+        return best if best and self.room[best] >= debt else ""
+
+    def take(self, c: str, debt: float) -> None:
+        self.room[c] -= debt
+
+
+def _debt_rows(b_coll: sp.csr_matrix, loop_class: np.ndarray, loops: _LoopClasses,
+               borrow: FloatArray) -> tuple[np.ndarray, np.ndarray]:
+    """(assets each borrower may owe, asset each should avoid): a loop owes its class's borrowed
+    assets only; an ordinary account with one collateral asset avoids that one when another asset
+    is borrowed (-1: nothing to avoid)."""
+    n_b, n_assets = b_coll.shape
+    ok = np.broadcast_to(borrow > 0, (n_b, n_assets)).copy()
+    avoid = np.full(n_b, -1, dtype=np.int64)
+    counts = np.diff(b_coll.indptr)
+    single = np.flatnonzero((counts == 1) & (loop_class == ""))
+    j = b_coll.indices[b_coll.indptr[single]]
+    other = ((borrow > 0).sum() - (borrow[j] > 0)) > 0
+    avoid[single[other]] = j[other]
+    for c in LOOP_CLASSES:
+        rows = np.flatnonzero(loop_class == c)
+        if len(rows):
+            ok[rows] = loops.debt[c]
+    return ok, avoid
 
 
 def _place_one(

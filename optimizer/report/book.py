@@ -53,6 +53,16 @@ def book_data(cal: CalibratedBook) -> dict[str, Any]:
         "emode_debt_share": cal.emode_debt_share,
         "emode_accounts": int(cal.emode.sum()),
         "placed_with_reference_debt_asset": cal.preferred_found,
+        "asset_classes": {a: c for a, c in zip(cal.book.assets, cal.asset_classes, strict=False) if c},
+        "loop_collateral": [{"class": c, "debt_usd": d, "accounts": k, "collateral_usd": coll}
+                            for c, d, k, coll in cal.loop_collateral()],
+        "loop_fallback_accounts": int(cal.loop_fallback.sum()) if cal.loop_fallback is not None else None,
+        "missing_classes": list(cal.missing_classes),
+        "own_collateral_borrowers": {
+            "accounts": int(len(cal.own_collateral_borrowers)),
+            "debt_usd": float(cal.book.account_debt[cal.own_collateral_borrowers].sum())},
+        "debt_fit_by_asset": {a: float(v) for a, v in zip(cal.book.assets, cal.debt_fit(), strict=True)
+                              if np.isfinite(v)},
     }
 
 
@@ -77,9 +87,8 @@ def book_section(cal: CalibratedBook) -> Section:
         f"{fmt_pct(cal.emode_debt_share, 1)} of the book's debt ({int(cal.emode.sum()):,} accounts) has a "
         "collateral/debt the reserve thresholds cannot carry (the reference's e-mode loops; e-modes are not "
         f"modelled): those accounts sit at hf_min x max(collateral/debt x {fmt_pct(cal.emode_lt, 0)}, 1), their "
-        f"distance to liquidation in the e-mode of the largest loops, as reserve positions. Their collateral is "
-        "drawn like everyone's (in proportion to supply), not correlated with their debt as a real loop's "
-        "liquid-staking or stablecoin collateral is, so their price risk is overstated.",
+        f"distance to liquidation in the e-mode of the largest loops, as reserve positions.",
+        _loop_rule_text(cal),
     )
     share_cols = (Column("Measure"), Column("Book", Format.PCT, decimals=1),
                   Column("Reference", Format.PCT, decimals=1), Column("Book / reference", Format.NUM))
@@ -118,5 +127,53 @@ def book_section(cal: CalibratedBook) -> Section:
          Column("Health factor", Format.NUM), Column("E-mode rule"), Column("Debt asset"), Column("Collateral")),
         tuple(placed_rows), "tbl-book-placed", "The individually placed accounts",
     )
+    debt_total = float(book.total_debt) or 1.0
+    loop_rows = []
+    for c, d, k, coll in cal.loop_collateral():
+        c_tot = sum(coll.values()) or 1.0
+        loop_rows.append((c if c != "fallback" else "fallback (drawn like everyone's)", d, d / debt_total, k,
+                          ", ".join(f"{a} {fmt_pct(v / c_tot, 0)}" for a, v in sorted(coll.items(), key=lambda x: -x[1]))))
+    loops_t = Table(
+        (Column("Debt class"), Column("Loops' debt", Format.USD_SHORT), Column("Share of the book's debt", Format.PCT,
+                                                                              decimals=1),
+         Column("Accounts"), Column("Loops' collateral")),
+        tuple(loop_rows), "tbl-book-loops", "E-mode loops: collateral per debt class",
+    )
     return Section(title="Book: calibrated to the largest real borrowers", paragraphs=paragraphs,
-                   tables=(conc, lev, placed), data=book_data(cal), data_key="book_calibration")
+                   tables=(conc, lev, loops_t, placed), data=book_data(cal), data_key="book_calibration")
+
+
+def _loop_rule_text(cal: CalibratedBook) -> str:
+    """The loop-collateral rule as applied, with its fallbacks and exceptions."""
+    classes = {c: [a for a, k in zip(cal.book.assets, cal.asset_classes, strict=False) if k == c]
+               for c in ("eth", "usd", "btc")}
+    have = "; ".join(f"{c}: {', '.join(v)}" for c, v in classes.items() if v) or "none"
+    n_fb = int(cal.loop_fallback.sum()) if cal.loop_fallback is not None else int(cal.emode.sum())
+    own = cal.own_collateral_borrowers
+    own_debt = float(cal.book.account_debt[own].sum())
+    text = (
+        "Loop collateral: a real loop borrows against collateral of its debt's class (WETH against liquid-staking "
+        "ETH in the ETH-correlated e-mode, stablecoins against stablecoins), so an account placed by the e-mode "
+        "rule posts collateral of its debt's class only and owes only that class's borrowed assets. Its class is "
+        "that of its reference account's largest debt asset (WETH, wstETH: eth; USDT, USDC, USDe, ...: usd; WBTC, "
+        "cbBTC: btc), or, when that has no class or the class's borrows have no room left, the class with the most "
+        f"room. The config's classes ([assets.x] peg, a stablecoin is usd; eth stands for the liquid-staking "
+        f"tokens too, so an ETH loop's LST/ETH depeg risk is not in this book): {have}. "
+    )
+    if n_fb:
+        miss = ", ".join(cal.missing_classes) or "no supply or borrow room left"
+        text += (f"{n_fb:,} loop account(s) keep collateral drawn like everyone's (in proportion to supply): the "
+                 f"config has no asset of their class ({miss}); their price risk is overstated. ")
+    else:
+        text += "Every loop found collateral of its class. "
+    text += (
+        "An account that is not a loop and posts one collateral asset does not borrow that asset while another "
+        "borrowed asset has room for its debt"
+    )
+    if len(own):
+        text += (f"; {len(own):,} account(s) ({fmt_usd_short(own_debt)}, {fmt_pct(own_debt / cal.book.total_debt, 1)}"
+                 " of the debt) still owe only their collateral asset because the config's borrows left no other "
+                 "asset with room (the loops hold their class's borrows).")
+    else:
+        text += "."
+    return text

@@ -48,6 +48,35 @@ def test_default_books_leverage_is_the_references_and_every_borrower_is_healthy(
     assert cal.health_factor[cal.book.account_debt > 0].min() >= cfg.book.hf_min
 
 
+def test_default_books_loops_post_collateral_of_their_debt_class(default_book):
+    """Loops: WETH debt against eth (which stands for the LSTs), stablecoin debt against usdc; the
+    rule moves collateral, not sizes (concentration as before the rule, a stored figure)."""
+    cfg, cal = default_book
+    from optimizer.pipeline.run import loop_class_of
+
+    assert cal.asset_classes == tuple(loop_class_of(cfg, a) for a in cfg.asset_names)
+    assert {a: c for a, c in zip(cfg.asset_names, cal.asset_classes, strict=True) if c} == {
+        "eth": "eth", "wbtc": "btc", "usdc": "usd"}
+    book = cal.book
+    cls = np.array(cal.asset_classes, dtype=object)
+    loops = np.flatnonzero(cal.emode)
+    assert not cal.loop_fallback.any() and len(loops) > 1000
+    for a in loops:
+        coll = set(cls[book.coll_asset[book.coll_indptr[a]:book.coll_indptr[a + 1]]])
+        debt = set(cls[book.debt_asset[book.debt_indptr[a]:book.debt_indptr[a + 1]]])
+        assert coll == debt == {cal.loop_class[a]}, a
+    by_class = {c: (d, coll) for c, d, _, coll in cal.loop_collateral()}
+    assert set(by_class["eth"][1]) == {"eth"} and set(by_class["usd"][1]) == {"usdc"}
+    # sizes are the rule-free book's: top-1/10/100 of the default book before the rule
+    np.testing.assert_allclose([cal.concentration.share(k) for k in (1, 10, 100)],
+                               [0.1001716, 0.31932621, 0.69494496], rtol=1e-6)
+    assert np.nanmax(np.abs(cal.debt_fit())) < 2e-3
+    # ordinary one-asset accounts owing only their collateral: only where the borrows leave no room
+    # (eth's borrows are all the ETH loops'), and they are counted
+    own = cal.own_collateral_borrowers
+    assert set(book.coll_asset[book.coll_indptr[own]].tolist()) <= {cfg.asset_names.index("usdc")}
+
+
 def test_a_missing_reference_names_the_file(data_dir, tmp_path):
     cfg = load_config(ROOT / "configs" / "aave-v3-ethereum.toml").with_overrides("book", reference="nope.csv")
     current, _ = current_params(cfg)

@@ -120,3 +120,73 @@ def test_calibrated_book_argument_errors(reference, market_params, market_totals
     with pytest.raises(TypeError, match=r"`rng` must be a numpy.random.Generator"):
         calibrated_book(assets, symbols=SYMBOLS, supplied_usd=market_totals[0], borrowed_usd=market_totals[1],
                         n_accounts=10, current=market_params, rng=1, reference=reference)
+
+
+# --- e-mode loops post collateral of their debt's class --------------------------------------------
+CLASSES = ("usd", "eth", "btc", None, None, None)  # USDC, WETH, WBTC; LINK, CRV, UNI have none
+
+
+@pytest.fixture(scope="module")
+def cal_classes(reference, market_params, market_totals, assets):
+    return _build(reference, market_params, market_totals, assets, classes=CLASSES)
+
+
+def _classes_of(book, cols):
+    return {CLASSES[int(i)] for i in cols}
+
+
+def test_loop_accounts_post_and_owe_their_debt_class(cal_classes):
+    cal, book = cal_classes, cal_classes.book
+    loops = np.flatnonzero(cal.emode)
+    assert len(loops) > 100 and not cal.loop_fallback.any() and cal.missing_classes == ()
+    for a in loops:
+        c = cal.loop_class[a]
+        assert c in ("eth", "usd", "btc")
+        coll = book.coll_asset[book.coll_indptr[a]:book.coll_indptr[a + 1]]
+        debt = book.debt_asset[book.debt_indptr[a]:book.debt_indptr[a + 1]]
+        assert _classes_of(book, coll) == {c} and _classes_of(book, debt) == {c}, a
+    # the two largest reference accounts are WETH loops: ETH collateral against ETH debt
+    assert cal.loop_class[0] == cal.loop_class[1] == "eth"
+    by_class = {c: coll for c, _, _, coll in cal.loop_collateral()}
+    assert set(by_class["eth"]) == {"weth"} and set(by_class["usd"]) == {"usdc"}
+
+
+def test_without_classes_every_loop_keeps_the_supply_rule_and_is_flagged(cal):
+    assert cal.emode.any() and (cal.loop_fallback == cal.emode).all()
+    assert set(cal.missing_classes) <= {"eth", "usd", "btc"} and "eth" in cal.missing_classes
+    assert [c for c, *_ in cal.loop_collateral()] == ["fallback"]
+
+
+def test_no_ordinary_account_borrows_only_its_own_collateral(cal_classes):
+    """Where the market has room elsewhere (this market: every account found some), an account that
+    is not a loop and posts one asset does not owe that asset alone."""
+    cal, book = cal_classes, cal_classes.book
+    assert len(cal.own_collateral_borrowers) == 0
+    single = np.flatnonzero((np.diff(book.coll_indptr) == 1) & (book.account_debt > 0) & ~cal.emode)
+    assert len(single) > 500
+    for a in single:
+        j = book.coll_asset[book.coll_indptr[a]]
+        debt = book.debt_asset[book.debt_indptr[a]:book.debt_indptr[a + 1]]
+        assert set(debt.tolist()) != {j}, a
+
+
+def test_the_loop_rule_moves_collateral_not_sizes(cal, cal_classes, market_totals):
+    """Concentration and leverage draws are those of the book without the rule; totals still match."""
+    for k in (1, 10, 100):
+        assert cal_classes.concentration.share(k) == pytest.approx(cal.concentration.share(k), rel=1e-12)
+    np.testing.assert_allclose(np.sort(cal_classes.book.account_debt), np.sort(cal.book.account_debt), rtol=1e-9)
+    np.testing.assert_array_equal(cal_classes.reference_cd, cal.reference_cd)
+    supplied, borrowed = market_totals
+    np.testing.assert_allclose(cal_classes.book.collateral_by_asset, supplied, rtol=1e-9)
+    np.testing.assert_allclose(cal_classes.book.debt_by_asset, borrowed, rtol=2e-3)
+    assert np.nanmax(np.abs(cal_classes.debt_fit())) < 2e-3
+    assert cal_classes.health_factor[cal_classes.book.account_debt > 0].min() >= 1.0 - 1e-12
+
+
+def test_a_class_the_config_lacks_falls_back_and_is_named(reference, market_params, market_totals, assets):
+    """No ETH-class asset: ETH loops keep the supply rule (flagged), the others still get theirs."""
+    cal = _build(reference, market_params, market_totals, assets, classes=("usd", None, "btc", None, None, None))
+    assert "eth" in cal.missing_classes
+    assert cal.loop_fallback[0] and cal.loop_fallback[1]  # the two WETH loops
+    assert (cal.loop_class[cal.emode & ~cal.loop_fallback] != "").all()
+    assert not (cal.loop_class == "eth").any()

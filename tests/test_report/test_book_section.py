@@ -30,7 +30,7 @@ def section(data_dir: Path):
 
 def test_book_section_compares_concentration_with_the_reference(section):
     cal, s = section
-    conc, lev, placed = s.tables
+    conc, lev, loops, placed = s.tables
     assert [r[0] for r in conc.rows][:3] == ["top-1 share of debt", "top-10 share of debt", "top-100 share of debt"]
     ref = cal.reference.concentration()
     assert conc.rows[1][2] == pytest.approx(ref.share(10)) and conc.rows[1][1] == pytest.approx(cal.concentration.share(10))
@@ -49,3 +49,15 @@ def test_book_section_data_is_typed_json(section):
     assert d["size_tail"]["alpha"] == pytest.approx(cal.tail.alpha_, rel=1e-6)
     assert d["reference_sha256"] == cal.reference.sha256 and d["n_placed"] == 10
     assert 0 < d["emode_debt_share"] < 1
+
+
+def test_book_section_states_the_loop_rule_and_shows_the_loops_collateral(section):
+    """Without asset classes every loop keeps the supply rule: the section says so and shows them."""
+    cal, s = section
+    text = " ".join(s.paragraphs)
+    assert "Loop collateral:" in text and "keep collateral drawn like everyone's" in text
+    loops = s.tables[2]
+    assert loops.rows[-1][0].startswith("fallback") and loops.rows[-1][3] == int(cal.emode.sum())
+    assert s.data["loop_fallback_accounts"] == int(cal.emode.sum())
+    assert set(s.data["missing_classes"]) <= {"eth", "usd", "btc"} and s.data["missing_classes"]
+    assert max(abs(v) for v in s.data["debt_fit_by_asset"].values()) < 2e-3
