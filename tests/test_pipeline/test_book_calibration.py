@@ -112,7 +112,10 @@ def test_the_calibrated_book_loses_on_black_thursday_and_says_which_accounts(def
     distance to liquidation) and ETH's -43 % close of 2020-03-12."""
     e = default_replay
     assert e["covered"] and "error" not in e
-    assert e["realised_bad_debt_usd"] > 0
+    # Since loops post collateral of their debt's class (no price risk) and liquidity is measured (much
+    # lower recommended thresholds), the dynamic replay under the recommended parameters can end at 0
+    # (liquidations earlier); the book still loses under the live parameters and the static replay.
+    assert e["realised_bad_debt_current_params_usd"] > 0 and e["realised_bad_debt_static_usd"] > 0
     x = e["book_exposure"]
     assert x["accounts_insolvent_at_a_close"] > 0 and x["insolvent_debt_usd"] > 0
     assert 0 <= x["insolvent_emode_rule_accounts"] <= x["accounts_insolvent_at_a_close"]
