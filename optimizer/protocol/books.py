@@ -22,6 +22,7 @@ import logging
 import math
 from os import PathLike
 from pathlib import Path
+from typing import Any, Sequence
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -41,6 +42,21 @@ __all__ = ["BOOK_COLUMNS", "load_book_csv", "save_book_csv", "synthetic_book"]
 # --------------------------------------------------------------------------------------------
 # CSV
 # --------------------------------------------------------------------------------------------
+
+def read_header(reader: Any, path: Path, columns: Sequence[str], kind: str) -> dict[str, int]:
+    """Column index of each of ``columns`` in a CSV reader's header (case- and space-insensitive).
+
+    Raises :class:`DataError` naming ``path`` when the header is empty or a column is missing.
+    """
+    header = next(reader, None)
+    if header is None or not any(h.strip() for h in header):
+        raise DataError(f"{path}: {kind} file is empty (expected a header {','.join(columns)})")
+    names = [h.strip().lower() for h in header]
+    missing = [c for c in columns if c not in names]
+    if missing:
+        raise DataError(f"{path}: {kind} is missing column(s) {missing}; found {names}")
+    return {c: names.index(c) for c in columns}
+
 def _parse_amount(
     text: str, *, path: Path, line: int, account: str, asset: str, column: str
 ) -> float:
@@ -89,14 +105,7 @@ def load_book_csv(path: str | PathLike[str], assets: tuple[str, ...] | list[str]
     seen: dict[tuple[str, int], int] = {}
     with p.open(newline="", encoding="utf-8") as fh:
         reader = csv.reader(fh)
-        header = next(reader, None)
-        if header is None or not any(h.strip() for h in header):
-            raise DataError(f"{p}: book file is empty (expected a header {','.join(BOOK_COLUMNS)})")
-        names = [h.strip().lower() for h in header]
-        missing = [c for c in BOOK_COLUMNS if c not in names]
-        if missing:
-            raise DataError(f"{p}: book is missing column(s) {missing}; found {names}")
-        col = {c: names.index(c) for c in BOOK_COLUMNS}
+        col = read_header(reader, p, BOOK_COLUMNS, "book")
         width = max(col.values()) + 1
         n_rows = 0
         for row in reader:

@@ -33,6 +33,7 @@ from numpy.typing import ArrayLike
 from sklearn.base import BaseEstimator
 
 from optimizer.exceptions import DataError
+from optimizer.protocol.books import read_header
 from optimizer.typing import FloatArray
 
 __all__ = [
@@ -201,14 +202,7 @@ def load_reference_book(path: str | PathLike[str]) -> ReferenceBook:
     largest: list[str] = []
     with p.open(newline="", encoding="utf-8") as fh:
         reader = csv.reader(fh)
-        header = next(reader, None)
-        if header is None or not any(h.strip() for h in header):
-            raise DataError(f"{p}: reference book file is empty (expected a header {','.join(REFERENCE_COLUMNS)})")
-        names = [h.strip().lower() for h in header]
-        missing = [c for c in REFERENCE_COLUMNS if c not in names]
-        if missing:
-            raise DataError(f"{p}: reference book is missing column(s) {missing}; found {names}")
-        col = {c: names.index(c) for c in REFERENCE_COLUMNS}
+        col = read_header(reader, p, REFERENCE_COLUMNS, "reference book")
         width = max(col.values()) + 1
         for row in reader:
             line = reader.line_num
