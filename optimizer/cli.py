@@ -1,23 +1,71 @@
-"""The `riskopt` command: parse arguments, call the pipeline, print where the report is.
+"""The `riskopt` command: parse arguments, call the pipeline, print the headline and where the report is.
 
-No business logic here. Exit codes: 0 ok, 1 error (input, configuration, solver), 2 risk target
-not met (a report is still written and says so).
+No business logic here. Exit codes (:data:`EXIT_CODES`): 0 ok, 1 error of input, configuration or
+solver (one line on stderr), 2 usage error (bad arguments; argparse's and POSIX's convention),
+3 risk target not met (a report is still written and says so), 130 interrupted (SIGINT), 143
+terminated (SIGTERM or SIGHUP). An interrupted or terminated run leaves no report and no temporary
+directory.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import signal
 import warnings
 import sys
 import traceback
 from pathlib import Path
+import typing
 from typing import Iterator, Sequence
 
 from optimizer import __version__
 from optimizer.exceptions import OptimizerError
 
-OK, ERR, TARGET_NOT_MET = 0, 1, 2
+OK, ERR, USAGE, TARGET_NOT_MET = 0, 1, 2, 3
+INTERRUPTED, TERMINATED = 130, 143  # 128 + SIGINT, 128 + SIGTERM (the shell's convention)
+
+#: Exit code -> meaning, as `riskopt --help` and the README print them.
+EXIT_CODES = {
+    OK: "ok",
+    ERR: "error of input, configuration or solver (one line naming the culprit; --debug for a traceback)",
+    USAGE: "usage error: unknown command or option, a malformed argument",
+    TARGET_NOT_MET: "risk target not met (the report is still written and says so)",
+    INTERRUPTED: "interrupted (Ctrl-C): no report written",
+    TERMINATED: "terminated (SIGTERM, SIGHUP): no report written",
+}
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line usage errors: ``riskopt run: error: ... (see riskopt run --help)``, exit 2."""
+
+    def error(self, message: str) -> typing.NoReturn:  # type: ignore[override]
+        self.exit(USAGE, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
+class Terminated(BaseException):
+    """SIGTERM or SIGHUP arrived: unwinds like Ctrl-C, so the report writer removes its temporary directory."""
+
+
+@contextlib.contextmanager
+def _terminate_cleanly() -> Iterator[None]:
+    """Turn SIGTERM and SIGHUP into :class:`Terminated` while a command runs (main thread only)."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: object) -> None:
+        raise Terminated(signal.Signals(signum).name)
+
+    names = [n for n in ("SIGTERM", "SIGHUP") if hasattr(signal, n)]
+    previous = {n: signal.signal(getattr(signal, n), handler) for n in names}
+    try:
+        yield
+    finally:
+        for n, h in previous.items():
+            signal.signal(getattr(signal, n), h)
 
 
 def _add_config_args(p: argparse.ArgumentParser, out_name: str = "") -> None:
@@ -27,25 +75,36 @@ def _add_config_args(p: argparse.ArgumentParser, out_name: str = "") -> None:
     p.add_argument("config", help="TOML configuration file (see configs/)")
     p.add_argument("--out", metavar="DIR", help=f"output directory (default reports/<config-name>{suffix}-<UTC time>/)")
     p.add_argument("--data-dir", metavar="DIR", help="price data directory (default: config, then $RISKOPT_DATA_DIR)")
+    p.add_argument("-q", "--quiet", action="store_true",
+                   help="no progress and no summary: print only the output directory (errors still go to stderr)")
 
 
 def _add_run_args(p: argparse.ArgumentParser) -> None:
     _add_config_args(p)
-    p.add_argument("--seed", type=int, help="override [run] seed")
+    p.add_argument("--seed", type=int, help="override [run] seed (an integer >= 0)")
     p.add_argument("--as-of", metavar="YYYY-MM-DD", help="use only data up to and including this date")
 
 
+def _exit_codes_text() -> str:
+    return "exit codes:\n" + "\n".join(f"  {code:<4d}{meaning}" for code, meaning in EXIT_CODES.items())
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="riskopt",
         description="Recommend haircuts, liquidation thresholds, bonuses and an insurance fund for a lending market.",
+        epilog=_exit_codes_text(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"riskopt {__version__}")
     parser.add_argument("--debug", action="store_true", help="print tracebacks for errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    p = sub.add_parser("run", help="optimise parameters for a config and write a report")
+    p = sub.add_parser("run", help="optimise parameters for a config and write a report",
+                       epilog=_exit_codes_text(), formatter_class=argparse.RawDescriptionHelpFormatter)
     _add_run_args(p)
+    p.add_argument("--json", action="store_true",
+                   help="print the headline as one JSON object on stdout (no progress), for scripts and CI")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("data", help="check or fetch price data")
@@ -91,7 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _apply_overrides(cfg, args):
     if getattr(args, "seed", None) is not None:
-        cfg = cfg.with_overrides("run", seed=args.seed)
+        cfg = cfg.with_overrides("run", seed=args.seed, source="--seed")
     if getattr(args, "as_of", None):
         cfg = cfg.with_overrides("run", as_of=args.as_of)
         from optimizer.pipeline.config import _check_date
@@ -119,23 +178,34 @@ def _data_dir(args) -> str | None:
     return getattr(args, "data_dir", None) or None
 
 
-def cmd_run(args: argparse.Namespace) -> int:
-    from optimizer.pipeline.config import load_config
-    from optimizer.pipeline.output import default_out_dir, write_run
-    from optimizer.pipeline.progress import Progress
-    from optimizer.pipeline.run import run
+def _progress(args: argparse.Namespace):
+    from optimizer.pipeline.progress import Progress, Silent
 
-    cfg = _apply_overrides(load_config(args.config), args)
+    return Silent() if getattr(args, "quiet", False) or getattr(args, "json", False) else Progress()
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    import json
+
+    from optimizer.pipeline.config import load_config
+    from optimizer.pipeline.output import default_out_dir
+
+    cfg = _apply_overrides(load_config(args.config), args)  # before the heavy imports: a bad config fails at once
     out = Path(args.out) if args.out else default_out_dir(cfg)
+    from optimizer.pipeline.output import write_run
+    from optimizer.pipeline.run import run
+    from optimizer.report.headline import Headline
+
     with _quiet_model_warnings():
-        outcome = run(cfg, data_dir=_data_dir(args), progress=Progress(), command=_command_line())
+        outcome = run(cfg, data_dir=_data_dir(args), progress=_progress(args), command=_command_line())
     path = write_run(outcome, out, data_dir=_resolved_data_dir(args, cfg))
-    r = outcome.report
-    print(f"status: {r.status}")
-    if outcome.exit_code != OK:
-        print(r.status_message)
-    print(f"insurance fund: ${r.insurance_fund_usd:,.0f}")
-    print(path)
+    headline = Headline.of(outcome.report, report_dir=str(path))
+    if args.json:
+        print(json.dumps(headline.as_dict(), sort_keys=True))
+    elif args.quiet:
+        print(path)
+    else:
+        print("\n".join([*headline.lines(), str(path)]))
     return OK if outcome.exit_code == 0 else TARGET_NOT_MET
 
 
@@ -175,17 +245,17 @@ def cmd_data_fetch(args: argparse.Namespace) -> int:
 
 
 def cmd_backtest(args: argparse.Namespace) -> int:
-    from optimizer.pipeline.backtest import run_backtest, write_backtest
     from optimizer.pipeline.config import load_config
     from optimizer.pipeline.output import default_out_dir
-    from optimizer.pipeline.progress import Progress
 
     cfg = load_config(args.config)
     out = Path(args.out) if args.out else default_out_dir(cfg, suffix="backtest")
+    from optimizer.pipeline.backtest import run_backtest, write_backtest
+
     with _quiet_model_warnings():
-        res = run_backtest(cfg, data_dir=_data_dir(args), progress=Progress(), command=_command_line())
+        res = run_backtest(cfg, data_dir=_data_dir(args), progress=_progress(args), command=_command_line())
     path = write_backtest(res, out)
-    for e in res.episodes:
+    for e in ([] if args.quiet else res.episodes):
         d = e.data
         label = e.start if e.start == e.end else f"{e.start}..{e.end}"
         if not e.covered:
@@ -216,16 +286,16 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
 def cmd_recalibrate(args: argparse.Namespace) -> int:
     from optimizer.pipeline.config import load_config
     from optimizer.pipeline.output import default_out_dir
-    from optimizer.pipeline.progress import Progress
-    from optimizer.pipeline.recalibrate import recalibrate, summary_lines, write_recalibration
 
     cfg = load_config(args.config)
     out = Path(args.out) if args.out else default_out_dir(cfg, suffix="recalibration")
+    from optimizer.pipeline.recalibrate import recalibrate, summary_lines, write_recalibration
+
     with _quiet_model_warnings():
         outcome = recalibrate(cfg, current_file=args.current, previous_dir=args.previous, data_dir=_data_dir(args),
-                              progress=Progress(), start_date=args.start_date, command=_command_line())
+                              progress=_progress(args), start_date=args.start_date, command=_command_line())
     path = write_recalibration(outcome, out, data_dir=_resolved_data_dir(args, outcome.config))
-    for line in summary_lines(outcome):
+    for line in ([] if args.quiet else summary_lines(outcome)):
         print(line)
     print(path)
     return TARGET_NOT_MET if outcome.exit_code == 2 else OK
@@ -234,18 +304,19 @@ def cmd_recalibrate(args: argparse.Namespace) -> int:
 def cmd_sensitivity(args: argparse.Namespace) -> int:
     from optimizer.pipeline.config import load_config
     from optimizer.pipeline.output import default_out_dir
-    from optimizer.pipeline.progress import Progress
-    from optimizer.pipeline.sensitivity import run_sensitivity, write_sensitivity
 
     cfg = load_config(args.config)
     out = Path(args.out) if args.out else default_out_dir(cfg, suffix="sensitivity")
+    from optimizer.pipeline.sensitivity import run_sensitivity, write_sensitivity
+
     with _quiet_model_warnings():
         res = run_sensitivity(cfg, data_dir=_data_dir(args), scheduler=args.scheduler, workers=args.workers,
-                              progress=Progress(), command=_command_line())
+                              progress=_progress(args), command=_command_line())
     path = write_sensitivity(res, out)
     info = res.run_info
-    print(f"{len(res.points)} points ({info['distinct_points']} distinct) on {info['workers']} workers "
-          f"in {info['runtime_seconds']:.1f} s" + (f"; {res.n_errors} failed" if res.n_errors else ""))
+    if not args.quiet:
+        print(f"{len(res.points)} points ({info['distinct_points']} distinct) on {info['workers']} workers "
+              f"in {info['runtime_seconds']:.1f} s" + (f"; {res.n_errors} failed" if res.n_errors else ""))
     print(path)
     return OK
 
@@ -254,24 +325,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
-        parser.print_help()
-        return ERR
+        parser.print_help(sys.stderr)
+        return USAGE
     try:
-        return int(args.func(args))
-    except OptimizerError as err:
-        if args.debug:
-            traceback.print_exc()
-        print(f"riskopt: error: {err}", file=sys.stderr)
-        return ERR
-    except OSError as err:
-        # unwritable output directory, unreadable file: a user problem, not a bug
+        with _terminate_cleanly():
+            return int(args.func(args))
+    except (OptimizerError, OSError) as err:
+        # OSError: an unwritable output directory, an unreadable file: a user problem, not a bug
         if args.debug:
             traceback.print_exc()
         print(f"riskopt: error: {err}", file=sys.stderr)
         return ERR
     except KeyboardInterrupt:
         print("riskopt: interrupted; no report written", file=sys.stderr)
-        return 130
+        return INTERRUPTED
+    except Terminated as sig:
+        print(f"riskopt: terminated ({sig}); no report written", file=sys.stderr)
+        return TERMINATED
 
 
 if __name__ == "__main__":  # pragma: no cover

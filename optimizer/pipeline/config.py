@@ -114,7 +114,8 @@ class AssetConfig:
 class RunSection:
     name: str = ""
     title: str = ""
-    seed: int = 20250612
+    #: Root seed of every random stream (numpy.random.SeedSequence takes integers >= 0).
+    seed: int = field(default=20250612, metadata=_rng(0))
     as_of: str | None = None
     window_days: int | None = field(default=1460, metadata=_rng(60))
     data_dir: str | None = None
@@ -255,6 +256,8 @@ class SearchSection:
     enabled: bool = False
     n_trials: int = field(default=120, metadata=_rng(1, 100_000))
     sampler: Literal["nsga2", "tpe"] = "nsga2"
+    #: Database URL of the optuna study (``sqlite:///path/study.db``, ``postgresql://user@host/db``);
+    #: checked (driver, folder, connection) before the run starts. Default: study.db in the run directory.
     storage: str | None = None
     study_name: str | None = None
     tail_metric: Literal["bad_debt_cvar_usd", "prob_bad_debt_exceeds_fund"] = "bad_debt_cvar_usd"
@@ -448,11 +451,12 @@ class RunConfig:
     def replace(self, **sections: Any) -> RunConfig:
         return dataclasses.replace(self, **sections)
 
-    def with_overrides(self, section: str, **values: Any) -> RunConfig:
-        """Copy with keys of one section replaced (values are validated like the file's)."""
+    def with_overrides(self, section: str, *, source: str = "<config>", **values: Any) -> RunConfig:
+        """Copy with keys of one section replaced (values are validated like the file's; an error
+        names ``source``, e.g. ``"--seed"``)."""
         current = getattr(self, section)
         merged = {**_to_plain(current), **values}
-        new = _build(type(current), merged, f"[{section}]")
+        new = _build(type(current), merged, f"[{section}]", source)
         return dataclasses.replace(self, **{section: new})
 
 
@@ -523,6 +527,9 @@ def parse_config(raw: dict[str, Any], *, source: str = "<config>") -> RunConfig:
     for ticker, table in assets_raw.items():
         if not isinstance(table, dict):
             raise ConfigError(f"{source}: [assets.{ticker}] must be a table")
+        if not ticker or ticker != ticker.strip() or any(c.isspace() or c == "." for c in ticker):
+            raise ConfigError(f"{source}: [assets.{json.dumps(ticker)}]: an asset ticker must be a non-empty name "
+                              "without spaces or dots, e.g. [assets.eth]")
         if ticker != ticker.lower():
             raise ConfigError(f"{source}: asset ticker {ticker!r} must be lower-case (use {ticker.lower()!r})")
         assets[ticker] = _build(AssetConfig, table, f"[assets.{ticker}]", source)
@@ -591,6 +598,11 @@ def _cross_checks(cfg: RunConfig, source: str) -> None:
     if cfg.book.kind == "csv" and cfg.book.reference is not None:
         raise ConfigError(f"{source}: [book] reference calibrates a synthetic book; kind = 'csv' reads "
                           "its accounts from path: remove reference")
+    if cfg.book.kind == "synthetic" and cfg.book.reference is None and cfg.book.hf_min >= cfg.book.hf_median:
+        raise ConfigError(f"{source}: [book] hf_min = {cfg.book.hf_min} must be < hf_median = {cfg.book.hf_median} "
+                          "(health factors are drawn above hf_min with median hf_median)")
+    if cfg.search.storage is not None:
+        _check_storage_url(cfg.search.storage, source)
     if cfg.book.kind == "synthetic":
         for t, a in cfg.assets.items():
             if a.supplied_usd <= 0:
@@ -630,6 +642,15 @@ def _cross_checks(cfg: RunConfig, source: str) -> None:
     if not cfg.data.sources or len(set(cfg.data.sources)) != len(cfg.data.sources):
         raise ConfigError(f"{source}: [data] sources = {list(cfg.data.sources)} must name each source "
                           "once and at least one")
+
+
+def _check_storage_url(url: str, source: str) -> None:
+    """``[search] storage`` must be a database URL: a bare word would become a SQLite file of that name."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or not scheme or not rest or not all(c.isalnum() or c in "+-." for c in scheme):
+        raise ConfigError(f"{source}: [search] storage = {url!r} is not a database URL; use e.g. "
+                          "'sqlite:///studies/study.db' or 'postgresql://user@host/db' (or leave it out: "
+                          "study.db in the run directory)")
 
 
 def _check_backtest(bt: BacktestSection, source: str) -> None:

@@ -1,4 +1,10 @@
-"""Progress display: a live status line on a terminal, silence in CI and logs."""
+"""Progress display: a live status line or bar on a terminal, one plain line per stage otherwise.
+
+On a terminal (stderr a TTY, not CI) a stage shows a spinner and a counted stage a bar with rate
+and ETA. In a log or a CI job each stage prints one line when it starts, ``riskopt: [  12.3 s]
+simulating 20,000 scenarios``, so a stuck job shows where it is. ``Silent`` (``--quiet``,
+``--json``) prints nothing. Stage timings are recorded either way.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +12,10 @@ import os
 import sys
 import time
 from contextlib import contextmanager
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Literal, TextIO
+
+#: The prefix of a progress line in a log; error lines start "riskopt: error:".
+LINE_PREFIX = "riskopt: ["
 
 
 def interactive() -> bool:
@@ -15,29 +24,51 @@ def interactive() -> bool:
 
 
 class Progress:
-    """Stage timer. ``with progress.stage("fitting GARCH"):`` shows a spinner on a terminal.
+    """Stage timer. ``with progress.stage("fitting GARCH"):`` shows the stage.
+
+    Parameters
+    ----------
+    enabled : bool, optional
+        Show anything at all (default True; :class:`Silent` is ``enabled=False``).
+    mode : {"bar", "lines"}, optional
+        ``"bar"``: rich spinner and bars (default on a terminal); ``"lines"``: one line per stage
+        (default otherwise).
+    stream : text stream, optional
+        Where lines go (default ``sys.stderr`` at the time of each line).
 
     Stage timings are kept in ``timings`` (seconds) for the run record either way.
     """
 
-    def __init__(self, *, enabled: bool | None = None) -> None:
-        self.enabled = interactive() if enabled is None else enabled
+    def __init__(self, *, enabled: bool = True, mode: Literal["bar", "lines"] | None = None,
+                 stream: TextIO | None = None) -> None:
+        self.enabled = enabled
+        self.mode = mode if mode is not None else ("bar" if interactive() else "lines")
         self.timings: dict[str, float] = {}
+        self.started: list[str] = []
+        self._stream = stream
+        self._t0 = time.perf_counter()
         self._console = None
-        if self.enabled:
+        if self.enabled and self.mode == "bar":
             from rich.console import Console
 
             self._console = Console(stderr=True)
 
+    def _line(self, text: str) -> None:
+        if self.enabled and self._console is None:
+            stream = self._stream or sys.stderr
+            print(f"{LINE_PREFIX}{time.perf_counter() - self._t0:6.1f} s] {text}", file=stream, flush=True)
+
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
         t0 = time.perf_counter()
+        self.started.append(name)
         if self._console is not None:
             with self._console.status(f"{name} ..."):
                 yield
             dt = time.perf_counter() - t0
             self._console.print(f"[green]done[/green] {name} ({dt:.1f} s)")
         else:
+            self._line(name)
             yield
             dt = time.perf_counter() - t0
         self.timings[name] = round(dt, 3)
@@ -50,7 +81,9 @@ class Progress:
         recorded in ``timings`` either way.
         """
         t0 = time.perf_counter()
+        self.started.append(name)
         if self._console is None:
+            self._line(f"{name} ({total} {unit})")
             yield lambda n=1: None
             self.timings[name] = round(time.perf_counter() - t0, 3)
             return
@@ -76,8 +109,10 @@ class Progress:
     def note(self, text: str) -> None:
         if self._console is not None:
             self._console.print(text)
+        else:
+            self._line(text)
 
 
 class Silent(Progress):
     def __init__(self) -> None:
-        super().__init__(enabled=False)
+        super().__init__(enabled=False, mode="lines")

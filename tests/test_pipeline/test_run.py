@@ -152,7 +152,7 @@ def test_run_outcome_and_exit_code_for_infeasible(tmp_path, data_dir, monkeypatc
     monkeypatch.setenv("RISKOPT_DATA_DIR", str(data_dir))
     tight = quick_cfg(n_scenarios=3000).with_overrides("optimizer", risk_budget_usd=1.0, lt_min=0.75)
     cfg_path = write_config(tmp_path / "tight.toml", tight)
-    assert main(["run", str(cfg_path), "--out", str(tmp_path / "r")]) == 2
+    assert main(["run", str(cfg_path), "--out", str(tmp_path / "r")]) == 3  # risk target not met
     params = json.loads((tmp_path / "r" / "params.json").read_text())
     assert params["status"] == "infeasible"
     out = capsys.readouterr().out
