@@ -72,13 +72,17 @@ class RunStreams:
                 )
 
     @classmethod
-    def from_seed(cls, seed: int) -> RunStreams:
+    def from_seed(cls, seed: int, *, book_seed: int | None = None) -> RunStreams:
         """The streams of a run with root seed ``seed``.
 
         Parameters
         ----------
         seed : int
             The run's ``[run] seed`` (>= 0).
+        book_seed : int or None, default None
+            ``[book] seed``: the ``book`` stream is then that of root seed ``book_seed`` (the
+            book a run with that seed draws), the other streams still those of ``seed``. None:
+            ``seed``.
 
         Returns
         -------
@@ -90,8 +94,11 @@ class RunStreams:
         TypeError
             If ``seed`` is not an int.
         """
-        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-            raise TypeError(f"`seed` must be an int, got {type(seed).__name__}")
+        for name, value in (("seed", seed), ("book_seed", seed if book_seed is None else book_seed)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+                raise TypeError(f"`{name}` must be an int, got {type(value).__name__}")
         names = [f.name for f in dataclasses.fields(cls)]
-        children = np.random.default_rng(int(seed)).spawn(len(names))
-        return cls(**dict(zip(names, children, strict=True)))
+        children = dict(zip(names, np.random.default_rng(int(seed)).spawn(len(names)), strict=True))
+        if book_seed is not None and int(book_seed) != int(seed):
+            children["book"] = np.random.default_rng(int(book_seed)).spawn(len(names))[names.index("book")]
+        return cls(**children)

@@ -63,3 +63,14 @@ def test_record_is_frozen_and_checked():
         RunStreams.from_seed(1.5)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="got bool"):
         RunStreams.from_seed(True)
+
+
+def test_book_seed_fixes_the_book_stream_only():
+    # [book] seed: the book a run of root seed 9 draws, whatever the run's own seed
+    a, b = RunStreams.from_seed(1, book_seed=9), RunStreams.from_seed(2, book_seed=9)
+    assert a.book.integers(2**63) == b.book.integers(2**63) == RunStreams.from_seed(9).book.integers(2**63)
+    assert a.scenarios.integers(2**63) == RunStreams.from_seed(1).scenarios.integers(2**63)
+    assert a.scenarios.integers(2**63) != b.scenarios.integers(2**63)
+    assert RunStreams.from_seed(4, book_seed=4).book.random() == RunStreams.from_seed(4).book.random()
+    with pytest.raises(TypeError, match="`book_seed` must be an int, got str"):
+        RunStreams.from_seed(1, book_seed="9")  # type: ignore[arg-type]

@@ -181,6 +181,10 @@ class BookSection:
     reference: str | None = None
     #: Largest accounts placed individually from the reference (the rest drawn from its fitted tail).
     n_placed: int = field(default=10, metadata=_rng(1, 100_000))
+    #: Seed of the synthetic book's draw (its own stream, that of a run with this root seed); None:
+    #: ``[run] seed``. A synthetic book stands for the market's real one, so it is an input the
+    #: recommendation is conditional on: with a book seed, ``--seed`` moves the Monte Carlo only.
+    seed: int | None = field(default=None, metadata=_rng(0))
 
 
 @dataclass(frozen=True)
@@ -487,6 +491,7 @@ ADDED_ASSET_KEYS: dict[str, Any] = {"short_history": "own", "proxy": None, "peg"
 ADDED_KEYS: dict[tuple[str, str], Any] = {
     ("book", "reference"): None,
     ("book", "n_placed"): 10,
+    ("book", "seed"): None,
     ("scenarios", "depeg_jumps"): True,
     ("scenarios", "depeg_threshold"): 0.02,
     ("scenarios", "depeg_decluster_days"): 7,

@@ -137,7 +137,7 @@ def load_inputs(
 
     progress = progress or Silent()
     seed = cfg.run.seed
-    streams = streams if streams is not None else RunStreams.from_seed(seed)
+    streams = streams if streams is not None else RunStreams.from_seed(seed, book_seed=cfg.book.seed)
     assets = cfg.asset_names
     ddir = resolve_data_dir(data_dir if data_dir is not None else cfg.run.data_dir)
 
@@ -389,7 +389,7 @@ def run(
     t_start = time.perf_counter()
     progress = progress or Silent()
     cfg = resolve_as_of(cfg, data_dir=data_dir)
-    streams = RunStreams.from_seed(cfg.run.seed)
+    streams = RunStreams.from_seed(cfg.run.seed, book_seed=cfg.book.seed)
     inputs = load_inputs(cfg, data_dir=data_dir, progress=progress, streams=streams)
     assets = cfg.asset_names
     scen, book, current = inputs.scenarios, inputs.book, inputs.current

@@ -246,7 +246,7 @@ def point_task(cfg: RunConfig, fitted: Any, streams: RunStreams | None = None) -
             warnings.simplefilter("ignore")
             gen = copy.copy(fitted.generator)  # shallow: fitted arrays shared, parameters private
             gen.set_params(vol_multiplier=cfg.scenarios.vol_multiplier)
-            streams = streams if streams is not None else RunStreams.from_seed(cfg.run.seed)
+            streams = streams if streams is not None else RunStreams.from_seed(cfg.run.seed, book_seed=cfg.book.seed)
             scen = gen.simulate(cfg.scenarios.horizon_days, cfg.scenarios.n_scenarios, rng=streams.scenarios)
             # the depeg jumps at full size, as a run draws them (never rescaled by vol_multiplier)
             scen, pegs = redraw_peg_jumps(fitted.pegs, scen, horizon_days=cfg.scenarios.horizon_days,
@@ -391,7 +391,7 @@ def run_sensitivity(
     try:
         n_workers = len(client.scheduler_info().get("workers", {}))
         fit_f = {k: client.submit(fit_task, c, str(ddir), pure=False) for k, c in fits.items()}
-        pt_f = {sha: client.submit(point_task, c, fit_f[fit_key(c)], RunStreams.from_seed(c.run.seed), pure=False)
+        pt_f = {sha: client.submit(point_task, c, fit_f[fit_key(c)], RunStreams.from_seed(c.run.seed, book_seed=c.book.seed), pure=False)
                 for sha, c in unique.items()}
         out: dict[str, dict[str, Any]] = {}
         with progress.counter(f"solving {len(unique)} distinct points of {len(points)}", len(unique)) as advance:

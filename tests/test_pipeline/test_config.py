@@ -60,6 +60,8 @@ def test_default_config_uses_reference_parameters():
          "liquidation_threshold"),
         ("[assets.btc]\nsupplied_usd = 1e9\nwhat = 1", "what"),
         ("[run]\nas_of = '2024-13-45'", "as_of"),
+        ("[book]\nseed = -1", r"\[book\] seed"),
+        ("[book]\nseed = 1.5", r"\[book\] seed"),
     ],
 )
 def test_bad_values_name_the_key(snippet, needle):
@@ -186,7 +188,7 @@ def test_a_renamed_key_keeps_the_config_hash():
     sens = d["sensitivity"]
     sens["corr_stress"] = sens.pop("comonotone_share")
     sens["grids"] = [["corr_stress" if n == "comonotone_share" else n for n in g] for g in sens["grids"]]
-    for key in ("reference", "n_placed"):  # added keys at their default are not hashed
+    for key in ("reference", "n_placed", "seed"):  # added keys at their default are not hashed
         d["book"].pop(key)
     # section keys added later are hashed only when set (test_an_added_key_at_its_default_keeps_the_hash)
     for key in ("depeg_jumps", "depeg_threshold", "depeg_decluster_days", "depeg_history"):
@@ -215,7 +217,8 @@ def test_default_config_hash_is_unchanged():
     # [book] reference and n_placed (the calibrated book; hf_median/hf_sigma then not hashed);
     # [assets.wbtc] peg = "btc" (the [scenarios] depeg_* keys at their defaults are not hashed);
     # [liquidity] quotes_file, proxy_haircut, depth_exponent and [simulation] impact = "curve" (depth curves)
-    assert cfg.sha256 == "8195f0217d22b4beb1a54b714630fd46fb74c7e70ce94a1a8b80756c2acbb865"
+    # [book] seed = 20250612 (the book's own draw, issue 10: --seed moves the Monte Carlo only)
+    assert cfg.sha256 == "9f66ef0d4f5b3bf97758ce054d7526d1006e52ee7335a84bbeeafa45e0a97ef1"
 
 
 def test_a_config_without_the_added_book_keys_hashes_as_before():
@@ -226,6 +229,9 @@ def test_a_config_without_the_added_book_keys_hashes_as_before():
     cfg = dataclasses.replace(cfg, assets={**cfg.assets, "wbtc": dataclasses.replace(cfg.assets["wbtc"], peg=None)})
     # and with the simulation's impact law of then ([simulation] impact = "curve", the depth curves, is the default now)
     cfg = cfg.with_overrides("simulation", impact="sqrt")
+    # and without the book's own seed (issue 10: quick.toml sets [book] seed = 7, its run seed)
+    assert cfg.book.seed == cfg.run.seed == 7
+    cfg = cfg.with_overrides("book", seed=None)
     assert cfg.book.reference is None and cfg.book.n_placed == 10
     assert cfg.sha256 == "378c4bfc3ed4b93409c774aa427e5d5d4dd6a8ab38972158f8b5c1e4276aba0b"
     # using a key changes the hash; setting n_placed without a reference too (it is a setting)
