@@ -159,6 +159,13 @@ def _apply_overrides(cfg, args):
     return cfg
 
 
+def _check_out(out: Path) -> None:
+    """An output directory that is already taken is found before the run, not after it."""
+    from optimizer.report.writer import check_out_dir
+
+    check_out_dir(out)
+
+
 def _command_line() -> str:
     return " ".join(["riskopt", *sys.argv[1:]])
 
@@ -192,6 +199,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     cfg = _apply_overrides(load_config(args.config), args)  # before the heavy imports: a bad config fails at once
     out = Path(args.out) if args.out else default_out_dir(cfg)
+    _check_out(out)
     from optimizer.pipeline.output import write_run
     from optimizer.pipeline.run import run
     from optimizer.report.headline import Headline
@@ -250,6 +258,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
 
     cfg = load_config(args.config)
     out = Path(args.out) if args.out else default_out_dir(cfg, suffix="backtest")
+    _check_out(out)
     from optimizer.pipeline.backtest import run_backtest, write_backtest
 
     with _quiet_model_warnings():
@@ -289,6 +298,7 @@ def cmd_recalibrate(args: argparse.Namespace) -> int:
 
     cfg = load_config(args.config)
     out = Path(args.out) if args.out else default_out_dir(cfg, suffix="recalibration")
+    _check_out(out)
     from optimizer.pipeline.recalibrate import recalibrate, summary_lines, write_recalibration
 
     with _quiet_model_warnings():
@@ -307,6 +317,7 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
 
     cfg = load_config(args.config)
     out = Path(args.out) if args.out else default_out_dir(cfg, suffix="sensitivity")
+    _check_out(out)
     from optimizer.pipeline.sensitivity import run_sensitivity, write_sensitivity
 
     with _quiet_model_warnings():

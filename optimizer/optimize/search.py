@@ -498,6 +498,49 @@ def make_sampler(
     return optuna.samplers.TPESampler(seed=seed, multivariate=True)
 
 
+def check_storage(url: str, *, timeout: float = 10.0) -> None:
+    """Check a database URL for an optuna study before any work is done: it parses, its driver is
+    installed, a SQLite file's folder exists, and a server answers within ``timeout`` seconds.
+
+    Raises
+    ------
+    ValueError
+        Naming the URL (password hidden) and what is wrong.
+    """
+    import sqlalchemy
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
+
+    try:
+        u = make_url(url)
+    except ArgumentError:
+        raise ValueError(f"{url!r} is not a database URL (e.g. sqlite:///study.db, postgresql://user@host/db)") from None
+    shown = u.render_as_string(hide_password=True)
+    backend = u.get_backend_name()
+    if backend == "sqlite":
+        if u.database and u.database != ":memory:":
+            folder = Path(u.database).expanduser().absolute().parent
+            if not folder.is_dir():
+                raise ValueError(f"{shown}: the folder {folder} of the SQLite file does not exist; create it first")
+        return
+    connect_args = {"connect_timeout": int(max(timeout, 1))} if backend in ("postgresql", "mysql") else {}
+    try:
+        engine = sqlalchemy.create_engine(u, connect_args=connect_args)
+    except NoSuchModuleError:
+        raise ValueError(f"{shown}: unknown database kind {backend!r}") from None
+    except ImportError as err:
+        raise ValueError(f"{shown}: the database driver for {backend!r} is not installed ({err}); install it, "
+                         "e.g. pip install 'psycopg[binary]' for PostgreSQL") from None
+    try:
+        with engine.connect():
+            pass
+    except SQLAlchemyError as err:
+        reason = str(getattr(err, "orig", None) or err).strip().splitlines()[0]
+        raise ValueError(f"cannot connect to {shown}: {reason}") from None
+    finally:
+        engine.dispose()
+
+
 def _make_storage(storage: str | os.PathLike[str] | BaseStorage | None) -> BaseStorage | None:
     if storage is None or isinstance(storage, BaseStorage):
         return storage

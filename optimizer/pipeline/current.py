@@ -8,10 +8,12 @@ back to the lower-case symbol.
 from __future__ import annotations
 
 import csv
+import io
 import json
+import math
 import tomllib
 from pathlib import Path
-from typing import Mapping
+from typing import Any, Mapping
 
 from optimizer.exceptions import ConfigError, DataError
 
@@ -29,20 +31,25 @@ def load_current(path: str | Path, symbols: Mapping[str, str]) -> dict[str, Para
     if not p.is_file():
         raise DataError(f"current-parameters file not found: {p}")
     suffix = p.suffix.lower()
+    if suffix not in (".csv", ".json", ".toml"):
+        raise DataError(f"{p}: unknown format {suffix!r}; use .csv (Aave/Compound reference), .json or .toml")
+    try:
+        text = p.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise DataError(f"{p}: current-parameters file is not UTF-8 text (byte {err.object[err.start]:#04x} at "
+                        f"offset {err.start}); expected {suffix[1:].upper()}") from None
     if suffix == ".csv":
-        table = _read_csv(p)
+        table = _read_csv(p, text)
     elif suffix == ".json":
         try:
-            table = _from_mapping(json.loads(p.read_text(encoding="utf-8")), p)
+            table = _from_mapping(json.loads(text, object_pairs_hook=_unique_keys(p)), p)
         except json.JSONDecodeError as err:
             raise DataError(f"{p}: invalid JSON: {err}") from None
-    elif suffix == ".toml":
+    else:
         try:
-            table = _from_mapping(tomllib.loads(p.read_text(encoding="utf-8")), p)
+            table = _from_mapping(tomllib.loads(text), p)
         except tomllib.TOMLDecodeError as err:
             raise DataError(f"{p}: invalid TOML: {err}") from None
-    else:
-        raise DataError(f"{p}: unknown format {suffix!r}; use .csv (Aave/Compound reference), .json or .toml")
     out: dict[str, Params] = {}
     for ticker, symbol in symbols.items():
         for key in (symbol, symbol.lower(), ticker, ticker.upper()):
@@ -52,43 +59,92 @@ def load_current(path: str | Path, symbols: Mapping[str, str]) -> dict[str, Para
     return out
 
 
-def _read_csv(p: Path) -> dict[str, Params]:
-    with p.open(newline="", encoding="utf-8") as fh:
-        rows = list(csv.DictReader(fh))
+def _unique_keys(p: Path):
+    """A ``json.loads`` hook refusing a key given twice in one object (json keeps the last silently)."""
+
+    def hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for k, v in pairs:
+            if k in out:
+                raise DataError(f"{p}: key {k!r} is given twice; give each asset's parameters once")
+            out[k] = v
+        return out
+
+    return hook
+
+
+def _finite(p: Path, where: str, values: Params) -> Params:
+    for k, v in values.items():
+        if not math.isfinite(v):
+            raise DataError(f"{p}: {where}: {k} = {v} is not a finite number")
+    return values
+
+
+class _Rows(dict):
+    """Parameters per asset; a second row for an asset must agree with the first (the line is kept)."""
+
+    def __init__(self, p: Path) -> None:
+        super().__init__()
+        self.p, self.lines = p, {}
+
+    def put(self, name: str, values: Params, line: int) -> None:
+        values = _finite(self.p, f"line {line} ({name})", values)
+        if name in self and self[name] != values:
+            raise DataError(f"{self.p}: line {line} gives {name} {_show(values)}, line {self.lines[name]} gave "
+                            f"{_show(self[name])}; give each asset's parameters once")
+        self.setdefault(name, values)
+        self.lines.setdefault(name, line)
+
+
+def _show(v: Params) -> str:
+    return ", ".join(f"{k}={v[k]:g}" for k in KEYS)
+
+
+def _read_csv(p: Path, text: str) -> dict[str, Params]:
+    try:
+        rows = list(csv.DictReader(io.StringIO(text, newline="")))
+    except csv.Error as err:
+        raise DataError(f"{p}: not a readable CSV: {err}") from None
     if not rows:
         raise DataError(f"{p}: empty file")
     cols = set(rows[0])
-    table: dict[str, Params] = {}
+    table = _Rows(p)
     if {"symbol", "ltv_pct", "liquidation_threshold_pct", "liquidation_bonus_pct"} <= cols:  # Aave reference
         for n, r in enumerate(rows, start=2):
             if not r["ltv_pct"] and not r["liquidation_threshold_pct"]:
                 continue  # listed reserve without a configuration yet
             try:
-                table[r["symbol"]] = {
+                values = {
                     "ltv": float(r["ltv_pct"] or 0) / 100.0,
                     "liquidation_threshold": float(r["liquidation_threshold_pct"] or 0) / 100.0,
                     "liquidation_bonus": float(r["liquidation_bonus_pct"] or 0) / 100.0,
                 }
             except ValueError:
                 raise DataError(f"{p}: line {n} ({r['symbol']}): a percentage is not a number") from None
+            table.put(r["symbol"], values, n)
         return table
     if {"asset", "borrowCF", "liquidateCF", "liquidation_penalty"} <= cols:  # Compound v3 reference
+        # one asset sits in several markets (network, base token) with their own factors: the first
+        # listed is used, as documented for --current
+        first: dict[str, Params] = {}
         for n, r in enumerate(rows, start=2):
             try:
-                table.setdefault(r["asset"], {
+                values = {
                     "ltv": float(r["borrowCF"]),
                     "liquidation_threshold": float(r["liquidateCF"]),
                     "liquidation_bonus": float(r["liquidation_penalty"]),
-                })
+                }
             except ValueError:
                 raise DataError(f"{p}: line {n} ({r['asset']}): a factor is not a number") from None
-        return table
+            first.setdefault(r["asset"], _finite(p, f"line {n} ({r['asset']})", values))
+        return first
     if {"asset", *KEYS} <= cols:  # plain fractions
         for n, r in enumerate(rows, start=2):
             try:
-                table[r["asset"]] = {k: float(r[k]) for k in KEYS}
+                values = {k: float(r[k]) for k in KEYS}
             except ValueError:
                 raise DataError(f"{p}: line {n} ({r['asset']}): a parameter is not a number") from None
+            table.put(r["asset"], values, n)
         return table
     raise DataError(
         f"{p}: unrecognised columns; expected the Aave reference (symbol, ltv_pct, liquidation_threshold_pct, "
@@ -108,7 +164,7 @@ def _from_mapping(d: dict, p: Path) -> dict[str, Params]:
         if missing:
             raise DataError(f"{p}: entry {name!r} lacks {missing[0]!r}")
         try:
-            table[name] = {k: float(v[k]) for k in KEYS}
+            table[name] = _finite(p, f"entry {name!r}", {k: float(v[k]) for k in KEYS})
         except (TypeError, ValueError):
             raise DataError(f"{p}: entry {name!r}: parameters must be numbers (fractions)") from None
     return table

@@ -388,6 +388,9 @@ def run(
 
     t_start = time.perf_counter()
     progress = progress or Silent()
+    from optimizer.pipeline.preflight import check_inputs
+
+    check_inputs(cfg, data_dir=data_dir)  # book, storage: fail in a second, not after the scenarios
     cfg = resolve_as_of(cfg, data_dir=data_dir)
     streams = RunStreams.from_seed(cfg.run.seed, book_seed=cfg.book.seed)
     inputs = load_inputs(cfg, data_dir=data_dir, progress=progress, streams=streams)

@@ -124,7 +124,7 @@ def assemble_report(cfg: RunConfig, inputs: RunInputs, market: ThresholdProblem,
             references={"analytic_lt": float(analytic[i]), "smart_ltv": float(sltv[i])},
             binding=binding[i],
         ))
-    findings = [_finding_dict(f) for f in inputs.prices.findings]
+    findings = [_finding_dict(f) for f in inputs.prices.findings] + _book_findings(inputs.book)
     msg = run_view.status_message(
         solution.status, alpha=alpha, budget_usd=budget, asset_share=market.asset_share,
         guard_fails=solution.guard_fails, solver_optimal=opt.status_ == "optimal",
@@ -235,6 +235,22 @@ def _debt_backed(book: Book) -> np.ndarray:
     tot = np.asarray(coll.sum(axis=1)).ravel()
     share = coll.multiply(1.0 / np.where(tot > 0, tot, 1.0)[:, None]).tocsr()
     return np.asarray(share.T @ book.account_debt).ravel()
+
+
+def _book_findings(book: Book) -> list[dict[str, Any]]:
+    """Accounts already insolvent in the book: a finding, since their shortfall is bad debt in every
+    scenario whatever the parameters (a CSV book refuses debt without any collateral outright)."""
+    bad = book.insolvent_accounts()
+    if not len(bad):
+        return []
+    coll, debt = book.account_collateral[bad], book.account_debt[bad]
+    worst = int(np.argmax(debt - coll))
+    detail = (f"{len(bad)} account(s) already insolvent at the book's values (collateral below debt): "
+              f"${float((debt - coll).sum()):,.0f} of their ${float(debt.sum()):,.0f} debt is bad debt in every "
+              f"scenario, whatever the parameters; largest shortfall {book.account_ids[bad[worst]]!r} "
+              f"(${float(coll[worst]):,.0f} collateral, ${float(debt[worst]):,.0f} debt)")
+    return [{"kind": "insolvent_accounts", "file": book.source, "asset": None, "start": None, "end": None,
+             "detail": detail}]
 
 
 def _finding_dict(f: Any) -> dict[str, Any]:

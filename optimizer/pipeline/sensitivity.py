@@ -300,13 +300,28 @@ class SensitivityResult:
         return sum(1 for r in self.results if r["status"] == "error")
 
 
+def check_scheduler_address(scheduler: str | None) -> None:
+    """Raise ConfigError naming ``--scheduler`` when it is not a Dask address (``tcp://host:8786``)."""
+    if not scheduler:
+        return
+    from distributed.comm.addressing import get_address_host_port
+
+    try:
+        host, _ = get_address_host_port(scheduler)
+    except ValueError as err:
+        raise ConfigError(f"--scheduler {scheduler!r} is not a Dask scheduler address such as "
+                          f"tcp://host:8786 ({err})") from None
+    if not host or any(c.isspace() for c in host):
+        raise ConfigError(f"--scheduler {scheduler!r} is not a Dask scheduler address such as tcp://host:8786")
+
+
 def _open_client(scheduler: str | None, workers: int) -> tuple[Any, Any]:
     from distributed import Client, LocalCluster
 
     if scheduler:
         try:
             return Client(scheduler, timeout="30s"), None
-        except (OSError, TimeoutError) as err:
+        except (OSError, TimeoutError, ValueError) as err:
             raise ConfigError(f"cannot reach the Dask scheduler at {scheduler}: {err}") from None
     # dashboard on a free port (":0"): two sweeps on one machine must not fight over 8787
     cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0")
@@ -367,6 +382,11 @@ def run_sensitivity(
     t0 = time.perf_counter()
     progress = progress or Silent()
     check_sensitivity(cfg)
+    if client is None:
+        check_scheduler_address(scheduler)
+    from optimizer.pipeline.preflight import check_inputs
+
+    check_inputs(cfg, data_dir=data_dir)
     workers = int(workers if workers is not None else cfg.sensitivity.workers)
     if workers < 1:
         raise ConfigError(f"--workers must be >= 1, got {workers}")

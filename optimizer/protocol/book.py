@@ -108,6 +108,11 @@ class Book:
     def total_debt(self) -> float:
         return float(self.debt_usd.sum())
 
+    def insolvent_accounts(self) -> np.ndarray:
+        """Indices of the accounts whose collateral is already worth less than their debt (at the
+        book's own USD values, before any scenario): their shortfall is bad debt in every scenario."""
+        return np.flatnonzero(self.account_collateral < self.account_debt)
+
     @property
     def total_collateral(self) -> float:
         return float(self.coll_usd.sum())

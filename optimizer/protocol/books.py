@@ -36,7 +36,7 @@ logger = logging.getLogger(__name__)
 #: Columns a book CSV must have.
 BOOK_COLUMNS = ("account", "asset", "collateral_usd", "debt_usd")
 
-__all__ = ["BOOK_COLUMNS", "load_book_csv", "save_book_csv", "synthetic_book"]
+__all__ = ["BOOK_COLUMNS", "load_book_csv", "open_csv", "save_book_csv", "synthetic_book"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -56,6 +56,26 @@ def read_header(reader: Any, path: Path, columns: Sequence[str], kind: str) -> d
     if missing:
         raise DataError(f"{path}: {kind} is missing column(s) {missing}; found {names}")
     return {c: names.index(c) for c in columns}
+
+class open_csv:
+    """``with open_csv(path, "book") as fh:`` a UTF-8 CSV whose decoding and parsing errors become one
+    :class:`DataError` naming the file (a binary file would otherwise end in ``UnicodeDecodeError``)."""
+
+    def __init__(self, path: Path, kind: str, columns: Sequence[str] = BOOK_COLUMNS) -> None:
+        self.path, self.kind, self.columns = path, kind, columns
+
+    def __enter__(self) -> Any:
+        self._fh = self.path.open(newline="", encoding="utf-8")
+        return self._fh
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        self._fh.close()
+        if isinstance(exc, UnicodeDecodeError):
+            raise DataError(f"{self.path}: {self.kind} file is not UTF-8 text (byte {exc.object[exc.start]:#04x} at "
+                            f"offset {exc.start}); expected a CSV with columns {','.join(self.columns)}") from None
+        if isinstance(exc, csv.Error):
+            raise DataError(f"{self.path}: {self.kind} file is not a readable CSV: {exc}") from None
+
 
 def _parse_amount(
     text: str, *, path: Path, line: int, account: str, asset: str, column: str
@@ -103,7 +123,8 @@ def load_book_csv(path: str | PathLike[str], assets: tuple[str, ...] | list[str]
     coll: dict[str, dict[int, float]] = {}
     debt: dict[str, dict[int, float]] = {}
     seen: dict[tuple[str, int], int] = {}
-    with p.open(newline="", encoding="utf-8") as fh:
+    first_line: dict[str, int] = {}
+    with open_csv(p, "book") as fh:
         reader = csv.reader(fh)
         col = read_header(reader, p, BOOK_COLUMNS, "book")
         width = max(col.values()) + 1
@@ -135,6 +156,7 @@ def load_book_csv(path: str | PathLike[str], assets: tuple[str, ...] | list[str]
                     f"(first on line {seen[(account, j)]}); one row per account and asset"
                 )
             seen[(account, j)] = line
+            first_line.setdefault(account, line)
             coll.setdefault(account, {})
             debt.setdefault(account, {})
             if c_val > 0:
@@ -144,6 +166,15 @@ def load_book_csv(path: str | PathLike[str], assets: tuple[str, ...] | list[str]
             n_rows += 1
     if n_rows == 0:
         raise DataError(f"{p}: book file has a header but no rows")
+    bare = [a for a in coll if debt[a] and not coll[a]]
+    if bare:
+        more = f" (and {len(bare) - 1} more account(s))" if len(bare) > 1 else ""
+        owed = sum(debt[bare[0]].values())
+        raise DataError(
+            f"{p}, line {first_line[bare[0]]}: account {bare[0]!r} owes ${owed:,.0f} and posts no collateral"
+            f"{more}; a lending market cannot hold such a position (it would be bad debt in every scenario): "
+            "add its collateral rows or drop the account"
+        )
     ids = tuple(coll)
 
     def _csr(side: dict[str, dict[int, float]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -33,7 +33,7 @@ from numpy.typing import ArrayLike
 from sklearn.base import BaseEstimator
 
 from optimizer.exceptions import DataError
-from optimizer.protocol.books import read_header
+from optimizer.protocol.books import open_csv, read_header
 from optimizer.typing import FloatArray
 
 __all__ = [
@@ -200,7 +200,7 @@ def load_reference_book(path: str | PathLike[str]) -> ReferenceBook:
     coll: list[float] = []
     cd: list[float] = []
     largest: list[str] = []
-    with p.open(newline="", encoding="utf-8") as fh:
+    with open_csv(p, "reference book", REFERENCE_COLUMNS) as fh:
         reader = csv.reader(fh)
         col = read_header(reader, p, REFERENCE_COLUMNS, "reference book")
         width = max(col.values()) + 1

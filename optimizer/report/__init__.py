@@ -15,7 +15,7 @@ from optimizer.report.json_out import params_dict, params_json
 from optimizer.report.markdown import render_markdown
 from optimizer.report.model import FORMAT_VERSION, AssetResult, RunReport
 from optimizer.report.section import Column, Figure, Format, Section, Table, text_table
-from optimizer.report.writer import REPORT_FILES, render_all, write_report, write_report_dir
+from optimizer.report.writer import REPORT_FILES, check_out_dir, render_all, write_report, write_report_dir
 
 __all__ = [
     "FORMAT_VERSION",
@@ -27,6 +27,7 @@ __all__ = [
     "RunReport",
     "Section",
     "Table",
+    "check_out_dir",
     "params_dict",
     "params_json",
     "render_all",

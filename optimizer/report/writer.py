@@ -58,6 +58,11 @@ def _check_target(out_dir: Path, overwrite: bool) -> None:
             )
 
 
+def check_out_dir(out_dir: str | os.PathLike[str], *, overwrite: bool = False) -> None:
+    """Raise the error :func:`write_report_dir` would raise for ``out_dir``, before any work is done."""
+    _check_target(Path(out_dir).absolute(), overwrite)
+
+
 def _sibling(out_dir: Path, tag: str) -> Path:
     """Create and return an empty hidden directory next to ``out_dir`` (respects the umask)."""
     for _ in range(100):

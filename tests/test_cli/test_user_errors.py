@@ -47,6 +47,13 @@ def current_file(tmp: Path, text: str | bytes, name: str = "current.csv") -> Pat
     return p
 
 
+def taken(tmp: Path) -> Path:
+    d = tmp / "taken"
+    d.mkdir()
+    (d / "report.md").write_text("an earlier report\n")
+    return d
+
+
 BINARY = bytes(range(256)) * 8
 CURRENT_HEADER = "asset,ltv,liquidation_threshold,liquidation_bonus\n"
 
@@ -70,6 +77,39 @@ CASES = {
     "storage-garbage": (lambda mk, ed, tmp, dd: ["run", mk({**SEARCH, "search": {**SEARCH["search"],
                                                                                  "storage": "garbage"}})],
                         ERR, [r"\[search\] storage = 'garbage'", "not a database URL"], True),
+    "binary-book": (lambda mk, ed, tmp, dd: ["run", mk({"book": {"kind": "csv", "path": str(book_file(tmp, BINARY))}})],
+                    ERR, ["book.csv", "not UTF-8"], True),
+    "debt-without-collateral": (
+        lambda mk, ed, tmp, dd: ["run", mk({"book": {"kind": "csv", "path": str(book_file(
+            tmp, "account,asset,collateral_usd,debt_usd\na1,eth,1000000,0\na1,usdc,0,500000\na2,usdc,0,300000\n"))}})],
+        ERR, ["book.csv", "line 4", "'a2'", "no collateral"], True),
+    "current-nan": (lambda mk, ed, tmp, dd: ["recalibrate", mk(), "--current", current_file(
+                        tmp, CURRENT_HEADER + "eth,0.8,nan,0.05\n")],
+                    ERR, ["current.csv", "line 2", "eth", "liquidation_threshold = nan"], True),
+    "current-binary": (lambda mk, ed, tmp, dd: ["recalibrate", mk(), "--current", current_file(tmp, BINARY)],
+                       ERR, ["current.csv", "not UTF-8"], True),
+    "current-conflicting-rows": (
+        lambda mk, ed, tmp, dd: ["recalibrate", mk(), "--current", current_file(
+            tmp, CURRENT_HEADER + "eth,0.8,0.83,0.05\neth,0.7,0.75,0.06\n")],
+        ERR, ["current.csv", "line 3", "line 2", "eth"], True),
+    "current-json-duplicate-key": (
+        lambda mk, ed, tmp, dd: ["recalibrate", mk(), "--current", current_file(
+            tmp, '{"eth": {"ltv": 0.8, "liquidation_threshold": 0.83, "liquidation_bonus": 0.05}, '
+                 '"eth": {"ltv": 0.7, "liquidation_threshold": 0.75, "liquidation_bonus": 0.06}}', "current.json")],
+        ERR, ["current.json", "'eth'", "twice"], True),
+    "scheduler-not-an-address": (lambda mk, ed, tmp, dd: ["sensitivity", mk(), "--scheduler", "not a url"],
+                                 ERR, ["--scheduler 'not a url'", "tcp://host:8786"], True),
+    "storage-postgres-unreachable": (
+        lambda mk, ed, tmp, dd: ["run", mk({**SEARCH, "search": {**SEARCH["search"],
+                                                         "storage": "postgresql://riskopt:pw@127.0.0.1:1/none"}})],
+        # no driver here, or a driver and nothing listening on port 1: either way the URL, password hidden
+        ERR, [r"\[search\] storage", r"postgresql://riskopt:\*\*\*@127\.0\.0\.1:1/none"], True),
+    "storage-sqlite-missing-folder": (
+        lambda mk, ed, tmp, dd: ["run", mk({**SEARCH, "search": {**SEARCH["search"],
+                                                         "storage": f"sqlite:///{tmp}/missing/study.db"}})],
+        ERR, [r"\[search\] storage", "sqlite:///.*/missing/study.db", "does not exist"], True),
+    "out-dir-taken": (lambda mk, ed, tmp, dd: ["run", mk(), "--out", taken(tmp)],
+                      ERR, ["taken", "already exists"], True),
     "seed-not-an-int": (lambda mk, ed, tmp, dd: ["run", mk(), "--seed", "1.5"],
                         USAGE, ["--seed", "'1.5'"], True),
     "unknown-option": (lambda mk, ed, tmp, dd: ["run", mk(), "--bogus"], USAGE, ["--bogus"], True),
@@ -83,7 +123,8 @@ def test_user_error(case, capsys, make_config, edited_data, tmp_path, data_dir):
     out_dir = tmp_path / "out"
     argv = [str(a) for a in build(make_config, edited_data, tmp_path, data_dir)]
     if argv[0] != "frobnicate":
-        argv += ["--out", str(out_dir)] + ([] if "--data-dir" in argv else ["--data-dir", str(data_dir)])
+        argv += ([] if "--out" in argv else ["--out", str(out_dir)]) + (
+            [] if "--data-dir" in argv else ["--data-dir", str(data_dir)])
     if code == USAGE:
         with pytest.raises(SystemExit) as exc:
             main(argv)
@@ -146,3 +187,31 @@ def test_sigterm_while_writing_leaves_nothing(capsys, make_config, tmp_path, dat
     assert not out_dir.exists()
     assert not list(tmp_path.glob(".r.*")), "a temporary directory was left behind"
     assert signal.getsignal(signal.SIGTERM) == before  # the handler is restored after the command
+
+
+def test_insolvent_accounts_are_a_finding(capsys, make_config, tmp_path, data_dir):
+    """An account whose collateral is already below its debt: the run goes on, the report names it."""
+    book = book_file(tmp_path, "account,asset,collateral_usd,debt_usd\n"
+                               "a1,eth,1000000,0\na1,usdc,0,500000\na2,eth,100000,0\na2,usdc,0,300000\n")
+    out_dir = tmp_path / "r"
+    rc = main(["run", str(make_config({"book": {"kind": "csv", "path": str(book)}})), "--data-dir", str(data_dir),
+               "--out", str(out_dir)])
+    assert rc in (0, TARGET_NOT_MET), capsys.readouterr().err
+    import json
+
+    found = [f for f in json.loads((out_dir / "params.json").read_text())["data_findings"]
+             if f["kind"] == "insolvent_accounts"]
+    assert len(found) == 1 and "1 account(s)" in found[0]["detail"] and "'a2'" in found[0]["detail"]
+    assert "$200,000 of their $300,000 debt" in found[0]["detail"]
+    assert "insolvent_accounts" in (out_dir / "report.md").read_text()
+
+
+def test_check_storage_names_the_url_of_a_failed_connection(tmp_path):
+    """The connection path: a SQLite 'file' that is a folder cannot be opened."""
+    from optimizer.optimize.search import check_storage
+
+    check_storage(f"sqlite:///{tmp_path / 'ok.db'}")  # a file that does not exist yet is fine
+    with pytest.raises(ValueError, match=r"is not a database URL"):
+        check_storage("::")
+    with pytest.raises(ValueError, match=r"unknown database kind 'nosuchdb'"):
+        check_storage("nosuchdb://host/db")
