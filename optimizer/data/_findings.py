@@ -23,6 +23,7 @@ FATAL_KINDS: frozenset[str] = frozenset(
         "nan",
         "infinite",
         "unparsable_value",
+        "implausible_move",
         "unparsable_date",
         "duplicate_date",
         "unsorted_dates",
@@ -80,7 +81,7 @@ class DataFinding:
     ----------
     kind : str
         What was found. Fatal kinds: ``"non_positive"``, ``"nan"``, ``"infinite"``,
-        ``"unparsable_value"``, ``"unparsable_date"``, ``"duplicate_date"``, ``"unsorted_dates"``,
+        ``"unparsable_value"``, ``"implausible_move"``, ``"unparsable_date"``, ``"duplicate_date"``, ``"unsorted_dates"``,
         ``"empty_file"``, ``"missing_asset"``, ``"short_history"`` (and the structural
         ``"bad_header"``, ``"duplicate_column"``, ``"malformed_row"``, ``"unreadable"``).
         Non-fatal flags: ``"gap"``, ``"stale"``, ``"outlier"``, ``"depeg"``, ``"ends_early"``,
@@ -138,9 +139,14 @@ def finding(
 
 
 def raise_fatal(header: str, findings: Sequence[DataFinding], *, hint: str = "") -> None:
-    """Raise one :class:`DataError` listing ``findings`` under ``header`` (no-op when empty)."""
+    """Raise one :class:`DataError` listing ``findings`` under ``header`` (no-op when empty).
+
+    A single finding makes a one-line message; several are listed one per indented line.
+    """
     if not findings:
         return
+    if len(findings) == 1:  # one problem, one line: the header, the finding, the hint
+        raise DataError(f"{header.removesuffix(': 1 problem(s)')}: {findings[0].message()}" + (f" ({hint.rstrip('.')})" if hint else ""))
     lines = [header]
     lines += [f"  - {f.message()}" for f in findings[:_MAX_LISTED]]
     if len(findings) > _MAX_LISTED:

@@ -21,6 +21,7 @@ from optimizer.data._validate import (
     check_scan_args,
     find_depegs,
     find_gaps,
+    find_implausible_moves,
     find_spikes,
     find_stale_runs,
     find_zero_values,
@@ -348,6 +349,10 @@ def _read_source_file(
             if asset not in available:
                 detail = f"asset '{asset}' not in {file_name}; available: {', '.join(available)}"
                 fatal.append(finding("missing_asset", file_name, asset, None, None, detail))
+    if not any(f.asset is None for f in fatal) and not allow_zero:  # a price file with usable dates
+        used = [a for a in assets if a in available and a not in {f.asset for f in fatal}]
+        frame = to_daily(wide.frame[used])
+        fatal += find_implausible_moves(frame, Labels(dict.fromkeys(used, file_name)))
     in_file = any(f.kind != "missing_asset" for f in fatal)
     raise_fatal(
         f"cannot load {quoted} from {file_name} (source '{spec.name}'): {len(fatal)} problem(s)",

@@ -155,6 +155,48 @@ def find_spikes(frame: pd.DataFrame, labels: Labels, *, n_sigma: float) -> list[
     return found
 
 
+#: Largest one-day price ratio (either way) a price file may hold. The largest real one in the
+#: shipped data is LUNA's collapse, 872x (CoinGecko, 2022-05-13); a close 10,000x from the day
+#: before is a unit or placeholder error (1e308, 1e-300, a price in wei), and it would overflow the
+#: scenario arithmetic downstream rather than fail here.
+MAX_DAILY_RATIO = 1e4
+
+
+def find_implausible_moves(
+    frame: pd.DataFrame, labels: Labels, *, max_ratio: float = MAX_DAILY_RATIO
+) -> list[DataFinding]:
+    """Fatal "implausible_move" findings: a close more than ``max_ratio`` times (or less than
+    1 / ``max_ratio`` of) the day before's.
+
+    A one-day spike (out and back) is one finding, dated the day of the spike. ``frame`` is on a
+    daily calendar (:func:`to_daily`); a move across a gap is not a one-day move and is not checked.
+    """
+    found: list[DataFinding] = []
+    limit = float(np.log(max_ratio))
+    for asset in frame.columns:
+        x = frame[asset].to_numpy(dtype="float64")
+        if x.size < 2:
+            continue
+        with np.errstate(divide="ignore", invalid="ignore"):
+            r = one_day_log_returns(frame[asset]).to_numpy()  # r[i]: the move into day i + 1
+            bad = np.abs(r) > limit
+        skip = -1
+        for i in np.flatnonzero(bad):
+            t = int(i) + 1
+            if t == skip:
+                continue
+            back = t < x.size - 1 and bad[t] and np.sign(r[t]) != np.sign(r[i])
+            skip = t + 1 if back else -1
+            detail = (
+                f"value {float(x[t])!r} is {float(np.exp(r[i])):.3g} times the day before's {float(x[t - 1])!r}"
+                + (" and back the next day" if back else "")
+                + f": a one-day move beyond {max_ratio:g}x is a unit or placeholder error, not a market move "
+                "(the largest real one in the data, LUNA on 2022-05-13, is 872x); correct or blank the cell"
+            )
+            found.append(labels.flag("implausible_move", asset, frame.index, t, t, detail))
+    return found
+
+
 def find_depegs(
     frame: pd.DataFrame,
     labels: Labels,
@@ -247,7 +289,10 @@ def check_file(
         listed = KNOWN_STABLECOINS if stablecoins is None else stablecoins
         stable = {s.strip().lower() for s in listed}
         found += find_stale_runs(frame, labels, min_run=stale_run_days, exclude=stable)
-        found += find_spikes(frame, labels, n_sigma=outlier_sigma)
+        moves = find_implausible_moves(frame, labels)
+        found += moves
+        found += find_spikes(frame[[c for c in frame.columns if c not in {f.asset for f in moves}]], labels,
+                             n_sigma=outlier_sigma)
         found += find_depegs(frame, labels, stablecoins=stable, tolerance=depeg_tolerance)
     else:
         what = "volume" if role == "volume" else "market cap"
