@@ -53,6 +53,33 @@ __all__ = ["ThresholdOptimizer", "single_asset_threshold", "threshold_losses"]
 logger = logging.getLogger(__name__)
 
 _SOLVER_HINT = "Try another solver, or solver_params=dict(verbose=True)"
+
+
+def _quiet_highs_banner() -> None:
+    """Keep HiGHS's "Running HiGHS ... Copyright" banner off stdout.
+
+    HiGHS writes that header once per process, to its log, on the first call into a solver whose
+    ``output_flag`` is on. highspy's ``Highs()`` makes such a call in its constructor, before cvxpy
+    can pass ``verbose=False`` (``log_to_console``) or ``output_flag=False``, so no solver option
+    reaches it. A first instance with ``log_to_console`` off takes the header into a log that goes
+    nowhere; later instances (cvxpy's) then have none to print. Solver output with
+    ``solver_params=dict(verbose=True)`` is unaffected.
+    """
+    global _HIGHS_QUIET
+    if _HIGHS_QUIET:
+        return
+    _HIGHS_QUIET = True
+    try:
+        from highspy import HighsLp
+        from highspy._core import _Highs
+    except ImportError:  # no HiGHS, or another layout: nothing to do
+        return
+    h = _Highs()
+    h.setOptionValue("log_to_console", False)
+    h.passModel(HighsLp())
+
+
+_HIGHS_QUIET = False
 #: Relative objective gap between two solvers above which a warning is raised (1 bp).
 _DISAGREE_RTOL = 1e-4
 #: Row generation: share of the tail mass aggregated as "surely in the tail" ...
@@ -463,6 +490,8 @@ class ThresholdOptimizer(BaseEstimator):
     # ------------------------------------------------------------------ solving
     def _solve(self, problem: cp.Problem, solver: str) -> str:
         params = dict(self.solver_params or {})
+        if solver == "HIGHS":
+            _quiet_highs_banner()
         try:
             problem.solve(solver=solver, **params)
         except cp.error.SolverError as err:
