@@ -19,14 +19,28 @@ from optimizer.optimize._problem import (
     binding_label,
 )
 from optimizer.optimize.convex import ThresholdOptimizer, single_asset_threshold, threshold_losses
-from optimizer.optimize.fund import FundSizing, cover2, size_fund, stressed_cover2
+from optimizer.optimize.fund import (
+    FUND_TERMS,
+    Cover2,
+    FundSizing,
+    FundStandard,
+    FundTerm,
+    cover2,
+    fund_by_standard,
+    size_fund,
+    stressed_cover2,
+)
 from optimizer.optimize.measures import cvar, prob_exceeds, var, var_cvar
 from optimizer.optimize.references import analytic_threshold, smart_ltv
 
 __all__ = [
+    "FUND_TERMS",
     "Binding",
+    "Cover2",
     "BookEvaluation",
     "FundSizing",
+    "FundStandard",
+    "FundTerm",
     "PegTailFigures",
     "RiskMetrics",
     "RunMetrics",
@@ -41,6 +55,7 @@ __all__ = [
     "cover2",
     "cvar",
     "evaluate_book",
+    "fund_by_standard",
     "peg_tail_figures",
     "prob_exceeds",
     "single_asset_threshold",

@@ -233,8 +233,17 @@ class OptimizerSection:
 
 @dataclass(frozen=True)
 class FundSection:
+    """Insurance-fund sizing: the largest of the simulated tail (ES at ``confidence``, never below
+    the smallest fund with P(bad debt > fund) <= ``epsilon``), the worst stress-library loss and
+    cover-2 in the stress library (:func:`optimizer.optimize.fund_by_standard`).
+
+    ``reference_usd`` (optional, > 0): a fund to compare with, e.g. the protocol's current coverage;
+    the report gives the ratio of the recommended fund to it.
+    """
+
     epsilon: float = field(default=0.01, metadata=_rng(0, 0.5, lo_open=True))
     confidence: float = field(default=0.99, metadata=_rng(0.5, 1, hi_open=True))
+    reference_usd: float | None = field(default=None, metadata=_rng(0, lo_open=True))
 
 
 @dataclass(frozen=True)
@@ -496,6 +505,7 @@ ADDED_KEYS: dict[tuple[str, str], Any] = {
     ("scenarios", "depeg_threshold"): 0.02,
     ("scenarios", "depeg_decluster_days"): 7,
     ("scenarios", "depeg_history"): "all",
+    ("fund", "reference_usd"): None,
 }
 
 

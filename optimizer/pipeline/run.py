@@ -23,6 +23,7 @@ from optimizer.pipeline.run_report import (  # noqa: F401 (re-exported)
     BookOutcome,
     RunContext,
     assemble_report,
+    insurance_fund,
     insurance_fund_size,
     library_versions,
 )
@@ -68,6 +69,10 @@ class RunInputs:
     pegs: Any = None
     #: optimizer.estimators.DepthAssessment: every asset's depth curve (measured or by rule), the impact-law fit.
     liquidity: Any = None
+    #: The resolved data directory (the stress library reads its long history and peers from it).
+    data_dir: Path | None = None
+    #: Stress libraries built for these inputs, by horizon and shocks (pipeline.stress.library_of).
+    stress_cache: dict[Any, Any] = dataclasses.field(default_factory=dict)
 
 
 @dataclass(frozen=True, eq=False)
@@ -212,7 +217,7 @@ def load_inputs(
     return RunInputs(
         config=cfg, prices=prices, returns=returns, generator=gen, scenarios=scen, book=book,
         current=current, has_current=has_current, adv_usd=adv, adv_source=adv_src, seed=seed,
-        validation=validation, book_calibration=calibration, pegs=pegs, liquidity=liquidity,
+        validation=validation, book_calibration=calibration, pegs=pegs, liquidity=liquidity, data_dir=ddir,
     )
 
 
@@ -420,20 +425,18 @@ def run(
     peg_tail = peg_figures(inputs, ev_rec, alpha=alpha)  # before the simulation replaces ev_rec
 
     from optimizer.optimize import RiskMetrics, RunMetrics, size_fund, stressed_cover2
-    from optimizer.scenarios import historical_windows
 
     from optimizer.pipeline.stress import run_stress
 
     with progress.stage("stress library"):
         stress = run_stress(cfg, inputs, data_dir, recommended, slippage)
+    # cover-2: the two largest borrowers, each in its worst stress-library scenario (extreme but
+    # plausible: the library, not the worst of the Monte Carlo draws)
+    cover = stressed_cover2(book, recommended, slippage, stress.library.terminal, names=stress.library.names)
+
     fund = size_fund(ev_rec.total, epsilon=cfg.fund.epsilon, confidence=cfg.fund.confidence)
-    # cover-2: the two largest borrowers, each in its worst scenario of the simulated set, every
-    # horizon window of the estimation window and the stress library (whole history, intraday
-    # lows, config shocks)
-    cover2_usd = stressed_cover2(book, recommended, slippage, scen.terminal,
-                                 historical_windows(inputs.prices.prices, scen.horizon).terminal,
-                                 stress.library.terminal)
-    fund_usd = insurance_fund_size(fund)
+    standard = insurance_fund(cfg, fund, stress, cover)
+    fund_usd = standard.fund_usd
     static = RiskMetrics.of(ev_rec, alpha=alpha, fund_usd=fund_usd, collateral_usd=collateral, params=recommended,
                             with_tail=True)
     run_metrics = RunMetrics(
@@ -449,7 +452,8 @@ def run(
         sim_stage = market_sim.run_simulation(cfg, inputs, recommended, alpha=alpha, rng=streams.simulation,
                                                progress=progress)
         fund = sim_stage.fund
-        fund_usd = insurance_fund_size(fund)
+        standard = insurance_fund(cfg, fund, stress, cover)
+        fund_usd = standard.fund_usd
         ev_rec, ev_cur = _sim_evaluation(sim_stage, ev_cur)
         run_metrics = dataclasses.replace(
             run_metrics, static=static, simulation=sim_stage.metrics,
@@ -465,7 +469,7 @@ def run(
     if apc is not None:
         binding = [Binding.anti_procyclicality(apc.method) if binds else b for b, binds in zip(binding, apc.binds)]
     outcome = BookOutcome(metrics=run_metrics, bad_debt=ev_rec.total, bad_debt_current=ev_cur.total, fund=fund,
-                          fund_usd=fund_usd, cover2_usd=cover2_usd)
+                          fund_usd=fund_usd, cover2_usd=cover.usd, standard=standard)
     context = RunContext(t_start=t_start, command=command, stage_seconds=dict(progress.timings))
     report = assemble_report(cfg, inputs, market, sol, binding, outcome, context)
     from optimizer.report.validation import attach_validation_sections

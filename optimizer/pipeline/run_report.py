@@ -40,12 +40,22 @@ def library_versions() -> dict[str, str]:
 
 
 def insurance_fund_size(fund: Any) -> float:
-    """The recommended fund: expected shortfall of bad debt at the configured confidence.
+    """The simulated tail's fund (term (a) of the standard): expected shortfall of bad debt at the
+    configured confidence, never below the smallest fund with P(bad debt > fund) <= epsilon.
 
-    It is never below the smallest fund with P(bad debt > fund) <= epsilon (shown beside it), so
-    both targets hold.
+    ``riskopt recalibrate`` and the sensitivity sweep size their fund with this term alone.
     """
-    return float(max(fund.es_usd, fund.fund_usd))
+    return float(fund.tail_fund_usd)
+
+
+def insurance_fund(cfg: RunConfig, sizing: Any, stress: Any, cover: Any) -> Any:
+    """The recommended fund of a run: :func:`optimizer.optimize.fund_by_standard` of the simulated
+    (or static) tail ``sizing``, the stress library's losses (``pipeline.stress.StressOutcome``) and
+    cover-2 ``cover``, with ``[fund] reference_usd`` beside it."""
+    from optimizer.optimize import fund_by_standard
+
+    return fund_by_standard(sizing, stress.bad_debt_recommended, cover, stress_names=stress.library.names,
+                            reference_usd=cfg.fund.reference_usd)
 
 
 @dataclass(frozen=True, eq=False)
@@ -64,6 +74,8 @@ class BookOutcome:
     fund: Any
     fund_usd: float
     cover2_usd: float
+    #: optimizer.optimize.FundStandard: the three terms of the fund and the binding one.
+    standard: Any = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -196,6 +208,8 @@ def assemble_report(cfg: RunConfig, inputs: RunInputs, market: ThresholdProblem,
         "curve": [[float(x), float(p)] for x, p in fund.curve],
         "sized_from": run_view.FUND_SIZED_FROM[bool(cfg.simulation.enabled)],
     }
+    if outcome.standard is not None:
+        fund_d.update(_standard_dict(outcome.standard))
     run_info = {
         "created_utc": utc_timestamp(),
         "runtime_seconds": round(time.perf_counter() - context.t_start, 2),
@@ -227,6 +241,17 @@ def assemble_report(cfg: RunConfig, inputs: RunInputs, market: ThresholdProblem,
         bad_debt_current=outcome.bad_debt_current,
         config_text=cfg.to_toml(),
     )
+
+
+def _standard_dict(std: Any) -> dict[str, Any]:
+    """params.json ``fund``: the three terms of the standard, the binding one, the reference."""
+    return {
+        "terms": {t.name: {"usd": float(t.usd), "stderr_usd": None if t.stderr_usd is None else float(t.stderr_usd),
+                           "deterministic": t.stderr_usd is None, "source": t.source} for t in std.terms},
+        "binding_term": std.binding,
+        "reference_usd": std.reference_usd,
+        "fund_to_reference": std.reference_ratio,
+    }
 
 
 def _debt_backed(book: Book) -> np.ndarray:

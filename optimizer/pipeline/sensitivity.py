@@ -226,8 +226,10 @@ def point_task(cfg: RunConfig, fitted: Any, streams: RunStreams | None = None) -
 
     The scenarios and the simulation paths come from ``streams``, the point's own fresh copy of
     the run's streams (default ``RunStreams.from_seed(cfg.run.seed)``), so the base point
-    reproduces ``riskopt run`` at the same number of scenarios; the fund is sized on the market simulation's bad debt when
-    ``[simulation] enabled`` (as in a run), else on the static evaluation of the book. Errors a
+    reproduces ``riskopt run`` at the same number of scenarios; the fund is sized by the standard as in a run
+    (the largest of the simulated tail, on the market simulation's bad debt when ``[simulation] enabled``, else on
+    the static evaluation of the book; the worst stress-library loss; cover-2), ``fund_tail_usd`` being the first
+    term alone. Errors a
     user can cause (an infeasible bound, a window too short) are returned as ``status="error"``
     with the message, so one bad point does not lose the sweep.
     """
@@ -237,7 +239,8 @@ def point_task(cfg: RunConfig, fitted: Any, streams: RunStreams | None = None) -
     from optimizer.optimize import fund as fund_mod
     from optimizer.optimize.measures import capital_efficiency
     from optimizer.pipeline.pegs import redraw_peg_jumps
-    from optimizer.pipeline.run import insurance_fund_size, prepare_market, solve_thresholds
+    from optimizer.pipeline.run import insurance_fund, insurance_fund_size, prepare_market, solve_thresholds
+    from optimizer.pipeline.stress import run_stress
     from optimizer.report.run_view import evaluation_source
 
     assets = list(cfg.asset_names)
@@ -265,6 +268,11 @@ def point_task(cfg: RunConfig, fitted: Any, streams: RunStreams | None = None) -
                                        market.slippage).total
                 fund_source = evaluation_source()
             fund = fund_mod.size_fund(losses, epsilon=cfg.fund.epsilon, confidence=cfg.fund.confidence)
+            # the fund by the standard, as a run sizes it: the tail, the worst stress loss, cover-2
+            stress = run_stress(cfg, inputs, None, sol.recommended, market.slippage)
+            cover = fund_mod.stressed_cover2(inputs.book, sol.recommended, market.slippage,
+                                             stress.library.terminal, names=stress.library.names)
+            standard = insurance_fund(cfg, fund, stress, cover)
     except OptimizerError as err:
         return {"status": "error", "error": str(err)}
     rec = sol.recommended
@@ -272,7 +280,9 @@ def point_task(cfg: RunConfig, fitted: Any, streams: RunStreams | None = None) -
         "status": sol.status,
         "lt": {a: float(rec.liquidation_threshold[i]) for i, a in enumerate(assets)},
         "ltv": {a: float(rec.ltv[i]) for i, a in enumerate(assets)},
-        "insurance_fund_usd": float(insurance_fund_size(fund)),
+        "insurance_fund_usd": float(standard.fund_usd),
+        "fund_binding_term": standard.binding,
+        "fund_tail_usd": float(insurance_fund_size(fund)),
         "fund_source": fund_source,
         "capital_efficiency_usd": capital_efficiency(market.collateral, rec.ltv),
         "lp_objective_usd": float(sol.optimizer.objective_),

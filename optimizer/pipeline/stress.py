@@ -20,7 +20,8 @@ from optimizer.exceptions import DataError, DataQualityWarning
 from optimizer.pipeline.config import RunConfig
 from optimizer.scenarios import StressLibrary, StressRule
 
-__all__ = ["USD_PEERS", "StressOutcome", "peg_classes", "run_stress", "stress_library", "stress_outcome"]
+__all__ = ["USD_PEERS", "StressOutcome", "library_of", "peg_classes", "run_stress", "stress_library",
+           "stress_outcome"]
 
 #: Other USD stablecoins of the data directory that give a USD stablecoin of the config its class
 #: move in a window where it has no price of its own (USDT reaches back to 2014 in Coin Metrics).
@@ -115,10 +116,24 @@ def stress_outcome(library: StressLibrary, book: Any, current: Any, recommended:
 def run_stress(cfg: RunConfig, inputs: Any, data_dir: str | Path | None, recommended: Any,
                slippage: np.ndarray) -> StressOutcome:
     """The run's stress stage: the library of ``inputs.config`` (as_of resolved) and the book in it."""
+    library = library_of(inputs.config, inputs, data_dir)
+    return stress_outcome(library, inputs.book, inputs.current, recommended, slippage)
+
+
+def library_of(cfg: RunConfig, inputs: Any, data_dir: str | Path | None = None) -> StressLibrary:
+    """The stress library of ``cfg`` on ``inputs``' data, built once per horizon and shocks
+    (kept in ``inputs.stress_cache``: every stage of a run, and every sweep point, reads the same one)."""
     from optimizer.data import resolve_data_dir
 
-    cfg = inputs.config
-    ddir = resolve_data_dir(data_dir if data_dir is not None else cfg.run.data_dir)
-    history = inputs.validation.history if inputs.validation is not None else None
-    library = stress_library(cfg, ddir, cfg.run.as_of, history=history)
-    return stress_outcome(library, inputs.book, inputs.current, recommended, slippage)
+    key = (cfg.scenarios.horizon_days, tuple((n, tuple(v.items())) for n, v in cfg.stress.items()))
+    cache = getattr(inputs, "stress_cache", None)
+    if cache is not None and key in cache:
+        return cache[key]
+    ddir = data_dir if data_dir is not None else (getattr(inputs, "data_dir", None) or cfg.run.data_dir)
+    ddir = resolve_data_dir(ddir)
+    validation = getattr(inputs, "validation", None)
+    history = validation.history if validation is not None else None
+    library = stress_library(cfg, ddir, inputs.config.run.as_of, history=history)
+    if cache is not None:
+        cache[key] = library
+    return library

@@ -60,7 +60,7 @@ FUND_LABELS = {
     "es_usd": "Expected shortfall of bad debt",
     "cover2_usd": "Cover-2",
     "epsilon": "Target P(bad debt > fund), ε",
-    "mc_stderr_usd": "Monte Carlo standard error",
+    "mc_stderr_usd": "Monte Carlo standard error of the quantile fund",
 }
 
 DRIVER_COLUMNS: tuple[tuple[str, str], ...] = (
@@ -105,6 +105,8 @@ class ReportView:
     bad_debt_note: str
     fund: Table
     fund_curve: Table | None
+    fund_note: str
+    fund_terms: Table | None
     drivers: Table
     references: Table
     extra_sections: list[tuple[str, Section]]
@@ -376,13 +378,67 @@ def _curve_points(curve: Sequence[Sequence[Any]], fund: float | None, k: int = 8
     return [pts[i] for i in sorted(idx)]
 
 
+#: The fund standard's terms (params.json ``fund.terms``), in report order, with their names.
+FUND_TERM_LABELS = {
+    "expected_shortfall": "Simulated tail: expected shortfall of bad debt",
+    "stress_loss": "Worst stress-library loss of the book",
+    "cover2": "Cover-2: two largest borrowers in their worst stress scenario",
+}
+#: Keys of params.json ``fund`` shown elsewhere than the quantity table.
+_FUND_OWN_ROWS = ("curve", "terms", "binding_term", "reference_usd", "fund_to_reference")
+
+
+def fund_standard_sentence(fund: Mapping[str, Any], fund_usd: Any) -> str:
+    """"The fund is set by <term> ...; the other two ...; reference ..." ('' without the terms)."""
+    terms = fund.get("terms") or {}
+    bind = fund.get("binding_term")
+    if not terms or bind not in terms:
+        return ""
+
+    def one(name: str) -> str:
+        t = terms[name]
+        band = (f" ± {fmt_usd(t.get('stderr_usd'))} (Monte Carlo standard error)" if t.get("stderr_usd") is not None
+                else " (deterministic given the parameters)")
+        return f"{FUND_TERM_LABELS.get(name, humanize(name)).lower()} {fmt_usd(t.get('usd'))}{band}"
+
+    others = [n for n in terms if n != bind]
+    txt = (f"The recommended insurance fund is {fmt_usd(fund_usd)}, set by the {one(bind)}; beside it the "
+           + " and the ".join(one(n) for n in others) + ".")
+    ref = as_float(fund.get("reference_usd"))
+    if ref is not None:
+        ratio = as_float(fund.get("fund_to_reference"))
+        txt += (f" Against the reference fund of {fmt_usd(ref)} ([fund] reference_usd) it is "
+                f"{fmt_num(ratio, 3)}x" + (" (the reference falls short)." if ratio is not None and ratio > 1
+                                           else " (the reference covers it)."))
+    return txt
+
+
+def _fund_terms(f: Mapping[str, Any]) -> Table | None:
+    terms = f.get("terms") or {}
+    if not terms:
+        return None
+    rows = []
+    for name, t in terms.items():
+        band = fmt_usd(t.get("stderr_usd")) if t.get("stderr_usd") is not None else "none: deterministic"
+        rows.append([FUND_TERM_LABELS.get(name, humanize(name)), fmt_usd(t.get("usd")), band,
+                     fmt_text(t.get("source")), "yes" if name == f.get("binding_term") else ""])
+    ref = as_float(f.get("reference_usd"))
+    caption = ("The fund is the largest of the three terms. Monte Carlo terms carry their measured standard "
+               "error; the stress-library terms are deterministic given the parameters (named scenarios, no draw).")
+    if ref is not None:
+        caption += f" Reference fund ([fund] reference_usd): {fmt_usd(ref)}; recommended / reference = " \
+                   f"{fmt_num(as_float(f.get('fund_to_reference')), 3)}."
+    return text_table("tbl-fund-terms", ["Term", "USD", "Standard error", "From", "Sets the fund"], rows,
+                      [False, True, True, False, False], caption)
+
+
 def _fund(report: RunReport) -> tuple[Table, Table | None]:
     f = dict(report.fund or {})
     f.setdefault("insurance_fund_usd", report.insurance_fund_usd)
     keys = _ordered_keys(list(FUND_LABELS), f)
     rows = []
     for k in keys:
-        if k == "curve":
+        if k in _FUND_OWN_ROWS:
             continue
         v = f[k]
         text = fmt_prob(v) if k == "epsilon" else fmt_auto(k, v)
@@ -538,13 +594,17 @@ def _summary(report: RunReport, conf: str) -> list[str]:
     paras = []
     paras.append(_changes_sentence(report.assets))
     fund = report.fund or {}
-    fund_txt = f"The recommended insurance fund is {fmt_usd(report.insurance_fund_usd)}"
-    extras = []
-    if fund.get("es_usd") is not None:
-        extras.append(f"expected shortfall of bad debt {fmt_usd(fund['es_usd'])}")
-    if fund.get("cover2_usd") is not None:
-        extras.append(f"cover-2 {fmt_usd(fund['cover2_usd'])}")
-    paras.append(fund_txt + (f" ({'; '.join(extras)})." if extras else "."))
+    standard = fund_standard_sentence(fund, report.insurance_fund_usd)
+    if standard:
+        paras.append(standard)
+    else:
+        fund_txt = f"The recommended insurance fund is {fmt_usd(report.insurance_fund_usd)}"
+        extras = []
+        if fund.get("es_usd") is not None:
+            extras.append(f"expected shortfall of bad debt {fmt_usd(fund['es_usd'])}")
+        if fund.get("cover2_usd") is not None:
+            extras.append(f"cover-2 {fmt_usd(fund['cover2_usd'])}")
+        paras.append(fund_txt + (f" ({'; '.join(extras)})." if extras else "."))
     m, c = report.metrics or {}, report.metrics_current
     parts = []
     for key in METRIC_LABELS:
@@ -609,6 +669,8 @@ def build_view(report: RunReport) -> ReportView:
         bad_debt_note=note,
         fund=fund,
         fund_curve=fund_curve,
+        fund_note=fund_standard_sentence(report.fund or {}, report.insurance_fund_usd),
+        fund_terms=_fund_terms(report.fund or {}),
         drivers=_drivers(report.assets),
         references=_references(report.assets),
         extra_sections=sections,

@@ -297,7 +297,7 @@ def test_exception_midway_leaves_no_report(make_config, tmp_path, data_dir, monk
     def crash(*args, **kwargs):
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(run_mod, "insurance_fund_size", crash)
+    monkeypatch.setattr(run_mod, "insurance_fund", crash)
     out_dir = tmp_path / "r"
     with pytest.raises(RuntimeError, match="disk on fire"):
         main(["run", str(make_config()), "--data-dir", str(data_dir), "--out", str(out_dir)])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import tomllib
@@ -63,8 +64,15 @@ def test_changed_output_prints_the_difference(recorded, capsys, monkeypatch):
     out, _ = recorded
     from optimizer.pipeline import run as run_mod
 
-    real = run_mod.insurance_fund_size
-    monkeypatch.setattr(run_mod, "insurance_fund_size", lambda fund: real(fund) + 1234.5)
+    real = run_mod.insurance_fund
+
+    def bumped(*args, **kwargs):  # the binding term, hence the fund, 1234.5 USD higher
+        std = real(*args, **kwargs)
+        terms = tuple(dataclasses.replace(t, usd=t.usd + 1234.5) if t.name == std.binding else t
+                      for t in std.terms)
+        return dataclasses.replace(std, terms=terms)
+
+    monkeypatch.setattr(run_mod, "insurance_fund", bumped)
     capsys.readouterr()
     assert main(["reproduce", str(out)]) == 1
     stdout = capsys.readouterr().out

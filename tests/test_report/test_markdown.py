@@ -80,7 +80,7 @@ def test_risk_metrics_before_after(md):
 
 def test_fund_drivers_references(md):
     fund = _section(md, "Insurance fund")
-    assert "| Cover-2 | $2,200,000 |" in fund and "| Monte Carlo standard error | $41,000 |" in fund
+    assert "| Cover-2 | $2,200,000 |" in fund and "| Monte Carlo standard error of the quantile fund | $41,000 |" in fund
     assert "| Fund size | P(bad debt > fund) |" in fund
     drivers = _section(md, "What drove each asset")
     assert "| WBTC | $640M | 52.0% | 2.41% | 5.1 | 0.02 | $120M | 1.23% |" in drivers
