@@ -114,35 +114,30 @@ def _book_health(book: Any, params: Any, scale: np.ndarray) -> float | None:
     return float(health_factor(coll[ok], debt[ok], params.liquidation_threshold).min())
 
 
-def book_exposure(book: Any, days: np.ndarray, params: Any, slippage: np.ndarray, scale: np.ndarray,
-                  calibration: Any, dates: list[str]) -> dict[str, Any]:
-    """Which accounts could lose on the episode's closes (:func:`optimizer.protocol.replay.insolvency_margins`):
-    how many were insolvent at some close (and how many of them the calibrated book placed by its e-mode
-    rule), and the account that came closest, with its margin, positions and starting health factor."""
-    from optimizer.protocol.mechanics import health_factor
-    from optimizer.protocol.replay import insolvency_margins
+def _impact_before_days(cfg: RunConfig, book: Any, relatives: np.ndarray, params: Any, scale: np.ndarray,
+                        law: Any, sigma: np.ndarray) -> np.ndarray | None:
+    """Price drop from the liquidation sales of the days before each day of the dynamic replay,
+    shape (n_days, n_assets): the simulation rerun on each shorter prefix of the path (it is causal)."""
+    n_days = relatives.shape[1]
+    out = np.zeros((n_days, book.n_assets))
+    for k in range(1, n_days):
+        res = _simulate_dynamic(cfg, book, relatives[:, :k], params, scale, law, sigma)
+        if res is None:
+            return None
+        out[k] = res.final_impact[0]
+    return out
 
-    m = insolvency_margins(book, days, params, slippage=slippage, debt_scale=scale)
-    debt = book.account_debt * scale
-    ins = m.insolvent
-    emode = calibration.emode if calibration is not None else np.zeros(book.n_accounts, dtype=bool)
-    out: dict[str, Any] = {
-        "accounts_insolvent_at_a_close": int(ins.sum()),
-        "insolvent_debt_usd": float(debt[ins].sum()),
-        "insolvent_emode_rule_accounts": int((ins & emode).sum()),
-        "insolvent_emode_rule_debt_usd": float(debt[ins & emode].sum()),
-        "closest_account": None,
-    }
-    if not (debt > 0).any():
-        return out
-    a = m.closest
-    rank = int((debt > debt[a]).sum()) + 1
+
+def _account_record(book: Any, m: Any, a: int, debt: np.ndarray, scale: np.ndarray, params: Any,
+                    emode: np.ndarray, dates: list[str]) -> dict[str, Any]:
+    from optimizer.protocol.mechanics import health_factor
+
     sl_c = slice(book.coll_indptr[a], book.coll_indptr[a + 1])
     sl_d = slice(book.debt_indptr[a], book.debt_indptr[a + 1])
     coll = book.collateral_matrix()[a].toarray()[0]
-    out["closest_account"] = {
+    return {
         "account": book.account_ids[a],
-        "debt_rank": rank,
+        "debt_rank": int((debt > debt[a]).sum()) + 1,
         "margin": float(m.margin[a]),
         "worst_close": dates[int(m.worst_day[a])],
         "health_factor_start": float(health_factor(coll, debt[a], params.liquidation_threshold)),
@@ -151,6 +146,40 @@ def book_exposure(book: Any, days: np.ndarray, params: Any, slippage: np.ndarray
         "debt_usd": {book.assets[i]: float(v) * float(scale[a])
                      for i, v in zip(book.debt_asset[sl_d], book.debt_usd[sl_d])},
     }
+
+
+def book_exposure(book: Any, days: np.ndarray, params: Any, slippage: np.ndarray, scale: np.ndarray,
+                  calibration: Any, dates: list[str], dynamic_days: np.ndarray | None = None) -> dict[str, Any]:
+    """Which accounts could lose on the episode's closes (:func:`optimizer.protocol.replay.insolvency_margins`):
+    how many were insolvent at some close (and how many of them the calibrated book placed by its e-mode
+    rule), and the account that came closest, with its margin, positions and starting health factor.
+
+    The top-level figures charge the run's liquidation-day ``slippage`` to the protocol (the static
+    replay's recovery). ``dynamic`` gives the same under the dynamic replay's rule (the liquidator is paid
+    its bonus at the oracle price and bears its own slippage) at the prices that replay saw,
+    ``dynamic_days`` (the closes after the impact of earlier days' sales; default the closes)."""
+    from optimizer.protocol.replay import insolvency_margins
+
+    debt = book.account_debt * scale
+    emode = calibration.emode if calibration is not None else np.zeros(book.n_accounts, dtype=bool)
+    out: dict[str, Any] = {}
+    for key, path, slip in (("static", days, slippage),
+                            ("dynamic", days if dynamic_days is None else dynamic_days, None)):
+        m = insolvency_margins(book, path, params, slippage=slip, debt_scale=scale)
+        ins = m.insolvent
+        rec: dict[str, Any] = {
+            "accounts_insolvent_at_a_close": int(ins.sum()),
+            "insolvent_debt_usd": float(debt[ins].sum()),
+            "insolvent_emode_rule_accounts": int((ins & emode).sum()),
+            "insolvent_emode_rule_debt_usd": float(debt[ins & emode].sum()),
+            "closest_account": (_account_record(book, m, m.closest, debt, scale, params, emode, dates)
+                                if (debt > 0).any() else None),
+        }
+        if key == "static":
+            out.update(rec)
+        else:
+            out["dynamic"] = rec
+    out["liquidation_day_slippage"] = {a: float(v) for a, v in zip(book.assets, slippage)}
     return out
 
 
@@ -216,7 +245,19 @@ def _replay_episode(cfg: RunConfig, history: pd.DataFrame, start: str, end: str,
         n_liq = int(static_res.n_liquidated.max())
         liq_usd = None
     hf = _book_health(book, params, scale)
-    exposure = book_exposure(book, days, params, slippage, scale, inp.book_calibration, path.info["dates"])
+    from optimizer.protocol.replay import closes_after_impact
+
+    before = _impact_before_days(sub, book, relatives, params, scale, law, sigma) if dyn is not None else None
+    seen = None if before is None else closes_after_impact(days, before)
+    exposure = book_exposure(book, days, params, slippage, scale, inp.book_calibration, path.info["dates"],
+                             dynamic_days=seen)
+    if dyn is not None:
+        exposure["dynamic"].update(
+            accounts_insolvent_at_end=int(dyn.n_insolvent[0]),
+            accounts_liquidated=n_liq,
+            liquidated_collateral_usd=liq_usd,
+            impact_after_last_day={a: float(v) for a, v in zip(assets, dyn.final_impact[0])},
+        )
 
     # the model's distribution of the worst point over L days
     scen = inp.scenarios

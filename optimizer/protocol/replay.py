@@ -9,7 +9,7 @@ import numpy as np
 from optimizer.protocol.book import Book
 from optimizer.protocol.params import RiskParams
 
-__all__ = ["AssetBuffers", "InsolvencyMargins", "asset_buffers", "insolvency_margins"]
+__all__ = ["AssetBuffers", "InsolvencyMargins", "asset_buffers", "closes_after_impact", "insolvency_margins"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -101,6 +101,14 @@ class InsolvencyMargins:
     ``sum_i c_i rel_i (1 - slippage_i) / (1 + bonus_i)``, is below its debt at that close,
     ``scale x sum_j d_j rel_j``: liquidating it then leaves bad debt whatever the close factor.
 
+    Two conventions meet here. With the run's liquidation-day ``slippage`` the sale discount is
+    charged to the protocol (the static model's recovery). With ``slippage=None`` it is not: the
+    liquidator is paid ``repaid x (1 + bonus)`` of collateral at the oracle price and bears its own
+    slippage (Aave's rule, the dynamic simulation's). Under that rule a liquidation call leaves
+    ``sum_i c_i rel_i / (1 + bonus_i) - debt`` unchanged, so an account whose margin is >= 0 at
+    every step's price is liquidated without bad debt (exactly for one-asset accounts, and for
+    any account at a single step).
+
     Attributes
     ----------
     margin : ndarray of shape (n_accounts,)
@@ -141,3 +149,17 @@ def insolvency_margins(book: Book, path: np.ndarray, params: RiskParams, *, slip
     np.divide(recovered, owed, out=ratio, where=owed > 0)
     day = np.argmin(ratio, axis=1)
     return InsolvencyMargins(margin=ratio[np.arange(len(day)), day] - 1.0, worst_day=day)
+
+
+def closes_after_impact(closes: np.ndarray, impact: np.ndarray) -> np.ndarray:
+    """The prices a one-step-per-day simulation sees: each daily close lowered by the permanent
+    impact of the liquidation sales of the days before it.
+
+    Parameters
+    ----------
+    closes : ndarray of shape (n_days, n_assets)
+        Realised closes relative to the start.
+    impact : ndarray of shape (n_days, n_assets)
+        Price drop ``1 - exp(-I)`` caused by the sales of the days before each day (row 0: none).
+    """
+    return np.asarray(closes, dtype=float) * (1.0 - np.asarray(impact, dtype=float))

@@ -245,6 +245,41 @@ def _positions(d: dict[str, float]) -> str:
     return ", ".join(f"{a} {fmt_usd_short(v)}" for a, v in d.items()) or "none"
 
 
+def _closest(c: dict[str, Any]) -> str:
+    return (f"rank {c['debt_rank']} by debt ({_positions(c['collateral_usd'])} of collateral against "
+            f"{_positions(c['debt_usd'])} of debt, HF {c['health_factor_start']:.3f} at the start"
+            + (", placed by the e-mode rule" if c["emode_rule"] else "") + ")")
+
+
+def _moves(d: dict[str, float], sign: str = "") -> str:
+    return ", ".join(f"{a} {sign}{fmt_pct(v, 1)}" for a, v in sorted(d.items(), key=lambda kv: -kv[1]))
+
+
+def _why_no_dynamic_loss(e: dict[str, Any], label: str) -> str | None:
+    """The one sentence that says why the dynamic replay's bad debt is 0, from the facts that make it so:
+    the kernel books bad debt only when a liquidation runs out of collateral (collateral below debt plus
+    bonus at the oracle price) or, after the last step, for debt above the collateral's value."""
+    dx = e["book_exposure"].get("dynamic") or {}
+    c = dx.get("closest_account")
+    if c is None or "accounts_insolvent_at_end" not in dx or e["realised_bad_debt_usd"] > 0:
+        return None
+    n_liq = dx.get("accounts_liquidated") or 0
+    moved = {a: v for a, v in (dx.get("impact_after_last_day") or {}).items() if v > 0}
+    sold = (f"; the {fmt_usd_short(dx['liquidated_collateral_usd'])} of collateral liquidators sold moves prices "
+            f"only from the next daily step on ({_moves(moved, '-')} after the last)" if moved else "")
+    if dx["accounts_insolvent_at_a_close"] == 0:
+        return (f"{label}: no account could lose in the dynamic replay because at every daily close, at the "
+                "prices the replay saw, each account's collateral was worth more than its debt plus the "
+                "liquidation bonus, which is all a liquidator takes at the oracle price (the slippage of its sale "
+                f"is its own), so each of the {n_liq:,} liquidations repaid its debt in full and after the last "
+                "step no account owed more than its collateral was worth (closest: "
+                f"{_closest(c)}, margin {fmt_pct(c['margin'], 2)} on {c['worst_close']}{sold}).")
+    return (f"{label}: no account lost in the dynamic replay although {dx['accounts_insolvent_at_a_close']:,} "
+            "had collateral worth less than their debt plus the bonus at a close, because no liquidator could "
+            "profit from seizing it (its sale's slippage above the bonus) and after the last step each one's "
+            "collateral still covered its debt, which is when the replay writes debt off.")
+
+
 def _exposure_sentence(e: dict[str, Any]) -> str:
     """Which of the book's accounts could lose in episode ``e``, or precisely why none could."""
     x = e["book_exposure"]
@@ -252,20 +287,27 @@ def _exposure_sentence(e: dict[str, Any]) -> str:
     label = _episode_label(e)
     if c is None:
         return f"{label}: the book has no borrower, so no account could lose."
-    closest = (f"rank {c['debt_rank']} by debt ({_positions(c['collateral_usd'])} of collateral against "
-               f"{_positions(c['debt_usd'])} of debt, HF {c['health_factor_start']:.3f} at the start"
-               + (", placed by the e-mode rule" if c["emode_rule"] else "") + ")")
+    slip = x.get("liquidation_day_slippage")
+    charged = (f"with the run's liquidation-day slippage ({_moves(slip)}) charged to the protocol, as the static "
+               "replay does" if slip else "with the run's liquidation-day slippage charged to the protocol")
     n = x.get("accounts_insolvent_at_a_close", 0)
+    why = _why_no_dynamic_loss(e, label)
     if n == 0:
-        return (f"{label}: no account of the book could lose: at every daily close what liquidators recover "
-                "from each account's collateral, (1 - slippage) / (1 + bonus) of its value, covers its debt; "
-                f"the closest, {closest}, kept a margin of {fmt_pct(c['margin'], 2)} on {c['worst_close']}. "
+        static = (f"at every daily close what liquidators recover from each account's collateral, (1 - slippage) / "
+                  f"(1 + bonus) of its value {charged}, covers its debt; the closest, {_closest(c)}, kept a margin of "
+                  f"{fmt_pct(c['margin'], 2)} on {c['worst_close']}.")
+        if why is not None:
+            return f"{why} No account could lose in the static replay either: {static}"
+        return (f"{label}: no account of the book could lose: {static} "
                 f"Realised bad debt {fmt_usd(e['realised_bad_debt_usd'])}.")
-    return (f"{label}: {n:,} accounts would have been insolvent at a daily close had they not been liquidated "
-            f"before it ({fmt_usd_short(x['insolvent_debt_usd'])} of "
-            f"debt; {x['insolvent_emode_rule_accounts']:,} of them, {fmt_usd_short(x['insolvent_emode_rule_debt_usd'])}, "
-            f"placed by the e-mode rule); the worst, {closest}, would recover {fmt_pct(-c['margin'], 1)} less than "
-            f"its debt on {c['worst_close']}. Realised bad debt {fmt_usd(e['realised_bad_debt_usd'])}.")
+    static = (f"{n:,} accounts are insolvent at a daily close {charged} ({fmt_usd_short(x['insolvent_debt_usd'])} "
+              f"of debt; {x['insolvent_emode_rule_accounts']:,} of them, "
+              f"{fmt_usd_short(x['insolvent_emode_rule_debt_usd'])}, placed by the e-mode rule; static replay "
+              f"{fmt_usd(e.get('realised_bad_debt_static_usd'))}); the worst, {_closest(c)}, would recover "
+              f"{fmt_pct(-c['margin'], 1)} less than its debt on {c['worst_close']}.")
+    if why is not None:
+        return f"{why} {static[0].upper()}{static[1:]}"
+    return f"{label}: {static} Realised bad debt {fmt_usd(e['realised_bad_debt_usd'])}."
 
 
 def _exposure_table(covered: list[dict[str, Any]]) -> Table:
@@ -273,24 +315,34 @@ def _exposure_table(covered: list[dict[str, Any]]) -> Table:
     for e in covered:
         x = e.get("book_exposure") or {}
         c = x.get("closest_account") or {}
+        dx = x.get("dynamic") or {}
+        dc = dx.get("closest_account") or {}
         rows.append([
             _episode_label(e), fmt_num(x.get("accounts_insolvent_at_a_close")),
             fmt_usd_short(x.get("insolvent_debt_usd")), fmt_num(x.get("insolvent_emode_rule_accounts")),
             fmt_text(c.get("debt_rank")), fmt_pct(c.get("margin"), 2), fmt_text(c.get("worst_close")),
             _fmt_hf(c.get("health_factor_start")), "yes" if c.get("emode_rule") else "no",
             _positions(c.get("collateral_usd") or {}), _positions(c.get("debt_usd") or {}),
+            fmt_num(dx.get("accounts_insolvent_at_a_close")), fmt_text(dc.get("debt_rank")),
+            fmt_pct(dc.get("margin"), 2),
         ])
     return text_table("tbl-episode-exposure",
-                      ["Episode", "Accounts insolvent at a close (not liquidated before)", "Their debt",
+                      ["Episode", "Accounts insolvent at a close (slippage charged)", "Their debt",
                        "Of which e-mode rule",
                        "Closest account (debt rank)", "Its margin", "On", "Its HF at start", "E-mode rule",
-                       "Its collateral", "Its debt"],
-                      rows, [False, True, True, True, True, True, False, True, False, False, False],
+                       "Its collateral", "Its debt", "Insolvent at a close, dynamic rule",
+                       "Closest, dynamic rule (debt rank)", "Its margin, dynamic rule"],
+                      rows, [False, True, True, True, True, True, False, True, False, False, False, True, True,
+                             True],
                       "Which accounts could lose: an account is insolvent at a close when what liquidators "
                       "recover from its collateral, (1 - slippage) / (1 + bonus) of its value at that close, is "
-                      "below its debt at that close (re-levered to the recommended parameters), had it not been liquidated "
-                      "at an earlier close (the realised bad debt is the simulation's, with those liquidations); margin = "
-                      "recovery / debt - 1 at its worst close (negative: insolvent). E-mode rule: accounts whose "
+                      "below its debt at that close (re-levered to the recommended parameters), had it not been "
+                      "liquidated at an earlier close; slippage charged: the run's liquidation-day slippage is "
+                      "deducted from the protocol's recovery, as in the static replay. Dynamic rule: the "
+                      "dynamic replay's, where a liquidator is paid its bonus at the oracle price and bears the "
+                      "slippage of its own sale, so recovery is 1 / (1 + bonus), at the prices that replay saw "
+                      "(each close after the impact of the earlier days' sales). Margin = recovery / debt - 1 at "
+                      "its worst close (negative: insolvent). E-mode rule: accounts whose "
                       "reference leverage only an e-mode reaches, placed as reserve positions (see the run "
                       "report's book section).")
 

@@ -335,7 +335,9 @@ def replay_engine(dynamic: bool, *, impact: str = "sqrt", cascades: bool = True,
     if not dynamic:
         return "static kernel on the episode's worst daily close (the dynamic simulation is not available)"
     return (f"dynamic market simulation on the daily closes (one step per day, {impact}-law impact, "
-            f"cascades {'on' if cascades else 'off'}, gas ${gas_usd:,.0f})")
+            f"cascades {'on' if cascades else 'off'}, gas ${gas_usd:,.0f}; a day's liquidations all trade at its "
+            "close, each paying its own sale's slippage, and their sales move prices from the next day on; a "
+            "liquidator is paid its bonus at the oracle price)")
 
 
 def tail_source(n_paths: int, days: int, *, run_horizon: int | None) -> str:

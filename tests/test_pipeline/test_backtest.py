@@ -62,7 +62,9 @@ def test_coverage_reasons():
     assert not_covered_reason({"a": "x", "b": "y", "c": "y"}) == "b, c: y; a: x"
     assert replay_engine(False).startswith("static kernel")
     assert replay_engine(True, cascades=False, gas_usd=50.0) == (
-        "dynamic market simulation on the daily closes (one step per day, sqrt-law impact, cascades off, gas $50)")
+        "dynamic market simulation on the daily closes (one step per day, sqrt-law impact, cascades off, gas $50; "
+        "a day's liquidations all trade at its close, each paying its own sale's slippage, and their sales move "
+        "prices from the next day on; a liquidator is paid its bonus at the oracle price)")
 
 
 @pytest.mark.parametrize(
@@ -99,6 +101,65 @@ def test_report_states_a_failed_episode():
     assert "<script" not in html and "http://" not in html and "https://" not in html
     ok = render_backtest_markdown(BacktestReport("t", "cfg", _record(covers=True)))
     assert "stayed within the recommended insurance fund in every replayed episode" in ok
+
+
+def test_book_exposure_under_both_rules_knows_the_answer():
+    """Synthetic, known answer: $100 of ETH against $50 of USDC (HF 1 at LT 50 %), bonus 5 %, ETH closes at
+    0.55. With the run's liquidation-day slippage (40 %) charged to the protocol it recovers
+    55 x 0.6 / 1.05 = 31.43 of 50 (insolvent); under the dynamic replay's rule (bonus at the oracle price,
+    slippage the liquidator's) 55 / 1.05 = 52.38 (solvent); at the prices that replay saw after earlier
+    sales lowered the close by 10 %, 49.5 / 1.05 = 47.14 (insolvent)."""
+    from optimizer.pipeline.backtest import book_exposure
+    from optimizer.protocol.book import Book
+    from optimizer.protocol.params import RiskParams
+
+    book = Book.from_dense(("eth", "usdc"), np.array([[100.0, 0.0]]), np.array([[0.0, 50.0]]))
+    params = RiskParams(assets=("eth", "usdc"), ltv=np.array([0.45, 0.0]),
+                        liquidation_threshold=np.array([0.5, 0.0]), liquidation_bonus=np.array([0.05, 0.0]))
+    days, ones = np.array([[0.55, 1.0]]), np.ones(1)
+    x = book_exposure(book, days, params, np.array([0.4, 0.0]), ones, None, ["2020-03-12"])
+    assert x["accounts_insolvent_at_a_close"] == 1 and x["closest_account"]["margin"] == pytest.approx(
+        55 * 0.6 / 1.05 / 50 - 1)
+    assert x["dynamic"]["accounts_insolvent_at_a_close"] == 0
+    assert x["dynamic"]["closest_account"]["margin"] == pytest.approx(55 / 1.05 / 50 - 1)
+    assert x["liquidation_day_slippage"] == {"eth": 0.4, "usdc": 0.0}
+    seen = book_exposure(book, days, params, np.array([0.4, 0.0]), ones, None, ["2020-03-12"],
+                         dynamic_days=days * [0.9, 1.0])
+    assert seen["dynamic"]["accounts_insolvent_at_a_close"] == 1
+    assert seen["dynamic"]["closest_account"]["margin"] == pytest.approx(49.5 / 1.05 / 50 - 1)
+
+
+def _exposure_record(realised: float) -> dict:
+    closest = {"account": "a1", "debt_rank": 7, "margin": -0.2, "worst_close": "2020-03-12",
+               "health_factor_start": 1.01, "emode_rule": False, "collateral_usd": {"link": 2.0e4},
+               "debt_usd": {"usdc": 7.7e3}}
+    dyn_closest = dict(closest, account="a2", debt_rank=3, margin=0.0315, health_factor_start=1.0,
+                       collateral_usd={"eth": 2.4e6}, debt_usd={"usdc": 1.3e6})
+    rec = _record(covers=True)
+    rec["episodes"][0].update(start="2020-03-12", end="2020-03-12", realised_bad_debt_usd=realised,
+                              realised_bad_debt_static_usd=36.7e6, book_exposure={
+        "accounts_insolvent_at_a_close": 1298, "insolvent_debt_usd": 246e6, "insolvent_emode_rule_accounts": 64,
+        "insolvent_emode_rule_debt_usd": 2.9e6, "closest_account": closest,
+        "liquidation_day_slippage": {"eth": 0.372, "link": 0.5},
+        "dynamic": {"accounts_insolvent_at_a_close": 0, "insolvent_debt_usd": 0.0,
+                    "insolvent_emode_rule_accounts": 0, "insolvent_emode_rule_debt_usd": 0.0,
+                    "closest_account": dyn_closest, "accounts_insolvent_at_end": 0, "accounts_liquidated": 1910,
+                    "liquidated_collateral_usd": 353e6, "impact_after_last_day": {"eth": 0.245, "link": 0.318}}})
+    return rec
+
+
+def test_a_zero_dynamic_replay_says_why_in_one_sentence():
+    md = render_backtest_markdown(BacktestReport("t", "cfg", _exposure_record(0.0)))
+    assert ("2020-03-12: no account could lose in the dynamic replay because at every daily close, at the prices "
+            "the replay saw, each account's collateral was worth more than its debt plus the liquidation bonus, "
+            "which is all a liquidator takes at the oracle price (the slippage of its sale is its own), so each of "
+            "the 1,910 liquidations repaid its debt in full") in md
+    assert "margin 3.15% on 2020-03-12" in md and "moves prices only from the next daily step on (link -31.8%, eth -24.5%" in md
+    assert ("1,298 accounts are insolvent at a daily close with the run's liquidation-day slippage (link 50.0%, eth "
+            "37.2%) charged to the protocol, as the static replay does") in md
+    # a loss: the sentence is the insolvency count, with the realised figure
+    lost = render_backtest_markdown(BacktestReport("t", "cfg", _exposure_record(5.0e6)))
+    assert "no account could lose" not in lost and "Realised bad debt $5,000,000." in lost
 
 
 # ---------------------------------------------------------------------------------------------

@@ -45,3 +45,60 @@ def test_insolvency_margins_know_the_answer():
     # a debt multiplier (re-levered borrowers) scales what they owe
     m2 = insolvency_margins(book, path, params, debt_scale=np.array([0.5, 1.0]))
     assert m2.margin[0] == pytest.approx(130 * 0.7 / 1.05 / 50 - 1)
+
+
+def _one_account(close: float):
+    """Synthetic, known answer: $100 of ETH against $50 of USDC debt, LT 50 % (HF 1), bonus 5 %; one
+    daily step to ``close``."""
+    from optimizer.protocol.book import Book
+
+    book = Book.from_dense(("eth", "usdc"), np.array([[100.0, 0.0]]), np.array([[0.0, 50.0]]))
+    params = RiskParams(assets=("eth", "usdc"), ltv=np.array([0.45, 0.0]),
+                        liquidation_threshold=np.array([0.5, 0.0]), liquidation_bonus=np.array([0.05, 0.0]))
+    return book, params, np.array([[[close, 1.0]]])
+
+
+@pytest.mark.parametrize(("close", "dynamic_bad"), [(0.55, 0.0), (0.50, 50 - 50 / 1.05)])
+def test_the_dynamic_replay_loses_only_below_debt_plus_bonus_at_the_oracle_price(close, dynamic_bad):
+    """Why 2020-03-12 ends at 0 under the recommended parameters (synthetic case): the simulation pays the
+    liquidator its bonus at the oracle price and leaves its sale's slippage to it, so an account at HF 1 loses
+    only when the close is below LT x (1 + bonus) = 0.525; the static model charges the liquidation-day
+    slippage (40 % here) to the protocol and loses at both closes. insolvency_margins without slippage is
+    the simulation's rule."""
+    from optimizer.protocol.kernels import bad_debt_static
+    from optimizer.protocol.replay import insolvency_margins
+    from optimizer.protocol.simulation import simulate_market
+
+    book, params, path = _one_account(close)
+    dyn = simulate_market(book, path, params, adv_usd=[1e12, 1e12], sigma_daily=[0.05, 0.0], impact_coef=0.0,
+                          dtype=np.float64)
+    assert dyn.bad_debt[0] == pytest.approx(dynamic_bad, abs=1e-9) and dyn.n_liquidated[0] == 1
+    static = bad_debt_static(book, path[0], params, slippage=[0.4, 0.0], dtype=np.float64).total[0]
+    assert static == pytest.approx(50 - 100 * close * 0.6 / 1.05)
+    oracle = insolvency_margins(book, path[0], params)
+    assert oracle.margin[0] == pytest.approx(100 * close / 1.05 / 50 - 1)
+    assert bool(oracle.insolvent[0]) == (dynamic_bad > 0)
+    assert insolvency_margins(book, path[0], params, slippage=np.array([0.4, 0.0])).insolvent[0]
+
+
+def test_a_steps_sales_move_prices_only_after_it():
+    """Synthetic: 400 accounts like the one above at a 0.55 close, sold into a square-root law whose
+    impact of the whole step's sales (all at the close: none lose) would take ETH below 0.525; the drop
+    is applied after the step (final_impact), and closes_after_impact gives the price the next step sees."""
+    from optimizer.protocol.book import Book
+    from optimizer.protocol.replay import closes_after_impact, insolvency_margins
+    from optimizer.protocol.simulation import simulate_market
+
+    _, params, path = _one_account(0.55)
+    n = 400
+    book = Book.from_dense(("eth", "usdc"), np.tile([100.0, 0.0], (n, 1)), np.tile([0.0, 50.0], (n, 1)))
+    dyn = simulate_market(book, path, params, adv_usd=[1e4, 1e12], sigma_daily=[0.05, 0.0], reachable_share=1.0,
+                          dtype=np.float64)
+    assert dyn.bad_debt[0] == 0.0 and dyn.n_liquidated[0] == n and dyn.n_insolvent[0] == 0
+    sold = dyn.liquidated_usd[0]  # at the close, oracle = market
+    assert sold == pytest.approx(n * 50 * 1.05)
+    assert dyn.final_impact[0, 0] == pytest.approx(1 - np.exp(-0.05 * np.sqrt(sold / 1e4)))
+    seen = closes_after_impact(np.array([[0.55, 1.0]]), dyn.final_impact[0][None, :])
+    assert seen[0, 0] < 0.525  # the next step's price: an account left at HF 1 would lose there
+    assert insolvency_margins(Book.from_dense(("eth", "usdc"), [[100.0, 0.0]], [[0.0, 50.0]]), seen,
+                              params).insolvent[0]
