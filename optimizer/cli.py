@@ -159,8 +159,13 @@ def _apply_overrides(cfg, args):
     return cfg
 
 
-def _check_out(out: Path) -> None:
-    """An output directory that is already taken is found before the run, not after it."""
+def _check_before_run(out: Path, cfg, args: argparse.Namespace) -> None:
+    """Inputs that need no computation (book, storage: pipeline.preflight, light imports first) and
+    a taken output directory are found before the run, not after it. run() checks the inputs again:
+    cheap, and library callers get it too."""
+    from optimizer.pipeline.preflight import check_inputs
+
+    check_inputs(cfg, data_dir=_data_dir(args))
     from optimizer.report.writer import check_out_dir
 
     check_out_dir(out)
@@ -197,9 +202,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     from optimizer.pipeline.config import load_config
     from optimizer.pipeline.output import default_out_dir
 
-    cfg = _apply_overrides(load_config(args.config), args)  # before the heavy imports: a bad config fails at once
+    cfg = _apply_overrides(load_config(args.config), args)  # before the heavy imports: a bad input fails at once
     out = Path(args.out) if args.out else default_out_dir(cfg)
-    _check_out(out)
+    _check_before_run(out, cfg, args)
     from optimizer.pipeline.output import write_run
     from optimizer.pipeline.run import run
     from optimizer.report.headline import Headline
@@ -258,7 +263,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
 
     cfg = load_config(args.config)
     out = Path(args.out) if args.out else default_out_dir(cfg, suffix="backtest")
-    _check_out(out)
+    _check_before_run(out, cfg, args)
     from optimizer.pipeline.backtest import run_backtest, write_backtest
 
     with _quiet_model_warnings():
@@ -298,7 +303,7 @@ def cmd_recalibrate(args: argparse.Namespace) -> int:
 
     cfg = load_config(args.config)
     out = Path(args.out) if args.out else default_out_dir(cfg, suffix="recalibration")
-    _check_out(out)
+    _check_before_run(out, cfg, args)
     from optimizer.pipeline.recalibrate import recalibrate, summary_lines, write_recalibration
 
     with _quiet_model_warnings():
@@ -317,7 +322,7 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
 
     cfg = load_config(args.config)
     out = Path(args.out) if args.out else default_out_dir(cfg, suffix="sensitivity")
-    _check_out(out)
+    _check_before_run(out, cfg, args)
     from optimizer.pipeline.sensitivity import run_sensitivity, write_sensitivity
 
     with _quiet_model_warnings():

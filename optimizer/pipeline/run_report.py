@@ -263,16 +263,16 @@ def _debt_backed(book: Book) -> np.ndarray:
 
 
 def _book_findings(book: Book) -> list[dict[str, Any]]:
-    """Accounts already insolvent in the book: a finding, since their shortfall is bad debt in every
-    scenario whatever the parameters (a CSV book refuses debt without any collateral outright)."""
+    """Accounts already insolvent in the book: a finding, since their shortfall is bad debt before any
+    price move, whatever the parameters (a CSV book refuses debt without any collateral outright)."""
     bad = book.insolvent_accounts()
     if not len(bad):
         return []
     coll, debt = book.account_collateral[bad], book.account_debt[bad]
     worst = int(np.argmax(debt - coll))
     detail = (f"{len(bad)} account(s) already insolvent at the book's values (collateral below debt): "
-              f"${float((debt - coll).sum()):,.0f} of their ${float(debt.sum()):,.0f} debt is bad debt in every "
-              f"scenario, whatever the parameters; largest shortfall {book.account_ids[bad[worst]]!r} "
+              f"${float((debt - coll).sum()):,.0f} of their ${float(debt.sum()):,.0f} debt is bad debt before any "
+              f"price move, whatever the parameters; largest shortfall {book.account_ids[bad[worst]]!r} "
               f"(${float(coll[worst]):,.0f} collateral, ${float(debt[worst]):,.0f} debt)")
     return [{"kind": "insolvent_accounts", "file": book.source, "asset": None, "start": None, "end": None,
              "detail": detail}]

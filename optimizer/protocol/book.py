@@ -110,7 +110,7 @@ class Book:
 
     def insolvent_accounts(self) -> np.ndarray:
         """Indices of the accounts whose collateral is already worth less than their debt (at the
-        book's own USD values, before any scenario): their shortfall is bad debt in every scenario."""
+        book's own USD values, before any scenario): their shortfall is bad debt before any price move."""
         return np.flatnonzero(self.account_collateral < self.account_debt)
 
     @property
