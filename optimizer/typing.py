@@ -50,6 +50,24 @@ SCENARIO_VOLATILITIES: tuple[VolatilityName, ...] = (
 )
 
 
+class SaleSizeRule(StrEnum):
+    """How the static slippage law's sale is sized (``[liquidity] sale_size``)."""
+
+    #: What the book's liquidations seize in each asset's tail scenarios (``optimizer.protocol.sale.seized_sale``).
+    SEIZED = "seized"
+    #: A fixed share of each asset's whole collateral (``[liquidity] liquidation_share``; the old rule).
+    SHARE = "share"
+
+
+class SaleParams(StrEnum):
+    """Which parameters decide the liquidations that size the sale (``[liquidity] sale_params``)."""
+
+    #: The recommended ones: a fixed point (``optimizer.optimize.solve_at_sale_fixed_point``).
+    RECOMMENDED = "recommended"
+    #: The current (live) ones: one solve.
+    CURRENT = "current"
+
+
 class CorrelationName(StrEnum):
     """Correlation models by name (``optimizer.estimators.make_correlation`` builds them)."""
 

@@ -121,15 +121,14 @@ class DepthAssessment:
     def get(self, asset: str) -> AssetDepth:
         return next(a for a in self.assets if a.asset == asset)
 
-    def law(self, *, liquidation_share: float, liquidity_multiplier: float = 1.0, max_slippage: float = 0.5,
+    def law(self, *, liquidity_multiplier: float = 1.0, max_slippage: float = 0.5,
             exponent: float = 0.5) -> DepthSlippage:
         """The slippage law of these curves (:class:`~optimizer.protocol.liquidity.DepthSlippage`)."""
         return DepthSlippage(
             sellable_usd=tuple(a.sellable_usd for a in self.assets),
             levels=tuple(a.slippage for a in self.assets),
             sigma_ref=np.array([a.sigma_ref for a in self.assets]),
-            liquidation_share=liquidation_share, liquidity_multiplier=liquidity_multiplier,
-            max_slippage=max_slippage, exponent=exponent,
+            liquidity_multiplier=liquidity_multiplier, max_slippage=max_slippage, exponent=exponent,
         )
 
     def summary(self) -> str:

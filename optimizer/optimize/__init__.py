@@ -18,6 +18,12 @@ from optimizer.optimize._problem import (
     asset_caps,
     binding_label,
 )
+from optimizer.optimize._sale_fixed_point import (
+    SALE_MAX_ITERATIONS,
+    SALE_TOLERANCE,
+    SaleFixedPoint,
+    solve_at_sale_fixed_point,
+)
 from optimizer.optimize.convex import ThresholdOptimizer, single_asset_threshold, threshold_losses
 from optimizer.optimize.fund import (
     FUND_TERMS,
@@ -35,6 +41,9 @@ from optimizer.optimize.references import analytic_threshold, smart_ltv
 
 __all__ = [
     "FUND_TERMS",
+    "SALE_MAX_ITERATIONS",
+    "SALE_TOLERANCE",
+    "SaleFixedPoint",
     "Binding",
     "Cover2",
     "BookEvaluation",
@@ -61,6 +70,7 @@ __all__ = [
     "single_asset_threshold",
     "size_fund",
     "smart_ltv",
+    "solve_at_sale_fixed_point",
     "stressed_cover2",
     "threshold_losses",
     "var",

@@ -29,6 +29,7 @@ from optimizer.typing import FloatArray
 if TYPE_CHECKING:
     from optimizer.protocol.book import Book
     from optimizer.protocol.liquidity import DepthSlippage
+    from optimizer.protocol.sale import SaleSize
 
 __all__ = [
     "ThresholdBounds",
@@ -162,7 +163,10 @@ class ThresholdProblem:
     collateral : ndarray
         Collateral per asset, USD: the capital-efficiency weight.
     slippage : ndarray
-        Liquidation slippage per asset (:class:`~optimizer.protocol.liquidity.DepthSlippage`).
+        Liquidation slippage per asset (:class:`~optimizer.protocol.liquidity.DepthSlippage`) of
+        the day's sale ``sale``.
+    sale : SaleSize or None
+        The day's sale per asset the slippage prices (:mod:`optimizer.protocol.sale`).
     weights : ndarray of shape (n_assets, n_assets)
         Debt-basket weights per collateral asset.
     basket : ndarray of shape (n_scenarios, n_assets)
@@ -203,6 +207,7 @@ class ThresholdProblem:
     budget: float
     asset_share: float
     keep_zero_ltv: bool = False
+    sale: SaleSize | None = None
 
     @classmethod
     def build(
@@ -215,6 +220,7 @@ class ThresholdProblem:
         bonus: ArrayLike,
         sigma_daily: ArrayLike,
         slippage_law: DepthSlippage,
+        sale: SaleSize,
         bounds: ThresholdBounds,
         alpha: float,
         asset_share: float,
@@ -237,7 +243,9 @@ class ThresholdProblem:
         sigma_daily : array_like of shape (n_assets,)
             Daily volatility the slippage is computed with.
         slippage_law : DepthSlippage
-            The depth curves of the assets (the liquidation day sells its share of the collateral).
+            The depth curves of the assets.
+        sale : SaleSize
+            The liquidation day's sale per asset that ``slippage_law`` prices.
         bounds : ThresholdBounds
         alpha : float
             CVaR level.
@@ -267,7 +275,7 @@ class ThresholdProblem:
         lt_min, lt_max, buffer = bounds.resolve(current, tuple(has_current), bonus)
         sigma = np.asarray(sigma_daily, dtype=float)
         collateral = book.collateral_by_asset
-        slippage = slippage_law.slippage(collateral, sigma)
+        slippage = slippage_law.slippage(sale, sigma)
         weights = debt_basket_weights(book)
         basket = debt_basket_relatives(terminal, weights)
         k = isolated_recovery(terminal, basket, bonus, slippage)
@@ -280,7 +288,7 @@ class ThresholdProblem:
             buffer=buffer, sigma=sigma, collateral=collateral, slippage=slippage, weights=weights,
             basket=basket, k=k, exposure=exposure_at_threshold(book), alpha=alpha,
             k_stressed=None if w_st is None else k_st, scenario_weights=w_st, budget=float(budget),
-            asset_share=asset_share, keep_zero_ltv=bounds.keep_zero_ltv,
+            asset_share=asset_share, keep_zero_ltv=bounds.keep_zero_ltv, sale=sale,
         )
 
     @property

@@ -25,10 +25,10 @@ correlation (joint)
     re-colour with the baseline correlation's factor (marginal variances are kept).
 liquidity (per asset)
     the asset's depth curve scaled by its baseline daily volume over today's
-    (``prepare_market(slippage_law=law.scaled(...))``).
+    (``prepare_market(slippage_law=law.scaled(...))``, the run's sale held).
 book composition (joint)
     collateral and debt of every account scaled per asset so the book's per-asset totals match
-    the baseline (``prepare_market(book=...)``).
+    the baseline, solved at that book's own sale (``solve_market(book=...)``).
 
 Each transformed column is re-centred so that its sample mean price relative is what it was: a
 reset changes the shape of the distribution, not its drift. Per-asset drivers are reset for one
@@ -385,7 +385,7 @@ def make_baseline(
 
     from optimizer.pipeline.run import static_slippage
 
-    per_sigma = static_slippage(cfg, inputs).slippage_per_sigma(market.collateral)
+    per_sigma = static_slippage(cfg, inputs).slippage_per_sigma(market.sale)
     for i, a in enumerate(assets):
         if prev is not None and a in prev.sigma:
             sigma[i], s_src = prev.sigma[a], prev.source
@@ -533,7 +533,8 @@ def attribute(
     Parameters
     ----------
     cfg, inputs, market
-        The run's configuration, inputs and market (``prepare_market(cfg, inputs)``).
+        The run's configuration, inputs and market (``solve_market(cfg, inputs).problem``; its
+        ``sale`` is held in every re-solve but the book's).
     baseline : Baseline
     explain : tuple of str, optional
         Assets whose per-asset drivers are reset (default: all). Joint drivers (correlation,
@@ -543,7 +544,7 @@ def attribute(
     now : DriverState, optional
         :func:`current_state` of the run (computed when not given).
     """
-    from optimizer.pipeline.run import prepare_market, solve_thresholds, static_slippage
+    from optimizer.pipeline.run import prepare_market, solve_market, solve_thresholds, static_slippage
 
     assets = tuple(cfg.asset_names)
     n = len(assets)
@@ -562,9 +563,10 @@ def attribute(
     n_solves = 0
 
     def solve(**overrides: Any) -> FloatArray:
+        # the run's sale held: the scenario and liquidity drivers do not change the book's liquidations
         nonlocal n_solves
         n_solves += 1
-        m = prepare_market(cfg, inputs, **overrides)
+        m = prepare_market(cfg, inputs, sale=market.sale, **overrides)
         return np.asarray(solve_thresholds(cfg, inputs, m).lt, dtype=float)
 
     def record(d: str, lt: FloatArray, idx: list[int]) -> None:
@@ -604,7 +606,10 @@ def attribute(
     if baseline.collateral_usd is not None and baseline.debt_usd is not None:
         if _differs_arr(baseline.collateral_usd, now.collateral_usd) or _differs_arr(baseline.debt_usd, now.debt_usd):
             book = inputs.book.rescale(baseline.collateral_usd, baseline.debt_usd)
-            record("book", solve(book=book), list(range(n)))
+            # another book seizes another sale: solved at its own, as a run would
+            fixed = solve_market(cfg, inputs, book=book)
+            n_solves += fixed.n_solves
+            record("book", np.asarray(fixed.solution.lt, dtype=float), list(range(n)))
         else:
             record("book", lt_now, list(range(n)))
     return Attribution(assets=assets, lt_now=lt_now, effects=effects, lt_reset=resets, now=now,

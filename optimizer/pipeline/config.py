@@ -24,6 +24,8 @@ from optimizer.typing import (
     BACKTEST_VOLATILITIES,
     SCENARIO_VOLATILITIES,
     CorrelationName,
+    SaleParams,
+    SaleSizeRule,
     ScenarioMethod,
     VolatilityName,
 )
@@ -191,7 +193,18 @@ class BookSection:
 class LiquiditySection:
     impact_coef: float = field(default=1.0, metadata=_rng(0))
     liquidity_multiplier: float = field(default=1.0, metadata=_rng(0, lo_open=True))
-    #: Share of an asset's collateral that must be sold in a severe scenario (sets static slippage).
+    #: How the static model sizes the liquidation day's sale that the depth curves price: "seized",
+    #: the collateral the book's liquidations seize in each asset's tail scenarios (the run's CVaR
+    #: tail, 1 - alpha), or "share", liquidation_share of the asset's whole collateral (the old rule).
+    sale_size: SaleSizeRule = SaleSizeRule.SEIZED
+    #: sale_size = "seized": the parameters whose liquidations size the sale: "recommended" (a fixed
+    #: point: solve, resize the sale at the solution, re-solve until no slippage moves by 0.2 pp, at
+    #: most 6 re-solves) or "current" (the live parameters, one solve).
+    sale_params: SaleParams = SaleParams.RECOMMENDED
+    #: sale_size = "seized": share of the seized collateral sold within the day (1: liquidators sell
+    #: what they seize on the day; an assumption, conservative).
+    seized_share_sold: float = field(default=1.0, metadata=_rng(0, 1))
+    #: sale_size = "share": share of an asset's collateral sold on the liquidation day.
     liquidation_share: float = field(default=0.25, metadata=_rng(0, 1))
     #: Share of reported (CEX) volume that liquidators can actually reach on-chain.
     reachable_volume_share: float = field(default=0.2, metadata=_rng(0, 1, lo_open=True))
@@ -490,6 +503,8 @@ ADDED_SECTIONS: tuple[str, ...] = ("stress",)
 ADDED_SECTION_KEYS: dict[tuple[str, str], Any] = {
     ("liquidity", "depth_file"): None, ("liquidity", "quotes_file"): None,
     ("liquidity", "proxy_haircut"): 0.5, ("liquidity", "depth_exponent"): 0.5,
+    ("liquidity", "sale_size"): "seized", ("liquidity", "sale_params"): "recommended",
+    ("liquidity", "seized_share_sold"): 1.0,
 }
 
 #: ``[assets.<ticker>]`` keys added after hashes were first recorded, with their defaults: left out

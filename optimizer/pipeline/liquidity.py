@@ -19,7 +19,10 @@ from optimizer.pipeline.config import RunConfig
 
 if TYPE_CHECKING:
     from optimizer.estimators import DepthAssessment
+    from optimizer.protocol.book import Book
     from optimizer.protocol.liquidity import DepthSlippage
+    from optimizer.protocol.params import RiskParams
+    from optimizer.protocol.sale import SaleSize
 
 #: Days of returns behind a curve's volatility at measurement.
 SIGMA_REF_DAYS = 30
@@ -99,5 +102,18 @@ def load_liquidity(cfg: RunConfig, ddir: Path, prices: Any, adv_usd: np.ndarray)
 def slippage_law(cfg: RunConfig, liquidity: DepthAssessment) -> DepthSlippage:
     """The liquidation slippage law of the run: the curves with the config's ``[liquidity]`` settings."""
     liq = cfg.liquidity
-    return liquidity.law(liquidation_share=liq.liquidation_share, liquidity_multiplier=liq.liquidity_multiplier,
-                         max_slippage=liq.max_slippage, exponent=liq.depth_exponent)
+    return liquidity.law(liquidity_multiplier=liq.liquidity_multiplier, max_slippage=liq.max_slippage,
+                         exponent=liq.depth_exponent)
+
+
+def sale_size(cfg: RunConfig, book: Book, terminal: np.ndarray, params: RiskParams, *, alpha: float,
+              debt_scale: np.ndarray | None = None, params_label: str = "") -> SaleSize:
+    """The liquidation day's sale per asset under ``[liquidity] sale_size`` (:mod:`optimizer.protocol.sale`)."""
+    from optimizer.protocol.sale import seized_sale, share_sale
+    from optimizer.typing import SaleSizeRule
+
+    liq = cfg.liquidity
+    if liq.sale_size == SaleSizeRule.SHARE:
+        return share_sale(book, liq.liquidation_share)
+    return seized_sale(book, terminal, params, tail=1.0 - alpha, share_sold=liq.seized_share_sold,
+                       debt_scale=debt_scale, params_label=params_label)

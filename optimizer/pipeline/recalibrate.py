@@ -165,7 +165,7 @@ def recalibrate(
     DataError
         A missing or malformed current-parameters file.
     """
-    from optimizer.pipeline.run import prepare_market, resolve_as_of, run
+    from optimizer.pipeline.run import resolve_as_of, run
 
     progress = progress or Silent()
     start = _parse_date(start_date, "--start-date")
@@ -202,7 +202,7 @@ def recalibrate(
         changed = tuple(a for a in assets if plans[a].steps)
 
     with progress.stage("attributing changes to their drivers"):
-        market = prepare_market(cfg, inputs)
+        market = outcome.market  # the run's program, solved at its sale
         now = attr_mod.current_state(inputs, market)
         ttc = None
         if _needs_ttc(previous, assets):

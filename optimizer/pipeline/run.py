@@ -41,6 +41,8 @@ from optimizer.typing import VolatilityName
 if TYPE_CHECKING:
     from optimizer.optimize import BookEvaluation, RunMetrics, ThresholdBounds, ThresholdProblem, ThresholdSolution
     from optimizer.protocol.liquidity import DepthSlippage
+    from optimizer.optimize import SaleFixedPoint
+    from optimizer.protocol.sale import SaleSize
 
     #: The threshold problem's old name (the run's "market inputs").
     MarketInputs = ThresholdProblem
@@ -89,6 +91,7 @@ class RunOutcome:
     market: Any = None  # ThresholdProblem: the slippage, volatility and bounds the recommendation was solved with
     metrics: RunMetrics | None = None  # the headline metrics (report.metrics is their as_dict())
     stress: Any = None  # pipeline.stress.StressOutcome: the stress library and the book's bad debt in it
+    sale: Any = None  # optimizer.optimize.SaleFixedPoint: the day's sale the static slippage priced, how it was found
 
     @property
     def status(self) -> str:
@@ -330,6 +333,25 @@ def static_slippage(cfg: RunConfig, inputs: RunInputs) -> DepthSlippage:
     return slippage_law(cfg, inputs.liquidity)
 
 
+def run_sale(cfg: RunConfig, inputs: RunInputs, *, book: Book | None = None, terminal: np.ndarray | None = None,
+             params: RiskParams | None = None) -> SaleSize:
+    """The liquidation day's sale per asset (``[liquidity] sale_size``) of ``book`` in ``terminal``
+    (default: the run's), liquidations decided by ``params`` (default: the current parameters)."""
+    from optimizer.pipeline.liquidity import sale_size
+
+    from optimizer.protocol.mechanics import relever_factor
+
+    alpha, _ = cfg.alpha_and_budget_share()
+    book = inputs.book if book is None else book
+    src = inputs.scenarios if terminal is None else terminal
+    terminal = np.asarray(getattr(src, "terminal", src))
+    if params is None:
+        return sale_size(cfg, book, terminal, inputs.current, alpha=alpha, params_label="current")
+    # borrowers keep their health factor under ``params``, as the static evaluation assumes
+    return sale_size(cfg, book, terminal, params, alpha=alpha, debt_scale=relever_factor(book, inputs.current, params),
+                     params_label="recommended")
+
+
 def threshold_bounds(cfg: RunConfig) -> ThresholdBounds:
     """The config's bounds settings: ``[optimizer]`` defaults and ``[assets.*]`` overrides."""
     from optimizer.optimize import ThresholdBounds
@@ -353,12 +375,20 @@ def prepare_market(
     slippage_law: DepthSlippage | None = None,
     book: Book | None = None,
     sigma: np.ndarray | None = None,
+    sale: SaleSize | None = None,
 ) -> ThresholdProblem:
     """The run's :class:`~optimizer.optimize.ThresholdProblem`; keyword overrides let other
-    workflows (driver attribution, sensitivity, anti-procyclicality) re-solve with one input replaced."""
+    workflows (driver attribution, sensitivity, anti-procyclicality) re-solve with one input replaced.
+
+    ``sale`` is the day's sale the slippage law prices; without it the sale is computed
+    (:func:`run_sale`) for ``book`` in ``terminal``: pass the run's (``market.sale``) to re-solve
+    the same run with another input.
+    """
     from optimizer.optimize import ThresholdProblem
 
     alpha, share = cfg.alpha_and_budget_share()
+    if sale is None:
+        sale = run_sale(cfg, inputs, book=book, terminal=terminal)
     return ThresholdProblem.build(
         inputs.scenarios if terminal is None else terminal,
         inputs.book if book is None else book,
@@ -367,6 +397,7 @@ def prepare_market(
         bonus=configured_bonus(cfg, inputs.current),
         sigma_daily=inputs.generator.scaled_volatility() if sigma is None else sigma,
         slippage_law=static_slippage(cfg, inputs) if slippage_law is None else slippage_law,
+        sale=sale,
         bounds=threshold_bounds(cfg),
         alpha=alpha,
         asset_share=asset_budget_share(cfg),
@@ -380,6 +411,26 @@ def solve_thresholds(cfg: RunConfig, inputs: RunInputs, m: ThresholdProblem) -> 
     """Solve the threshold problem with the config's solver settings."""
     o = cfg.optimizer
     return m.solve(solver=o.solver, fallback_solver=o.fallback_solver, method=o.method)
+
+
+def solve_market(cfg: RunConfig, inputs: RunInputs, *, terminal: np.ndarray | None = None,
+                 slippage_law: DepthSlippage | None = None, book: Book | None = None,
+                 sigma: np.ndarray | None = None) -> SaleFixedPoint:
+    """The threshold program solved at the sale its liquidations cause (``[liquidity] sale_params``:
+    the recommended parameters' fixed point, or the current parameters'); overrides as in
+    :func:`prepare_market`. The run's own answer; re-solves of the same run pass ``sale=market.sale``
+    to :func:`prepare_market` instead."""
+    from optimizer.optimize import solve_at_sale_fixed_point
+
+    def build(sale: SaleSize) -> ThresholdProblem:
+        return prepare_market(cfg, inputs, terminal=terminal, slippage_law=slippage_law, book=book, sigma=sigma,
+                              sale=sale)
+
+    return solve_at_sale_fixed_point(
+        build, lambda m: solve_thresholds(cfg, inputs, m),
+        lambda p: run_sale(cfg, inputs, book=book, terminal=terminal, params=p),
+        run_sale(cfg, inputs, book=book, terminal=terminal), params=cfg.liquidity.sale_params,
+    )
 
 
 def run(
@@ -402,13 +453,13 @@ def run(
     assets = cfg.asset_names
     scen, book, current = inputs.scenarios, inputs.book, inputs.current
 
-    market = prepare_market(cfg, inputs)
     with progress.stage("solving the CVaR program"):
-        sol = solve_thresholds(cfg, inputs, market)
+        fixed = solve_market(cfg, inputs)
+    market, sol = fixed.problem, fixed.solution
     apc = None
     if cfg.anti_procyclicality.method != "none":
         with progress.stage(f"anti-procyclicality ({cfg.anti_procyclicality.method})"):
-            apc = _anti_procyclicality(cfg, inputs, sol)
+            apc = _anti_procyclicality(cfg, inputs, sol, market.sale)
         sol = dataclasses.replace(sol, recommended=apc.applied, lt=apc.applied.liquidation_threshold)
     opt, recommended, zero_kept = sol.optimizer, sol.recommended, sol.zero_kept
     guard_fails, status = sol.guard_fails, sol.status
@@ -490,18 +541,19 @@ def run(
         report = dataclasses.replace(report, sections={**report.sections,
                                                        "book": book_section(inputs.book_calibration)})
     report = attach_peg_section(report, inputs, peg_tail)
-    report = _attach_liquidity_section(report, cfg, inputs, market)
+    report = _attach_liquidity_section(report, cfg, inputs, market, fixed)
     return RunOutcome(report=report, inputs=inputs, recommended=recommended, optimizer=opt,
                       bad_debt=ev_rec.total, bad_debt_current=ev_cur.total, search=search_stage,
-                      market=market, metrics=run_metrics, stress=stress)
+                      market=market, metrics=run_metrics, stress=stress, sale=fixed)
 
 
-def _anti_procyclicality(cfg: RunConfig, inputs: RunInputs, sol: ThresholdSolution) -> Any:
-    """The ``[anti_procyclicality]`` policy applied to ``sol``; it re-solves through this run's problem."""
+def _anti_procyclicality(cfg: RunConfig, inputs: RunInputs, sol: ThresholdSolution, sale: SaleSize) -> Any:
+    """The ``[anti_procyclicality]`` policy applied to ``sol``; it re-solves through this run's problem
+    (the run's sale held: the policy changes the scenarios' volatility, not the book)."""
     from optimizer.pipeline.history import anti_procyclicality_policy
 
     def solve(terminal: np.ndarray, sigma: np.ndarray | None) -> ThresholdSolution:
-        return solve_thresholds(cfg, inputs, prepare_market(cfg, inputs, terminal=terminal, sigma=sigma))
+        return solve_thresholds(cfg, inputs, prepare_market(cfg, inputs, terminal=terminal, sigma=sigma, sale=sale))
 
     val = inputs.validation
     return anti_procyclicality_policy(cfg).apply(
@@ -522,12 +574,13 @@ def _sim_evaluation(stage: Any, ev_cur: BookEvaluation) -> tuple[BookEvaluation,
     return rec, cur
 
 
-def _attach_liquidity_section(report: RunReport, cfg: RunConfig, inputs: RunInputs, market: Any) -> RunReport:
+def _attach_liquidity_section(report: RunReport, cfg: RunConfig, inputs: RunInputs, market: Any,
+                              fixed: SaleFixedPoint) -> RunReport:
     """Depth curves, their sources and the impact-law fit (params.json: ``liquidity``)."""
     from optimizer.report.liquidity import liquidity_section
 
-    section = liquidity_section(inputs.liquidity, static_slippage(cfg, inputs), market.collateral, market.sigma,
-                                market.slippage)
+    section = liquidity_section(inputs.liquidity, static_slippage(cfg, inputs), market.sale, market.sigma,
+                                market.slippage, fixed=fixed)
     return dataclasses.replace(report, sections={**report.sections, "liquidity": section})
 
 

@@ -180,7 +180,7 @@ def assemble_report(cfg: RunConfig, inputs: RunInputs, market: ThresholdProblem,
     gaps = inputs.returns.isna().sum()
     assumptions = run_view.run_assumptions(
         method,
-        liquidation_share=cfg.liquidity.liquidation_share,
+        sale=market.sale,
         reachable_share=cfg.liquidity.reachable_volume_share,
         gaps={a: int(n) for a, n in gaps[gaps > 0].items()},
         no_current=[a for i, a in enumerate(assets) if not inputs.has_current[i]],

@@ -239,7 +239,7 @@ def point_task(cfg: RunConfig, fitted: Any, streams: RunStreams | None = None) -
     from optimizer.optimize import fund as fund_mod
     from optimizer.optimize.measures import capital_efficiency
     from optimizer.pipeline.pegs import redraw_peg_jumps
-    from optimizer.pipeline.run import insurance_fund, insurance_fund_size, prepare_market, solve_thresholds
+    from optimizer.pipeline.run import insurance_fund, insurance_fund_size, solve_market
     from optimizer.pipeline.stress import run_stress
     from optimizer.report.run_view import evaluation_source
 
@@ -255,8 +255,8 @@ def point_task(cfg: RunConfig, fitted: Any, streams: RunStreams | None = None) -
             scen, pegs = redraw_peg_jumps(fitted.pegs, scen, horizon_days=cfg.scenarios.horizon_days,
                                           rng=streams.pegs)
             inputs = dataclasses.replace(fitted, config=cfg, generator=gen, scenarios=scen, pegs=pegs)
-            market = prepare_market(cfg, inputs)
-            sol = solve_thresholds(cfg, inputs, market)
+            fixed = solve_market(cfg, inputs)  # the point's own sale (its scenarios), as a run sizes it
+            market, sol = fixed.problem, fixed.solution
             if cfg.simulation.enabled:
                 from optimizer.pipeline import market_sim
 

@@ -15,8 +15,10 @@ Every law is capped at ``MAX_IMPACT`` (0.99) so recovery never reaches zero or t
 * :class:`DepthSlippage` - the liquidation slippage of the threshold program, the static
   evaluation and the market simulation (``impact="curve"``): one curve per asset, scaled with
   volatility (``impact(q, sigma) = curve(q) x sigma / sigma_at_measurement``, linear in sigma),
-  the day's sale a fixed share of each asset's collateral. :func:`sqrt_law_curve` writes the
-  square-root law on volume as such a curve.
+  pricing the day's sale of each asset, a :class:`~optimizer.protocol.sale.SaleSize` (by default
+  the collateral the book's liquidations seize in the asset's tail scenarios,
+  :func:`~optimizer.protocol.sale.seized_sale`). :func:`sqrt_law_curve` writes the square-root
+  law on volume as such a curve.
 * :func:`depth_curve_impact` - a linear book given by its "depth at 2 %" (the simulation's
   ``impact="depth"``).
 * :func:`liquidation_slippage` - per-asset slippage of the collateral seized in a severe
@@ -31,8 +33,8 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from optimizer.protocol.book import Book
-from optimizer.protocol.mechanics import LIQUIDATION_HF
 from optimizer.protocol.params import RiskParams
+from optimizer.protocol.sale import SaleSize, seized_collateral, tail_seized
 from optimizer.typing import FloatArray
 
 #: Upper bound of every impact law: a sale never loses more than 99 % of its value.
@@ -41,6 +43,7 @@ MAX_IMPACT = 0.99
 __all__ = [
     "MAX_IMPACT",
     "DepthSlippage",
+    "SaleSize",
     "check_curve",
     "curve_impact",
     "depth_curve_impact",
@@ -203,8 +206,10 @@ class DepthSlippage:
       and ``sigma_ref_i`` the daily volatility on the day the curve was measured. A curve measured
       on a calm day is thinner in a crash in proportion to volatility, as in the square-root law,
       which keeps the slippage linear in ``sigma`` below the cap (:meth:`slippage_per_sigma`);
-    * the liquidation day sells ``liquidation_share`` of each asset's collateral:
-      ``slippage_i = impact_i(liquidation_share x collateral_i, sigma_i)`` (cap ``max_slippage``).
+    * the liquidation day sells ``q_i``, the :class:`~optimizer.protocol.sale.SaleSize` of the run
+      (what the book's liquidations seize, :mod:`optimizer.protocol.sale`):
+      ``slippage_i = impact_i(q_i, sigma_i)`` (cap ``max_slippage``). The law holds no sale size of
+      its own: the size is a property of the book and the scenarios, computed once per run.
 
     Attributes
     ----------
@@ -213,8 +218,6 @@ class DepthSlippage:
     sigma_ref : ndarray of shape (n_assets,)
         Daily volatility at each curve's measurement (> 0; 1 for a curve written per unit
         volatility, as :func:`sqrt_law_curve`).
-    liquidation_share : float
-        Share of the collateral sold on the liquidation day, in [0, 1].
     liquidity_multiplier : float
         Multiplies every curve's sizes (< 1: a liquidity crunch), > 0.
     max_slippage : float
@@ -229,7 +232,6 @@ class DepthSlippage:
     sellable_usd: tuple[FloatArray, ...]
     levels: tuple[FloatArray, ...]
     sigma_ref: FloatArray
-    liquidation_share: float = 0.25
     liquidity_multiplier: float = 1.0
     max_slippage: float = 0.5
     exponent: float = 0.5
@@ -244,8 +246,6 @@ class DepthSlippage:
         ref = np.asarray(self.sigma_ref, dtype=float)
         if np.any(~np.isfinite(ref)) or np.any(ref <= 0):
             raise ValueError(f"`sigma_ref` must be finite and > 0, got {ref}")
-        if not 0 <= self.liquidation_share <= 1:
-            raise ValueError(f"`liquidation_share` must lie in [0, 1], got {self.liquidation_share}")
         if not (np.isfinite(self.liquidity_multiplier) and self.liquidity_multiplier > 0):
             raise ValueError(f"`liquidity_multiplier` must be finite and > 0, got {self.liquidity_multiplier}")
         if not self.max_slippage >= 0:
@@ -271,20 +271,28 @@ class DepthSlippage:
         base = curve_impact(q, self.sellable_usd[i], self.levels[i], exponent=self.exponent, cap=np.inf)
         return np.minimum(base * (sigma_daily / float(self.sigma_ref[i])), cap)[()]
 
-    def slippage_per_sigma(self, collateral_usd: ArrayLike) -> FloatArray:
-        """Uncapped liquidation slippage per unit of daily volatility, shape (n_assets,).
+    def _sale_usd(self, sale: SaleSize) -> FloatArray:
+        # typed on purpose: a bare array here was once the whole collateral (the old fixed share)
+        if not isinstance(sale, SaleSize):
+            raise TypeError(f"`sale` must be a SaleSize (optimizer.protocol.sale), got {type(sale).__name__}")
+        if sale.n_assets != self.n_assets:
+            raise ValueError(f"`sale` holds {sale.n_assets} assets, the law {self.n_assets}")
+        return np.asarray(sale.usd, dtype=float)
+
+    def slippage_per_sigma(self, sale: SaleSize) -> FloatArray:
+        """Uncapped liquidation slippage per unit of daily volatility of the day's ``sale``, shape (n_assets,).
 
         ``slippage`` at volatility ``s`` is ``min(s x slippage_per_sigma, max_slippage)``.
         """
-        q = self.liquidation_share * np.broadcast_to(np.asarray(collateral_usd, float), (self.n_assets,))
+        q = self._sale_usd(sale)
         return np.array([float(self.impact(i, q[i], 1.0, cap=np.inf)) for i in range(self.n_assets)])
 
-    def slippage(self, collateral_usd: ArrayLike, sigma_daily: ArrayLike) -> FloatArray:
-        """Liquidation slippage per asset, shape (n_assets,), of selling the day's share of ``collateral_usd``."""
+    def slippage(self, sale: SaleSize, sigma_daily: ArrayLike) -> FloatArray:
+        """Liquidation slippage per asset, shape (n_assets,), of the day's ``sale`` at volatility ``sigma_daily``."""
         sig = np.broadcast_to(np.asarray(sigma_daily, dtype=float), (self.n_assets,))
         if np.any(~np.isfinite(sig)) or np.any(sig < 0):
             raise ValueError(f"`sigma_daily` must be finite and >= 0, got {sig}")
-        return np.minimum(sig * self.slippage_per_sigma(collateral_usd), self.max_slippage)
+        return np.minimum(sig * self.slippage_per_sigma(sale), self.max_slippage)
 
     def depth_at(self, level: float, sigma_daily: ArrayLike) -> FloatArray:
         """USD sellable per asset at slippage ``level`` and volatility ``sigma_daily``, shape (n_assets,).
@@ -372,53 +380,6 @@ def depth_curve_impact(
     return np.minimum(pct * q / depth, MAX_IMPACT)[()]
 
 
-def seized_collateral(
-    book: Book,
-    relatives: ArrayLike,
-    params: RiskParams,
-    *,
-    debt_scale: ArrayLike | None = None,
-) -> FloatArray:
-    """Collateral liquidators seize per scenario and asset, USD at post-shock prices.
-
-    Each liquidated account (``HF' < 1``) repays its whole debt if its collateral allows;
-    collateral is seized pro rata across its assets, a fraction
-    ``min(1, D' / sum_i c r / (1 + bonus_i))`` of every position (computed at zero slippage).
-    Chunked dense numpy (like the bad-debt baseline): meant for a few thousand scenarios.
-
-    Parameters
-    ----------
-    book : Book
-    relatives : array_like of shape (n_scenarios, n_assets)
-    params : RiskParams
-    debt_scale : array_like of shape (n_accounts,), optional
-
-    Returns
-    -------
-    ndarray of shape (n_scenarios, n_assets)
-    """
-    rel = np.atleast_2d(np.asarray(relatives, dtype=np.float64))
-    if rel.shape[1] != book.n_assets or tuple(params.assets) != tuple(book.assets):
-        raise ValueError("`relatives` columns and `params.assets` must follow `book.assets`")
-    scale = np.ones(book.n_accounts) if debt_scale is None else np.asarray(debt_scale, float)
-    coll = book.collateral_matrix().toarray()  # (n_accounts, n_assets)
-    debt = book.debt_matrix().toarray() * scale[:, None]
-    borrowing = debt.sum(axis=1) > 0
-    coll, debt = coll[borrowing], debt[borrowing]
-    m_lt = coll * params.liquidation_threshold
-    m_cover = coll / (1.0 + params.liquidation_bonus)
-    out = np.zeros(rel.shape)
-    chunk = max(1, (1 << 21) // max(len(coll), 1))
-    for s0 in range(0, rel.shape[0], chunk):
-        r = rel[s0 : s0 + chunk].T  # (n_assets, k)
-        d_now = debt @ r  # (n_accounts, k)
-        cover = m_cover @ r
-        frac = np.minimum(1.0, np.divide(d_now, cover, out=np.ones_like(d_now), where=cover > 0))
-        frac[(m_lt @ r) >= d_now * LIQUIDATION_HF] = 0.0
-        out[s0 : s0 + chunk] = (frac.T @ coll) * r.T
-    return out
-
-
 def liquidation_slippage(
     book: Book,
     params: RiskParams,
@@ -475,40 +436,13 @@ def liquidation_slippage(
     ndarray of shape (n_assets,)
         Slippage per asset in [0, MAX_IMPACT].
     """
-    n = book.n_assets
-    rel = np.asarray(relatives, dtype=np.float64)
-    if rel.ndim == 1:
-        rel = rel[None, :]
-    if rel.ndim != 2 or rel.shape[1] != n:
-        raise ValueError(
-            f"`relatives` must have shape (n_scenarios, {n}) or ({n},), got {rel.shape}"
-        )
-    if not 0 < tail <= 1:
-        raise ValueError(f"`tail` must lie in (0, 1], got {tail}")
     if not 0 <= share <= 1:
         raise ValueError(f"`share` must lie in [0, 1], got {share}")
     if not liquidity_multiplier > 0:
         raise ValueError(f"`liquidity_multiplier` must be > 0, got {liquidity_multiplier}")
-    if max_tail_scenarios < 1:
-        raise ValueError(f"`max_tail_scenarios` must be >= 1, got {max_tail_scenarios}")
+    seized, _ = tail_seized(book, relatives, params, tail=tail, max_tail_scenarios=max_tail_scenarios,
+                            debt_scale=debt_scale)
+    n = book.n_assets
     adv = np.broadcast_to(np.asarray(adv_usd, dtype=np.float64), (n,))
     sig = np.broadcast_to(np.asarray(sigma_daily, dtype=np.float64), (n,))
-
-    n_s = rel.shape[0]
-    n_tail = max(1, int(np.ceil(tail * n_s)))
-    picks = np.unique(
-        np.linspace(0, n_tail - 1, min(n_tail, max_tail_scenarios)).round().astype(int)
-    )
-    if n_tail < n_s:  # the n_tail lowest of each column, then sorted among themselves
-        low = np.argpartition(rel, n_tail - 1, axis=0)[:n_tail]
-    else:
-        low = np.tile(np.arange(n_s)[:, None], (1, n))
-    order = np.take_along_axis(
-        low, np.argsort(np.take_along_axis(rel, low, axis=0), axis=0), axis=0
-    )
-    chosen = order[picks]  # (n_picks, n_assets) scenario indices per asset
-    uniq, inverse = np.unique(chosen, return_inverse=True)
-    seized = seized_collateral(book, rel[uniq], params, debt_scale=debt_scale)  # (n_uniq, n_assets)
-    per_asset = seized[inverse.reshape(chosen.shape), np.arange(n)[None, :]]  # (n_picks, n_assets)
-    q = share * per_asset.mean(axis=0)
-    return sqrt_impact(q, adv * liquidity_multiplier, sig, coef=coef)
+    return sqrt_impact(share * seized, adv * liquidity_multiplier, sig, coef=coef)

@@ -1,8 +1,9 @@
 """The run report's liquidity section: every asset's depth curve and source, and the impact-law fit.
 
-Formats the typed :class:`~optimizer.estimators.DepthAssessment` and the run's
-:class:`~optimizer.protocol.liquidity.DepthSlippage`; computes nothing of its own (the depth at a
-level and the slippage are the law's).
+Formats the typed :class:`~optimizer.estimators.DepthAssessment`, the run's
+:class:`~optimizer.protocol.liquidity.DepthSlippage` and the day's sale it prices
+(:class:`~optimizer.protocol.sale.SaleSize`, found at :class:`~optimizer.optimize.SaleFixedPoint`);
+computes nothing of its own (the depth at a level and the slippage are the law's).
 """
 
 from __future__ import annotations
@@ -16,9 +17,11 @@ from optimizer.report.section import Column, Format, Section, Table
 
 if TYPE_CHECKING:
     from optimizer.estimators import DepthAssessment, ImpactFitTable
+    from optimizer.optimize import SaleFixedPoint
     from optimizer.protocol.liquidity import DepthSlippage
+    from optimizer.protocol.sale import SaleSize
 
-__all__ = ["LEVELS", "liquidity_data", "liquidity_section"]
+__all__ = ["LEVELS", "liquidity_data", "liquidity_section", "sale_sentence"]
 
 #: Slippage levels the report reads each curve at.
 LEVELS = (0.02, 0.05, 0.10)
@@ -36,8 +39,47 @@ def _fit_data(fit: ImpactFitTable) -> dict[str, Any]:
     }
 
 
-def liquidity_data(assessment: DepthAssessment, law: DepthSlippage, collateral: np.ndarray,
-                   sigma: np.ndarray, slippage: np.ndarray) -> dict[str, Any]:
+def _sale_data(sale: SaleSize, fixed: SaleFixedPoint | None) -> dict[str, Any]:
+    out: dict[str, Any] = {"rule": sale.rule, "share": sale.share, "params": sale.params_label or None}
+    if sale.rule == "seized":
+        out.update(tail=sale.tail, n_scenarios=sale.n_scenarios)
+    if fixed is not None:
+        out.update(params=fixed.params, re_solves=len(fixed.steps), converged=fixed.converged,
+                   tolerance=fixed.tolerance, slippage_moves=list(fixed.steps),
+                   current_params_sale_usd={a: float(fixed.live.usd[i]) for i, a in enumerate(fixed.live.assets)})
+    return out
+
+
+def sale_sentence(sale: SaleSize, fixed: SaleFixedPoint | None) -> str:
+    """How the size sold on the liquidation day was found, in words."""
+    if sale.rule == "share":
+        return (f"The size sold on the liquidation day is {sale.share:.0%} of each asset's whole collateral "
+                "([liquidity] sale_size = 'share': a fixed share, whatever the book's liquidations seize).")
+    n_tail = int(np.ceil((sale.tail or 0) * (sale.n_scenarios or 0) - 1e-9))
+    n_used = int(np.max(sale.n_tail_scenarios)) if sale.n_tail_scenarios is not None else 0
+    text = (
+        "The size sold on the liquidation day is what the book's liquidations seize: for each asset, "
+        f"{n_used:,} of the {n_tail:,} scenarios in which its price relative is in its worst {sale.tail:.1%} "
+        f"(the run's CVaR tail, of {sale.n_scenarios:,}; spread evenly by rank; whole joint scenarios, so the "
+        "debt and the other assets move with it), the collateral of that asset seized from the accounts that "
+        "fall below a health factor of 1 (at zero slippage, whole debt repaid, collateral taken pro rata with "
+        f"the bonus), averaged, times {sale.share:.0%} sold within the day (an assumption: liquidators sell "
+        "what they seize on the day).")
+    if fixed is not None and fixed.params == "recommended":
+        moves = ", ".join(f"{m * 100:.2f}" for m in fixed.steps)
+        state = (f"converged after {len(fixed.steps)} re-solve(s)" if fixed.converged
+                 else f"NOT converged after {len(fixed.steps)} re-solves (the last is shown)")
+        text += (" The liquidations are those of the recommended parameters, borrowers keeping their health "
+                 "factor (re-levered), as the evaluation assumes: a fixed point, started from the current "
+                 "parameters' sale (solve, resize the sale at the solution, re-solve, until no asset's slippage "
+                 f"moves by {fixed.tolerance * 100:g} pp); {state}, largest slippage move per re-solve {moves} pp.")
+    else:
+        text += " The liquidations are those of the current parameters (the book as it is)."
+    return text
+
+
+def liquidity_data(assessment: DepthAssessment, law: DepthSlippage, sale: SaleSize,
+                   sigma: np.ndarray, slippage: np.ndarray, *, fixed: SaleFixedPoint | None = None) -> dict[str, Any]:
     """params.json ``liquidity``: per asset its curve, source, rule, depths and slippage; the fit."""
     depth = {s: law.depth_at(s, [a.sigma_ref for a in assessment.assets]) for s in LEVELS}
     per = {}
@@ -48,12 +90,15 @@ def liquidity_data(assessment: DepthAssessment, law: DepthSlippage, collateral: 
             "sigma_at_measurement": a.sigma_ref, "sigma_at_measurement_note": a.sigma_ref_note,
             "sigma_now": float(sigma[i]),
             "depth_usd": {f"{s:.2f}": float(depth[s][i]) for s in LEVELS},
-            "liquidated_usd": float(law.liquidation_share * collateral[i]),
+            "collateral_usd": float(sale.collateral_usd[i]),
+            "sold_usd": float(sale.usd[i]),
+            "sold_share_of_collateral": float(sale.share_of_collateral[i]),
             "slippage": float(slippage[i]),
         }
     out: dict[str, Any] = {
-        "law": {"liquidation_share": law.liquidation_share, "liquidity_multiplier": law.liquidity_multiplier,
-                "exponent": law.exponent, "max_slippage": law.max_slippage},
+        "law": {"liquidity_multiplier": law.liquidity_multiplier, "exponent": law.exponent,
+                "max_slippage": law.max_slippage},
+        "sale": _sale_data(sale, fixed),
         "references": list(assessment.references), "volume_window": assessment.volume_window,
         "haircut": assessment.haircut, "files": list(assessment.files), "assets": per,
         "measured_after_as_of": list(assessment.after_as_of),
@@ -63,20 +108,21 @@ def liquidity_data(assessment: DepthAssessment, law: DepthSlippage, collateral: 
     return out
 
 
-def liquidity_section(assessment: DepthAssessment, law: DepthSlippage, collateral: np.ndarray,
-                      sigma: np.ndarray, slippage: np.ndarray) -> Section:
-    """Liquidity: source (file, date) or "no depth data" + rule per asset, depth at 2/5/10 %, slippage."""
-    data = liquidity_data(assessment, law, collateral, sigma, slippage)
+def liquidity_section(assessment: DepthAssessment, law: DepthSlippage, sale: SaleSize,
+                      sigma: np.ndarray, slippage: np.ndarray, *, fixed: SaleFixedPoint | None = None) -> Section:
+    """Liquidity: source (file, date) or "no depth data" + rule per asset, the day's sale, depth at 2/5/10 %,
+    slippage."""
+    data = liquidity_data(assessment, law, sale, sigma, slippage, fixed=fixed)
     rows = []
     for a in assessment.assets:
         d = data["assets"][a.asset]
         src = f"{a.source}, {a.date}" if a.measured else f"no depth data ({a.rule} rule)"
-        rows.append((a.asset.upper(), src, d["slippage"], d["liquidated_usd"],
+        rows.append((a.asset.upper(), src, d["slippage"], d["sold_usd"], d["sold_share_of_collateral"],
                      *(d["depth_usd"][f"{s:.2f}"] for s in LEVELS),
                      a.sigma_ref if a.sigma_ref != 1.0 else None, d["sigma_now"]))
     table = Table(
         columns=(Column("Asset"), Column("Depth source"), Column("Slippage", Format.PCT),
-                 Column("Sold in a day", Format.USD_SHORT),
+                 Column("Sold in a day", Format.USD_SHORT), Column("Of its collateral", Format.PCT),
                  *(Column(f"Depth at {s:.0%}", Format.USD_SHORT) for s in LEVELS),
                  Column("Vol then", Format.PCT), Column("Vol now", Format.PCT)),
         rows=tuple(rows), id="tbl-liquidity",
@@ -86,12 +132,14 @@ def liquidity_section(assessment: DepthAssessment, law: DepthSlippage, collatera
     n_meas = sum(a.measured for a in assessment.assets)
     paras = [
         "Liquidation slippage of every asset is read from its depth curve (USD sellable at each slippage "
-        f"level) at the size sold on the liquidation day ({law.liquidation_share:.0%} of the asset's collateral), "
+        "level) at the size sold on the liquidation day (below), "
         f"with sizes scaled by the liquidity multiplier ({law.liquidity_multiplier:g}) and the discount scaled "
         "with volatility: slippage = curve(size) x daily vol now / daily vol at measurement, capped at "
         f"{law.max_slippage:.0%}. Between its points a curve is a power law; beyond them it continues as "
         f"size^{law.exponent:g} through the last point (0.5: the square-root law). The same law prices the "
-        "threshold program, the static evaluation and the market simulation's sales.",
+        "threshold program, the static evaluation, the stress library and the market simulation's sales (the "
+        "simulation sells what it seizes, step by step).",
+        sale_sentence(sale, fixed),
         f"{n_meas} of {len(assessment.assets)} assets have a measured curve"
         + (f" ({', '.join(assessment.files)})" if assessment.files else "")
         + ". Depths in the table are at the daily volatility of the measurement (vol then); the slippage is at "

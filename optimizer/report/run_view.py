@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -32,6 +32,9 @@ from optimizer.report._format import (
 from optimizer.optimize import RunStatus
 from optimizer.report.model import FORMAT_VERSION, AssetResult, RunReport
 from optimizer.report.section import Section, Table, slug, text_table
+
+if TYPE_CHECKING:
+    from optimizer.protocol.sale import SaleSize
 
 #: The four parameters shown per asset, in table order, with their column labels.
 PARAM_KEYS: tuple[tuple[str, str], ...] = (
@@ -171,7 +174,7 @@ def status_message(
 def run_assumptions(
     method: Mapping[str, Any],
     *,
-    liquidation_share: float,
+    sale: SaleSize,
     reachable_share: float,
     gaps: Mapping[str, int],
     no_current: Sequence[str],
@@ -185,8 +188,10 @@ def run_assumptions(
         The run's ``method`` record (``scenario_method``, ``horizon_days``, ``n_scenarios``,
         ``alpha``, ``asset_guard_share``, ``book_source``, ``data_sources``,
         ``imputed_residual_cells``).
-    liquidation_share, reachable_share : float
-        Share of an asset's collateral sold in a liquidation; share of its daily volume reachable.
+    sale : SaleSize
+        The liquidation day's sale the static slippage prices (its rule and share).
+    reachable_share : float
+        Share of an asset's daily volume reachable.
     gaps : mapping of str to int
         Days without a one-day return, per asset with any.
     no_current : sequence of str
@@ -209,8 +214,11 @@ def run_assumptions(
         "aggregate tail.",
         "Book metrics: borrowers keep their health factor when parameters change (debt re-levered), so "
         "looser thresholds mean more debt at risk.",
-        "Liquidation slippage: each asset's depth curve read at the sale of "
-        f"{liquidation_share:.0%} of its collateral in a day, scaled by today's volatility over the volatility "
+        "Liquidation slippage: each asset's depth curve read at the day's sale ("
+        + (f"{sale.share:.0%} of the collateral the book's liquidations seize in the asset's worst "
+           f"{sale.tail:.1%} of scenarios" if sale.rule == "seized" else
+           f"{sale.share:.0%} of the asset's whole collateral, [liquidity] sale_size = 'share'")
+        + "), scaled by today's volatility over the volatility "
         "when the curve was measured (section Liquidity: a measured curve, or a rule flagged \"no depth data\"; "
         f"without any measured curve, the square-root law on {reachable_share:.0%} of daily volume).",
         "Static model: one shock over the horizon, no cascades or oracle lag (see the market simulation).",

@@ -18,6 +18,7 @@ from optimizer.optimize import (
 from optimizer.protocol.book import Book
 from optimizer.protocol.liquidity import DepthSlippage, sqrt_law_curve
 from optimizer.protocol.params import RiskParams
+from optimizer.protocol.sale import share_sale
 
 ASSETS = ("eth", "usdc")
 N = 1000
@@ -48,14 +49,15 @@ BOUNDS = ThresholdBounds(lt_min=0.3, lt_max=0.95, ltv_buffer=0.05)
 def _sqrt_law(volume: float, coef: float) -> DepthSlippage:
     """The square-root law on ``volume`` as per-unit-volatility depth curves (``sqrt_law_curve``)."""
     xs, ys = sqrt_law_curve(volume, coef=coef)
-    return DepthSlippage((xs, xs), (ys, ys), np.ones(2), liquidation_share=0.25)
+    return DepthSlippage((xs, xs), (ys, ys), np.ones(2))
 
 
 def _problem(*, budget_usd=None, asset_share=10.0, bounds=BOUNDS, current=None, has_current=(False, False),
              comonotone_share=0.0, impact_coef=0.0, budget_share=None) -> ThresholdProblem:
     return ThresholdProblem.build(
         TERMINAL, _book(), current or _current(), has_current=has_current, bonus=np.full(2, BONUS),
-        sigma_daily=np.full(2, 0.04), slippage_law=_sqrt_law(1e9 * 0.2, impact_coef), bounds=bounds, alpha=ALPHA,
+        sigma_daily=np.full(2, 0.04), slippage_law=_sqrt_law(1e9 * 0.2, impact_coef), sale=share_sale(_book(), 0.25),
+        bounds=bounds, alpha=ALPHA,
         asset_share=asset_share, budget_usd=budget_usd, budget_share=budget_share, comonotone_share=comonotone_share,
     )
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from optimizer.pipeline.config import RunConfig, load_config
-from optimizer.pipeline.run import load_inputs, prepare_market, solve_thresholds
+from optimizer.pipeline.run import load_inputs, solve_market
 
 if TYPE_CHECKING:
     from optimizer.optimize import ThresholdProblem, ThresholdSolution
@@ -40,6 +40,6 @@ def quick_stage(data_dir: Path) -> QuickStage:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         inputs = load_inputs(cfg, data_dir=data_dir)
-        market = prepare_market(cfg, inputs)
-        solution = solve_thresholds(cfg, inputs, market)
+        fixed = solve_market(cfg, inputs)  # as a run solves it: at the sale its recommendation causes
+        market, solution = fixed.problem, fixed.solution
     return QuickStage(cfg=cfg, inputs=inputs, market=market, solution=solution)

@@ -62,6 +62,9 @@ def test_default_config_uses_reference_parameters():
         ("[run]\nas_of = '2024-13-45'", "as_of"),
         ("[book]\nseed = -1", r"\[book\] seed"),
         ("[book]\nseed = 1.5", r"\[book\] seed"),
+        ("[liquidity]\nsale_size = 'seize'", r"sale_size = 'seize' is not one of 'seized', 'share' \(did you mean 'seized'\?\)"),
+        ("[liquidity]\nsale_params = 'live'", "sale_params = 'live' is not one of 'recommended', 'current'"),
+        ("[liquidity]\nseized_share_sold = 1.5", "seized_share_sold"),
     ],
 )
 def test_bad_values_name_the_key(snippet, needle):
@@ -180,7 +183,8 @@ def test_a_renamed_key_keeps_the_config_hash():
     d.pop("stress")  # an unused later section is not hashed (see the test of [stress] below)
     for table in d["assets"].values():  # nor a later asset key left at its default
         del table["short_history"], table["proxy"], table["peg"]
-    for key in ("depth_file", "quotes_file", "proxy_haircut", "depth_exponent"):  # nor a later section key
+    for key in ("depth_file", "quotes_file", "proxy_haircut", "depth_exponent",  # nor a later section key
+                "sale_size", "sale_params", "seized_share_sold"):
         del d["liquidity"][key]
     assert "corr_stress" not in d["scenarios"]
     scen = d["scenarios"]
@@ -206,6 +210,9 @@ def test_an_added_key_at_its_default_keeps_the_hash():
     assert explicit.sha256 == cfg.sha256
     assert parse(BASE + "\n[scenarios]\ndepeg_threshold = 0.03").sha256 != cfg.sha256
     assert parse(BASE + "\n[scenarios]\ndepeg_jumps = false").sha256 != cfg.sha256
+    assert parse(BASE + "\n[liquidity]\nsale_size = 'seized'\nseized_share_sold = 1.0").sha256 == cfg.sha256
+    assert parse(BASE + "\n[liquidity]\nsale_size = 'share'").sha256 != cfg.sha256
+    assert parse(BASE + "\n[liquidity]\nsale_params = 'current'").sha256 != cfg.sha256
 
 
 def test_default_config_hash_is_unchanged():

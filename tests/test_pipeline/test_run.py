@@ -60,14 +60,15 @@ def test_eth_above_long_tail_and_a_stablecoins_depeg_jumps_lower_its_lt(base):
     """
     from optimizer.scenarios import jump_factor
 
-    cfg, inputs, _, sol = base
+    cfg, inputs, market, sol = base
     assert lt_of(sol, "eth") > lt_of(sol, "crv")
     scen = inputs.scenarios
     jumps = jump_factor(scen.assets, scen.n_scenarios, inputs.pegs.draws)
     i = cfg.asset_names.index("usdc")
     (usdc,) = [d for d in inputs.pegs.draws if d.asset == "usdc"]
     assert (jumps[:, i] != 1).sum() == usdc.n_jumps > 0
-    calm = solve_thresholds(cfg, inputs, prepare_market(cfg, inputs, terminal=scen.terminal / jumps))
+    calm = solve_thresholds(cfg, inputs, prepare_market(cfg, inputs, terminal=scen.terminal / jumps,
+                                                               sale=market.sale))
     assert lt_of(calm, "usdc") > lt_of(sol, "usdc")
     assert np.quantile(scen.terminal[:, i], 0.001) < np.quantile(scen.terminal[:, i] / jumps[:, i], 0.001) - 0.02
 
@@ -80,15 +81,16 @@ def test_higher_volatility_lowers_that_assets_lt(base):
         logs[:, i] *= 1.5  # the asset's horizon log returns scaled: 1.5x volatility
         sigma = market.sigma.copy()
         sigma[i] *= 1.5
-        m2 = prepare_market(cfg, inputs, terminal=np.exp(logs), sigma=sigma)
+        m2 = prepare_market(cfg, inputs, terminal=np.exp(logs), sigma=sigma, sale=market.sale)
         lt2 = lt_of(solve_thresholds(cfg, inputs, m2), asset)
         assert lt2 < lt_of(sol, asset) - 1e-4, asset
 
 
 def test_higher_alpha_lowers_thresholds(base):
-    cfg, inputs, _, sol = base
+    cfg, inputs, market, sol = base
     strict = cfg.with_overrides("optimizer", alpha=0.995)
-    sol2 = solve_thresholds(strict, inputs, prepare_market(strict, inputs))
+    # the run's sale held: the test is of the CVaR level, not of the deeper tail's larger sale
+    sol2 = solve_thresholds(strict, inputs, prepare_market(strict, inputs, sale=market.sale))
     lt1, lt2 = sol.recommended.liquidation_threshold, sol2.recommended.liquidation_threshold
     assert np.all(lt2 <= lt1 + 1e-9)
     assert lt2.sum() < lt1.sum() - 1e-3
@@ -110,7 +112,7 @@ def test_correlation_stress_lowers_thresholds(base):
     # at fixed thresholds the aggregate tail gets worse ...
     assert cvar(threshold_losses(sol.lt, k_st, market.exposure), market.alpha, w_st) > sol.optimizer.cvar_
     stressed = cfg.with_overrides("scenarios", comonotone_share=0.5)
-    sol2 = solve_thresholds(stressed, inputs, prepare_market(stressed, inputs))
+    sol2 = solve_thresholds(stressed, inputs, prepare_market(stressed, inputs, sale=market.sale))
     # ... so the optimum gives up capital efficiency, and some asset's threshold falls
     assert sol2.optimizer.objective_ < sol.optimizer.objective_
     assert np.any(sol2.lt < sol.lt - 1e-4)

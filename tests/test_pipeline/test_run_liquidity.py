@@ -15,9 +15,16 @@ from optimizer.pipeline.config import load_config
 from optimizer.pipeline.history import load_asset_prices
 from optimizer.pipeline.liquidity import load_liquidity, slippage_law
 from optimizer.pipeline.run import _average_daily_volume, resolve_as_of, resolve_window
+from optimizer.protocol.sale import SaleSize
 from optimizer.report.liquidity import liquidity_data
 
 DEFAULT = Path(__file__).resolve().parents[2] / "configs" / "aave-v3-ethereum.toml"
+
+
+def _sale(cfg, usd) -> SaleSize:
+    """A day's sale of the given sizes (a quarter of the asset's collateral, for the share column)."""
+    q = np.asarray(usd, dtype=float)
+    return SaleSize(assets=cfg.asset_names, usd=q, collateral_usd=4 * q, rule="share", share=0.25)
 
 
 @pytest.fixture(scope="module")
@@ -82,22 +89,23 @@ def test_slippage_is_the_curve_at_the_liquidated_size_scaled_by_volatility(defau
     law = slippage_law(cfg, liq)
     eth = liq.get("eth")
     i = cfg.asset_names.index("eth")
-    coll = np.zeros(len(cfg.asset_names))
-    coll[i] = 4e8
-    sig = np.full(len(coll), 0.03)
-    expected = curve_impact(0.25 * 4e8, eth.sellable_usd, eth.slippage) * 0.03 / eth.sigma_ref
-    assert law.slippage(coll, sig)[i] == pytest.approx(expected)
+    q = np.zeros(len(cfg.asset_names))
+    q[i] = 1e8
+    sale = _sale(cfg, q)
+    sig = np.full(len(q), 0.03)
+    expected = curve_impact(1e8, eth.sellable_usd, eth.slippage) * 0.03 / eth.sigma_ref
+    assert law.slippage(sale, sig)[i] == pytest.approx(expected)
     # thinner curves (liquidity_multiplier < 1) and higher volatility both raise it
     thin = slippage_law(cfg.with_overrides("liquidity", liquidity_multiplier=0.5), liq)
-    assert thin.slippage(coll, sig)[i] > law.slippage(coll, sig)[i]
-    assert law.slippage(coll, 2 * sig)[i] == pytest.approx(2 * law.slippage(coll, sig)[i])
+    assert thin.slippage(sale, sig)[i] > law.slippage(sale, sig)[i]
+    assert law.slippage(sale, 2 * sig)[i] == pytest.approx(2 * law.slippage(sale, sig)[i])
 
 
 def test_reported_fit_errors_are_those_of_the_quotes(default_liquidity, quotes_path):
     cfg, _, _, liq = default_liquidity
     law = slippage_law(cfg, liq)
     n = len(cfg.asset_names)
-    data = liquidity_data(liq, law, np.full(n, 1e8), np.full(n, 0.03), np.full(n, 0.01))
+    data = liquidity_data(liq, law, _sale(cfg, np.full(n, 2.5e7)), np.full(n, 0.03), np.full(n, 0.01))
     fresh = fit_impact_laws(load_quotes(quotes_path))
     assert data["impact_fit"]["median_rel_error"] == pytest.approx(fresh.median_rel_error)
     assert data["impact_fit"]["worst_rel_error"] == pytest.approx(fresh.worst_rel_error)
@@ -165,7 +173,8 @@ def test_the_liquidity_section_names_every_curve(default_liquidity):
     cfg, _, _, liq = default_liquidity
     law = slippage_law(cfg, liq)
     n = len(cfg.asset_names)
-    sec = liquidity_section(liq, law, np.full(n, 1e8), np.full(n, 0.03), law.slippage(np.full(n, 1e8), np.full(n, 0.03)))
+    sale = _sale(cfg, np.full(n, 2.5e7))
+    sec = liquidity_section(liq, law, sale, np.full(n, 0.03), law.slippage(sale, np.full(n, 0.03)))
     table, fit = sec.tables
     assert table.id == "tbl-liquidity" and fit.id == "tbl-impact-fit"
     src = {r[0]: r[1] for r in table.rows}

@@ -21,6 +21,14 @@ from optimizer.protocol.liquidity import (
 )
 from optimizer.protocol.mechanics import debt_at_threshold_factor
 from optimizer.protocol.params import RiskParams
+from optimizer.protocol.sale import SaleSize
+
+
+def _sale(usd) -> SaleSize:
+    """A day's sale of the given USD amounts (the law prices whatever size it is handed)."""
+    q = np.asarray(usd, dtype=float)
+    names = tuple(f"a{i}" for i in range(len(q)))
+    return SaleSize(assets=names, usd=q, collateral_usd=np.maximum(q, 1.0), rule="share", share=1.0)
 
 
 def test_sqrt_impact_values():
@@ -70,10 +78,9 @@ def test_curve_impact_interpolates_in_log_log_and_extends_as_a_power_law():
 def test_sqrt_law_curve_reproduces_the_square_root_law():
     adv, sigma = np.array([1e8, 3e6]), np.array([0.04, 0.07])
     curves = [sqrt_law_curve(a, coef=0.8) for a in adv]
-    law = DepthSlippage(tuple(c[0] for c in curves), tuple(c[1] for c in curves), np.ones(2),
-                        liquidation_share=0.25, max_slippage=0.99)
-    coll = np.array([4e7, 2e6])
-    np.testing.assert_allclose(law.slippage(coll, sigma), sqrt_impact(0.25 * coll, adv, sigma, coef=0.8))
+    law = DepthSlippage(tuple(c[0] for c in curves), tuple(c[1] for c in curves), np.ones(2), max_slippage=0.99)
+    q = np.array([1e7, 5e5])
+    np.testing.assert_allclose(law.slippage(_sale(q), sigma), sqrt_impact(q, adv, sigma, coef=0.8))
 
 
 def _law(**kw):
@@ -82,16 +89,19 @@ def _law(**kw):
 
 
 def test_depth_slippage_rises_when_the_curve_thins_and_with_volatility():
-    law = _law(liquidation_share=0.25)
-    base = float(law.slippage([4e7], [0.02])[0])
-    assert base == pytest.approx(0.02)  # 25 % of 40M = 10M, the curve point at 2 %, at the reference volatility
-    thinner = float(_law(liquidation_share=0.25, liquidity_multiplier=0.5).slippage([4e7], [0.02])[0])
+    law, q = _law(), _sale([1e7])
+    base = float(law.slippage(q, [0.02])[0])
+    assert base == pytest.approx(0.02)  # a 10M sale: the curve point at 2 %, at the reference volatility
+    thinner = float(_law(liquidity_multiplier=0.5).slippage(q, [0.02])[0])
     assert thinner > base
-    assert float(law.scaled([0.5]).slippage([4e7], [0.02])[0]) == pytest.approx(thinner)
+    assert float(law.scaled([0.5]).slippage(q, [0.02])[0]) == pytest.approx(thinner)
     # volatility: linear below the cap, slippage_per_sigma x sigma
-    assert float(law.slippage([4e7], [0.04])[0]) == pytest.approx(2 * base)
-    assert float(law.slippage_per_sigma([4e7])[0]) * 0.03 == pytest.approx(float(law.slippage([4e7], [0.03])[0]))
-    assert float(law.slippage([4e7], [10.0])[0]) == law.max_slippage
+    assert float(law.slippage(q, [0.04])[0]) == pytest.approx(2 * base)
+    assert float(law.slippage_per_sigma(q)[0]) * 0.03 == pytest.approx(float(law.slippage(q, [0.03])[0]))
+    assert float(law.slippage(q, [10.0])[0]) == law.max_slippage
+    # the law prices a typed sale only: a bare array was once the whole collateral
+    with pytest.raises(TypeError, match=r"`sale` must be a SaleSize"):
+        law.slippage(np.array([4e7]), [0.02])
     # depth_at inverts the law
     q = float(law.depth_at(0.03, [0.04])[0])
     assert float(law.impact(0, q, 0.04)) == pytest.approx(0.03)
@@ -147,29 +157,29 @@ def test_liquidation_slippage_behaviour(synth_book, market_params, scenario_rela
         liquidation_slippage(synth_book, market_params, scenario_relatives, adv, sigma, tail=0.0)
 
 
-def _sqrt_law(adv, *, share, reach, coef, cap, mult=1.0):
+def _sqrt_law(adv, *, reach, coef, cap, mult=1.0):
     curves = [sqrt_law_curve(v * reach, coef=coef) for v in adv]
     return DepthSlippage(tuple(c[0] for c in curves), tuple(c[1] for c in curves), np.ones(len(adv)),
-                         liquidation_share=share, liquidity_multiplier=mult, max_slippage=cap)
+                         liquidity_multiplier=mult, max_slippage=cap)
 
 
 def test_the_square_root_law_as_depth_curves_on_the_days_sale():
     adv = np.array([1e9, 1e9, 1e9])
-    law = _sqrt_law(adv, share=0.25, reach=0.2, mult=0.5, coef=0.8, cap=0.05)
-    coll, sig = np.array([4e8, 1e6, 0.0]), np.array([0.04, 0.04, 0.04])
-    # q = 0.25 x coll, V = 0.1 x adv: 0.8 x 0.04 x sqrt(1e8 / 1e8) = 0.032; 0.8 x 0.04 x sqrt(2.5e-3) = 1.6e-3
-    np.testing.assert_allclose(law.slippage(coll, sig), [0.032, 0.8 * 0.04 * np.sqrt(2.5e-3), 0.0])
-    assert law.slippage([4e10, 0, 0], sig)[0] == 0.05  # capped at max_slippage
+    law = _sqrt_law(adv, reach=0.2, mult=0.5, coef=0.8, cap=0.05)
+    q, sig = _sale([1e8, 2.5e5, 0.0]), np.array([0.04, 0.04, 0.04])
+    # V = 0.1 x adv: 0.8 x 0.04 x sqrt(1e8 / 1e8) = 0.032; 0.8 x 0.04 x sqrt(2.5e-3) = 1.6e-3
+    np.testing.assert_allclose(law.slippage(q, sig), [0.032, 0.8 * 0.04 * np.sqrt(2.5e-3), 0.0])
+    assert law.slippage(_sale([1e10, 0, 0]), sig)[0] == 0.05  # capped at max_slippage
     with pytest.raises(ValueError, match=r"`cap` must be >= 0"):
         sqrt_impact(1.0, 1.0, 0.1, cap=-1.0)
 
 
 def test_slippage_per_sigma_is_uncapped_and_linear_in_sigma():
     adv = np.array([1e7, 1e7])
-    law = _sqrt_law(adv, share=0.5, reach=0.2, coef=1.5, cap=0.05)
-    coll = np.array([1e6, 4e8])
-    per = law.slippage_per_sigma(coll)
-    np.testing.assert_allclose(per, 1.5 * np.sqrt(0.5 * coll / (adv * 0.2)))
+    law = _sqrt_law(adv, reach=0.2, coef=1.5, cap=0.05)
+    q = np.array([5e5, 2e8])
+    per = law.slippage_per_sigma(_sale(q))
+    np.testing.assert_allclose(per, 1.5 * np.sqrt(q / (adv * 0.2)))
     assert per[1] > law.max_slippage  # not capped
     sig = np.array([0.03, 0.03])
-    np.testing.assert_allclose(law.slippage(coll, sig), np.minimum(sig * per, law.max_slippage))
+    np.testing.assert_allclose(law.slippage(_sale(q), sig), np.minimum(sig * per, law.max_slippage))
