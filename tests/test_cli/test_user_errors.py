@@ -215,3 +215,31 @@ def test_check_storage_names_the_url_of_a_failed_connection(tmp_path):
         check_storage("::")
     with pytest.raises(ValueError, match=r"unknown database kind 'nosuchdb'"):
         check_storage("nosuchdb://host/db")
+
+
+def test_check_storage_names_an_unreachable_server(monkeypatch):
+    """The server path with a driver present (none is installed here): the refused connection's
+    first line, the URL with its password hidden."""
+    import sqlalchemy
+    from sqlalchemy.exc import OperationalError
+
+    from optimizer.optimize.search import check_storage
+
+    seen = {}
+
+    class Refused:
+        def connect(self):
+            raise OperationalError("connect", {}, Exception("connection refused\nIs the server running?"))
+
+        def dispose(self):
+            seen["disposed"] = True
+
+    def engine(url, **kw):
+        seen["connect_args"] = kw.get("connect_args")
+        return Refused()
+
+    monkeypatch.setattr(sqlalchemy, "create_engine", engine)
+    with pytest.raises(ValueError, match=r"^cannot connect to postgresql://u:\*\*\*@db\.example:5432/s: "
+                                         r"connection refused$"):
+        check_storage("postgresql://u:secret@db.example:5432/s")
+    assert seen == {"connect_args": {"connect_timeout": 10}, "disposed": True}
