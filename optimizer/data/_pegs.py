@@ -19,6 +19,18 @@ Rules (each a stated choice, reported with the ratios):
 - **Launch markets are left out.** The first :data:`LAUNCH_DAYS` days of each asset's series
   (thin first markets: gusd's launch prints of 1.29-1.82, wbtc/btc at 0.757 in its second month,
   CoinGecko's first week of multi-collateral DAI) are not part of the history.
+- **Thin markets are counted out.** An asset's history counts from the first day its market cap
+  (the largest of the sources' ``marketcap`` files on that day, CoinGecko's snapshot dated back
+  one day) reaches :data:`MIN_MARKET_CAP_USD`; the days before stay in the ratio (their events
+  are found and listed) but are not part of the history (:attr:`PegSeries.counted_from`). The
+  evidence is the ratio's own noise: on days without a break the median absolute daily change of
+  the ratio was 0.51 % (USDT, cap below $10M, 2015-2016), 0.35 % (USDT, $10M-$100M), 0.29 % (DAI
+  below $100M), 0.34-0.44 % (GUSD, never above $100M), against 0.10-0.11 % for USDT, USDC and
+  DAI above $1B: below $100M a daily close is a thin market's print (USDT's 0.849 of 2017-05-07
+  in Coin Metrics is a one-day print between 0.986 and 0.992, CoinGecko 0.969 that day), not a
+  price a liquidation of lending-market size could trade at. The rule is a one-time start, like
+  the launch rule: a cap that falls after the floor was reached (a run on the coin) keeps
+  counting. An asset with no market cap in any source is counted from its first kept day (noted).
 - **Accruing tokens.** A token whose exchange rate to its reference grows by design
   (:data:`ACCRUING`, e.g. Binance's wbeth) is measured against its own trailing 30-day median
   ratio, not against 1.
@@ -28,7 +40,7 @@ Rules (each a stated choice, reported with the ratios):
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -55,6 +67,9 @@ PEG_SOURCE_ORDER: tuple[str, ...] = ("coinmetrics", "coingecko", "binance")
 #: Days at the start of each asset's series left out as its launch market.
 LAUNCH_DAYS = 90
 
+#: Market cap (USD) from which an asset's peg ratio counts in the history: below it, thin markets.
+MIN_MARKET_CAP_USD = 1.0e8
+
 #: Tokens whose exchange rate to the reference accrues (staking rewards): par is their own
 #: trailing median ratio.
 ACCRUING: frozenset[str] = frozenset({"wbeth", "reth", "cbeth", "wsteth"})
@@ -79,6 +94,9 @@ class PegSeries:
         Name of the source of each day's value (``""`` where ``ratio`` is NaN).
     notes : tuple of str
         The choices applied to this asset (launch days left out, quote conversion, ...).
+    counted_from : Timestamp or None
+        First day of the counted history (the thin-market rule); None: every day counts. After
+        the last day when the market cap never reached the floor.
     """
 
     asset: str
@@ -86,11 +104,17 @@ class PegSeries:
     ratio: pd.Series
     source: pd.Series
     notes: tuple[str, ...] = field(default=())
+    counted_from: pd.Timestamp | None = None
+
+    @property
+    def counted(self) -> pd.Series:
+        """The ratio on the counted days (:attr:`counted_from` on)."""
+        return self.ratio if self.counted_from is None else self.ratio[self.ratio.index >= self.counted_from]
 
     @property
     def observed_days(self) -> int:
-        """Number of days with a ratio."""
-        return int(self.ratio.notna().sum())
+        """Number of counted days with a ratio."""
+        return int(self.counted.notna().sum())
 
 
 def peg_history(
@@ -100,6 +124,7 @@ def peg_history(
     as_of: str | pd.Timestamp | None = None,
     start: str | pd.Timestamp | None = None,
     launch_days: int = LAUNCH_DAYS,
+    min_market_cap: float | None = MIN_MARKET_CAP_USD,
 ) -> tuple[PegSeries, ...]:
     """Peg ratios of every pegged asset of :data:`PEG_CLASSES` found in ``data_dir``.
 
@@ -115,6 +140,8 @@ def peg_history(
         First day used; default the first the data have.
     launch_days : int, default :data:`LAUNCH_DAYS`
         Days at the start of each asset's series left out.
+    min_market_cap : float or None, default :data:`MIN_MARKET_CAP_USD`
+        The thin-market floor (USD); None counts every day.
 
     Returns
     -------
@@ -133,6 +160,7 @@ def peg_history(
         raise ValueError(f"`reference` must be one of {sorted(PEG_CLASSES)}, got {reference!r}")
     root = Path(data_dir)
     frames = _read_sources(root)
+    caps = _read_caps(root) if min_market_cap is not None else None
     if not frames:
         names = ", ".join(SOURCES[s].prices for s in PEG_SOURCE_ORDER)
         raise DataError(f"no price file of any source in {root} (looked for {names})")
@@ -144,6 +172,8 @@ def peg_history(
         tickers = sorted({t for ts in members.values() for t in ts})
         for asset in tickers:
             series = _asset_ratio(frames, ref, asset, members, first, last, launch_days)
+            if series is not None and caps is not None:
+                series = _thin_market(series, caps, float(min_market_cap))  # type: ignore[arg-type]
             if series is not None:
                 out.append(series)
     return tuple(out)
@@ -155,7 +185,8 @@ def peg_history_files(data_dir: str | Path, *, extra: Sequence[Path] = ()) -> di
     from optimizer.data._hash import bytes_sha256
 
     root = Path(data_dir)
-    paths = [root / SOURCES[s].prices for s in PEG_SOURCE_ORDER if (root / SOURCES[s].prices).is_file()]
+    names = [SOURCES[s].prices for s in PEG_SOURCE_ORDER] + [SOURCES[s].marketcap for s in PEG_SOURCE_ORDER]
+    paths = [root / n for n in names if n is not None and (root / n).is_file()]
     return {p.name: bytes_sha256(p.read_bytes()) for p in [*paths, *extra]}
 
 
@@ -174,6 +205,47 @@ def _read_sources(root: Path) -> dict[str, pd.DataFrame]:
         frame.index = pd.DatetimeIndex(frame.index + pd.Timedelta(days=spec.date_shift_days), name="date")
         frames[name] = frame
     return frames
+
+
+def _read_caps(root: Path) -> pd.DataFrame | None:
+    """Largest market cap of the day over the sources' marketcap files (None: no file)."""
+    frames = []
+    for name in PEG_SOURCE_ORDER:
+        spec = SOURCES[name]
+        if spec.marketcap is None or not (root / spec.marketcap).is_file():
+            continue
+        wide = read_wide_file(root / spec.marketcap)
+        fatal = [f for f in wide.findings if f.fatal and f.asset is None]
+        if fatal:
+            raise DataError(f"cannot read {spec.marketcap} for the peg history: {fatal[0].detail}")
+        frame = wide.frame.copy()
+        frame.index = pd.DatetimeIndex(frame.index + pd.Timedelta(days=spec.date_shift_days), name="date")
+        frames.append(frame)
+    if not frames:
+        return None
+    return pd.concat(frames).groupby(level=0).max()
+
+
+def _thin_market(series: PegSeries, caps: pd.DataFrame, floor: float) -> PegSeries:
+    """The series with :attr:`PegSeries.counted_from` set by the thin-market rule."""
+    cap = (caps[series.asset].dropna() if series.asset in caps.columns
+           else pd.Series(dtype="float64", index=pd.DatetimeIndex([])))
+    first, last = series.ratio.index[0], series.ratio.index[-1]
+    cap = cap[cap.index <= last]  # nothing after as_of
+    if cap.empty:
+        note = f"no market cap in the data: every day counts (the thin-market rule of ${floor / 1e6:,.0f}M cannot apply)"
+        return replace(series, notes=(*series.notes, note))
+    reached = cap.index[cap.to_numpy() >= floor]
+    start = reached[0] if len(reached) else last + pd.Timedelta(days=1)
+    if start <= first:
+        return replace(series, counted_from=None)
+    if start > last:
+        note = (f"thin market: its market cap never reached ${floor / 1e6:,.0f}M "
+                f"(largest ${cap.max() / 1e6:,.1f}M): no day counts")
+    else:
+        note = (f"thin market left out: {first.date()} to {(start - pd.Timedelta(days=1)).date()}, before its "
+                f"market cap first reached ${floor / 1e6:,.0f}M")
+    return replace(series, notes=(*series.notes, note), counted_from=start)
 
 
 def _source_ratio(

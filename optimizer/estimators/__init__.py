@@ -59,6 +59,16 @@ from optimizer.estimators._per_asset import (
     per_asset_volatility,
 )
 from optimizer.estimators._peg_breaks import PegBreak, PegBreakHistory, PegBreakModel, find_peg_breaks
+from optimizer.estimators._peg_severity import (
+    MIN_EXCEEDANCES,
+    PegSeverity,
+    SeverityMethod,
+    TailFit,
+    fit_gpd,
+    SeverityEvidence,
+    fit_peg_severity,
+    severity_evidence,
+)
 from optimizer.estimators._tails import fit_t_dof, hill_tail_index, t_var_es
 from optimizer.estimators._volatility import (
     BaseVolatility,
@@ -95,6 +105,14 @@ __all__ = [
     "PegBreak",
     "PegBreakHistory",
     "PegBreakModel",
+    "PegSeverity",
+    "SeverityMethod",
+    "TailFit",
+    "MIN_EXCEEDANCES",
+    "fit_gpd",
+    "fit_peg_severity",
+    "SeverityEvidence",
+    "severity_evidence",
     "PerAssetVolatility",
     "PowerLawImpact",
     "SampleCorrelation",

@@ -13,17 +13,34 @@ deeper low for that asset within the event (USDC 2023-03: 0.87 intraday, not the
 table low beyond the threshold that no close-based event covers (USDT 0.948 on 2022-05-12,
 whose closes stayed within 1 %) is an event of its own.
 
+An event's **horizon move** (:meth:`PegBreak.move`) is what a liquidation horizon of ``h`` days
+sees of it: the worst ``h``-day change of the ratio over the windows that end inside the event,
+each from the last close at or before ``h`` days earlier (so the first window starts from the
+last on-peg close), the documented intraday low counting as a value on its day; par when the
+series has no earlier close. A scenario starts on peg, so a base on the far side of par (a
+premium before a fall, a discount before a rise) counts as par: the move is never deeper than
+the event's distance from par, and a recovery from a discount is not a premium. An event that drifts for months (USDT 2015 at 0.8238 after eleven
+months below par) contributes the worst two days of the drift, not its whole distance from par;
+a one-day crash from par (USDC 2023-03-11 at 0.87) contributes all of it. The level is kept for
+the event table.
+
+**Counted events.** An event that starts before its series' counted history
+(:attr:`optimizer.data.PegSeries.counted_from`, the thin-market rule of the peg ratios) is found
+and listed with the reason it is out, but it is neither part of the frequency nor of the
+severities; the asset-years count the counted days only.
+
 The **frequency** is events per asset-year observed in the class (pooled over every asset of the
-class in the data); the **severity distribution** is the empirical distribution of the pooled
-levels. Breaks above par are kept: a stablecoin's premium (DAI at 1.066 on 2020-03-12) revalues
-the debt of its borrowers as a discount revalues its collateral.
+class in the data); the severity distribution is fitted on the pooled horizon moves
+(:mod:`optimizer.estimators._peg_severity`). Breaks above par are kept: a stablecoin's premium
+(DAI at 1.066 on 2020-03-12) revalues the debt of its borrowers as a discount revalues its
+collateral.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING, Literal
 
@@ -40,6 +57,8 @@ if TYPE_CHECKING:
 
 Side = Literal["below", "above"]
 DAYS_PER_YEAR = 365.25
+#: Days of the ratio kept before an event (the longest horizon a move is measured over).
+LOOKBACK_DAYS = 60
 
 
 @dataclass(frozen=True)
@@ -64,6 +83,13 @@ class PegBreak:
         Where ``level`` comes from.
     intraday_source : str or None
         The table's source of the intraday low, when it is used.
+    intraday_date : datetime.date or None
+        Day of that low.
+    excluded : str
+        Why the event is out of the history (``""``: it counts).
+    path : Series or None
+        The ratio from :data:`LOOKBACK_DAYS` before ``start`` to ``end`` (calendar days, NaN on a
+        gap): what :meth:`move` reads.
     """
 
     asset: str
@@ -76,6 +102,36 @@ class PegBreak:
     level: float
     depth_source: Literal["close", "intraday"]
     intraday_source: str | None = None
+    intraday_date: date | None = None
+    excluded: str = ""
+    path: pd.Series | None = field(default=None, compare=False, repr=False)
+
+    def move(self, horizon_days: int) -> float:
+        """The event's worst ``horizon_days``-day price relative (see the module notes).
+
+        Below par the lowest, above par the highest change over the windows ending inside the
+        event; 1 at worst (a window cannot move the wrong way for the event's side). Without a
+        path: the level.
+        """
+        if self.path is None:
+            return self.level
+        h = pd.Timedelta(days=int(horizon_days))
+        path = self.path.dropna()
+        inside = path[(path.index >= pd.Timestamp(self.start)) & (path.index <= pd.Timestamp(self.end))]
+        points = list(zip(inside.index, inside.to_numpy(dtype=float), strict=True))
+        if self.intraday_date is not None and self.depth_source == "intraday":
+            points.append((pd.Timestamp(self.intraday_date), self.level))
+        if not points:
+            return self.level
+        index, values = path.index, path.to_numpy(dtype=float)
+        # a scenario starts on peg: a base beyond par on the event's far side counts as par, so
+        # the move is never deeper than the distance from par (no recovery, no fall from a premium)
+        clip = min if self.side == "below" else max
+        rel = []
+        for day, value in points:
+            k = int(index.searchsorted(day - h, side="right")) - 1  # last close at or before day - h
+            rel.append(value / clip(values[k] if k >= 0 else 1.0, 1.0))
+        return float(min(min(rel), 1.0)) if self.side == "below" else float(max(max(rel), 1.0))
 
     @property
     def depth(self) -> float:
@@ -107,6 +163,8 @@ class PegBreakHistory:
     decluster_days : int
     notes : tuple of str
         The data choices behind the ratios (from :class:`~optimizer.data.PegSeries`).
+    excluded : tuple of PegBreak
+        Events found but out of the history (:attr:`PegBreak.excluded` says why).
     """
 
     reference: str
@@ -115,6 +173,16 @@ class PegBreakHistory:
     threshold: float
     decluster_days: int
     notes: tuple[str, ...] = ()
+    excluded: tuple[PegBreak, ...] = ()
+
+    def moves(self, horizon_days: int) -> FloatArray:
+        """The counted events' horizon moves (price relatives), ndarray of shape (n_events,)."""
+        return np.array([e.move(horizon_days) for e in self.events], dtype=float)
+
+    @property
+    def sides(self) -> np.ndarray:
+        """True where a counted event is below par, shape (n_events,)."""
+        return np.array([e.side == "below" for e in self.events], dtype=bool)
 
     @property
     def total_asset_years(self) -> float:
@@ -131,9 +199,12 @@ class PegBreakHistory:
         """The pooled severities (price relatives to par), ndarray of shape (n_events,)."""
         return np.array([e.level for e in self.events], dtype=float)
 
-    def horizon_probability(self, horizon_days: int) -> float:
-        """Probability of at least one event in ``horizon_days`` (Poisson at :attr:`frequency`)."""
-        return float(-math.expm1(-self.frequency * horizon_days / DAYS_PER_YEAR))
+    def horizon_probability(self, horizon_days: int, n_events: int | None = None) -> float:
+        """Probability of at least one event in ``horizon_days`` (Poisson at :attr:`frequency`, or
+        at ``n_events`` over the same asset-years: a bootstrap replicate's count)."""
+        years = self.total_asset_years
+        freq = self.frequency if n_events is None else (n_events / years if years > 0 else 0.0)
+        return float(-math.expm1(-freq * horizon_days / DAYS_PER_YEAR))
 
     def summary(self) -> str:
         """One line per event, then the frequency."""
@@ -173,9 +244,24 @@ def find_peg_breaks(
             found.append(PegBreak(
                 asset=series.asset, reference=series.reference, start=index[a].date(), end=index[b].date(),
                 side=side, close_level=float(x[k]), close_source=str(series.source.iloc[k]),
-                level=float(x[k]), depth_source="close",
+                level=float(x[k]), depth_source="close", path=_path(series, index[a], index[b]),
             ))
     return sorted(found, key=lambda e: (e.start, e.side))
+
+
+def _path(series: PegSeries, start: pd.Timestamp, end: pd.Timestamp) -> pd.Series:
+    r = series.ratio
+    return r[(r.index >= start - pd.Timedelta(days=LOOKBACK_DAYS)) & (r.index <= end)]
+
+
+def mark_thin(events: list[PegBreak], series: PegSeries) -> list[PegBreak]:
+    """Events starting before the series' counted history, marked out (thin market)."""
+    start = series.counted_from
+    if start is None:
+        return events
+    why = (f"thin market: before its market cap first reached the floor ({start.date()})"
+           if start <= series.ratio.index[-1] else "thin market: its market cap never reached the floor")
+    return [PegBreak(**{**e.__dict__, "excluded": why}) if pd.Timestamp(e.start) < start else e for e in events]
 
 
 def with_intraday(
@@ -202,12 +288,12 @@ def with_intraday(
             i = hit[0]
             if row.low < out[i].level:
                 out[i] = PegBreak(**{**out[i].__dict__, "level": float(row.low), "depth_source": "intraday",
-                                     "intraday_source": row.source})
+                                     "intraday_source": row.source, "intraday_date": row.date})
         elif row.low < 1.0 - threshold:
             out.append(PegBreak(
                 asset=series.asset, reference=series.reference, start=row.date, end=row.date, side="below",
                 close_level=None, close_source="", level=float(row.low), depth_source="intraday",
-                intraday_source=row.source,
+                intraday_source=row.source, intraday_date=row.date, path=_path(series, day, day),
             ))
     return sorted(out, key=lambda e: (e.start, e.side))
 
@@ -287,13 +373,15 @@ class PegBreakModel(BaseEstimator):
         for s in series:
             found = find_peg_breaks(s, threshold=threshold, decluster_days=decluster)
             found = with_intraday(found, s, self.intraday or (), threshold=threshold, decluster_days=decluster)
-            events += found
+            events += mark_thin(found, s)
             years[s.asset] = s.observed_days / DAYS_PER_YEAR
             notes += [f"{s.asset}: {n}" for n in s.notes]
         self.reference_ = refs.pop()
+        order = sorted(events, key=lambda e: (e.start, e.asset, e.side))
         self.history_ = PegBreakHistory(
-            reference=self.reference_, events=tuple(sorted(events, key=lambda e: (e.start, e.asset, e.side))),
+            reference=self.reference_, events=tuple(e for e in order if not e.excluded),
             asset_years=years, threshold=threshold, decluster_days=decluster, notes=tuple(notes),
+            excluded=tuple(e for e in order if e.excluded),
         )
         self.events_ = self.history_.events
         self.n_events_ = len(self.events_)

@@ -10,7 +10,7 @@ from optimizer.optimize._evaluation import (
     simulation_metrics,
 )
 from optimizer.optimize._labels import Binding, RunStatus
-from optimizer.optimize._peg_tail import PegTailFigures, peg_tail_figures
+from optimizer.optimize._peg_tail import PegTailBands, PegTailFigures, peg_tail_figures
 from optimizer.optimize._problem import (
     ThresholdBounds,
     ThresholdProblem,
@@ -50,6 +50,7 @@ __all__ = [
     "FundSizing",
     "FundStandard",
     "FundTerm",
+    "PegTailBands",
     "PegTailFigures",
     "RiskMetrics",
     "RunMetrics",

@@ -15,9 +15,9 @@ equally weighted scenario set:
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -30,6 +30,36 @@ if TYPE_CHECKING:
 #: Batches of the batch-means standard errors.
 N_BATCHES = 10
 _Z95 = 1.959963984540054
+
+
+@dataclass(frozen=True, eq=False)
+class PegTailBands:
+    """Replications of one pegged asset's tail figures (from ``pipeline.pegs``).
+
+    Attributes
+    ----------
+    mc_moves, mc_probs : ndarray of shape (n_rep,)
+        The ``q`` move and P(move <= depth) over Monte Carlo replications of the design.
+    est_moves, est_probs : ndarray of shape (n_boot,)
+        The same over parametric-bootstrap refits of the severity and the frequency.
+    depth : float
+    kind_mc, kind_est : str
+        How each was measured (for the report).
+    """
+
+    mc_moves: FloatArray
+    mc_probs: FloatArray
+    est_moves: FloatArray
+    est_probs: FloatArray
+    depth: float
+    kind_mc: str = "replications"
+    kind_est: str = "parametric bootstrap"
+
+    @staticmethod
+    def band(x: FloatArray) -> tuple[float, float]:
+        """The 2.5 % and 97.5 % points."""
+        lo, hi = np.percentile(np.asarray(x, dtype=float), [2.5, 97.5])
+        return float(lo), float(hi)
 
 
 @dataclass(frozen=True)
@@ -65,6 +95,18 @@ class PegTailFigures:
     cvar_share_se : float or None
     alpha : float
         The CVaR level of ``cvar_share``.
+    move_est_band : tuple of float or None
+        The move's estimation band (None without replications).
+    depth : float
+        The reported depth (-0.13).
+    prob_depth : float
+        P(move <= depth) in the scenarios.
+    prob_depth_band, prob_depth_est_band : tuple of float or None
+        Its Monte Carlo and estimation bands.
+    n_mc, n_boot : int
+        Replications behind the bands (0: the order-statistic band).
+    evidence : SeverityEvidence or None
+        The class's severity models side by side.
     """
 
     asset: str
@@ -86,6 +128,14 @@ class PegTailFigures:
     cvar_share: float | None
     cvar_share_se: float | None
     alpha: float
+    move_est_band: tuple[float, float] | None = None
+    depth: float = -0.13
+    prob_depth: float = float("nan")
+    prob_depth_band: tuple[float, float] | None = None
+    prob_depth_est_band: tuple[float, float] | None = None
+    n_mc: int = 0
+    n_boot: int = 0
+    evidence: Any = None
 
 
 def quantile_band(x: FloatArray, q: float) -> tuple[float, float, float]:
@@ -130,6 +180,9 @@ def peg_tail_figures(
     bad_debt: FloatArray | None = None,
     alpha: float = 0.99,
     q: float = 0.001,
+    depth: float = -0.13,
+    bands: Mapping[str, PegTailBands] | None = None,
+    evidence: Mapping[str, Any] | None = None,
 ) -> tuple[PegTailFigures, ...]:
     """The tail figures of every pegged asset (see the module notes).
 
@@ -148,6 +201,12 @@ def peg_tail_figures(
         CVaR level of the CVaR share.
     q : float, default 0.001
         Tail probability of the move.
+    depth : float, default -0.13
+        The move whose probability is reported (overridden by the bands' own).
+    bands : mapping of str to PegTailBands, optional
+        Per asset: the replications the bands are measured from.
+    evidence : mapping of str to SeverityEvidence, optional
+        Per class.
 
     Returns
     -------
@@ -176,6 +235,16 @@ def peg_tail_figures(
             if cvar_share is not None:
                 cvar_se = _batch_se([_cvar_share(col[b], total[b], jump[b], alpha) for b in batches])
         levels = d.levels
+        b = (bands or {}).get(d.asset)
+        dep = b.depth if b is not None else depth
+        extra: dict[str, Any] = {"depth": dep, "prob_depth": float(np.mean(rel - 1.0 <= dep)),
+                                 "evidence": (evidence or {}).get(d.reference)}
+        if b is not None:
+            lo, hi = PegTailBands.band(b.mc_moves)
+            extra.update(move_est_band=PegTailBands.band(b.est_moves), prob_depth_band=PegTailBands.band(b.mc_probs),
+                         prob_depth_est_band=PegTailBands.band(b.est_probs), n_mc=int(b.mc_moves.size),
+                         n_boot=int(b.est_moves.size))
+            lo, hi = lo + 1.0, hi + 1.0
         out.append(PegTailFigures(
             asset=d.asset, reference=d.reference, probability=d.probability, n_jumps=d.n_jumps, n_scenarios=n,
             n_below=int((levels < 1).sum()), n_above=int((levels > 1).sum()),
@@ -185,5 +254,6 @@ def peg_tail_figures(
             q=q, move=move - 1.0, move_band=(lo - 1.0, hi - 1.0),
             move_without_jumps=float(np.quantile(continuous, q)) - 1.0,
             tail_share=share, tail_share_se=share_se, cvar_share=cvar_share, cvar_share_se=cvar_se, alpha=alpha,
+            **extra,
         ))
     return tuple(out)

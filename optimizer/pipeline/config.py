@@ -167,6 +167,9 @@ class ScenarioSection:
     depeg_decluster_days: int = field(default=7, metadata=_rng(0, 365))
     #: Peg-break history: every day of the data up to as_of ("all") or the run's window only.
     depeg_history: Literal["all", "window"] = "all"
+    #: Severity of a depeg over the horizon: "gpd" (the pooled horizon moves, a generalized Pareto
+    #: tail per side beyond the threshold) or "empirical" (the pooled horizon moves as atoms).
+    depeg_severity: Literal["gpd", "empirical"] = "gpd"
 
 
 @dataclass(frozen=True)
@@ -521,6 +524,7 @@ ADDED_KEYS: dict[tuple[str, str], Any] = {
     ("scenarios", "depeg_decluster_days"): 7,
     ("scenarios", "depeg_history"): "all",
     ("fund", "reference_usd"): None,
+    ("scenarios", "depeg_severity"): "gpd",
 }
 
 

@@ -17,7 +17,15 @@ from optimizer.scenarios._library import (
     StressScenario,
     build_stress_library,
 )
-from optimizer.scenarios._peg_jumps import PegJump, PegJumpDraws, add_peg_jumps, jump_factor, mask_peg_days
+from optimizer.scenarios._peg_jumps import (
+    PegJump,
+    PegJumpDraws,
+    add_peg_jumps,
+    draw_jumps,
+    jump_factor,
+    mask_peg_days,
+    replicate_tail,
+)
 from optimizer.scenarios._set import ScenarioSet
 from optimizer.scenarios._stress import comonotone_stress
 from optimizer.scenarios._transforms import recolour, remap_tail, sample_correlation, scale_volatility
@@ -44,6 +52,8 @@ __all__ = [
     "jump_factor",
     "make_scenario_generator",
     "mask_peg_days",
+    "draw_jumps",
+    "replicate_tail",
     "realised_path",
     "recolour",
     "remap_tail",

@@ -7,17 +7,20 @@ rescaled by it, becomes a wobble. The jump component adds the depeg as what it i
 - **Probability.** Each scenario of a pegged asset holds a depeg with the horizon's event
   probability ``p = 1 - exp(-lambda h / 365.25)``, ``lambda`` the pooled frequency of its class
   (:class:`~optimizer.estimators.PegBreakModel`), ``h`` the horizon in days.
-- **Size.** The depeg's price relative is one of the pooled event levels (a USDC scenario may draw
-  USDC's 0.87 of March 2023, DAI's 0.88, USDT's 0.8493 of 2017 or DAI's premium of 1.066), at
-  full size: it is never multiplied by a volatility, so no volatility estimate or multiplier
-  changes it. A peg to ETH or BTC applies on top of the asset's own move (stETH's relative is
-  ETH-like already; WBTC priced by BTC moves with BTC, and the depeg multiplies that).
+- **Size.** The depeg's price relative is drawn from the class's severity over the horizon
+  (:class:`~optimizer.estimators.PegSeverity`: the pooled events' horizon moves, as atoms or with
+  a generalized Pareto tail per side), at full size: it is never multiplied by a volatility, so
+  no volatility estimate or multiplier changes it. A peg to ETH or BTC applies on top of the
+  asset's own move (stETH's relative is ETH-like already; WBTC priced by BTC moves with BTC, and
+  the depeg multiplies that). A :class:`PegJump` given bare ``levels`` draws them as atoms.
 - **Timing.** The depeg happens on a day drawn uniformly in the horizon and lasts to its end.
 - **Sampling design (proportional stratification).** Rather than one Bernoulli draw per scenario
   (whose count of depeg scenarios is itself random: 100 +- 10 at p = 1e-3 and 100,000
   scenarios), the count is fixed at its expectation, ``floor(p N)`` plus one with probability
-  ``frac(p N)``, on scenarios drawn at random without replacement; and the levels are allocated
-  systematically, each pooled event drawn ``n / n_events`` times (+-1) in random order. Every
+  ``frac(p N)``, on scenarios drawn at random without replacement; and the severities are
+  stratified: the ``n`` depegs take the quantiles ``F^-1((k + U_k) / n)``, ``k = 0 .. n-1``, in
+  random order (for atoms this is the systematic allocation: each pooled event ``n / n_events``
+  times, +-1; for a fitted tail every stratum of the distribution is hit once). Every
   scenario keeps the weight 1/N, so every downstream measure (the LP, the guards, the fund, the
   simulation) reads the set as before; the design only removes the variance of the jump count
   and of the mix of severities, which dominate the error of the tail figures.
@@ -33,6 +36,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -40,7 +44,7 @@ import pandas as pd
 from optimizer.scenarios._set import ScenarioSet
 from optimizer.typing import FloatArray
 
-__all__ = ["PegJump", "PegJumpDraws", "add_peg_jumps", "jump_factor", "mask_peg_days"]
+__all__ = ["PegJump", "PegJumpDraws", "add_peg_jumps", "draw_jumps", "jump_factor", "mask_peg_days", "replicate_tail"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -55,13 +59,24 @@ class PegJump:
     probability : float
         Probability of a depeg within the horizon, in [0, 1).
     levels : ndarray of shape (n_events,)
-        The pooled event levels (price relatives to par) a depeg draws from.
+        The pooled events' horizon moves (price relatives) a depeg draws from as atoms when
+        ``severity`` is None.
+    severity : PegSeverity or None
+        The fitted severity (its ``ppf``) the depegs are drawn from.
     """
 
     asset: str
     reference: str
     probability: float
     levels: FloatArray
+    severity: Any = None
+
+    def ppf(self, u: FloatArray) -> FloatArray:
+        """Severity quantiles (price relatives) at ``u`` in [0, 1)."""
+        if self.severity is not None:
+            return np.asarray(self.severity.ppf(u), dtype=float)
+        lv = np.sort(self.levels)
+        return lv[np.minimum((np.asarray(u) * lv.size).astype(np.int64), lv.size - 1)]
 
     def __post_init__(self) -> None:
         p = self.probability
@@ -88,7 +103,7 @@ class PegJumpDraws:
     levels : ndarray of shape (n_jumps,)
         The depeg's price relative in each of them.
     events : ndarray of int, shape (n_jumps,)
-        Index of the pooled event each level comes from.
+        The stratum of each draw (0 .. n_jumps-1: the draw holding the lowest level is 0).
     days : ndarray of int, shape (n_jumps,)
         Horizon day (1-based) on which the depeg happens.
     """
@@ -143,27 +158,76 @@ def add_peg_jumps(
         if jump.asset not in scenarios.assets:
             raise ValueError(f"`jumps` names {jump.asset!r}, which is not an asset of the scenarios")
         i = scenarios.assets.index(jump.asset)
-        expected = jump.probability * n
-        count = int(math.floor(expected))
-        count += int(rng.random() < expected - count)
-        rows = np.sort(rng.choice(n, size=count, replace=False)) if count else np.zeros(0, dtype=np.int64)
-        n_events = jump.levels.size
-        if count:
-            # systematic allocation: event k gets floor or ceil of count / n_events draws
-            start = rng.random()
-            events = np.floor((start + np.arange(count)) * n_events / count).astype(np.int64) % n_events
-            events = rng.permutation(events)
-            days = rng.integers(1, horizon + 1, size=count)
-        else:
-            events = days = np.zeros(0, dtype=np.int64)
-        levels = jump.levels[events]
-        for s, d, lv in zip(rows, days, levels, strict=True):
-            rel[s, d - 1 :, i] *= lv
-        draws.append(PegJumpDraws(asset=jump.asset, reference=jump.reference, probability=jump.probability,
-                                  rows=rows, levels=levels, events=events, days=days))
+        d = draw_jumps(jump, n, horizon, rng=rng)
+        for s, day, lv in zip(d.rows, d.days, d.levels, strict=True):
+            rel[s, day - 1 :, i] *= lv
+        draws.append(d)
     info = dict(scenarios.info)
     info["peg_jumps"] = {d.asset: d.n_jumps for d in draws}
     return replace(scenarios, relatives=rel, info=info), tuple(draws)
+
+
+def draw_jumps(jump: PegJump, n: int, horizon: int, *, rng: np.random.Generator) -> PegJumpDraws:
+    """One asset's depeg draws on ``n`` scenarios of ``horizon`` days (the design of the module notes)."""
+    expected = jump.probability * n
+    count = int(math.floor(expected))
+    count += int(rng.random() < expected - count)
+    rows = np.sort(rng.choice(n, size=count, replace=False)) if count else np.zeros(0, dtype=np.int64)
+    if count:
+        strata = rng.permutation(count)
+        levels = jump.ppf((strata + rng.random(count)) / count)
+        days = rng.integers(1, horizon + 1, size=count)
+    else:
+        strata = days = np.zeros(0, dtype=np.int64)
+        levels = np.zeros(0)
+    return PegJumpDraws(asset=jump.asset, reference=jump.reference, probability=jump.probability,
+                        rows=rows, levels=levels, events=strata, days=days)
+
+
+def replicate_tail(
+    continuous: FloatArray,
+    jumps: Sequence[PegJump],
+    *,
+    q: float,
+    depth: float,
+    rng: np.random.Generator,
+    resample: bool = True,
+) -> tuple[FloatArray, FloatArray]:
+    """Replications of one asset's tail figures, one per jump model in ``jumps``.
+
+    Each replication draws the jumps afresh (:func:`draw_jumps`, terminal only, so the day does
+    not matter) onto the continuous part's terminal relatives, resampled with replacement when
+    ``resample`` (the Monte Carlo error of both parts). With ``jumps`` the same model repeated this
+    is the Monte Carlo band; with bootstrap refits of the severity it is the estimation band.
+
+    Parameters
+    ----------
+    continuous : ndarray of shape (n_scenarios,)
+        The asset's terminal relatives without jumps.
+    jumps : sequence of PegJump
+        The model of each replication.
+    q : float
+        Tail probability of the move.
+    depth : float
+        A move (-0.13): the probability of a move at least this deep is replicated too.
+    rng : numpy.random.Generator
+    resample : bool, default True
+
+    Returns
+    -------
+    moves, probs : ndarray of shape (len(jumps),)
+        The ``q`` quantile of the move (relative - 1) and P(move <= depth) per replication.
+    """
+    c = np.asarray(continuous, dtype=float)
+    n = c.size
+    moves, probs = np.empty(len(jumps)), np.empty(len(jumps))
+    for r, jump in enumerate(jumps):
+        rel = c[rng.integers(0, n, size=n)] if resample else c.copy()
+        d = draw_jumps(jump, n, 1, rng=rng)
+        rel[d.rows] *= d.levels
+        moves[r] = np.quantile(rel, q) - 1.0
+        probs[r] = np.mean(rel - 1.0 <= depth)
+    return moves, probs
 
 
 def jump_factor(assets: Sequence[str], n_scenarios: int, draws: Sequence[PegJumpDraws]) -> FloatArray:

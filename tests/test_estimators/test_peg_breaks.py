@@ -25,6 +25,11 @@ def series(values: dict[int, float], asset: str = "usdx", reference: str = "usd"
     return PegSeries(asset=asset, reference=reference, ratio=x, source=src)
 
 
+def _series(x: np.ndarray, days: pd.DatetimeIndex) -> PegSeries:
+    r = pd.Series(x, index=days)
+    return PegSeries(asset="usdx", reference="usd", ratio=r, source=pd.Series("coinmetrics", index=days, dtype="object"))
+
+
 def row(asset: str, day: pd.Timestamp, low: float, reference: str = "usd") -> IntradayExtreme:
     return IntradayExtreme(asset, day.date(), low, reference, reference.upper(), "test https://x.y", "n")
 
@@ -98,9 +103,14 @@ def test_real_usd_class_finds_usdc_2023_03_at_its_intraday_depth_and_dai_2020_03
     assert dai.level == pytest.approx(1.0663, abs=1e-4) and dai.close_source == "coinmetrics"
     usdt = _event(usd, "usdt", "2022-05-12")  # closes stayed within 1 %: the table's low is the event
     assert usdt.close_level is None and usdt.level == 0.948
-    assert {"usdt", "usdc", "dai", "sai", "gusd", "frax"} <= {e.asset for e in usd.events_}
+    assert {"usdt", "usdc", "dai", "frax"} <= {e.asset for e in usd.events_}
     assert set(usd.asset_years_) == {"usdt", "usdc", "dai", "sai", "tusd", "pax", "gusd", "busd", "frax"}
-    assert 1.0 < usd.frequency_ < 2.5
+    # thin markets (market cap below $100M) are listed but out: GUSD never reached it, USDT before 2017-05-26
+    out = usd.history_.excluded
+    assert usd.asset_years_["gusd"] == 0 and {e.asset for e in out} >= {"gusd", "sai", "usdt"}
+    assert all(e.excluded.startswith("thin market") for e in out)
+    assert not [e for e in usd.events_ if e.asset == "usdt" and e.start < date(2017, 5, 26)]
+    assert 0.5 < usd.frequency_ < 1.0
 
 
 def test_real_eth_class_finds_steth_2022_06(data_dir):
@@ -114,3 +124,25 @@ def test_real_eth_class_finds_steth_2022_06(data_dir):
 def test_as_of_cuts_the_history(data_dir):
     early = PegBreakModel(intraday=intraday_extremes()).fit(peg_history(data_dir, reference="usd", as_of="2023-03-01"))
     assert not [e for e in early.events_ if e.start >= date(2023, 3, 1)]
+
+
+def test_an_event_that_drifts_for_months_contributes_its_horizon_move_not_its_level():
+    """Synthetic: a ratio drifting from 1 to 0.82 over 200 days (0.1 % a day) is one event at 0.82,
+    but its worst two-day move is about -0.2 %; a one-day crash from par to 0.87 contributes all of it."""
+    days = pd.date_range("2020-01-01", periods=400, freq="D")
+    x = np.ones(400)
+    x[100:300] = np.linspace(0.999, 0.82, 200)
+    x[300:] = 1.0
+    x[350] = 0.87  # one day off peg after a year on
+    (drift, crash) = find_peg_breaks(_series(x, days), threshold=0.02, decluster_days=7)
+    assert drift.level == pytest.approx(0.82) and drift.end - drift.start > pd.Timedelta(days=150).to_pytimedelta()
+    step = (0.999 - 0.82) / 199
+    assert drift.move(2) == pytest.approx(0.82 / (0.82 + 2 * step), rel=1e-9)  # worst two days: the drift's end
+    assert drift.move(2) > 0.995  # not 0.82
+    assert crash.move(2) == pytest.approx(0.87) and crash.move(1) == pytest.approx(0.87)
+    # a base beyond par on the far side counts as par: a fall from a 1 % premium is not deeper than par
+    y = np.ones(30)
+    y[10], y[11] = 1.01, 0.95
+    (ev,) = find_peg_breaks(_series(y, pd.date_range("2020-01-01", periods=30, freq="D")), threshold=0.02,
+                            decluster_days=7)
+    assert ev.move(1) == pytest.approx(0.95)

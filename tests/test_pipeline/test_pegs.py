@@ -87,6 +87,8 @@ def without_march_2023(src: Path, dst: Path) -> Path:
                         r[j] = "1.0"
         with open(dst / name, "w", newline="", encoding="utf-8") as fh:
             csv.writer(fh, lineterminator="\n").writerows(rows)
+    for name in ("coinmetrics_marketcap_daily.csv", "coingecko_marketcap_daily.csv"):  # the thin-market rule
+        shutil.copyfile(src / name, dst / name)
     with open(INTRADAY_EXTREMES_FILE, newline="", encoding="utf-8") as fh:
         table = [r for r in csv.reader(fh) if not (r[0] in BROKE and r[1].startswith("2023-03"))]
     with open(dst / INTRADAY_EXTREMES_FILE.name, "w", newline="", encoding="utf-8") as fh:
@@ -106,7 +108,9 @@ def runs(data_dir, tmp_path_factory):
 
 def test_usdc_lt_falls_with_its_peg_break_history_and_rises_when_the_event_is_removed(runs):
     lt_off, lt_real, lt_removed = (runs[k][1]["usdc"] for k in ("off", "real", "removed"))
-    assert lt_real < lt_off - 0.005
+    # measured on main after the horizon-move severity and the thin-market rule: off 84.60 %, real 84.32 %,
+    # removed 84.58 % (the same continuous scenarios in all three: the differences are the jumps')
+    assert lt_real < lt_off - 0.002
     assert lt_removed > lt_real + 0.002
     # the history without the episode has no USDC event left in it
     pegs = runs["removed"][0].pegs
@@ -136,14 +140,18 @@ def test_jumps_drawn_at_the_pooled_probability(runs):
     h = inputs.pegs.histories["usd"]
     assert d.asset == "usdc" and d.probability == pytest.approx(h.horizon_probability(2))
     assert abs(d.n_jumps - d.probability * 20_000) < 1
-    assert set(np.round(d.levels, 4)) <= set(np.round(h.levels, 4))
+    # stratified: the k-th lowest drawn level lies in the k-th of n equal-probability strata of the severity
+    sev, n = inputs.pegs.severities["usd"], d.n_jumps
+    k = np.arange(n)
+    lv = np.sort(d.levels)
+    assert np.all(lv >= sev.ppf(k / n) - 1e-12) and np.all(lv <= sev.ppf(np.minimum((k + 1) / n, 1 - 1e-12)) + 1e-12)
 
 
 def test_default_config_usdc_tail_holds_the_march_2023_depeg_at_its_intraday_depth(data_dir):
     """The default config's USDC jumps on a flat continuous part (its own is +-0.1 %): the pooled
-    history holds USDC 2023-03 at 0.87, and the 2-day tail beyond -12 % has the probability of the
-    pooled events that deep (5 of them: USDT 2015 and 2017, USDC, DAI, FRAX 2023): about 1 in 1,150.
-    """
+    history counts USDC 2023-03 at 0.87 with a two-day move of -13 % (a crash from par), and the
+    two-day tail beyond -12 % has the probability the fitted severity gives it: 3 of the 19 counted
+    moves are that deep (USDC, DAI, FRAX 2023-03; USDT 2015 and 2017 are thin markets now)."""
     import pandas as pd
 
     from optimizer.pipeline.config import load_config
@@ -156,19 +164,20 @@ def test_default_config_usdc_tail_holds_the_march_2023_depeg_at_its_intraday_dep
     assert pegs.classes == {"wbtc": "btc", "usdc": "usd"}
     usd = pegs.histories["usd"]
     (usdc,) = [e for e in usd.events if e.asset == "usdc" and e.start.year == 2023]
-    assert usdc.level == 0.87 and usdc.depth_source == "intraday"
+    assert usdc.level == 0.87 and usdc.depth_source == "intraday" and usdc.move(2) == pytest.approx(0.87)
+    assert not [e for e in usd.events if e.asset == "usdt" and e.start.year in (2015, 2017) and e.side == "below"]
     n = cfg.scenarios.n_scenarios
     flat = ScenarioSet(assets=cfg.asset_names, relatives=np.ones((n, 2, len(cfg.asset_names))), method="fhs",
                        as_of="2025-06-12")
     scen, pegs = draw_peg_jumps(pegs, flat, rng=np.random.default_rng(cfg.run.seed))
     move = scen.terminal[:, cfg.asset_names.index("usdc")] - 1.0
-    deep = (usd.levels <= 0.88).sum()
-    assert deep == 5
-    expected = usd.horizon_probability(2) * deep / len(usd.events)
-    assert (move <= -0.12).mean() == pytest.approx(expected, abs=3 / n)  # stratified: the count is exact +-1 per event
-    assert 1 / 1_300 < expected < 1 / 1_000
-    assert np.quantile(move, 1 / 1_300) <= -0.12  # the 1-in-1,300 two-day move is a 2023-03-size depeg
-    assert np.quantile(move, 0.001) <= -0.05  # the 1-in-1,000: a 5 % or deeper depeg
+    assert (usd.moves(2) <= 0.88).sum() == 3
+    sev = pegs.severities["usd"]
+    expected = usd.horizon_probability(2) * sev.cdf(0.88)
+    assert (move <= -0.12).mean() == pytest.approx(expected, abs=2 / n)  # stratified: the count is exact +-1
+    # the 1-in-1,000 two-day move is the severity's quantile at 0.001 / p (the continuous part is flat)
+    assert np.quantile(move, 0.001) == pytest.approx(float(sev.ppf(np.array([0.001 / usd.horizon_probability(2)]))[0]) - 1,
+                                                     abs=0.005)
 
 
 def test_a_sensitivity_point_of_another_horizon_redraws_at_that_horizons_probability(runs):

@@ -30,11 +30,12 @@ def test_section_lists_the_jump_figures_and_every_pooled_event():
     assert cells["1-in-1,000 2-day move [95 % MC band]"] == "-13.0% [-13.1%, -12.9%]"
     assert cells["Depeg share of its bad debt in the 1% worst scenarios (± MC s.e.)"] == "40.0% ± 5.0%"
     assert notes.rows == (("USDC", "launch market left out"),)
-    assert [r[0] for r in events.rows] == ["DAI", "USDC"] and "intraday table: CNBC" in events.cells[1][-1]
+    assert [r[0] for r in events.rows] == ["DAI", "USDC"] and "intraday table: CNBC" in events.cells[1][-2] and events.cells[1][-1] == "in"
     assert any("2 return day(s)" in p for p in sec.paragraphs)
     data = sec.data
     assert data["assets"]["usdc"]["move"] == -0.13 and data["assets"]["usdc"]["masked_return_days"] == 2
     assert data["classes"]["usd"]["n_events"] == 2 and data["classes"]["usd"]["frequency_per_asset_year"] == 0.25
     assert data["classes"]["usd"]["events"][1] == {
         "asset": "usdc", "start": "2023-03-11", "end": "2023-03-11", "side": "below", "close_level": 0.9656,
-        "close_source": "coingecko", "level": 0.87, "depth_source": "intraday", "intraday_source": "CNBC https://x"}
+        "close_source": "coingecko", "level": 0.87, "depth_source": "intraday", "intraday_source": "CNBC https://x",
+            "horizon_move": 0.87, "counted": True, "excluded": ""}
