@@ -468,9 +468,11 @@ def run(
 
     from optimizer.optimize import evaluate_book
 
+    # the current parameters are priced by the sale their own liquidations cause (the fixed point's start)
+    slippage_cur = static_slippage(cfg, inputs).slippage(fixed.live, market.sigma)
     with progress.stage("evaluating bad debt on the book"):
         ev_rec = evaluate_book(book, scen.terminal, current, recommended, slippage)
-        ev_cur = evaluate_book(book, scen.terminal, current, current, slippage)
+        ev_cur = evaluate_book(book, scen.terminal, current, current, slippage_cur)
     from optimizer.pipeline.pegs import attach_peg_section, peg_figures
 
     peg_tail = peg_figures(inputs, ev_rec, alpha=alpha)  # before the simulation replaces ev_rec
@@ -480,7 +482,7 @@ def run(
     from optimizer.pipeline.stress import run_stress
 
     with progress.stage("stress library"):
-        stress = run_stress(cfg, inputs, data_dir, recommended, slippage)
+        stress = run_stress(cfg, inputs, data_dir, recommended, slippage, slippage_current=slippage_cur)
     # cover-2: the two largest borrowers, each in its worst stress-library scenario (extreme but
     # plausible: the library, not the worst of the Monte Carlo draws)
     cover = stressed_cover2(book, recommended, slippage, stress.library.terminal, names=stress.library.names)

@@ -98,8 +98,9 @@ def peg_classes(cfg: RunConfig) -> dict[str, str]:
 
 
 def stress_outcome(library: StressLibrary, book: Any, current: Any, recommended: Any,
-                   slippage: np.ndarray) -> StressOutcome:
-    """Static bad debt of ``book`` in every scenario of ``library`` (one scenario each)."""
+                   slippage: np.ndarray, *, slippage_current: np.ndarray | None = None) -> StressOutcome:
+    """Static bad debt of ``book`` in every scenario of ``library`` (one scenario each); the current
+    parameters at ``slippage_current`` (the sale their own liquidations cause; default ``slippage``)."""
     from optimizer.optimize import evaluate_book
 
     if library.n_scenarios == 0:
@@ -109,15 +110,17 @@ def stress_outcome(library: StressLibrary, book: Any, current: Any, recommended:
     return StressOutcome(
         library=library,
         bad_debt_recommended=evaluate_book(book, rel, current, recommended, slippage).total,
-        bad_debt_current=evaluate_book(book, rel, current, current, slippage).total,
+        bad_debt_current=evaluate_book(book, rel, current, current,
+                                       slippage if slippage_current is None else slippage_current).total,
     )
 
 
 def run_stress(cfg: RunConfig, inputs: Any, data_dir: str | Path | None, recommended: Any,
-               slippage: np.ndarray) -> StressOutcome:
+               slippage: np.ndarray, *, slippage_current: np.ndarray | None = None) -> StressOutcome:
     """The run's stress stage: the library of ``inputs.config`` (as_of resolved) and the book in it."""
     library = library_of(inputs.config, inputs, data_dir)
-    return stress_outcome(library, inputs.book, inputs.current, recommended, slippage)
+    return stress_outcome(library, inputs.book, inputs.current, recommended, slippage,
+                          slippage_current=slippage_current)
 
 
 def library_of(cfg: RunConfig, inputs: Any, data_dir: str | Path | None = None) -> StressLibrary:

@@ -39,14 +39,16 @@ def _fit_data(fit: ImpactFitTable) -> dict[str, Any]:
     }
 
 
-def _sale_data(sale: SaleSize, fixed: SaleFixedPoint | None) -> dict[str, Any]:
+def _sale_data(sale: SaleSize, fixed: SaleFixedPoint | None, law: DepthSlippage, sigma: np.ndarray) -> dict[str, Any]:
     out: dict[str, Any] = {"rule": sale.rule, "share": sale.share, "params": sale.params_label or None}
     if sale.rule == "seized":
         out.update(tail=sale.tail, n_scenarios=sale.n_scenarios)
     if fixed is not None:
         out.update(params=fixed.params, re_solves=len(fixed.steps), converged=fixed.converged,
                    tolerance=fixed.tolerance, slippage_moves=list(fixed.steps),
-                   current_params_sale_usd={a: float(fixed.live.usd[i]) for i, a in enumerate(fixed.live.assets)})
+                   current_params_sale_usd={a: float(fixed.live.usd[i]) for i, a in enumerate(fixed.live.assets)},
+                   current_params_slippage={a: float(x) for a, x in zip(fixed.live.assets, law.slippage(fixed.live, sigma),
+                                                                         strict=True)})
     return out
 
 
@@ -72,7 +74,9 @@ def sale_sentence(sale: SaleSize, fixed: SaleFixedPoint | None) -> str:
         text += (" The liquidations are those of the recommended parameters, borrowers keeping their health "
                  "factor (re-levered), as the evaluation assumes: a fixed point, started from the current "
                  "parameters' sale (solve, resize the sale at the solution, re-solve, until no asset's slippage "
-                 f"moves by {fixed.tolerance * 100:g} pp); {state}, largest slippage move per re-solve {moves} pp.")
+                 f"moves by {fixed.tolerance * 100:g} pp); {state}, largest slippage move per re-solve {moves} pp. "
+                 "The static figures of the current parameters (evaluation, stress library) price their own "
+                 "liquidations' sale, the fixed point's start (params.json liquidity.sale).")
     else:
         text += " The liquidations are those of the current parameters (the book as it is)."
     return text
@@ -98,7 +102,7 @@ def liquidity_data(assessment: DepthAssessment, law: DepthSlippage, sale: SaleSi
     out: dict[str, Any] = {
         "law": {"liquidity_multiplier": law.liquidity_multiplier, "exponent": law.exponent,
                 "max_slippage": law.max_slippage},
-        "sale": _sale_data(sale, fixed),
+        "sale": _sale_data(sale, fixed, law, sigma),
         "references": list(assessment.references), "volume_window": assessment.volume_window,
         "haircut": assessment.haircut, "files": list(assessment.files), "assets": per,
         "measured_after_as_of": list(assessment.after_as_of),
