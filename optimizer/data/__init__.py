@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from optimizer.data._csv import read_wide_csv
 from optimizer.data._findings import FATAL_KINDS, DataFinding
+from optimizer.data._hash import file_sha256
 from optimizer.data._intraday import INTRADAY_EXTREMES_FILE, IntradayExtreme, intraday_extremes
 from optimizer.data._liquidity import (
     DepthCurve,
@@ -62,6 +63,7 @@ __all__ = [
     "SourceSpec",
     "average_daily_volume",
     "check_file",
+    "file_sha256",
     "intraday_extremes",
     "load_depth_file",
     "load_prices",

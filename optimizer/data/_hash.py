@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Iterable
+from pathlib import Path
 
 import pandas as pd
 
@@ -18,6 +19,11 @@ import pandas as pd
 def bytes_sha256(raw: bytes) -> str:
     """Return the hex sha256 of ``raw``."""
     return hashlib.sha256(raw).hexdigest()
+
+
+def file_sha256(path: str | Path) -> str:
+    """Return the hex sha256 of the bytes of the file ``path``."""
+    return bytes_sha256(Path(path).read_bytes())
 
 
 def _frame_lines(label: str, frame: pd.DataFrame) -> Iterable[str]:

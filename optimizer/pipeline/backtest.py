@@ -335,6 +335,7 @@ def run_backtest(
 ) -> BacktestOutcome:
     """VaR backtests over each asset's full history and a replay of every configured episode."""
     from optimizer.data import resolve_data_dir
+    from optimizer.pipeline.files import config_file_hashes
     from optimizer.pipeline.run import library_versions, resolve_as_of
     from optimizer.pipeline.history import load_history_data, var_backtests
     from optimizer.report.validation import date_span
@@ -364,7 +365,7 @@ def run_backtest(
         "seed": int(cfg.run.seed),
         "as_of": cfg.run.as_of,
         "data_span": date_span(history.index),
-        "data_files": dict(sorted(data.file_hashes.items())),
+        "data_files": dict(sorted({**data.file_hashes, **config_file_hashes(cfg, ddir)}.items())),
         "versions": library_versions(),
     }
     run_info = {

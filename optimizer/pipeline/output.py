@@ -18,7 +18,14 @@ def default_out_dir(cfg: RunConfig, *, root: str | Path = "reports", suffix: str
 
 
 def run_record(cfg: RunConfig, outcome_meta: dict[str, Any], *, data_dir: str | None, kind: str) -> str:
-    """``run.json``: what `riskopt reproduce` needs to re-run (config file is written beside it)."""
+    """``run.json``: what `riskopt reproduce` needs to re-run (config file is written beside it).
+
+    ``data_files`` names every input file with its sha256: relative to ``data_dir``, except those in
+    ``config_relative_files`` (a CSV book), relative to the directory of ``config_path``, the config
+    file the run was started with.
+    """
+    from optimizer.pipeline.files import config_relative_files
+
     rec = {
         "kind": kind,
         "config_name": cfg.name,
@@ -26,6 +33,8 @@ def run_record(cfg: RunConfig, outcome_meta: dict[str, Any], *, data_dir: str | 
         "data_sha256": outcome_meta.get("data_sha256"),
         "data_files": outcome_meta.get("data_files", {}),
         "data_dir": data_dir,
+        "config_path": cfg.path,
+        "config_relative_files": config_relative_files(cfg),
         "seed": cfg.run.seed,
         "as_of": cfg.run.as_of,
     }

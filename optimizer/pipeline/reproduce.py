@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import hashlib
 import json
+import os
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,8 +52,11 @@ def check_inputs(run_dir: Path, data_dir: str | Path | None) -> tuple[object, Pa
             f"{str(record.get('config_sha256'))[:12]}"
         )
     ddir = resolve_data_dir(data_dir or record.get("data_dir"))
+    # a CSV book is named relative to the config file the run was started with, the rest to the data directory
+    cfg_dir = Path(record["config_path"]).parent if record.get("config_path") else None
+    cfg_relative = set(record.get("config_relative_files") or [])
     for name, digest in sorted(record.get("data_files", {}).items()):
-        f = ddir / name
+        f = Path(os.path.normpath((cfg_dir if name in cfg_relative and cfg_dir else ddir) / name))
         if not f.is_file():
             raise ReproducibilityError(f"data file {f} used by the run is missing")
         now = hashlib.sha256(f.read_bytes()).hexdigest()
@@ -59,6 +64,8 @@ def check_inputs(run_dir: Path, data_dir: str | Path | None) -> tuple[object, Pa
             raise ReproducibilityError(
                 f"data file {f} changed since the run (sha256 {now[:12]} != recorded {digest[:12]})"
             )
+    if record.get("config_path"):
+        cfg = dataclasses.replace(cfg, path=record["config_path"])  # relative paths resolve as in the run
     return cfg, ddir
 
 

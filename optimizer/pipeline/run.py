@@ -6,7 +6,7 @@ import dataclasses
 import time
 import warnings
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -71,6 +71,9 @@ class RunInputs:
     pegs: Any = None
     #: optimizer.estimators.DepthAssessment: every asset's depth curve (measured or by rule), the impact-law fit.
     liquidity: Any = None
+    #: sha256 of every input file the run read (prices, volumes, quotes, depth, reference or CSV book), by
+    #: the name `riskopt reproduce` finds it by (optimizer.pipeline.files); the peg histories' join in the report.
+    input_files: dict[str, str] = field(default_factory=dict)
     #: The resolved data directory (the stress library reads its long history and peers from it).
     data_dir: Path | None = None
     #: Stress libraries built for these inputs, by horizon and shocks (pipeline.stress.library_of).
@@ -141,6 +144,7 @@ def load_inputs(
     ``streams`` (default: those of ``[run] seed``) supplies the book, scenario and validation draws.
     """
     from optimizer.data import resolve_data_dir
+    from optimizer.pipeline.files import book_csv_path, config_file_hashes
     from optimizer.protocol.books import load_book_csv, synthetic_book
 
     progress = progress or Silent()
@@ -190,9 +194,7 @@ def load_inputs(
     calibration = None
     with progress.stage("building the book"):
         if cfg.book.kind == "csv":
-            path = Path(cfg.book.path)
-            if not path.is_absolute() and cfg.path:
-                path = Path(cfg.path).parent / path
+            path = book_csv_path(cfg)
             # the report names the file as the config does, so params.json is the same on any machine
             book = dataclasses.replace(load_book_csv(path, assets), source=f"csv: {cfg.book.path}")
         elif cfg.book.reference is not None:
@@ -217,10 +219,12 @@ def load_inputs(
 
     with progress.stage("reading the depth curves"):
         liquidity = load_liquidity(cfg, ddir, prices, adv)
+    files = {**prices.file_hashes, **config_file_hashes(cfg, ddir)}
     return RunInputs(
         config=cfg, prices=prices, returns=returns, generator=gen, scenarios=scen, book=book,
         current=current, has_current=has_current, adv_usd=adv, adv_source=adv_src, seed=seed,
         validation=validation, book_calibration=calibration, pegs=pegs, liquidity=liquidity, data_dir=ddir,
+        input_files=dict(sorted(files.items())),
     )
 
 

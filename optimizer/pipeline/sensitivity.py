@@ -218,7 +218,7 @@ def fit_task(cfg: RunConfig, data_dir: str) -> Any:
 
 
 def _data_hashes(inputs: Any) -> tuple[str, dict[str, str]]:
-    return inputs.prices.data_sha256, dict(inputs.prices.file_hashes)
+    return inputs.prices.data_sha256, dict(inputs.input_files or inputs.prices.file_hashes)
 
 
 def point_task(cfg: RunConfig, fitted: Any, streams: RunStreams | None = None) -> dict[str, Any]:
