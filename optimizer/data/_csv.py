@@ -270,6 +270,56 @@ def _parse_cells(
     return values.reshape(n_rows, n_cols), found
 
 
+def header_columns(header: Sequence[str] | None, columns: Sequence[str], file: str | Path, *,
+                   exact: bool = False) -> dict[str, int]:
+    """Index of each of ``columns`` in a CSV header row (cells stripped): the header check of the data
+    layer's tables (liquidity, quotes, intraday extremes). The wide price format has its own rule
+    (``date`` then any assets) and reports findings instead of raising.
+
+    Raises :class:`DataError`, one line naming ``file`` (and row 1 with the column), when the header is
+    empty, a column is missing or, with ``exact``, the header is not ``columns`` in that order.
+    """
+    if header is None or not any(h.strip() for h in header):
+        raise DataError(f"{file}: empty file; expected the header {','.join(columns)}")
+    names = [h.strip() for h in header]
+    if exact and tuple(names) != tuple(columns):
+        raise DataError(f"{file}: the header must be {','.join(columns)}, got {','.join(header)}")
+    missing = [c for c in columns if c not in names]
+    if missing:
+        raise DataError(f"{file}: row 1: missing column {missing[0]!r}; expected the header {','.join(columns)}")
+    return {c: names.index(c) for c in columns}
+
+
+def read_table(path: Path, columns: tuple[str, ...], label: str) -> tuple[list[tuple[int, dict[str, str]]], bytes]:
+    """The rows of a CSV table with named ``columns`` (any order, others ignored) and its raw bytes.
+
+    Each row is ``(row number, {column: stripped cell})``; blank rows are skipped. A missing file,
+    non-UTF-8 text, a bad header (:func:`header_columns`), a row whose cell count differs from the
+    header's, or no data rows: one :class:`DataError` line naming the file (``label`` when missing) and row.
+    """
+    if not path.is_file():
+        raise DataError(f"{label} {path} not found: check the path, relative to the data directory")
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise DataError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start})") from None
+    reader = csv.reader(text.splitlines())
+    header = next(reader, None)
+    idx = header_columns(header, columns, path)
+    width = len(header or ())
+    rows = []
+    for n, cells in enumerate(reader, start=2):
+        if not cells or all(not c.strip() for c in cells):
+            continue
+        if len(cells) != width:
+            raise DataError(f"{path}: row {n}: {len(cells)} cells, the header has {width}")
+        rows.append((n, {c: cells[i].strip() for c, i in idx.items()}))
+    if not rows:
+        raise DataError(f"{path}: no data rows")
+    return rows, raw
+
+
 def write_wide_csv(
     path: Path, table: Mapping[str, Mapping[str, str]], assets: Sequence[str]
 ) -> Path:

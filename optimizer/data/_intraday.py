@@ -37,6 +37,7 @@ from datetime import date
 from functools import cache
 from pathlib import Path
 
+from optimizer.data._csv import header_columns
 from optimizer.exceptions import DataError
 
 #: The shipped table.
@@ -127,11 +128,7 @@ def _read(path: Path) -> tuple[IntradayExtreme, ...]:
         lines = [(reader.line_num, row) for row in reader if any(c.strip() for c in row)]
     except csv.Error as err:
         raise DataError(f"{path.name}: not a CSV file: {err}") from err
-    if not lines or tuple(c.strip() for c in lines[0][1]) != INTRADAY_COLUMNS:
-        got = ",".join(lines[0][1]) if lines else "(empty file)"
-        raise DataError(
-            f"{path.name}: the header must be {','.join(INTRADAY_COLUMNS)}, got {got}"
-        )
+    header_columns(lines[0][1] if lines else None, INTRADAY_COLUMNS, path.name, exact=True)
     rows: list[IntradayExtreme] = []
     seen: dict[tuple[str, date, str], int] = {}
     for line, cells in lines[1:]:

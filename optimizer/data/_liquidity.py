@@ -42,6 +42,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from optimizer.data._csv import read_table
 from optimizer.data._hash import bytes_sha256
 from optimizer.exceptions import DataError
 from optimizer.typing import FloatArray
@@ -217,35 +218,6 @@ def _fail(path: Path | str, row: int, column: str, detail: str) -> DataError:
     return DataError(f"{path}: row {row}, column {column!r}: {detail}")
 
 
-def _read_rows(path: Path, columns: tuple[str, ...], label: str) -> tuple[list[tuple[int, dict[str, str]]], bytes]:
-    if not path.is_file():
-        raise DataError(f"{label} {path} not found: check the path, relative to the data directory")
-    raw = path.read_bytes()
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as err:
-        raise DataError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start})") from None
-    reader = csv.reader(text.splitlines())
-    header = next(reader, None)
-    if header is None:
-        raise DataError(f"{path}: empty file; expected the header {','.join(columns)}")
-    header = [h.strip() for h in header]
-    missing = [c for c in columns if c not in header]
-    if missing:
-        raise DataError(f"{path}: row 1: missing column {missing[0]!r}; expected the header {','.join(columns)}")
-    idx = {c: header.index(c) for c in columns}
-    rows = []
-    for n, cells in enumerate(reader, start=2):
-        if not cells or all(not c.strip() for c in cells):
-            continue
-        if len(cells) != len(header):
-            raise DataError(f"{path}: row {n}: {len(cells)} cells, the header has {len(header)}")
-        rows.append((n, {c: cells[i].strip() for c, i in idx.items()}))
-    if not rows:
-        raise DataError(f"{path}: no data rows")
-    return rows, raw
-
-
 def _number(path: Path, row: int, column: str, text: str, *, lo: float, hi: float = math.inf,
             lo_open: bool = True, hi_open: bool = True) -> float:
     try:
@@ -285,7 +257,7 @@ def load_depth_file(path: str | Path, *, label: str | None = None) -> DepthData:
         One line naming the file, the row and the column of the first problem.
     """
     p = Path(path)
-    rows, raw = _read_rows(p, DEPTH_COLUMNS, "liquidity file")
+    rows, raw = read_table(p, DEPTH_COLUMNS, "liquidity file")
     points: dict[str, list[tuple[int, float, float]]] = {}
     meta: dict[str, tuple[str, str, int]] = {}
     for n, r in rows:
@@ -345,7 +317,7 @@ def load_quotes(path: str | Path, *, label: str | None = None) -> QuoteData:
         One line naming the file, the row and the column of the first problem.
     """
     p = Path(path)
-    rows, raw = _read_rows(p, QUOTE_COLUMNS, "quotes file")
+    rows, raw = read_table(p, QUOTE_COLUMNS, "quotes file")
     sell, buy, sa, ba, imp = [], [], [], [], []
     first_day = None
     for n, r in rows:

@@ -46,6 +46,10 @@ __all__ = ["BOOK_COLUMNS", "load_book_csv", "open_csv", "save_book_csv", "synthe
 def read_header(reader: Any, path: Path, columns: Sequence[str], kind: str) -> dict[str, int]:
     """Column index of each of ``columns`` in a CSV reader's header (case- and space-insensitive).
 
+    The protocol layer's own header check (the book readers'): protocol and data are both bottom layers
+    and must not import each other (docs/architecture.md), so it cannot use
+    :func:`optimizer.data._csv.header_columns`, the data layer's.
+
     Raises :class:`DataError` naming ``path`` when the header is empty or a column is missing.
     """
     header = next(reader, None)
