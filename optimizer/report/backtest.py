@@ -275,9 +275,11 @@ def _why_no_dynamic_loss(e: dict[str, Any], label: str) -> str | None:
                 "step no account owed more than its collateral was worth (closest: "
                 f"{_closest(c)}, margin {fmt_pct(c['margin'], 2)} on {c['worst_close']}{sold}).")
     return (f"{label}: no account lost in the dynamic replay although {dx['accounts_insolvent_at_a_close']:,} "
-            "had collateral worth less than their debt plus the bonus at a close, because no liquidator could "
-            "profit from seizing it (its sale's slippage above the bonus) and after the last step each one's "
-            "collateral still covered its debt, which is when the replay writes debt off.")
+            "had collateral worth less than their debt plus the bonus at a close (from their starting positions), "
+            "because none of them ran out of collateral in a liquidation there (a liquidator acts only when its "
+            "sale beats the repayment by the gas cost, and one liquidated on an earlier day no longer holds those "
+            "positions) and after the last step each one's collateral still covered its debt, which is when the "
+            "replay writes unpaid debt off.")
 
 
 def _exposure_sentence(e: dict[str, Any]) -> str:

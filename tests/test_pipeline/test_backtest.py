@@ -259,3 +259,11 @@ def test_failed_recalibration_is_recorded_and_others_go_on(tmp_path, data_dir, m
     assert "2022-11-22: realised bad debt" in out
     data = json.loads((tmp_path / "o" / "backtest.json").read_text())
     assert data["episodes"][0]["error"] == "simulated: prices unavailable"
+
+
+def test_a_zero_with_accounts_below_debt_plus_bonus_says_why():
+    rec = _exposure_record(0.0)
+    rec["episodes"][0]["book_exposure"]["dynamic"]["accounts_insolvent_at_a_close"] = 3
+    md = render_backtest_markdown(BacktestReport("t", "cfg", rec))
+    assert ("2020-03-12: no account lost in the dynamic replay although 3 had collateral worth less than their debt "
+            "plus the bonus at a close (from their starting positions), because none of them ran out of collateral") in md
