@@ -24,6 +24,10 @@ class Binding(StrEnum):
     UPPER_BOUND = "upper bound"
     #: Between the bounds: the aggregate CVaR budget of the whole book sets it.
     RISK_BUDGET = "aggregate risk budget"
+    #: A reserve whose LTV a policy holds (``keep_zero_ltv``): its LT buys no borrowing power, so it is
+    #: kept at its current value, which the risk target would allow to be higher
+    #: (``[optimizer] held_ltv_lt = "up_to_current"``).
+    HELD_AT_CURRENT = "current LT (LTV held, risk target allows more)"
     #: Lowered by an anti-procyclicality tool (``[anti_procyclicality] method``).
     ANTI_PROCYCLICALITY_FLOOR = "anti-procyclicality (floor)"
     ANTI_PROCYCLICALITY_STRESS_WEIGHT = "anti-procyclicality (stress_weight)"

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from optimizer.protocol.sale import SaleSize
 
 __all__ = [
+    "HELD_LTV_LT",
     "ThresholdBounds",
     "ThresholdProblem",
     "ThresholdSolution",
@@ -43,6 +44,8 @@ __all__ = [
 INFERRED_BUFFER_RANGE = (0.01, 0.15)
 #: The lowest LT allowed lies at least this far above the LTV buffer (so LTV stays > 0).
 MIN_LT_ABOVE_BUFFER = 0.01
+#: Policies for the LT of a reserve whose LTV is held (:attr:`ThresholdBounds.held_ltv_lt`).
+HELD_LTV_LT = ("up_to_current", "risk_limit")
 
 
 @dataclass(frozen=True, eq=False)
@@ -59,6 +62,11 @@ class ThresholdBounds:
         ``LT x (1 + bonus) <= 1 - slippage_margin`` caps every LT.
     keep_zero_ltv : bool, default False
         An asset whose current LTV is 0 keeps LTV = 0.
+    held_ltv_lt : {"up_to_current", "risk_limit"}, default "up_to_current"
+        The LT of a reserve whose LTV is held (its LT buys no borrowing power, so it carries no
+        weight in the capital efficiency): ``"up_to_current"`` the highest LT up to its current
+        value that the risk target allows (lowered only as risk requires); ``"risk_limit"`` the
+        highest LT the risk target allows, above the current one if it allows that.
     asset_lt_min, asset_lt_max, asset_ltv_buffer : dict of str to float
         Per-asset overrides (asset -> value); assets not listed take the default.
     """
@@ -71,6 +79,11 @@ class ThresholdBounds:
     asset_lt_min: dict[str, float] = field(default_factory=dict)
     asset_lt_max: dict[str, float] = field(default_factory=dict)
     asset_ltv_buffer: dict[str, float] = field(default_factory=dict)
+    held_ltv_lt: str = "up_to_current"
+
+    def __post_init__(self) -> None:
+        if self.held_ltv_lt not in HELD_LTV_LT:
+            raise ValueError(f"`held_ltv_lt` must be one of {', '.join(HELD_LTV_LT)}, got {self.held_ltv_lt!r}")
 
     def resolve(
         self, current: RiskParams, has_current: tuple[bool, ...], bonus: FloatArray
@@ -186,6 +199,8 @@ class ThresholdProblem:
     asset_share : float
         Per-asset guard: CVaR of bad debt per USD of collateral at the threshold.
     keep_zero_ltv : bool
+    held_ltv_lt : {"up_to_current", "risk_limit"}
+        See :class:`ThresholdBounds`.
     """
 
     current: RiskParams
@@ -208,6 +223,7 @@ class ThresholdProblem:
     asset_share: float
     keep_zero_ltv: bool = False
     sale: SaleSize | None = None
+    held_ltv_lt: str = "up_to_current"
 
     @classmethod
     def build(
@@ -288,7 +304,7 @@ class ThresholdProblem:
             buffer=buffer, sigma=sigma, collateral=collateral, slippage=slippage, weights=weights,
             basket=basket, k=k, exposure=exposure_at_threshold(book), alpha=alpha,
             k_stressed=None if w_st is None else k_st, scenario_weights=w_st, budget=float(budget),
-            asset_share=asset_share, keep_zero_ltv=bounds.keep_zero_ltv, sale=sale,
+            asset_share=asset_share, keep_zero_ltv=bounds.keep_zero_ltv, sale=sale, held_ltv_lt=bounds.held_ltv_lt,
         )
 
     @property
@@ -308,6 +324,42 @@ class ThresholdProblem:
         return np.array([
             self.keep_zero_ltv and self.has_current[i] and cur.ltv[i] == 0.0 for i in range(len(self.assets))
         ])
+
+    @property
+    def ltv_held(self) -> np.ndarray:
+        """Reserves whose LTV a policy holds, bool (n_assets,): today those of :attr:`zero_kept`.
+
+        Their LT buys no borrowing power, so they carry no weight in the capital efficiency and
+        their LT follows :attr:`held_ltv_lt`; any parameter held by a later policy joins this mask.
+        """
+        return self.zero_kept
+
+    @property
+    def efficiency_weight(self) -> FloatArray:
+        """``C_i`` of the LP: the collateral whose borrowing power counts (0 where the LTV is held).
+
+        With ``LTV = LT - buffer`` elsewhere, ``C @ (LT - buffer)`` is exactly the reported capital
+        efficiency ``sum(collateral x LTV)`` (:meth:`capital_efficiency`).
+        """
+        return np.where(self.ltv_held, 0.0, self.collateral)
+
+    @property
+    def held_lt_cap(self) -> FloatArray:
+        """Upper bound the held-LTV policy puts on each LT: the current LT under ``"up_to_current"``
+        for a reserve with current parameters whose LTV is held, else +inf."""
+        cur = np.asarray(self.current.liquidation_threshold, dtype=float)
+        on = self.ltv_held & np.array(self.has_current) & (self.held_ltv_lt == "up_to_current")
+        return np.where(on, cur, np.inf)
+
+    def capital_efficiency(self, lt: ArrayLike) -> float:
+        """``sum(collateral x LTV)`` of the parameters at thresholds ``lt``, USD: what the report shows."""
+        from optimizer.optimize.measures import capital_efficiency
+
+        return capital_efficiency(self.collateral, self.params(lt).ltv)
+
+    def lp_objective(self, lt: ArrayLike) -> float:
+        """The LP's objective at thresholds ``lt``: ``efficiency_weight @ (lt - buffer)``, USD."""
+        return float(self.efficiency_weight @ (np.asarray(lt, dtype=float) - self.buffer))
 
     def params(self, lt: ArrayLike) -> RiskParams:
         """The parameters at thresholds ``lt``: LTV = LT - buffer (>= 0), or kept at 0."""
@@ -339,21 +391,38 @@ class ThresholdProblem:
 
         An asset whose guard is below its lower bound is held at the lower bound and reported in
         ``guard_fails``; the status is ``"ok"`` only when the LP is optimal and no guard fails.
+
+        The LP maximises the capital efficiency, in which a reserve whose LTV is held has no weight.
+        Such a reserve's LT is then set lexicographically (``secondary_weight`` of
+        :class:`~optimizer.optimize.ThresholdOptimizer`): with every other threshold fixed at the
+        first optimum, the held LTs (capped at their current value under ``"up_to_current"``) are
+        raised as far as the same budget allows, weighted by their collateral. The capital
+        efficiency is exactly the first stage's and the budget is still met. ``risk_limit_lt`` gives
+        the LT the risk target alone would allow each held reserve (the others as recommended).
         """
-        from optimizer.optimize.convex import ThresholdOptimizer
+        from optimizer.optimize.convex import ThresholdOptimizer, coordinate_limits
 
         caps = self.caps
         capped = np.minimum(self.lt_max, caps)
         guard_fails = [a for i, a in enumerate(self.assets) if capped[i] < self.lt_min[i]]
         lt_max_eff = np.maximum(capped, self.lt_min)
+        held = self.ltv_held
+        policy_max = np.maximum(np.minimum(lt_max_eff, self.held_lt_cap), self.lt_min)
+        k = self.k if self.k_stressed is None else self.k_stressed
         opt = ThresholdOptimizer(
             alpha=self.alpha, budget=self.budget, solver=solver, fallback_solver=fallback_solver, method=method,
-        ).fit(self.k if self.k_stressed is None else self.k_stressed, self.exposure, self.collateral, self.lt_min,
-              lt_max_eff, self.buffer, weights=self.scenario_weights)
+        ).fit(k, self.exposure, self.efficiency_weight, self.lt_min, policy_max, self.buffer,
+              weights=self.scenario_weights,
+              secondary_weight=np.where(held, np.maximum(self.collateral, 1.0), 0.0) if held.any() else None)
         lt = np.asarray(opt.lt_, dtype=float)
+        risk_limit = np.full(lt.size, np.nan)
+        if held.any() and opt.status_ == "optimal":
+            risk_limit = coordinate_limits(lt, k, self.exposure, lt_max_eff, opt.secondary_budget_, self.alpha,
+                                           weights=self.scenario_weights, which=held)
         status = RunStatus.OK if opt.status_ == "optimal" and not guard_fails else RunStatus.INFEASIBLE
         return ThresholdSolution(problem=self, optimizer=opt, recommended=self.params(lt), lt=lt, caps=caps,
-                                 guard_fails=guard_fails, zero_kept=self.zero_kept, status=status)
+                                 guard_fails=guard_fails, zero_kept=self.zero_kept, status=status,
+                                 risk_limit_lt=risk_limit, policy_max=policy_max)
 
 
 @dataclass(frozen=True, eq=False)
@@ -373,6 +442,11 @@ class ThresholdSolution:
         Assets whose guard lies below their lower bound.
     zero_kept : ndarray of bool, shape (n_assets,)
     status : RunStatus
+    risk_limit_lt : ndarray of shape (n_assets,)
+        For a reserve whose LTV is held: the highest LT the risk target alone allows it (bounds,
+        its guard, the aggregate budget with the others as recommended); NaN elsewhere.
+    policy_max : ndarray of shape (n_assets,)
+        Upper bound the LP used: ``lt_max``, the guard and the held-LTV policy's cap.
     """
 
     problem: ThresholdProblem
@@ -383,9 +457,17 @@ class ThresholdSolution:
     guard_fails: list[str]
     zero_kept: np.ndarray
     status: RunStatus
+    risk_limit_lt: FloatArray | None = None
+    policy_max: FloatArray | None = None
 
     @property
     def binding(self) -> list[Binding]:
         """Per asset, what holds its threshold (:func:`binding_label`)."""
         p = self.problem
-        return [binding_label(self.lt[i], p.lt_min[i], p.lt_max[i], self.caps[i]) for i in range(len(self.lt))]
+        out = [binding_label(self.lt[i], p.lt_min[i], p.lt_max[i], self.caps[i]) for i in range(len(self.lt))]
+        lim = self.risk_limit_lt
+        for i in np.flatnonzero(p.ltv_held) if lim is not None else ():
+            cap = p.held_lt_cap[i]
+            if np.isfinite(cap) and abs(self.lt[i] - cap) <= 1e-6 and lim[i] > cap + 1e-6:
+                out[i] = Binding.HELD_AT_CURRENT
+        return out

@@ -20,6 +20,12 @@ turns the problem into a linear programme.
 
 Because ``L`` is non-decreasing in every threshold, the problem is feasible exactly when
 ``CVaR(L(lt_min)) <= B``: that CVaR is the smallest budget that can be met.
+
+A threshold with ``C_i = 0`` (a reserve whose LTV a policy holds at 0) buys no capital efficiency,
+so the first stage leaves it anywhere in its box. An optional second, lexicographic stage then fixes
+every threshold with a weight in the first objective at its first-stage optimum and maximises a
+secondary objective over the others under the same CVaR budget: the capital efficiency of the
+first stage is kept exactly (not within a tolerance), and the problem stays a linear programme.
 """
 
 from __future__ import annotations
@@ -48,7 +54,7 @@ from optimizer.optimize._labels import Binding
 from optimizer.optimize.measures import cvar, tail_probabilities, var_cvar
 from optimizer.typing import FloatArray, IntArray
 
-__all__ = ["ThresholdOptimizer", "single_asset_threshold", "threshold_losses"]
+__all__ = ["ThresholdOptimizer", "coordinate_limits", "single_asset_threshold", "threshold_losses"]
 
 logger = logging.getLogger(__name__)
 
@@ -91,6 +97,8 @@ _DELTA_COLD, _DELTA_WARM, _DELTA_MIN = 0.05, 0.01, 0.005
 #: Sub-sample sizes of the warm-start levels, in expected tail scenarios (x 1 / (1 - alpha)).
 _LEVEL_TAILS = (40, 200)
 _EDGE = 1e-9
+#: Share of the budget the first stage leaves unused when a second (lexicographic) stage follows.
+STAGE_SLACK = 1e-6
 
 Method = Literal["rowgen", "full"]
 
@@ -179,6 +187,77 @@ def single_asset_threshold(
     return float((target + kc[m]) / qc[m])
 
 
+def coordinate_limits(
+    lt: npt.ArrayLike,
+    recovery: npt.ArrayLike,
+    exposure: npt.ArrayLike,
+    upper: npt.ArrayLike,
+    budget: float,
+    alpha: float,
+    *,
+    weights: npt.ArrayLike | None = None,
+    which: npt.ArrayLike | None = None,
+    rtol: float = 0.0,
+    iters: int = 50,
+) -> FloatArray:
+    """Per asset, the largest threshold the CVaR budget allows with every other threshold at ``lt``.
+
+    ``CVaR(L)`` is non-decreasing in each threshold, so each limit is found by bisection on the exact
+    CVaR over all scenarios, between ``lt_i`` (assumed within budget) and ``upper_i``.
+
+    Parameters
+    ----------
+    lt : array-like of shape (n_assets,)
+        The point; when its CVaR exceeds ``budget`` (within a solver's tolerance) that CVaR is
+        the budget.
+    recovery : array-like of shape (n_scenarios, n_assets)
+    exposure : array-like of shape (n_assets,)
+    upper : array-like of shape (n_assets,)
+        Upper bounds (bounds and guards): a limit never exceeds them.
+    budget : float
+        CVaR budget, USD.
+    alpha : float
+    weights : array-like of shape (n_scenarios,), optional
+    which : array-like of bool, shape (n_assets,), optional
+        Assets to compute (default all); the others get NaN.
+    rtol : float
+        Relative slack on the budget.
+    iters : int
+        Bisection steps (50 halve the interval to below 1e-15).
+
+    Returns
+    -------
+    ndarray of shape (n_assets,)
+    """
+    x = np.asarray(lt, dtype=np.float64)
+    k = np.asarray(recovery, dtype=np.float64)
+    W = np.asarray(exposure, dtype=np.float64)
+    hi = np.asarray(upper, dtype=np.float64)
+    pick = np.ones(x.size, dtype=bool) if which is None else np.asarray(which, dtype=bool)
+    base = threshold_losses(x, k, W)
+    # a point certified within the LP's tolerance may sit a hair above the budget: measure from it
+    cap = max(budget, cvar(base, alpha, weights)) * (1.0 + rtol)
+    out = np.full(x.size, np.nan)
+    for i in np.flatnonzero(pick):
+        rest = base - W[i] * np.maximum(x[i] - k[:, i], 0.0)
+
+        def risk(t: float, i: int = i, rest: FloatArray = rest) -> float:
+            return cvar(rest + W[i] * np.maximum(t - k[:, i], 0.0), alpha, weights)
+
+        a, b = float(x[i]), float(max(hi[i], x[i]))
+        if risk(b) <= cap:
+            out[i] = b
+            continue
+        for _ in range(iters):
+            m = 0.5 * (a + b)
+            if risk(m) <= cap:
+                a = m
+            else:
+                b = m
+        out[i] = a
+    return out
+
+
 def _asset_caps(
     recovery: FloatArray, exposure: FloatArray, budget: float, alpha: float, p: FloatArray
 ) -> FloatArray:
@@ -264,6 +343,11 @@ class ThresholdOptimizer(BaseEstimator):
         ``"aggregate risk budget"``.
     min_feasible_budget_ : float
         CVaR_alpha at ``LT = lt_min``: the smallest budget that can be met, USD.
+    primary_lt_ : ndarray of shape (n_assets,)
+        The first stage's thresholds (equal to ``lt_`` without ``secondary_weight``).
+    secondary_budget_ : float
+        The budget of the second stage (``budget``, or the CVaR with the second stage's thresholds
+        at their floor when that is higher), USD.
     solve_seconds_ : float
         Wall time of the optimisation (presolve, rounds, certification).
     n_rounds_ : int
@@ -377,6 +461,7 @@ class ThresholdOptimizer(BaseEstimator):
         *,
         weights: npt.ArrayLike | None = None,
         asset_names: Sequence[str] | None = None,
+        secondary_weight: npt.ArrayLike | None = None,
     ) -> ThresholdOptimizer:
         """Solve for the thresholds.
 
@@ -397,6 +482,14 @@ class ThresholdOptimizer(BaseEstimator):
             Scenario probability weights; None means equal weights.
         asset_names : sequence of str, optional
             Names used in messages and the summary.
+        secondary_weight : array-like of shape (n_assets,), optional
+            Second, lexicographic objective: the first stage is solved at ``1 - STAGE_SLACK``
+            (1e-6) of the budget, every threshold whose secondary weight is 0 is then fixed at its
+            optimum and ``sum_i w_i LT_i`` is maximised over the others under the full budget;
+            each of those is then raised to its exact limit (:func:`coordinate_limits`), largest
+            weight first, so that none could rise alone.
+            Positive only where ``efficiency_weight`` is 0, so the capital efficiency is exactly the
+            first stage's (the optimum at 99.9999 % of the budget).
 
         Returns
         -------
@@ -422,7 +515,9 @@ class ThresholdOptimizer(BaseEstimator):
         lo = self._vector("lt_min", lt_min, n, names)
         hi = self._vector("lt_max", lt_max, n, names)
         buf = self._vector("buffer", buffer, n, names)
-        for name, arr in (("exposure", W), ("efficiency_weight", C), ("buffer", buf)):
+        C2 = None if secondary_weight is None else self._vector("secondary_weight", secondary_weight, n, names)
+        for name, arr in (("exposure", W), ("efficiency_weight", C), ("buffer", buf),
+                          ("secondary_weight", C2 if C2 is not None else buf)):
             if np.any(arr < 0):
                 i = int(np.flatnonzero(arr < 0)[0])
                 raise ValueError(f"`{name}` must be >= 0, got {arr[i]} for asset {names[i]!r}")
@@ -437,6 +532,12 @@ class ThresholdOptimizer(BaseEstimator):
             raise ValueError(
                 f"`buffer` must be <= lt_min so that LTV = LT - buffer >= 0, got buffer={buf[i]} "
                 f"and lt_min={lo[i]} for asset {names[i]!r}; raise lt_min or lower the buffer"
+            )
+        if C2 is not None and np.any((C2 > 0) & (C > 0)):
+            i = int(np.flatnonzero((C2 > 0) & (C > 0))[0])
+            raise ValueError(
+                f"`secondary_weight` must be 0 where `efficiency_weight` is positive (asset {names[i]!r}): "
+                "the second stage may not change the capital efficiency"
             )
         p = tail_probabilities(weights, n_scen)
         alpha = float(self.alpha)
@@ -453,16 +554,40 @@ class ThresholdOptimizer(BaseEstimator):
         t0 = time.perf_counter()
         self._solver_notes: list[str] = []
         self.min_feasible_budget_ = cvar(threshold_losses(lo, k, W), alpha, p)
+        self.secondary_budget_ = budget
+        self.primary_lt_ = lo.copy()
         if budget < self.min_feasible_budget_ * (1.0 - 1e-12):
             x = lo.copy()
             self.status_ = "infeasible"
         else:
             self.status_ = "optimal"
             scale = budget if budget > 0 else max(float(W.sum()), 1.0)
-            if self.method == "full":
-                x = self._solve_full(k, W, C, lo, hi, budget, scale, p)
-            else:
-                x = self._solve_rowgen(k, W, C, lo, hi, budget, scale, p)
+            solve = self._solve_full if self.method == "full" else self._solve_rowgen
+            second = C2 is not None and bool(np.any(C2 > 0))
+            # with a second stage the first is solved at (1 - STAGE_SLACK) of the budget: a second
+            # stage at exactly the first stage's binding CVaR has a feasible set without interior,
+            # which HiGHS and Clarabel both call infeasible
+            budget1 = max(budget * (1.0 - STAGE_SLACK), self.min_feasible_budget_) if second else budget
+            x = solve(k, W, C, lo, hi, budget1, scale, p)
+            self.primary_lt_ = x.copy()
+            if second:
+                # lexicographic second stage: the first stage's weighted thresholds stay where they are
+                free = C2 > 0
+                lo2, hi2 = np.where(free, lo, x), np.where(free, hi, x)
+                floor = cvar(threshold_losses(lo2, k, W), alpha, p)
+                if budget - floor > 0.5 * STAGE_SLACK * budget:  # else nothing is left to give them
+                    # no sub-sampled warm-up levels: with thresholds fixed, a sub-sample's CVaR may
+                    # exceed the budget where the full set's does not
+                    kw = {} if self.method == "full" else {"subsample": False}
+                    x = np.where(free, solve(k, W, C2, lo2, hi2, budget, scale, p, **kw), x)
+                    # polish: where a threshold barely touches the tail its CVaR is nearly flat, so
+                    # the LP's tolerance (dollars of budget) is worth bps; raise each to its exact
+                    # limit, largest weight first (one pass leaves each at its limit given the rest)
+                    for i in np.argsort(-C2, kind="stable")[: int(free.sum())]:
+                        x[i] = coordinate_limits(x, k, W, hi, budget, alpha, weights=p, which=np.arange(n) == i)[i]
+                else:
+                    x = lo2
+                self.secondary_budget_ = max(budget, floor)
         self.solve_seconds_ = time.perf_counter() - t0
         #: Solver incidents worth reporting: a failed main solver, two solvers disagreeing > 1 bp.
         self.solver_notes_ = list(self._solver_notes)
@@ -660,12 +785,14 @@ class ThresholdOptimizer(BaseEstimator):
         budget: float,
         scale: float,
         p: FloatArray,
+        *,
+        subsample: bool = True,
     ) -> FloatArray:
         alpha = float(self.alpha)
         n_scen = k.shape[0]
         # Presolve: each asset alone must fit the budget (L >= its own term), an exact cap.
         caps = np.clip(_asset_caps(k, W, budget, alpha, p), lo, hi)
-        sizes = [int(np.ceil(m / (1.0 - alpha))) for m in _LEVEL_TAILS]
+        sizes = [int(np.ceil(m / (1.0 - alpha))) for m in _LEVEL_TAILS] if subsample else []
         sizes = [s for s in sizes if 2 * s <= n_scen] + [n_scen]
         perm = np.random.default_rng(0).permutation(n_scen) if len(sizes) > 1 else None
         x0: FloatArray | None = None

@@ -228,6 +228,14 @@ class LiquiditySection:
 
 @dataclass(frozen=True)
 class OptimizerSection:
+    """``[optimizer]``: the risk target, the solver and the bounds of the convex core.
+
+    ``held_ltv_lt`` is the policy for the LT of a reserve whose LTV is held (``keep_zero_ltv``): its LT
+    buys no borrowing power, so it has no weight in the capital efficiency the LP maximises;
+    ``"up_to_current"`` (default) recommends the highest LT up to its current value that the risk
+    target allows, ``"risk_limit"`` the highest the risk target allows even above the current one.
+    """
+
     appetite: Appetite = Appetite.MODERATE
     alpha: float | None = field(default=None, metadata=_rng(0.5, 1, hi_open=True))
     risk_budget_usd: float | None = field(default=None, metadata=_rng(0, lo_open=True))
@@ -243,6 +251,7 @@ class OptimizerSection:
     ltv_buffer: float = field(default=0.04, metadata=_rng(0, 0.5))
     slippage_margin: float = field(default=0.0, metadata=_rng(0, 0.5))
     keep_zero_ltv: bool = True
+    held_ltv_lt: Literal["up_to_current", "risk_limit"] = "up_to_current"
     reference_epsilon: float = field(default=0.01, metadata=_rng(0, 0.5, lo_open=True))
     smart_ltv_c: float = field(default=2.33, metadata=_rng(0, lo_open=True))
 
@@ -525,6 +534,7 @@ ADDED_KEYS: dict[tuple[str, str], Any] = {
     ("scenarios", "depeg_history"): "all",
     ("fund", "reference_usd"): None,
     ("scenarios", "depeg_severity"): "gpd",
+    ("optimizer", "held_ltv_lt"): "up_to_current",
 }
 
 

@@ -368,7 +368,7 @@ def threshold_bounds(cfg: RunConfig) -> ThresholdBounds:
     return ThresholdBounds(lt_min=o.lt_min, lt_max=o.lt_max, ltv_buffer=o.ltv_buffer,
                            slippage_margin=o.slippage_margin, keep_zero_ltv=o.keep_zero_ltv,
                            asset_lt_min=overrides("lt_min"), asset_lt_max=overrides("lt_max"),
-                           asset_ltv_buffer=overrides("ltv_buffer"))
+                           asset_ltv_buffer=overrides("ltv_buffer"), held_ltv_lt=o.held_ltv_lt)
 
 
 def prepare_market(

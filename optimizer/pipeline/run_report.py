@@ -111,6 +111,8 @@ def assemble_report(cfg: RunConfig, inputs: RunInputs, market: ThresholdProblem,
     log_t = np.log(scen.terminal)
     log_b = np.log(basket)
     results = []
+    held, cap = market.ltv_held, market.held_lt_cap
+    risk_limit = solution.risk_limit_lt
     for i, a in enumerate(assets):
         fit = vol.fits_.get(a) if hasattr(vol, "fits_") else None
         b_std = log_b[:, i].std()
@@ -135,6 +137,11 @@ def assemble_report(cfg: RunConfig, inputs: RunInputs, market: ThresholdProblem,
             asset=a, current=current, recommended=rec.asset_dict(a), drivers=drivers,
             references={"analytic_lt": float(analytic[i]), "smart_ltv": float(sltv[i])},
             binding=binding[i],
+            policy=None if not held[i] else {
+                "ltv_held_at": float(rec.ltv[i]), "lt_rule": market.held_ltv_lt,
+                "lt_cap": float(cap[i]) if np.isfinite(cap[i]) else None,
+                "risk_limit_lt": None if risk_limit is None else float(risk_limit[i]),
+            },
         ))
     findings = [_finding_dict(f) for f in inputs.prices.findings] + _book_findings(inputs.book)
     msg = run_view.status_message(

@@ -12,7 +12,8 @@ Layout (``FORMAT_VERSION`` 1)::
               "versions", "as_of", "data_files", ...},
      "config_name", "status", "status_message",
      "assets": {"<ticker>": {"ltv", "liquidation_threshold", "liquidation_bonus", "haircut",
-                             "current": {...} | null, "drivers", "references", "binding"}},
+                             "current": {...} | null, "drivers", "references", "binding",
+                             "policy": {"ltv_held_at", "lt_rule", "lt_cap", "risk_limit_lt"} | null}},
      "insurance_fund_usd", "fund": {..., "curve": [[fund_usd, prob_exceed], ...]},
      "metrics", "metrics_current" | null, "method", "book_summary", "data_findings",
      "<data_key>": ... for each section of RunReport.sections that carries data}
@@ -100,6 +101,7 @@ def params_dict(report: RunReport) -> dict[str, Any]:
             drivers=dict(a.drivers),
             references=dict(a.references),
             binding=a.binding,
+            policy=None if a.policy is None else dict(a.policy),
         )
         assets[a.asset] = entry
 

@@ -26,6 +26,10 @@ class AssetResult:
         ``collateral_usd``, ``estimator`` (model used), ``fallback_reason`` (None or text),
         ``horizon_drop_q`` (the 1 - alpha quantile of the horizon price relative).
     references : dict, ``analytic_lt`` and ``smart_ltv`` (simple benchmarks on the same inputs).
+    policy : dict or None
+        For a reserve whose LTV a policy holds: ``ltv_held_at`` (the held LTV), ``lt_rule`` (the
+        ``[optimizer] held_ltv_lt`` policy), ``lt_cap`` (the current LT the rule caps at, or None) and
+        ``risk_limit_lt`` (the LT the risk target alone would allow); None for other reserves.
     """
 
     asset: str
@@ -34,6 +38,7 @@ class AssetResult:
     drivers: dict[str, Any]
     references: dict[str, float | None]
     binding: str = ""  # what set the value: an `optimizer.optimize.Binding` ("upper bound", ...)
+    policy: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, eq=False)

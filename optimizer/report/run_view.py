@@ -272,13 +272,26 @@ def param_change(cur: float | None, rec: float | None) -> str:
     return f"{fmt_pct(cur)} → {fmt_pct(rec)} ({fmt_bps(rec - cur)})"
 
 
+def binding_text(a: AssetResult) -> str:
+    """The binding constraint, and for a reserve whose LTV is held the LT rule and the risk target's own limit."""
+    text = a.binding or MISSING
+    p = a.policy
+    if not p:
+        return text
+    rule = (f"LT up to current {fmt_pct(p['lt_cap'])}" if p.get("lt_cap") is not None
+            else "LT up to the risk limit")
+    lim = as_float(p.get("risk_limit_lt"))
+    alone = f"; risk target alone: {fmt_pct(lim)}" if lim is not None else ""
+    return f"{text} (LTV held at {fmt_pct(p['ltv_held_at'])}: {rule}{alone})"
+
+
 def _recommendations(assets: Sequence[AssetResult], has_current: bool) -> Table:
     rows = []
     for a in assets:
         cells = [a.asset.upper()]
         for key, _label in PARAM_KEYS:
             cells.append(param_change(_param(a.current, key), _param(a.recommended, key)))
-        cells.append(a.binding or MISSING)
+        cells.append(binding_text(a))
         rows.append(cells)
     cols = ["Asset"] + [lab for _k, lab in PARAM_KEYS] + ["Binding constraint"]
     caption = (
@@ -640,6 +653,13 @@ def build_view(report: RunReport) -> ReportView:
     binding_note = (
         "Binding constraint: what set the value: the aggregate risk budget, the asset's own risk "
         "guard, a lower/upper bound, or an anti-procyclicality floor." if bindings else ""
+    )
+    if any(a.policy for a in report.assets):
+        binding_note += (
+            " A reserve whose LTV is held buys no borrowing power with its LT, so it has no weight in the "
+            "capital efficiency the optimizer maximises: its LT is the highest the risk target allows once "
+            "the others are set, capped by the held-LTV rule (`[optimizer] held_ltv_lt`), with the LT the "
+            "risk target alone would allow beside it."
     )
     bd = _samples(report.bad_debt)
     bd_cur = None if report.bad_debt_current is None else _samples(report.bad_debt_current)

@@ -164,3 +164,18 @@ def test_golden_file(md):
         GOLD.write_text(actual, encoding="utf-8")
     assert GOLD.exists(), "gold file missing: run with RISKOPT_UPDATE_GOLD=1 and review the diff"
     assert actual == GOLD.read_text(encoding="utf-8")
+
+
+def test_a_held_reserve_shows_its_lt_rule_and_the_risk_targets_own_limit():
+    r = build_report()
+    held = dataclasses.replace(
+        r.assets[1], binding="current LT (LTV held, risk target allows more)",
+        policy={"ltv_held_at": 0.0, "lt_rule": "up_to_current", "lt_cap": 0.78, "risk_limit_lt": 0.8123},
+    )
+    r = dataclasses.replace(r, assets=[r.assets[0], held, r.assets[2]])
+    md = render_markdown(r)
+    rec = _section(md, "Recommendations")
+    row = next(line for line in rec.splitlines() if line.startswith("| WBTC"))
+    assert "LTV held at 0.00%: LT up to current 78.00%; risk target alone: 81.23%" in row
+    assert "`[optimizer] held_ltv_lt`" in rec
+    assert "held_ltv_lt" not in _section(render_markdown(build_report()), "Recommendations")
