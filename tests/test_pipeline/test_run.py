@@ -75,6 +75,9 @@ def test_eth_above_long_tail_and_a_stablecoins_depeg_jumps_lower_its_lt(base):
 
 def test_higher_volatility_lowers_that_assets_lt(base):
     cfg, inputs, market, sol = base
+    # CRV (LTV held at 0) sits at its current LT, below what the risk target allows: follow the risk limit
+    cfg = cfg.with_overrides("optimizer", held_ltv_lt="risk_limit")
+    sol = solve_thresholds(cfg, inputs, prepare_market(cfg, inputs))
     for asset in ("eth", "crv"):
         i = cfg.asset_names.index(asset)
         logs = np.log(inputs.scenarios.terminal)
@@ -172,3 +175,15 @@ def test_csv_book_config_runs(data_dir):
     assert inputs.book.source == "csv: ../datasets/example_book.csv"
     assert inputs.book.n_accounts == 40
     assert sol.recommended.violations() == []
+
+
+def test_a_reserve_with_ltv_held_at_0_keeps_at_most_its_current_lt(base):
+    """Quick config: CRV's LTV is 0, so its LT buys nothing; the risk target would allow more than its live 0.41."""
+    from optimizer.optimize import Binding
+
+    cfg, _, market, sol = base
+    i = cfg.asset_names.index("crv")
+    assert market.ltv_held[i] and market.efficiency_weight[i] == 0.0
+    assert lt_of(sol, "crv") == pytest.approx(0.41, abs=1e-9) and sol.binding[i] == Binding.HELD_AT_CURRENT
+    assert sol.risk_limit_lt[i] > 0.41
+    assert sol.optimizer.objective_ == pytest.approx(market.capital_efficiency(sol.lt), rel=1e-12)

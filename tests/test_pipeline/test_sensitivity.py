@@ -23,7 +23,11 @@ NONE = {name: [] for name in S.ASSUMPTIONS} | {"grids": []}
 
 
 def sweep_cfg(n_scenarios=4_000, **sweeps):
-    return load_config(QUICK).with_overrides("sensitivity", **(NONE | {"n_scenarios": n_scenarios} | sweeps))
+    # these tests follow each threshold's response to risk: CRV's LTV is held at 0 and its current LT
+    # (0.41) is below what the risk target allows, so under the default held_ltv_lt = "up_to_current"
+    # it would sit at 0.41 at every point; "risk_limit" lets it follow the risk target
+    return load_config(QUICK).with_overrides("sensitivity", **(NONE | {"n_scenarios": n_scenarios} | sweeps)
+                                             ).with_overrides("optimizer", held_ltv_lt="risk_limit")
 
 
 @pytest.fixture(scope="module")
