@@ -15,6 +15,7 @@ from optimizer.optimize.convex import STAGE_SLACK, threshold_losses
 from optimizer.optimize.measures import capital_efficiency, cvar
 from optimizer.protocol.book import Book
 from optimizer.protocol.liquidity import DepthSlippage, sqrt_law_curve
+from optimizer.protocol.sale import share_sale
 from optimizer.protocol.params import RiskParams
 
 ASSETS = ("eth", "crv", "link", "usdc")
@@ -44,11 +45,11 @@ def _problem(policy: str = "up_to_current", budget: float = 3e4, share: float = 
     current = RiskParams(assets=ASSETS, ltv=np.array([0.8, 0.0, 0.0, 0.75]), liquidation_threshold=CURRENT_LT,
                          liquidation_bonus=np.full(4, 0.05))
     xs, ys = sqrt_law_curve(2e8, coef=0.0)
-    law = DepthSlippage((xs,) * 4, (ys,) * 4, np.ones(4), liquidation_share=0.25)
+    law = DepthSlippage((xs,) * 4, (ys,) * 4, np.ones(4))
     bounds = ThresholdBounds(lt_min=0.3, lt_max=0.95, ltv_buffer=0.05, keep_zero_ltv=keep_zero_ltv,
                              held_ltv_lt=policy)
     return ThresholdProblem.build(TERMINAL, book, current, has_current=(True,) * 4, bonus=np.full(4, 0.05),
-                                  sigma_daily=np.full(4, 0.04), slippage_law=law, bounds=bounds, alpha=ALPHA,
+                                  sigma_daily=np.full(4, 0.04), slippage_law=law, sale=share_sale(book, 0.25), bounds=bounds, alpha=ALPHA,
                                   asset_share=share, budget_usd=budget)
 
 
