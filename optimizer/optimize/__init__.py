@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from optimizer.optimize._band import Band, batch_half_width, fund_band, threshold_band
 from optimizer.optimize._evaluation import (
     BookEvaluation,
     RiskMetrics,
@@ -40,6 +41,7 @@ from optimizer.optimize.measures import cvar, prob_exceeds, var, var_cvar
 from optimizer.optimize.references import analytic_threshold, smart_ltv
 
 __all__ = [
+    "Band",
     "FUND_TERMS",
     "SALE_MAX_ITERATIONS",
     "SALE_TOLERANCE",
@@ -60,6 +62,8 @@ __all__ = [
     "ThresholdProblem",
     "ThresholdSolution",
     "analytic_threshold",
+    "batch_half_width",
+    "fund_band",
     "asset_caps",
     "binding_label",
     "cover2",
@@ -73,6 +77,7 @@ __all__ = [
     "smart_ltv",
     "solve_at_sale_fixed_point",
     "stressed_cover2",
+    "threshold_band",
     "threshold_losses",
     "var",
     "var_cvar",

@@ -40,11 +40,14 @@ class BookEvaluation:
         The same, by collateral asset.
     n_liquidated : ndarray of shape (n_scenarios,)
         Accounts liquidated.
+    weights : ndarray of shape (n_scenarios,) or None
+        Scenario probabilities (a tail-stratified subsample); None: equal weights.
     """
 
     total: FloatArray
     by_asset: FloatArray
     n_liquidated: np.ndarray
+    weights: FloatArray | None = None
 
 
 def evaluate_book(book: Book, relatives: ArrayLike, current: RiskParams, params: RiskParams,
@@ -118,17 +121,17 @@ class RiskMetrics:
         with_tail: bool = False,
     ) -> RiskMetrics:
         """Measure ``evaluation`` (bad debt under ``params``) against a fund of ``fund_usd``."""
-        losses = evaluation.total
+        losses, w = evaluation.total, evaluation.weights
         return cls(
             capital_efficiency_usd=capital_efficiency(collateral_usd, params.ltv),
-            bad_debt_var_usd=float(var(losses, alpha)),
-            bad_debt_cvar_usd=float(cvar(losses, alpha)),
-            bad_debt_mean_usd=float(losses.mean()),
-            prob_bad_debt=float(prob_exceeds(losses, 0.0)),
-            prob_bad_debt_exceeds_fund=float(prob_exceeds(losses, fund_usd)),
+            bad_debt_var_usd=float(var(losses, alpha, w)),
+            bad_debt_cvar_usd=float(cvar(losses, alpha, w)),
+            bad_debt_mean_usd=float(np.average(losses, weights=w)),
+            prob_bad_debt=float(prob_exceeds(losses, 0.0, w)),
+            prob_bad_debt_exceeds_fund=float(prob_exceeds(losses, fund_usd, w)),
             alpha=float(alpha),
-            mean_accounts_liquidated=float(np.mean(evaluation.n_liquidated)),
-            tail_contribution_by_asset=(tail_shares(losses, evaluation.by_asset, alpha, params.assets)
+            mean_accounts_liquidated=float(np.average(evaluation.n_liquidated, weights=w)),
+            tail_contribution_by_asset=(tail_shares(losses, evaluation.by_asset, alpha, params.assets, w)
                                         if with_tail else None),
         )
 
@@ -211,6 +214,7 @@ def simulation_metrics(
     alpha: float,
     assets: tuple[str, ...],
     bad_debt_current: ArrayLike | None = None,
+    weights: ArrayLike | None = None,
 ) -> dict[str, Any]:
     """The market simulation's own figures (the ``sim_...`` entries of ``params.json`` metrics).
 
@@ -227,25 +231,29 @@ def simulation_metrics(
     assets : tuple of str
     bad_debt_current : array_like of shape (n_paths,), optional
         Simulated bad debt under the current parameters.
+    weights : array_like of shape (n_paths,), optional
+        Path probabilities (a tail-stratified subsample of the scenarios); None: equal weights.
     """
+    w = weights
     bd = np.asarray(bad_debt, dtype=float)
     bd_off = np.asarray(bad_debt_nocascade, dtype=float)
     liquidated = np.asarray(liquidated_usd)  # the mean is taken in the kernel's dtype, as it always was
-    total_on, total_off = float(bd.sum()), float(bd_off.sum())
+    total_on, total_off = float(np.average(bd, weights=w)), float(np.average(bd_off, weights=w))
     cascade_share = (total_on - total_off) / total_on if total_on > 0 else 0.0
     out = {
-        "sim_bad_debt_var_usd": float(var(bd, alpha)),
-        "sim_bad_debt_cvar_usd": float(cvar(bd, alpha)),
-        "sim_bad_debt_cvar_nocascade_usd": float(cvar(bd_off, alpha)),
-        "sim_prob_bad_debt": float(prob_exceeds(bd, 0.0)),
-        "sim_mean_bad_debt_usd": float(bd.mean()),
-        "sim_mean_bad_debt_nocascade_usd": float(bd_off.mean()),
+        "sim_bad_debt_var_usd": float(var(bd, alpha, w)),
+        "sim_bad_debt_cvar_usd": float(cvar(bd, alpha, w)),
+        "sim_bad_debt_cvar_nocascade_usd": float(cvar(bd_off, alpha, w)),
+        "sim_prob_bad_debt": float(prob_exceeds(bd, 0.0, w)),
+        "sim_mean_bad_debt_usd": total_on,
+        "sim_mean_bad_debt_nocascade_usd": total_off,
         "cascade_share_of_bad_debt": float(max(cascade_share, 0.0)),
-        "liquidations_at_risk_usd": float(var(liquidated.astype(float), alpha)),
-        "mean_liquidated_usd": float(np.mean(liquidated)),
-        "worst_price_impact_q99": float(np.quantile(worst_impact, 0.99)),
-        "sim_tail_contribution_by_asset": tail_shares(bd, np.asarray(by_asset, dtype=float), alpha, assets),
+        "liquidations_at_risk_usd": float(var(liquidated.astype(float), alpha, w)),
+        "mean_liquidated_usd": float(np.average(liquidated, weights=w)) if w is not None else float(np.mean(liquidated)),
+        "worst_price_impact_q99": float(var(np.asarray(worst_impact, dtype=float), 0.99, w)) if w is not None
+        else float(np.quantile(worst_impact, 0.99)),
+        "sim_tail_contribution_by_asset": tail_shares(bd, np.asarray(by_asset, dtype=float), alpha, assets, w),
     }
     if bad_debt_current is not None:
-        out["sim_bad_debt_cvar_current_usd"] = float(cvar(np.asarray(bad_debt_current, dtype=float), alpha))
+        out["sim_bad_debt_cvar_current_usd"] = float(cvar(np.asarray(bad_debt_current, dtype=float), alpha, w))
     return out

@@ -222,7 +222,8 @@ def prob_exceeds(
 
 
 def tail_shares(
-    losses: npt.ArrayLike, by_asset: npt.ArrayLike, alpha: float, assets: tuple[str, ...]
+    losses: npt.ArrayLike, by_asset: npt.ArrayLike, alpha: float, assets: tuple[str, ...],
+    weights: npt.ArrayLike | None = None,
 ) -> dict[str, float]:
     """Share of the tail (losses >= VaR_alpha) bad debt attributed to each collateral asset.
 
@@ -233,6 +234,8 @@ def tail_shares(
         The same losses split by collateral asset.
     alpha : float
     assets : tuple of str, length n_assets
+    weights : array-like of shape (n_scenarios,), optional
+        Scenario weights; None means equal weights.
 
     Returns
     -------
@@ -240,8 +243,9 @@ def tail_shares(
         Asset -> share (all zeros when the tail holds no bad debt).
     """
     losses = np.asarray(losses, dtype=np.float64)
-    tail = losses >= var(losses, alpha)
-    tot = np.asarray(by_asset)[tail].sum(axis=0)
+    p = tail_probabilities(weights, losses.size)
+    tail = losses >= var(losses, alpha, weights)
+    tot = p[tail] @ np.asarray(by_asset)[tail] if weights is not None else np.asarray(by_asset)[tail].sum(axis=0)
     s = tot.sum()
     return {a: (float(tot[i] / s) if s > 0 else 0.0) for i, a in enumerate(assets)}
 

@@ -170,6 +170,9 @@ class ScenarioSection:
     #: Severity of a depeg over the horizon: "gpd" (the pooled horizon moves, a generalized Pareto
     #: tail per side beyond the threshold) or "empirical" (the pooled horizon moves as atoms).
     depeg_severity: Literal["gpd", "empirical"] = "gpd"
+    #: Replications (scenario index mod R) the Monte Carlo band of every threshold and of the fund
+    #: is measured on by batch means: the guards and the LP re-solved on each; 0: no band.
+    band_batches: int = field(default=10, metadata=_rng(0, 1000))
 
 
 @dataclass(frozen=True)
@@ -535,6 +538,7 @@ ADDED_KEYS: dict[tuple[str, str], Any] = {
     ("fund", "reference_usd"): None,
     ("scenarios", "depeg_severity"): "gpd",
     ("optimizer", "held_ltv_lt"): "up_to_current",
+    ("scenarios", "band_batches"): 10,
 }
 
 

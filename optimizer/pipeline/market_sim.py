@@ -43,6 +43,10 @@ class SimulationStage:
     metrics: dict[str, Any]
     fund: Any  # optimize.fund.FundSizing of the simulated distribution
     info: dict[str, Any]
+    #: Path probabilities (a tail-stratified subsample of the scenarios), shape (n_paths,); None: equal.
+    weights: np.ndarray | None = None
+    #: The scenario each path refines, shape (n_paths,).
+    rows: np.ndarray | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -63,14 +67,42 @@ class SearchStage:
     current_point: dict[str, float] | None = None
 
 
-def simulation_paths(cfg: RunConfig, inputs: Any, n: int, rng: np.random.Generator) -> np.ndarray:
-    """Intraday paths for the first ``n`` scenarios (scenarios are i.i.d., so a prefix is a sample)."""
+def simulation_paths(cfg: RunConfig, inputs: Any, n: int, rng: np.random.Generator,
+                     rows: np.ndarray | None = None) -> np.ndarray:
+    """Intraday paths for the scenarios ``rows`` (default: the first ``n``; scenarios are i.i.d.,
+    so a prefix is a sample)."""
     from optimizer.protocol.paths import refine_paths
 
     scen = inputs.scenarios
-    n = min(n, scen.n_scenarios)
     sigma = inputs.generator.scaled_volatility()
-    return refine_paths(scen.relatives[:n], cfg.simulation.steps_per_day, sigma, rng)
+    rel = scen.relatives[: min(n, scen.n_scenarios)] if rows is None else scen.relatives[rows]
+    return refine_paths(rel, cfg.simulation.steps_per_day, sigma, rng)
+
+
+def simulation_sample(
+    cfg: RunConfig, inputs: Any, recommended: RiskParams, slippage: np.ndarray, rng: np.random.Generator,
+    *, score: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray, int]:
+    """The simulated paths: a tail-stratified subsample of ``[simulation] n_scenarios`` scenarios.
+
+    The score is the static bad debt of the book under ``recommended`` (``score``, when the caller
+    has it; else computed here), which ranks the simulated tail well (the run reports where the
+    simulated 1-in-1,000 tail lies in it): half the paths are the highest-scoring scenarios, the
+    rest a uniform draw of the others, weighted (:func:`optimizer.scenarios.tail_stratified_rows`);
+    unbiased for any parameters, so the current parameters are measured on the same paths.
+    ``rng`` (the run's ``simulation`` stream) draws the rows, then the bridges.
+
+    Returns ``(paths, weights, rows, n_tail)``; weights None when every scenario is simulated.
+    """
+    from optimizer.optimize import evaluate_book
+    from optimizer.scenarios import tail_stratified_rows
+
+    scen = inputs.scenarios
+    if score is None:
+        score = evaluate_book(inputs.book, scen.terminal, inputs.current, recommended, slippage).total
+    rows, weights, n_tail = tail_stratified_rows(score, int(cfg.simulation.n_scenarios), rng=rng)
+    paths = simulation_paths(cfg, inputs, rows.size, rng, rows=rows)
+    return paths, weights, rows, n_tail
 
 
 def simulate(
@@ -131,34 +163,37 @@ def simulate(
 
 def run_simulation(
     cfg: RunConfig, inputs: Any, recommended: RiskParams, *, alpha: float, rng: np.random.Generator,
-    progress: Any,
+    progress: Any, slippage: np.ndarray, score: np.ndarray | None = None,
 ) -> SimulationStage:
     """Simulate the real book under the recommended and current parameters, cascades on and off.
 
-    ``rng`` is the run's ``simulation`` stream (:class:`~optimizer._random.RunStreams`).
+    ``rng`` is the run's ``simulation`` stream (:class:`~optimizer._random.RunStreams`); the paths
+    are :func:`simulation_sample`'s (``score``: the static bad debt under ``recommended``).
     """
     from optimizer.optimize import simulation_metrics, size_fund
 
     with progress.stage(f"simulating liquidations on {min(cfg.simulation.n_scenarios, inputs.scenarios.n_scenarios):,} paths"):
-        paths = simulation_paths(cfg, inputs, cfg.simulation.n_scenarios, rng)
+        paths, w, rows, n_tail = simulation_sample(cfg, inputs, recommended, slippage, rng, score=score)
         rec = simulate(cfg, inputs, recommended, paths, cascades=True)
         off = simulate(cfg, inputs, recommended, paths, cascades=False)
         cur = simulate(cfg, inputs, inputs.current, paths, cascades=True) if any(inputs.has_current) else None
     bd, bd_off = np.asarray(rec.bad_debt, float), np.asarray(off.bad_debt, float)
-    fund = size_fund(bd, epsilon=cfg.fund.epsilon, confidence=cfg.fund.confidence)
+    fund = size_fund(bd, epsilon=cfg.fund.epsilon, confidence=cfg.fund.confidence, weights=w)
     by_asset = np.asarray(rec.bad_debt_by_asset, float)
     metrics = simulation_metrics(bd, bd_off, by_asset, rec.liquidated_usd, rec.worst_impact, alpha=alpha,
-                                 assets=cfg.asset_names, bad_debt_current=None if cur is None else cur.bad_debt)
+                                 assets=cfg.asset_names, bad_debt_current=None if cur is None else cur.bad_debt,
+                                 weights=w)
     info = {"steps_per_day": cfg.simulation.steps_per_day, "oracle_lag_steps": cfg.simulation.oracle_lag_steps,
             "delay_steps": cfg.simulation.delay_steps, "gas_usd": cfg.simulation.gas_usd,
-            "impact": cfg.simulation.impact}
+            "impact": cfg.simulation.impact, "n_scenarios": int(inputs.scenarios.n_scenarios),
+            "n_tail_stratum": int(n_tail)}
     return SimulationStage(
         n_paths=int(paths.shape[0]), steps=int(paths.shape[1]), bad_debt=bd, bad_debt_nocascade=bd_off,
         bad_debt_current=None if cur is None else np.asarray(cur.bad_debt, float), by_asset=by_asset,
         liquidated_usd=np.asarray(rec.liquidated_usd, float), worst_impact=np.asarray(rec.worst_impact, float),
         n_liquidated=np.asarray(rec.n_liquidated),
         n_liquidated_current=None if cur is None else np.asarray(cur.n_liquidated),
-        metrics=metrics, fund=fund, info=info,
+        metrics=metrics, fund=fund, info=info, weights=w, rows=rows,
     )
 
 

@@ -13,6 +13,7 @@ when the risk target is not met even by the parameters in force after the whole 
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 from dataclasses import dataclass
@@ -26,7 +27,14 @@ from optimizer.exceptions import ConfigError
 from optimizer.pipeline import attribution as attr_mod
 from optimizer.pipeline.config import RunConfig
 from optimizer.pipeline.progress import Progress, Silent
-from optimizer.protocol.guardrails import PARAM_KEYS, Guardrails, Plan, check_plan, plan_changes
+from optimizer.protocol.guardrails import (
+    PARAM_KEYS,
+    Guardrails,
+    Plan,
+    check_plan,
+    hold_within_band,
+    plan_changes,
+)
 from optimizer.protocol.params import RiskParams
 
 #: Version of proposal.json. History: 1 = first release.
@@ -195,10 +203,17 @@ def recalibrate(
 
     with progress.stage("planning guardrailed schedules"):
         plans: dict[str, Plan] = {}
+        bands = {r.asset: r.band for r in outcome.report.assets}
         for a in assets:
             cur = _clean(inputs.current.asset_dict(a))
             rec = {k: float(v) for k, v in outcome.recommended.asset_dict(a).items() if k in PARAM_KEYS}
+            # no change smaller than the recommendation's Monte Carlo band: the next seed could reverse it
+            rec, held = hold_within_band(cur, rec, bands.get(a))
             plans[a] = plan_changes(cur, rec, g, start=start)
+            if held:
+                band = bands[a] or {}
+                plans[a] = dataclasses.replace(plans[a], notes=plans[a].notes + tuple(
+                    f"{k} change within its Monte Carlo band (± {band[k] * 1e4:.0f} bps): held" for k in held))
         changed = tuple(a for a in assets if plans[a].steps)
 
     with progress.stage("attributing changes to their drivers"):
@@ -219,7 +234,7 @@ def recalibrate(
             liquidation_bonus=np.array([plans[a].recommended["liquidation_bonus"] for a in assets]),
             close_factor=inputs.current.close_factor, full_close_hf=inputs.current.full_close_hf,
         ).check()
-        after = _after_schedule(cfg, inputs, market, final)
+        after = _after_schedule(cfg, inputs, market, final, recommended=outcome.recommended)
 
     if not after["target_met"]:
         status = "target_not_met"
@@ -240,11 +255,13 @@ def _needs_ttc(previous: attr_mod.PreviousDrivers | None, assets: tuple[str, ...
     return any(a not in previous.nu or a not in previous.sigma or a not in previous.adv_usd for a in assets)
 
 
-def _losses(cfg: RunConfig, inputs: Any, market: Any, params: list[RiskParams]) -> tuple[list[Any], str]:
+def _losses(cfg: RunConfig, inputs: Any, market: Any, params: list[RiskParams],
+            recommended: RiskParams) -> tuple[list[Any], str]:
     """Bad debt per scenario under each parameter set, measured as the run measures its fund.
 
-    With ``[simulation] enabled`` the market simulation's paths (the run's own stream) are replayed
-    under each set; otherwise the book is evaluated on the static scenarios.
+    With ``[simulation] enabled`` the market simulation's paths (the run's own stream and its
+    tail-stratified sample, drawn from the run's ``recommended``) are replayed under each set;
+    otherwise the book is evaluated on the static scenarios.
     """
     from optimizer.optimize import BookEvaluation, evaluate_book
     from optimizer.report.run_view import evaluation_source
@@ -256,17 +273,18 @@ def _losses(cfg: RunConfig, inputs: Any, market: Any, params: list[RiskParams]) 
     from optimizer.pipeline import market_sim
 
     rng_paths = RunStreams.from_seed(cfg.run.seed).simulation  # the run's stream, fresh: the run's paths
-    paths = market_sim.simulation_paths(cfg, inputs, cfg.simulation.n_scenarios, rng_paths)
+    paths, w, _, _ = market_sim.simulation_sample(cfg, inputs, recommended, market.slippage, rng_paths)
     out = []
     for p in params:
         sim = market_sim.simulate(cfg, inputs, p, paths)
         out.append(BookEvaluation(total=np.asarray(sim.bad_debt, dtype=float),
                                   by_asset=np.asarray(sim.bad_debt_by_asset, dtype=float),
-                                  n_liquidated=np.asarray(sim.n_liquidated)))
+                                  n_liquidated=np.asarray(sim.n_liquidated), weights=w))
     return out, evaluation_source(paths=paths.shape[0])
 
 
-def _after_schedule(cfg: RunConfig, inputs: Any, market: Any, final: RiskParams) -> dict[str, Any]:
+def _after_schedule(cfg: RunConfig, inputs: Any, market: Any, final: RiskParams, *,
+                    recommended: RiskParams) -> dict[str, Any]:
     """Risk metrics before (live) and after the schedule (final), the fund, and the target check."""
     from optimizer.optimize import RiskMetrics
     from optimizer.optimize import fund as fund_mod
@@ -274,8 +292,9 @@ def _after_schedule(cfg: RunConfig, inputs: Any, market: Any, final: RiskParams)
     from optimizer.optimize.measures import cvar
     from optimizer.pipeline.run import insurance_fund_size
 
-    (ev_cur, ev_fin), source = _losses(cfg, inputs, market, [inputs.current, final])
-    fund = fund_mod.size_fund(ev_fin.total, epsilon=cfg.fund.epsilon, confidence=cfg.fund.confidence)
+    (ev_cur, ev_fin), source = _losses(cfg, inputs, market, [inputs.current, final], recommended)
+    fund = fund_mod.size_fund(ev_fin.total, epsilon=cfg.fund.epsilon, confidence=cfg.fund.confidence,
+                              weights=ev_fin.weights)
     fund_usd = insurance_fund_size(fund)
     measure = {"alpha": market.alpha, "fund_usd": fund_usd, "collateral_usd": market.collateral}
     metrics = RiskMetrics.of(ev_fin, params=final, **measure).as_dict()

@@ -460,6 +460,14 @@ def run(
     with progress.stage("solving the CVaR program"):
         fixed = solve_market(cfg, inputs)
     market, sol = fixed.problem, fixed.solution
+    lt_band = None
+    if cfg.scenarios.band_batches:
+        from optimizer.optimize import threshold_band
+
+        o = cfg.optimizer
+        with progress.stage(f"measuring the Monte Carlo band ({cfg.scenarios.band_batches} replications)"):
+            lt_band = threshold_band(market, n_batches=cfg.scenarios.band_batches, solver=o.solver,
+                                     fallback_solver=o.fallback_solver, method=o.method)
     apc = None
     if cfg.anti_procyclicality.method != "none":
         with progress.stage(f"anti-procyclicality ({cfg.anti_procyclicality.method})"):
@@ -507,7 +515,7 @@ def run(
         from optimizer.pipeline import market_sim
 
         sim_stage = market_sim.run_simulation(cfg, inputs, recommended, alpha=alpha, rng=streams.simulation,
-                                               progress=progress)
+                                               progress=progress, slippage=slippage, score=ev_rec.total)
         fund = sim_stage.fund
         standard = insurance_fund(cfg, fund, stress, cover)
         fund_usd = standard.fund_usd
@@ -522,11 +530,23 @@ def run(
             search_stage = market_sim.run_search(cfg, inputs, market, recommended, rng=streams.search,
                                                   progress=progress)
 
+    f_band = None
+    if cfg.scenarios.band_batches:
+        from optimizer.optimize import fund_band
+
+        if sim_stage is not None:
+            f_band = fund_band(sim_stage.bad_debt, sim_stage.rows, weights=sim_stage.weights,
+                               epsilon=cfg.fund.epsilon, confidence=cfg.fund.confidence,
+                               n_batches=cfg.scenarios.band_batches)
+        else:
+            f_band = fund_band(ev_rec.total, np.arange(ev_rec.total.size), epsilon=cfg.fund.epsilon,
+                               confidence=cfg.fund.confidence, n_batches=cfg.scenarios.band_batches)
     binding = sol.binding
     if apc is not None:
         binding = [Binding.anti_procyclicality(apc.method) if binds else b for b, binds in zip(binding, apc.binds)]
     outcome = BookOutcome(metrics=run_metrics, bad_debt=ev_rec.total, bad_debt_current=ev_cur.total, fund=fund,
-                          fund_usd=fund_usd, cover2_usd=cover.usd, standard=standard)
+                          fund_usd=fund_usd, cover2_usd=cover.usd, standard=standard,
+                          bad_debt_weights=ev_rec.weights, lt_band=lt_band, fund_band=f_band)
     context = RunContext(t_start=t_start, command=command, stage_seconds=dict(progress.timings))
     report = assemble_report(cfg, inputs, market, sol, binding, outcome, context)
     from optimizer.report.validation import attach_validation_sections
@@ -573,10 +593,12 @@ def _sim_evaluation(stage: Any, ev_cur: BookEvaluation) -> tuple[BookEvaluation,
     """The simulated distributions as :class:`~optimizer.optimize.BookEvaluation` records."""
     from optimizer.optimize import BookEvaluation
 
-    rec = BookEvaluation(total=stage.bad_debt, by_asset=stage.by_asset, n_liquidated=stage.n_liquidated)
+    rec = BookEvaluation(total=stage.bad_debt, by_asset=stage.by_asset, n_liquidated=stage.n_liquidated,
+                         weights=stage.weights)
+    rows = stage.rows if stage.rows is not None else slice(stage.n_paths)
     cur = ev_cur if stage.bad_debt_current is None else BookEvaluation(
-        total=stage.bad_debt_current, by_asset=ev_cur.by_asset[: stage.n_paths],
-        n_liquidated=stage.n_liquidated_current)
+        total=stage.bad_debt_current, by_asset=ev_cur.by_asset[rows],
+        n_liquidated=stage.n_liquidated_current, weights=stage.weights)
     return rec, cur
 
 

@@ -76,6 +76,11 @@ class BookOutcome:
     cover2_usd: float
     #: optimizer.optimize.FundStandard: the three terms of the fund and the binding one.
     standard: Any = None
+    #: Probabilities of ``bad_debt``'s paths (a tail-stratified simulation sample); None: equal.
+    bad_debt_weights: np.ndarray | None = None
+    #: optimize.Band of the thresholds (the LP's answer, per asset) and of the fund, or None.
+    lt_band: Any = None
+    fund_band: Any = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -133,10 +138,14 @@ def assemble_report(cfg: RunConfig, inputs: RunInputs, market: ThresholdProblem,
             "ltv_zero_kept": bool(solution.zero_kept[i]),
         }
         current = cur.asset_dict(a) if inputs.has_current[i] else None
+        band = None
+        if outcome.lt_band is not None:
+            hw = float(outcome.lt_band.half_width[i])
+            band = {"liquidation_threshold": hw, "ltv": 0.0 if solution.zero_kept[i] else hw}
         results.append(AssetResult(
             asset=a, current=current, recommended=rec.asset_dict(a), drivers=drivers,
             references={"analytic_lt": float(analytic[i]), "smart_ltv": float(sltv[i])},
-            binding=binding[i],
+            binding=binding[i], band=band,
             policy=None if not held[i] else {
                 "ltv_held_at": float(rec.ltv[i]), "lt_rule": market.held_ltv_lt,
                 "lt_cap": float(cap[i]) if np.isfinite(cap[i]) else None,
@@ -184,6 +193,10 @@ def assemble_report(cfg: RunConfig, inputs: RunInputs, market: ThresholdProblem,
         "imputed_residual_cells": int(scen.info.get("imputed_residual_cells", 0)),
         "data_sources": list(cfg.data.sources),
     }
+    if outcome.lt_band is not None:
+        b = outcome.lt_band
+        method["mc_band"] = {"method": b.method, "replications": b.n_batches, "level": b.level,
+                             "replication": "scenario index mod replications"}
     gaps = inputs.returns.isna().sum()
     assumptions = run_view.run_assumptions(
         method,
@@ -217,6 +230,10 @@ def assemble_report(cfg: RunConfig, inputs: RunInputs, market: ThresholdProblem,
     }
     if outcome.standard is not None:
         fund_d.update(_standard_dict(outcome.standard))
+    if outcome.fund_band is not None:
+        fund_d["tail_band_usd"] = float(outcome.fund_band.half_width[0])
+    if outcome.bad_debt_weights is not None:
+        fund_d["paths"] = "tail-stratified sample of the scenarios (weighted)"
     run_info = {
         "created_utc": utc_timestamp(),
         "runtime_seconds": round(time.perf_counter() - context.t_start, 2),
@@ -246,6 +263,7 @@ def assemble_report(cfg: RunConfig, inputs: RunInputs, market: ThresholdProblem,
                                if hasattr(gen, "correlation_estimator_") else gen.correlation_),
         bad_debt=outcome.bad_debt,
         bad_debt_current=outcome.bad_debt_current,
+        bad_debt_weights=outcome.bad_debt_weights,
         config_text=cfg.to_toml(),
     )
 

@@ -260,14 +260,17 @@ def point_task(cfg: RunConfig, fitted: Any, streams: RunStreams | None = None) -
             if cfg.simulation.enabled:
                 from optimizer.pipeline import market_sim
 
-                paths = market_sim.simulation_paths(cfg, inputs, cfg.simulation.n_scenarios, streams.simulation)
+                paths, weights, _, _ = market_sim.simulation_sample(cfg, inputs, sol.recommended, market.slippage,
+                                                                    streams.simulation)
                 losses = np.asarray(market_sim.simulate(cfg, inputs, sol.recommended, paths).bad_debt, dtype=float)
                 fund_source = evaluation_source(paths=paths.shape[0])
             else:
                 losses = evaluate_book(inputs.book, scen.terminal, inputs.current, sol.recommended,
                                        market.slippage).total
+                weights = None
                 fund_source = evaluation_source()
-            fund = fund_mod.size_fund(losses, epsilon=cfg.fund.epsilon, confidence=cfg.fund.confidence)
+            fund = fund_mod.size_fund(losses, epsilon=cfg.fund.epsilon, confidence=cfg.fund.confidence,
+                                      weights=weights)
             # the fund by the standard, as a run sizes it: the tail, the worst stress loss, cover-2
             stress = run_stress(cfg, inputs, None, sol.recommended, market.slippage)
             cover = fund_mod.stressed_cover2(inputs.book, sol.recommended, market.slippage,

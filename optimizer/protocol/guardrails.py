@@ -154,6 +154,37 @@ def snap_target(current: dict[str, float], target: dict[str, float], g: Guardrai
     return {"ltv": ltv, "liquidation_threshold": lt, "liquidation_bonus": b}, notes
 
 
+def hold_within_band(
+    current: dict[str, float], target: dict[str, float], band: dict[str, float] | None,
+) -> tuple[dict[str, float], list[str]]:
+    """``target`` with every change smaller than its Monte Carlo band put back to ``current``.
+
+    A move the estimator's own noise could reverse at the next run is not proposed. ``band`` maps
+    ``ltv`` / ``liquidation_threshold`` to a 95 % half-width (fractions; a missing key holds
+    nothing). LTV and LT are held together when holding one alone would break ``LTV <= LT``, and
+    LT is not held when the target's bonus would then break ``LT x (1 + bonus) <= 1``.
+
+    Returns
+    -------
+    target : dict
+        The parameters to plan towards.
+    held : list of str
+        The keys put back to their current value.
+    """
+    out = {k: float(target[k]) for k in PARAM_KEYS}
+    if not band:
+        return out, []
+    held = [k for k in ("ltv", "liquidation_threshold")
+            if k in band and 0.0 < abs(out[k] - float(current[k])) < float(band[k])]
+    for k in held:
+        out[k] = float(current[k])
+    lt = out["liquidation_threshold"]
+    if out["ltv"] > lt + _EPS or lt * (1.0 + out["liquidation_bonus"]) > 1.0 + _EPS:
+        out = {k: float(target[k]) for k in PARAM_KEYS}  # holding breaks an invariant: plan the target
+        held = []
+    return out, held
+
+
 def plan_changes(
     current: dict[str, float],
     target: dict[str, float],

@@ -103,6 +103,8 @@ def params_dict(report: RunReport) -> dict[str, Any]:
             binding=a.binding,
             policy=None if a.policy is None else dict(a.policy),
         )
+        if a.band is not None:
+            entry["band"] = dict(a.band)
         assets[a.asset] = entry
 
     fund = dict(report.fund or {})

@@ -39,6 +39,8 @@ class AssetResult:
     references: dict[str, float | None]
     binding: str = ""  # what set the value: an `optimizer.optimize.Binding` ("upper bound", ...)
     policy: dict[str, Any] | None = None
+    #: Monte Carlo band (95 % half-width, fractions) of ``liquidation_threshold`` and ``ltv``, or None.
+    band: dict[str, float] | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -88,6 +90,8 @@ class RunReport:
     bad_debt : ndarray of shape (n_scenarios,)
         Aggregate bad debt per scenario, USD, under the recommended parameters.
     bad_debt_current : ndarray of shape (n_scenarios,) or None
+    bad_debt_weights : ndarray of shape (n_scenarios,) or None
+        Probabilities of the scenarios of both (a tail-stratified simulation sample); None: equal.
     sections : dict of str to Section
         Optional sections added by later stages, keyed by name (``backtests``,
         ``anti_procyclicality``, ``market_simulation``, ``frontier_view``, ...), printed in this
@@ -117,6 +121,7 @@ class RunReport:
     correlation: np.ndarray
     bad_debt: np.ndarray
     bad_debt_current: np.ndarray | None = None
+    bad_debt_weights: np.ndarray | None = None
     sections: dict[str, Section] = field(default_factory=dict)
     config_text: str = ""
 

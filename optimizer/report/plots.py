@@ -234,6 +234,7 @@ def plot_bad_debt(
     var_usd: float | None = None,
     cvar_usd: float | None = None,
     conf_label: str = "",
+    weights: np.ndarray | None = None,
 ) -> Figure | None:
     """Histogram of aggregate bad debt per scenario on a log axis, with VaR and CVaR marked.
 
@@ -247,6 +248,8 @@ def plot_bad_debt(
     bad_debt_current : ndarray of shape (n_scenarios,) or None
     var_usd, cvar_usd : float or None
         Drawn as vertical lines when positive.
+    weights : ndarray of shape (n_scenarios,) or None
+        Scenario probabilities of both series (a tail-stratified sample); None: equal.
     conf_label : str
         Confidence level for the legend, e.g. ``"99%"``.
 
@@ -256,11 +259,15 @@ def plot_bad_debt(
         None when no scenario has bad debt under either parameter set.
     """
     rec = np.asarray([] if bad_debt is None else bad_debt, dtype=float).ravel()
-    rec = rec[np.isfinite(rec)]
-    cur = None
+    p = None if weights is None or len(weights) != rec.size else np.asarray(weights, float) / np.sum(weights)
+    ok = np.isfinite(rec)
+    rec, p_rec = rec[ok], (None if p is None else p[ok])
+    cur, p_cur = None, None
     if bad_debt_current is not None:
         cur = np.asarray(bad_debt_current, dtype=float).ravel()
-        cur = cur[np.isfinite(cur)]
+        okc = np.isfinite(cur)
+        p_cur = None if p is None or cur.size != p.size else p[okc]
+        cur = cur[okc]
     series = [rec] + ([cur] if cur is not None else [])
     if not any(np.any(s > 0) for s in series):
         return None
@@ -270,14 +277,16 @@ def plot_bad_debt(
     n_rec = max(rec.size, 1)
     if np.any(rec > 0):
         pos = rec[rec > 0]
+        w_pos = np.full(pos.size, 100.0 / n_rec) if p_rec is None else 100.0 * p_rec[rec > 0]
         ax.hist(
-            pos, bins=bins, weights=np.full(pos.size, 100.0 / n_rec), color=RECOMMENDED_COLOR,
+            pos, bins=bins, weights=w_pos, color=RECOMMENDED_COLOR,
             alpha=0.85, label="recommended parameters",
         )
     if cur is not None and np.any(cur > 0):
         pos_c = cur[cur > 0]
+        w_c = np.full(pos_c.size, 100.0 / max(cur.size, 1)) if p_cur is None else 100.0 * p_cur[cur > 0]
         ax.hist(
-            pos_c, bins=bins, weights=np.full(pos_c.size, 100.0 / max(cur.size, 1)),
+            pos_c, bins=bins, weights=w_c,
             histtype="step", color="#e67e22", linewidth=1.5, label="current parameters",
         )
     ax.set_xscale("log")
@@ -295,10 +304,10 @@ def plot_bad_debt(
                        label=f"{name}{suffix} = {fmt_usd_short(v)}")
         elif v is not None:
             ax.plot([], [], color=color, linestyle=style, label=f"{name}{suffix} = $0")
-    zero_rec = 100.0 * float(np.mean(rec <= 0)) if rec.size else 0.0
+    zero_rec = 100.0 * float(np.average(rec <= 0, weights=p_rec)) if rec.size else 0.0
     title = f"Bad debt across scenarios ({zero_rec:.1f}% of scenarios have none"
     if cur is not None and cur.size:
-        title += f"; {100.0 * float(np.mean(cur <= 0)):.1f}% under current parameters"
+        title += f"; {100.0 * float(np.average(cur <= 0, weights=p_cur)):.1f}% under current parameters"
     ax.set_title(title + ")")
     ax.legend(loc="upper right", frameon=False)
     return fig
@@ -539,6 +548,7 @@ def report_figures(report: RunReport) -> dict[str, bytes | None]:
                 var_usd=report.metrics.get("bad_debt_var_usd"),
                 cvar_usd=report.metrics.get("bad_debt_cvar_usd"),
                 conf_label=confidence_label(report.method.get("alpha")),
+                weights=report.bad_debt_weights,
             ),
             "fig-fund": plot_fund(
                 report.fund.get("curve") or [],

@@ -60,6 +60,7 @@ METRIC_LABELS = {
 
 FUND_LABELS = {
     "insurance_fund_usd": "Recommended insurance fund",
+    "tail_band_usd": "Monte Carlo band of the simulated tail term (95 %, batch means over replications of the scenarios)",
     "es_usd": "Expected shortfall of bad debt",
     "cover2_usd": "Cover-2",
     "epsilon": "Target P(bad debt > fund), ε",
@@ -287,19 +288,27 @@ def binding_text(a: AssetResult) -> str:
 
 def _recommendations(assets: Sequence[AssetResult], has_current: bool) -> Table:
     rows = []
+    banded = any(a.band for a in assets)
     for a in assets:
         cells = [a.asset.upper()]
         for key, _label in PARAM_KEYS:
             cells.append(param_change(_param(a.current, key), _param(a.recommended, key)))
+        if banded:
+            cells.append(f"± {a.band['liquidation_threshold'] * 1e4:.0f} bp" if a.band else MISSING)
         cells.append(binding_text(a))
         rows.append(cells)
-    cols = ["Asset"] + [lab for _k, lab in PARAM_KEYS] + ["Binding constraint"]
+    cols = (["Asset"] + [lab for _k, lab in PARAM_KEYS] + (["LT band (95 %)"] if banded else [])
+            + ["Binding constraint"])
     caption = (
         "Current → recommended, change in basis points (1 bp = 0.01 percentage point)."
         if has_current
         else "Recommended values; no current parameters were given."
     )
-    return text_table("tbl-recommendations", cols, rows, [False] + [True] * 4 + [False], caption)
+    if banded:
+        caption += (" LT band: the Monte Carlo 95 % half-width of the threshold, measured by batch means "
+                    "(the guards and the LP re-solved on independent replications of the scenarios: "
+                    "index mod R); LTV's is the same, 0 where it is held at 0.")
+    return text_table("tbl-recommendations", cols, rows, [False] + [True] * (len(cols) - 2) + [False], caption)
 
 
 def _changes_sentence(assets: Sequence[AssetResult]) -> str:
@@ -663,19 +672,24 @@ def build_view(report: RunReport) -> ReportView:
     )
     bd = _samples(report.bad_debt)
     bd_cur = None if report.bad_debt_current is None else _samples(report.bad_debt_current)
+    w = report.bad_debt_weights
     n = int(bd.size)
+
+    def share(x: np.ndarray) -> float:  # of the probability (weighted paths), not of the paths
+        return float(np.average(x > 0, weights=w if w is not None and len(w) == x.size else None))
+
     if n and not np.any(bd > 0):
         note = f"No bad debt in any scenario under the recommended parameters ({n:,} scenarios)"
         if bd_cur is not None and bd_cur.size:
             if np.any(bd_cur > 0):
-                note += f"; {np.mean(bd_cur > 0):.2%} of scenarios have bad debt under the current parameters."
+                note += f"; {share(bd_cur):.2%} of scenarios have bad debt under the current parameters."
             else:
                 note += " nor under the current parameters."
         else:
             note += "."
     elif n:
         note = (
-            f"{np.mean(bd > 0):.2%} of {n:,} scenarios end with bad debt under the recommended parameters; "
+            f"{share(bd):.2%} of {n:,} scenarios end with bad debt under the recommended parameters; "
             f"the largest is {fmt_usd(np.nanmax(bd))}."
         )
     else:

@@ -28,6 +28,7 @@ from optimizer.scenarios._peg_jumps import (
 )
 from optimizer.scenarios._set import ScenarioSet
 from optimizer.scenarios._stress import comonotone_stress
+from optimizer.scenarios._subsample import tail_stratified_rows
 from optimizer.scenarios._transforms import recolour, remap_tail, sample_correlation, scale_volatility
 
 __all__ = [
@@ -46,6 +47,7 @@ __all__ = [
     "PegJumpDraws",
     "add_peg_jumps",
     "build_stress_library",
+    "tail_stratified_rows",
     "comonotone_stress",
     "episode_coverage",
     "historical_windows",

@@ -29,7 +29,8 @@ class _Quiet:
 def test_simulation_stage_metrics(staged):
     cfg, inputs, market, sol = staged
     st = market_sim.run_simulation(cfg, inputs, sol.recommended, alpha=market.alpha,
-                                   rng=RunStreams.from_seed(cfg.run.seed).simulation, progress=_Quiet())
+                                   rng=RunStreams.from_seed(cfg.run.seed).simulation, progress=_Quiet(),
+                                   slippage=market.slippage)
     m = st.metrics
     assert st.n_paths == 2_000
     assert np.all(st.bad_debt >= 0) and np.all(st.bad_debt_nocascade >= 0)
@@ -43,7 +44,7 @@ def test_simulation_stage_metrics(staged):
     from optimizer.pipeline.run import insurance_fund_size
 
     fund = insurance_fund_size(st.fund)
-    assert np.mean(st.bad_debt > fund) <= cfg.fund.epsilon + 1e-12
+    assert np.average(st.bad_debt > fund, weights=st.weights) <= cfg.fund.epsilon + 1e-12
 
 
 def test_less_liquidity_more_simulated_bad_debt(staged):
@@ -86,10 +87,30 @@ def test_frontier_is_non_dominated_and_holds_the_convex_point(staged, tmp_path):
 def test_simulated_headline_counts_simulated_liquidations(staged):
     cfg, inputs, market, sol = staged
     st = market_sim.run_simulation(cfg, inputs, sol.recommended, alpha=market.alpha,
-                                   rng=RunStreams.from_seed(cfg.run.seed).simulation, progress=_Quiet())
+                                   rng=RunStreams.from_seed(cfg.run.seed).simulation, progress=_Quiet(),
+                                   slippage=market.slippage)
     assert st.n_liquidated.shape == (st.n_paths,)
     # the run's simulation stream, fresh: the stage's own paths
-    paths = market_sim.simulation_paths(cfg, inputs, cfg.simulation.n_scenarios,
-                                        RunStreams.from_seed(cfg.run.seed).simulation)
+    paths, _, rows, _ = market_sim.simulation_sample(cfg, inputs, sol.recommended, market.slippage,
+                                                     RunStreams.from_seed(cfg.run.seed).simulation)
+    np.testing.assert_array_equal(rows, st.rows)
     again = market_sim.simulate(cfg, inputs, sol.recommended, paths, cascades=True)
     np.testing.assert_array_equal(st.n_liquidated, again.n_liquidated)
+
+
+def test_simulated_paths_are_a_tail_stratified_sample(staged):
+    """Half the paths are the scenarios of highest static bad debt, the rest a weighted draw: the
+    weights sum to 1 and every top-scoring scenario is simulated."""
+    from optimizer.optimize import evaluate_book
+
+    cfg, inputs, market, sol = staged
+    st = market_sim.run_simulation(cfg, inputs, sol.recommended, alpha=market.alpha,
+                                   rng=RunStreams.from_seed(cfg.run.seed).simulation, progress=_Quiet(),
+                                   slippage=market.slippage)
+    n_all = inputs.scenarios.n_scenarios
+    assert st.n_paths < n_all and st.weights.sum() == pytest.approx(1.0)
+    score = evaluate_book(inputs.book, inputs.scenarios.terminal, inputs.current, sol.recommended,
+                          market.slippage).total
+    top = np.argsort(-score, kind="stable")[: st.info["n_tail_stratum"]]
+    assert np.isin(top, st.rows).all()
+    assert np.allclose(st.weights[np.isin(st.rows, top)], 1.0 / n_all)

@@ -85,3 +85,22 @@ def test_every_schedule_respects_guardrails(cur_lt, tgt_lt, gap1, gap2, b1, b2):
 def test_bad_guardrails():
     with pytest.raises(ValueError, match="multiple of"):
         Guardrails(max_step=0.004, grid=0.0025)
+
+
+def test_changes_within_the_monte_carlo_band_are_held():
+    from optimizer.protocol.guardrails import hold_within_band
+
+    cur = {"ltv": 0.80, "liquidation_threshold": 0.83, "liquidation_bonus": 0.05}
+    band = {"ltv": 0.0030, "liquidation_threshold": 0.0030}
+    # -20 bps on both: inside a 30 bps band, nothing to propose
+    held, keys = hold_within_band(cur, {"ltv": 0.798, "liquidation_threshold": 0.828, "liquidation_bonus": 0.05}, band)
+    assert held == cur and sorted(keys) == ["liquidation_threshold", "ltv"]
+    # -50 bps is beyond the band: proposed as it is
+    tgt = {"ltv": 0.795, "liquidation_threshold": 0.825, "liquidation_bonus": 0.05}
+    assert hold_within_band(cur, tgt, band) == (tgt, [])
+    # no band (a run without one): nothing held
+    assert hold_within_band(cur, tgt, None) == (tgt, [])
+    # holding LT alone would leave LTV above it: both move
+    cur2 = {"ltv": 0.70, "liquidation_threshold": 0.75, "liquidation_bonus": 0.05}
+    tgt2 = {"ltv": 0.76, "liquidation_threshold": 0.752, "liquidation_bonus": 0.05}
+    assert hold_within_band(cur2, tgt2, {"ltv": 0.001, "liquidation_threshold": 0.003}) == (tgt2, [])
