@@ -9,6 +9,7 @@ from optimizer.optimize import ThresholdBounds, ThresholdProblem, batch_half_wid
 from optimizer.protocol.book import Book
 from optimizer.protocol.liquidity import DepthSlippage, sqrt_law_curve
 from optimizer.protocol.params import RiskParams
+from optimizer.protocol.sale import share_sale
 
 ASSETS = ("eth", "usdc")
 ALPHA, BONUS, SHARE = 0.99, 0.05, 0.05
@@ -28,7 +29,7 @@ def _problem(n: int, seed: int, comonotone_share: float = 0.0) -> ThresholdProbl
     xs, ys = sqrt_law_curve(2e8, coef=0.0)
     return ThresholdProblem.build(
         terminal, book, cur, has_current=(False, False), bonus=np.full(2, BONUS), sigma_daily=np.full(2, 0.04),
-        slippage_law=DepthSlippage((xs, xs), (ys, ys), np.ones(2), liquidation_share=0.25),
+        slippage_law=DepthSlippage((xs, xs), (ys, ys), np.ones(2)), sale=share_sale(book, 0.25),
         bounds=ThresholdBounds(lt_min=0.3, lt_max=0.95, ltv_buffer=0.05), alpha=ALPHA, asset_share=SHARE,
         budget_usd=1e9, comonotone_share=comonotone_share,
     )
