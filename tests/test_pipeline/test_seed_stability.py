@@ -5,7 +5,7 @@ fund within 10 % of its median, each LT's band covering the spread (the closing 
 that table). The quick config has 20,000 scenarios, a twentieth, so its Monte Carlo error is about
 4.5x larger; this test holds it to looser tolerances, stated here: every LT within 75 bps of the
 five-seed median, every seed's deviation from the median within 1.5x that seed's reported band, the
-fund within 30 % of its median. The book is the config's own draw ([book] seed), the same for every seed.
+fund within 30 % of its median (the fund is the stress term, set by the thresholds). The book is the config's own draw ([book] seed), the same for every seed.
 """
 
 from __future__ import annotations
@@ -38,5 +38,5 @@ def test_quick_config_is_stable_to_the_seed():
     dev = np.abs(lts - np.median(lts, axis=0))
     assert dev.max() <= LT_TOL, dev.max(axis=0)
     assert np.all(dev <= BAND_FACTOR * bands), (dev, bands)
-    assert np.all(bands > 0)
+    assert np.all((bands > 0) | (dev == 0))  # a threshold held by policy (CRV at its current LT) has none
     assert np.abs(funds / np.median(funds) - 1.0).max() <= FUND_TOL, funds
