@@ -8,7 +8,7 @@ CONFIG ?= configs/aave-v3-ethereum.toml
 SHARED_DATA := $(abspath ../shared/datasets)
 export RISKOPT_DATA_DIR ?= $(if $(wildcard $(SHARED_DATA)/*.csv),$(SHARED_DATA),)
 
-.PHONY: venv run test test-fast bench clean chromium
+.PHONY: venv run test test-fast bench clean chromium postgresql
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found"; exit 1; }
@@ -30,7 +30,16 @@ chromium:
 	     (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq chromium >/dev/null 2>&1)) || \
 	    echo "warning: could not install chromium; the browser tests will fail in CI"; }
 
-test: $(STAMP) chromium
+# The shared-study tests start a real PostgreSQL server (initdb in a temporary folder, Unix socket
+# only): Debian's package, installed where missing.
+postgresql:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || \
+	  { echo "installing Debian's postgresql for the shared-study tests"; \
+	    (apt-get install -y -qq postgresql >/dev/null 2>&1 || \
+	     (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq postgresql >/dev/null 2>&1)) || \
+	    echo "warning: could not install postgresql; the shared-study tests will skip (and fail in CI)"; }
+
+test: $(STAMP) chromium postgresql
 	$(BIN)/python -m pytest -q
 
 test-fast: $(STAMP)

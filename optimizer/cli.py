@@ -145,6 +145,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scheduler", metavar="ADDRESS", help="a running Dask scheduler (default: a local cluster)")
     p.add_argument("--workers", type=int, metavar="N", help="worker processes of the local cluster ([sensitivity] workers)")
     p.set_defaults(func=cmd_sensitivity)
+
+    p = sub.add_parser("search-worker", help="run trials of a config's frontier search in a shared study "
+                                             "(PostgreSQL): start one per core or machine")
+    p.add_argument("config", help="TOML configuration file (the run's: same config, data and seed)")
+    p.add_argument("--storage", metavar="URL", help="database URL of the study (default [search] storage)")
+    p.add_argument("--worker", type=int, default=1, metavar="K",
+                   help="this worker's number, >= 1: seeds its sampler apart from the others' (default 1)")
+    p.add_argument("--data-dir", metavar="DIR", help="price data directory (default: config, then $RISKOPT_DATA_DIR)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress; only the summary line")
+    p.set_defaults(func=cmd_search_worker)
     return parser
 
 
@@ -334,6 +344,22 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
         print(f"{len(res.points)} points ({info['distinct_points']} distinct) on {info['workers']} workers "
               f"in {info['runtime_seconds']:.1f} s" + (f"; {res.n_errors} failed" if res.n_errors else ""))
     print(path)
+    return OK
+
+
+def cmd_search_worker(args: argparse.Namespace) -> int:
+    from optimizer.pipeline.config import load_config
+
+    cfg = load_config(args.config)
+    if args.storage:
+        cfg = cfg.with_overrides("search", storage=args.storage, source="--storage")
+    from optimizer.pipeline.search_worker import search_worker
+
+    with _quiet_model_warnings():
+        st = search_worker(cfg, storage=args.storage, worker=args.worker, data_dir=_data_dir(args),
+                           progress=_progress(args))
+    print(f"worker {args.worker}: ran {st.n_trials_run} trials; study {st.study_name!r} holds "
+          f"{st.n_trials_complete} complete of {st.n_trials}; frontier of {len(st.frontier)} points")
     return OK
 
 

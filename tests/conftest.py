@@ -43,3 +43,21 @@ def quotes_path(data_dir: Path) -> Path:
     if not p.exists():
         pytest.fail(f"1inch quotes not found at {p}")
     return p
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A real PostgreSQL server for the session (tests/_servers.py); a test takes its own database."""
+    from _servers import start_postgres
+
+    server = start_postgres()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres, request) -> str:
+    """A fresh, empty database on the session's PostgreSQL server."""
+    import re
+
+    return postgres.create_database(re.sub(r"\W", "_", request.node.name.lower())[:50])

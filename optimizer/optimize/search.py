@@ -40,11 +40,14 @@ A parameter whose bounds are equal is fixed and not suggested.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import math
 import os
-from collections.abc import Callable, Mapping, Sequence
+import threading
+import zlib
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -52,7 +55,7 @@ from typing import Any, Literal
 import numpy as np
 import optuna
 from optuna.storages import BaseStorage, RDBStorage
-from optuna.study import MaxTrialsCallback, StudyDirection
+from optuna.study import StudyDirection
 from optuna.trial import FixedTrial, TrialState
 from sklearn.base import BaseEstimator
 
@@ -530,7 +533,7 @@ def check_storage(url: str, *, timeout: float = 10.0) -> None:
         raise ValueError(f"{shown}: unknown database kind {backend!r}") from None
     except ImportError as err:
         raise ValueError(f"{shown}: the database driver for {backend!r} is not installed ({err}); install it, "
-                         "e.g. pip install 'psycopg[binary]' for PostgreSQL") from None
+                         "e.g. pip install 'psycopg[binary]' for postgresql:// URLs") from None
     try:
         with engine.connect():
             pass
@@ -539,6 +542,54 @@ def check_storage(url: str, *, timeout: float = 10.0) -> None:
         raise ValueError(f"cannot connect to {shown}: {reason}") from None
     finally:
         engine.dispose()
+
+
+@contextlib.contextmanager
+def _setup_lock(storage: Any, study_name: str) -> Iterator[None]:
+    """Serialise the set-up of one study across processes: a PostgreSQL advisory lock held on its
+    own connection, or an exclusive lock on a file beside a SQLite database; none in memory."""
+    url = os.fspath(storage) if isinstance(storage, (str, os.PathLike)) else None
+    if url is None:
+        yield
+        return
+    if "://" not in url:
+        url = f"sqlite:///{Path(url).expanduser().resolve()}"
+    from sqlalchemy.engine import make_url
+
+    u = make_url(url)
+    backend = u.get_backend_name()
+    if backend == "sqlite" and u.database and u.database != ":memory:":
+        import fcntl
+
+        lock = Path(u.database).expanduser().resolve()
+        lock.parent.mkdir(parents=True, exist_ok=True)
+        with open(lock.with_name(lock.name + ".lock"), "a") as f:
+            fcntl.flock(f, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(f, fcntl.LOCK_UN)
+        return
+    if backend != "postgresql":
+        yield
+        return
+    import sqlalchemy
+
+    key = zlib.crc32(study_name.encode()) - 2**31  # the int4 pg_advisory_lock(int, int) takes
+    engine = sqlalchemy.create_engine(u, poolclass=sqlalchemy.pool.NullPool)
+    try:
+        with engine.connect() as con:
+            con.execute(sqlalchemy.text("SELECT pg_advisory_lock(:a, :b)"), {"a": _LOCK_CLASS, "b": key})
+            try:
+                yield
+            finally:
+                con.execute(sqlalchemy.text("SELECT pg_advisory_unlock(:a, :b)"), {"a": _LOCK_CLASS, "b": key})
+    finally:
+        engine.dispose()
+
+
+#: First key of riskopt's PostgreSQL advisory locks (the second is the study name's CRC).
+_LOCK_CLASS = 0x7269736B  # "risk"
 
 
 def _make_storage(storage: str | os.PathLike[str] | BaseStorage | None) -> BaseStorage | None:
@@ -730,6 +781,35 @@ def replay(
 # ------------------------------------------------------------------------------------------
 # the search
 # ------------------------------------------------------------------------------------------
+class _StudyBudget:
+    """Stop a worker once the study needs no new trial: none is waiting and ``n_trials`` trials
+    (complete, pruned, running or waiting; failed ones do not count) exist, whoever made them.
+
+    Trials other workers are still running count, so a worker that finishes early does not start
+    a trial past the budget (optuna's MaxTrialsCallback counts finished trials only). Enqueued
+    trials are taken one by one under the storage's row lock, so each runs exactly once; two
+    workers that create a sampled trial in the same instant can still overshoot by one.
+    """
+
+    _COUNTED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING, TrialState.WAITING)
+
+    def __init__(self, n_trials: int) -> None:
+        self.n_trials = n_trials
+        self.ran = 0  #: trials this process finished
+        self._lock = threading.Lock()  # n_jobs > 1: callbacks run on the trial threads
+
+    def spent(self, study: optuna.Study) -> bool:
+        trials = study.get_trials(deepcopy=False, states=self._COUNTED)
+        waiting = any(t.state == TrialState.WAITING for t in trials)
+        return not waiting and len(trials) >= self.n_trials
+
+    def __call__(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        with self._lock:
+            self.ran += 1
+        if self.spent(study):
+            study.stop()
+
+
 def _sampler_seed(seed: Any) -> int | None:
     """Derive the int sampler seed: an int as is, a Generator gives ``int(rng.integers(2**32))``."""
     if seed is None:
@@ -804,7 +884,8 @@ class FrontierSearch(BaseEstimator):
     sampler_seed_ : int or None
         Seed given to the sampler.
     n_trials_run_ : int
-        Trials finished by this call to :meth:`fit` (fewer than ``n_trials`` when resumed).
+        Trials finished by this call to :meth:`fit`, in this process (fewer than ``n_trials`` when
+        resumed or when other workers share the study).
     trials_ : list of dict
         Every complete trial in trial order: ``number``, ``params`` (``RiskParams.to_dict()``),
         ``close_factor``, ``values`` (the searched values, for :func:`replay`),
@@ -952,20 +1033,24 @@ class FrontierSearch(BaseEstimator):
         start_values = [space.values_from_params(p) for p in starts]
 
         seed = _sampler_seed(self.seed)
-        study = make_study(
-            storage=self.storage,
-            study_name=self.study_name,
-            seed=seed,
-            sampler=self.sampler,
-            population_size=self.population_size,
-        )
-        self._check_study(study, space)
-        for i, values in enumerate(start_values):
-            study.enqueue_trial(values, user_attrs={"enqueued_index": i}, skip_if_exists=True)
+        with _setup_lock(self.storage, self.study_name):
+            # workers starting together: one creates the tables and the study and enqueues the
+            # starting points, the others then find them (skip_if_exists alone is check-then-insert)
+            study = make_study(
+                storage=self.storage,
+                study_name=self.study_name,
+                seed=seed,
+                sampler=self.sampler,
+                population_size=self.population_size,
+            )
+            self._check_study(study, space)
+            for i, values in enumerate(start_values):
+                study.enqueue_trial(values, user_attrs={"enqueued_index": i}, skip_if_exists=True)
 
         n_before = len(study.get_trials(deepcopy=False, states=_FINISHED))
         remaining = int(self.n_trials) - n_before
-        if remaining > 0:
+        budget = _StudyBudget(int(self.n_trials))
+        if remaining > 0 and not budget.spent(study):
             study.optimize(
                 functools.partial(
                     objective, space=space, evaluate=evaluate, tail_metric=self.tail_metric
@@ -973,15 +1058,15 @@ class FrontierSearch(BaseEstimator):
                 n_trials=remaining,
                 timeout=self.timeout,
                 n_jobs=self.n_jobs,
-                # other workers on the same storage count too: stop once the study holds n_trials
-                callbacks=[MaxTrialsCallback(int(self.n_trials), states=_FINISHED)],
+                # other workers on the same storage count too (see _StudyBudget)
+                callbacks=[budget],
                 catch=(),
             )
 
         self.study_ = study
         self.space_ = space
         self.sampler_seed_ = seed
-        self.n_trials_run_ = len(study.get_trials(deepcopy=False, states=_FINISHED)) - n_before
+        self.n_trials_run_ = budget.ran  # by this process: other workers' trials are in the study too
         complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
         self.trials_ = [self._trial_record(t, space) for t in complete]
         front = pareto_front(self.trials_, EFFICIENCY_METRIC, self.tail_metric)

@@ -65,6 +65,8 @@ class SearchStage:
     tail_metric: str
     budgets: dict[str, float]
     current_point: dict[str, float] | None = None
+    #: Complete trials in the study when this process stopped (other workers' included).
+    n_trials_complete: int | None = None
 
 
 def simulation_paths(cfg: RunConfig, inputs: Any, n: int, rng: np.random.Generator,
@@ -216,6 +218,8 @@ def run_search(
     rng: np.random.Generator,
     progress: Any,
     storage: str | None = None,
+    study_name: str | None = None,
+    worker: int = 0,
 ) -> SearchStage:
     """Multi-objective search over LT, bonus (and close factor) on the worst-case simulated book.
 
@@ -225,7 +229,9 @@ def run_search(
     (any SQLAlchemy URL, shared by several workers), else a SQLite file written into the run's
     directory (``study.db``). ``rng`` is the run's ``search`` stream
     (:class:`~optimizer._random.RunStreams`): the path refinement, the account sample and the
-    sampler's seed are drawn from it in that order.
+    sampler's seed are drawn from it in that order. ``worker`` > 0 (one of several processes
+    sharing the study, see :mod:`optimizer.pipeline.search_worker`) seeds its sampler from the
+    run's seed and its number, so two workers do not propose the same points; worker 0 is the run.
     """
     from optimizer.optimize.measures import capital_efficiency, cvar
     from optimizer.optimize.search import FrontierSearch, SearchSpace, choose, mark_appetites
@@ -277,12 +283,15 @@ def run_search(
     if url is None:
         tmpdir = Path(tempfile.mkdtemp(prefix="riskopt-study-"))
         url = f"sqlite:///{tmpdir / 'study.db'}"
-    study_name = s.study_name or default_study_name(cfg)
+    study_name = study_name or s.study_name or default_study_name(cfg)
     try:
+        seed = int(rng.integers(2**32))
+        if worker:
+            seed = int(np.random.SeedSequence([seed, worker]).generate_state(1)[0])
         with progress.stage(f"searching the frontier ({s.n_trials} trials on {len(idx):,} tail paths)"):
             search = FrontierSearch(
                 n_trials=s.n_trials, tail_metric=s.tail_metric, sampler=s.sampler, storage=url,
-                study_name=study_name, seed=int(rng.integers(2**32)), timeout=s.timeout_seconds,
+                study_name=study_name, seed=seed, timeout=s.timeout_seconds,
                 n_jobs=s.n_jobs,
             ).fit(evaluate, space, enqueue=[recommended])  # the space snaps it to the grid
         current_point = evaluate(inputs.current) if any(inputs.has_current) else None
@@ -298,4 +307,5 @@ def run_search(
         n_trials=s.n_trials, n_trials_run=int(search.n_trials_run_),
         storage=None if tmpdir is not None else url, study_name=study_name, study_file=study_file,
         tail_metric=s.tail_metric, budgets=budgets, current_point=current_point,
+        n_trials_complete=len(search.trials_),
     )
