@@ -417,6 +417,21 @@ def solve_thresholds(cfg: RunConfig, inputs: RunInputs, m: ThresholdProblem) -> 
     return m.solve(solver=o.solver, fallback_solver=o.fallback_solver, method=o.method)
 
 
+def solve_recommendation(cfg: RunConfig, inputs: RunInputs, progress: Progress) -> tuple[SaleFixedPoint, Any, Any]:
+    """The run's convex answer: the program at its sale's fixed point (:func:`solve_market`), then the
+    ``[anti_procyclicality]`` policy. Returns ``(fixed, solution, apc)``; ``solution.recommended`` is
+    the recommendation (the policy's when one applies; ``apc`` None otherwise). Shared by
+    :func:`run` and ``riskopt search-worker``, whose search space is built from it."""
+    with progress.stage("solving the CVaR program"):
+        fixed = solve_market(cfg, inputs)
+    sol, apc = fixed.solution, None
+    if cfg.anti_procyclicality.method != "none":
+        with progress.stage(f"anti-procyclicality ({cfg.anti_procyclicality.method})"):
+            apc = _anti_procyclicality(cfg, inputs, sol, fixed.problem.sale)
+        sol = dataclasses.replace(sol, recommended=apc.applied, lt=apc.applied.liquidation_threshold)
+    return fixed, sol, apc
+
+
 def solve_market(cfg: RunConfig, inputs: RunInputs, *, terminal: np.ndarray | None = None,
                  slippage_law: DepthSlippage | None = None, book: Book | None = None,
                  sigma: np.ndarray | None = None) -> SaleFixedPoint:
@@ -457,22 +472,16 @@ def run(
     assets = cfg.asset_names
     scen, book, current = inputs.scenarios, inputs.book, inputs.current
 
-    with progress.stage("solving the CVaR program"):
-        fixed = solve_market(cfg, inputs)
-    market, sol = fixed.problem, fixed.solution
+    fixed, sol, apc = solve_recommendation(cfg, inputs, progress)
+    market = fixed.problem
     lt_band = None
-    if cfg.scenarios.band_batches:
+    if cfg.scenarios.band_batches:  # of the program's answer: the policy does not change the market
         from optimizer.optimize import threshold_band
 
         o = cfg.optimizer
         with progress.stage(f"measuring the Monte Carlo band ({cfg.scenarios.band_batches} replications)"):
             lt_band = threshold_band(market, n_batches=cfg.scenarios.band_batches, solver=o.solver,
                                      fallback_solver=o.fallback_solver, method=o.method)
-    apc = None
-    if cfg.anti_procyclicality.method != "none":
-        with progress.stage(f"anti-procyclicality ({cfg.anti_procyclicality.method})"):
-            apc = _anti_procyclicality(cfg, inputs, sol, market.sale)
-        sol = dataclasses.replace(sol, recommended=apc.applied, lt=apc.applied.liquidation_threshold)
     opt, recommended, zero_kept = sol.optimizer, sol.recommended, sol.zero_kept
     guard_fails, status = sol.guard_fails, sol.status
     bonus, slippage, weights, basket = market.bonus, market.slippage, market.weights, market.basket

@@ -38,13 +38,7 @@ def search_worker(
     (>= 1; 0 is ``riskopt run`` itself) seeds this process's sampler apart from the others'.
     """
     from optimizer.pipeline.preflight import check_inputs
-    from optimizer.pipeline.run import (
-        _anti_procyclicality,
-        load_inputs,
-        prepare_market,
-        resolve_as_of,
-        solve_thresholds,
-    )
+    from optimizer.pipeline.run import load_inputs, resolve_as_of, solve_recommendation
 
     if isinstance(worker, bool) or not isinstance(worker, int) or worker < 1:
         raise ConfigError(f"--worker must be an integer >= 1 (0 is riskopt run itself), got {worker!r}")
@@ -60,10 +54,6 @@ def search_worker(
     inputs = load_inputs(cfg.with_overrides("backtest", in_report=False), data_dir=data_dir, progress=progress,
                          streams=streams)
     inputs = dataclasses.replace(inputs, config=cfg)
-    market = prepare_market(cfg, inputs)
-    with progress.stage("solving the CVaR program"):
-        sol = solve_thresholds(cfg, inputs, market)
-    if cfg.anti_procyclicality.method != "none":
-        sol = dataclasses.replace(sol, recommended=_anti_procyclicality(cfg, inputs, sol).applied)
-    return run_search(cfg, inputs, market, sol.recommended, rng=streams.search, progress=progress,
+    fixed, sol, _ = solve_recommendation(cfg, inputs, progress)
+    return run_search(cfg, inputs, fixed.problem, sol.recommended, rng=streams.search, progress=progress,
                       study_name=study_name, worker=worker)

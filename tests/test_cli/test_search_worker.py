@@ -47,6 +47,15 @@ def test_two_search_workers_share_one_study(make_config, postgres_url, data_dir)
     assert 8 <= len(trials) <= 9 and sum(ran) == len(trials) and min(ran) >= 1, (ran, len(trials))
     enqueued = [t.number for t in trials if "fixed_params" in t.system_attrs]
     assert enqueued == [0], "the convex answer is enqueued once, as trial 0, by whichever worker came first"
+    # riskopt run on the same storage finds its own study (same space: else an error) full and reports it
+    from optimizer.cli import main
+
+    out = cfg_file.parent / "run"
+    cfg_run = make_config(SEARCH | {"search": SEARCH["search"] | {"storage": postgres_url}}, name="run")
+    assert main(["run", str(cfg_run), "--out", str(out), "--data-dir", str(data_dir), "-q"]) in (0, 3)
+    after = optuna.load_study(study_name=name, storage=postgres_url).get_trials(deepcopy=False)
+    assert len(after) == len(trials)
+    assert (out / "params.json").is_file()
 
 
 def test_search_worker_needs_a_shared_storage(make_config, data_dir, capsys):
