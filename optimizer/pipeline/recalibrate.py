@@ -3,7 +3,7 @@
 The job is meant to run unattended (cron, CI): it reads the live parameters (from the config or a
 file), runs the optimizer, puts each recommendation on the protocol's grid and plans the dated
 schedule the guardrails allow (:func:`optimizer.protocol.guardrails.plan_changes`), explains every
-change by its drivers (:mod:`optimizer.pipeline.attribution`) and writes ``proposal.md`` /
+change by its drivers (:mod:`optimizer.pipeline.attribution`) and writes ``proposal.md`` / ``proposal.html`` /
 ``proposal.json`` beside the run's own report.
 
 Outcomes (and exit codes of the command): ``"no_change"`` (0) when every recommendation rounds
@@ -41,7 +41,7 @@ from optimizer.protocol.params import RiskParams
 PROPOSAL_FORMAT_VERSION = 1
 
 #: Files of a recalibration directory besides the run's report.
-PROPOSAL_FILES = ("proposal.md", "proposal.json", "drivers.json")
+PROPOSAL_FILES = ("proposal.md", "proposal.html", "proposal.json", "drivers.json")
 
 
 @dataclass(frozen=True, eq=False)
@@ -440,15 +440,16 @@ def build_proposal(
 
 def write_recalibration(outcome: RecalibrationOutcome, out_dir: str | Path, *, data_dir: str | None,
                         overwrite: bool = False) -> Path:
-    """Write proposal.md, proposal.json, drivers.json and the run's report, atomically."""
+    """Write proposal.md, proposal.html, proposal.json, drivers.json and the run's report, atomically."""
     from optimizer.pipeline.output import run_record
     from optimizer.report import write_report
-    from optimizer.report.proposal import proposal_json, render_proposal_md
+    from optimizer.report.proposal import proposal_json, render_proposal_html, render_proposal_md
 
     report = outcome.run.report
     cfg = outcome.config
     files: dict[str, Any] = {
         "proposal.md": lambda: render_proposal_md(outcome.proposal),
+        "proposal.html": lambda: render_proposal_html(outcome.proposal),
         "proposal.json": lambda: proposal_json(outcome.proposal),
         "drivers.json": outcome.attribution.now.to_json,
         "config.toml": cfg.to_toml(),

@@ -1,7 +1,9 @@
 """``report.html``: the same content as the Markdown post plus figures, in one self-contained file.
 
 The CSS (``templates/style.css``) is inlined and every figure is a PNG ``data:`` URI, so the file
-opens offline, can be attached to a forum post or archived as is, and needs no JavaScript.
+opens offline, can be attached to a forum post or archived as is. One inlined script
+(``templates/report.js``) reflows tables too wide for the screen into cards and sorts a table by a
+clicked column; without it the page still reads (tables keep their columns).
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ def figure_refs(report: RunReport) -> dict[str, Figure]:
     """The five standard figures with their captions, drawn by :mod:`optimizer.report.plots`."""
     from optimizer.report import plots
 
-    images = plots.report_figures(report)
+    hover: dict = {}
+    images = plots.report_figures(report, hover)
     conf = confidence_label(report.method.get("alpha"))
     conf_txt = f" at {conf}" if conf else ""
     has_current_dist = report.bad_debt_current is not None
@@ -41,8 +44,9 @@ def figure_refs(report: RunReport) -> dict[str, Figure]:
             "dashed line marks the recommended fund."
         ),
         "fig-prices": (
-            "Price history of each asset normalised to 1 at the first date (log scale), and the "
-            "conditional daily volatility used for the scenarios."
+            "One panel per asset: price history normalised to 1 at the first date (log scale where it "
+            "moves more than 1.5x), above the conditional daily volatility used for the scenarios, on "
+            "one scale for all assets."
         ),
         "fig-correlation": "Correlation of daily log returns between the assets.",
     }
@@ -54,7 +58,8 @@ def figure_refs(report: RunReport) -> dict[str, Figure]:
         "fig-params": "No assets.",
     }
     return {
-        fid: Figure(fid, captions[fid], images.get(fid), None, empty[fid]) for fid in captions
+        fid: Figure(fid, captions[fid], images.get(fid), None, empty[fid], areas=hover.get(fid, ()))
+        for fid in captions
     }
 
 

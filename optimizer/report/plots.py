@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from optimizer.report._format import as_float, confidence_label, fmt_bps, fmt_usd_short
+from optimizer.report.section import HoverArea
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -29,6 +30,11 @@ if TYPE_CHECKING:
 
 #: Resolution of every PNG (dots per inch). Figure sizes are in inches, so width in px = size x DPI.
 DPI = 110
+
+#: Width of a full-width figure: the HTML text column (style.css: body max-width 64rem of 16 px less
+#: 2 x 1.25rem padding = 984 px) at :data:`DPI` (979 px), so a chart is shown at its own size and its
+#: 9 pt labels read like the text instead of being scaled down.
+TEXT_WIDTH_IN = 8.9
 
 #: rc settings applied on top of matplotlib's default style for every figure.
 RC: dict[str, Any] = {
@@ -89,6 +95,41 @@ def png_data_uri(png: bytes) -> str:
     return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
+def _hover(fig: Figure, ax: Axes, shape: str, where: tuple[Any, ...], text: str, below: Axes | None = None) -> None:
+    """Note a hover region of ``fig`` in ``ax``'s data coordinates, turned into pixels once laid out.
+
+    ``shape`` ``"rect"``: ``where`` = (x0, y0, x1, y1); ``"circle"``: (x, y); ``"column"``: (x0, x1),
+    the full height of ``ax`` (down to the bottom of ``below`` when given).
+    """
+    fig.__dict__.setdefault("_riskopt_hover", []).append((ax, shape, where, text, below))
+
+
+def hover_areas(fig: Figure) -> tuple[HoverArea, ...]:
+    """The figure's hover regions in PNG pixels (top-left origin); call after it was saved (laid out)."""
+    height = fig.bbox.height
+
+    def px(ax: Axes, x: Any, y: float, axes_y: bool = False) -> tuple[float, float]:
+        xd = ax.transData.transform((ax.convert_xunits(x), 0.0))[0]
+        yd = ax.transAxes.transform((0.0, y))[1] if axes_y else ax.transData.transform((0.0, y))[1]
+        return float(xd), float(height - yd)
+
+    out = []
+    for ax, shape, where, text, below in getattr(fig, "_riskopt_hover", []):
+        if shape == "circle":
+            x, y = px(ax, where[0], where[1])
+            coords: tuple[float, ...] = (x, y, 6.0)
+        elif shape == "column":
+            (x0, top), (x1, _) = px(ax, where[0], 1.0, True), px(ax, where[1], 1.0, True)
+            bottom = px(below or ax, where[0], 0.0, True)[1]
+            coords = (min(x0, x1), top, max(x0, x1), bottom)
+        else:
+            (x0, y0), (x1, y1) = px(ax, where[0], where[1]), px(ax, where[2], where[3])
+            coords = (min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))
+        if all(np.isfinite(coords)):
+            out.append(HoverArea("circle" if shape == "circle" else "rect", tuple(int(round(c)) for c in coords), text))
+    return tuple(out)
+
+
 def _asset_colors(names: Sequence[str]) -> dict[str, Any]:
     from matplotlib import colormaps
 
@@ -128,58 +169,86 @@ def _plain_log_axis(ax: Axes, axis: str, values: np.ndarray, suffix: str = "") -
 
 
 def plot_prices(prices: pd.DataFrame, volatility: pd.DataFrame | None = None) -> Figure | None:
-    """Normalised price history (log scale) above the conditional daily volatility of each asset.
+    """Small multiples: one panel per asset, its normalised price (log scale) above its daily volatility.
+
+    Twelve lines on one axis hide each other; one panel per asset shows each path, and every
+    volatility strip shares one y range so the assets' risk can be compared across panels.
 
     Parameters
     ----------
     prices : DataFrame of shape (n_dates, n_assets)
         Prices in USD; each column is divided by its first valid value, so all start at 1.
     volatility : DataFrame of shape (n_dates, n_assets) or None
-        Conditional daily volatility (fraction); drawn in percent in a second panel when given.
+        Conditional daily volatility (fraction); drawn in percent under each price when given.
 
     Returns
     -------
     Figure or None
         None when there are no prices.
     """
+    import matplotlib.dates as mdates
+
     if prices is None or prices.empty or not prices.notna().any().any():
         return None
-    names = [str(c) for c in prices.columns]
-    colors = _asset_colors(names)
-    has_vol = volatility is not None and not volatility.empty and volatility.notna().any().any()
-    fig = _figure(8.0, 5.4 if has_vol else 3.4)
-    if has_vol:
-        ax_p, ax_v = fig.subplots(2, 1, sharex=True, height_ratios=[3, 2])
-    else:
-        ax_p, ax_v = fig.subplots(1, 1), None
-    drawn = []
-    for col, name in zip(prices.columns, names, strict=True):
+    series = {}
+    for col in prices.columns:
         s = pd.to_numeric(prices[col], errors="coerce")
         s = s.where(s > 0).dropna()
-        if s.empty:
-            continue
-        rel = s / s.iloc[0]
-        drawn.append(rel.to_numpy())
-        ax_p.plot(s.index, rel, color=colors[name], linewidth=1.0, label=name.upper())
-    ax_p.set_yscale("log")
-    if drawn:
-        _plain_log_axis(ax_p, "y", np.concatenate(drawn))
-    ax_p.set_ylabel("price / first price (log)")
-    ax_p.set_title("Price history, normalised to 1 at the first date")
-    ax_p.legend(loc="upper left", ncols=min(len(names), 6), frameon=False)
-    if ax_v is not None:
-        assert volatility is not None
+        if not s.empty:
+            series[str(col)] = s / s.iloc[0]
+    if not series:
+        return None
+    vols = {}
+    if volatility is not None and not volatility.empty:
         for col in volatility.columns:
-            name = str(col)
-            s = pd.to_numeric(volatility[col], errors="coerce").dropna()
-            if s.empty:
-                continue
-            ax_v.plot(
-                s.index, s * 100, color=colors.get(name, "0.4"), linewidth=0.9, label=name.upper()
-            )
-        ax_v.set_ylabel("daily volatility (%)")
-        ax_v.set_title("Conditional daily volatility")
-        ax_v.set_ylim(bottom=0)
+            v = pd.to_numeric(volatility[col], errors="coerce").dropna()
+            if str(col) in series and not v.empty:
+                vols[str(col)] = v * 100
+    names = list(series)
+    n = len(names)
+    ncols = min(n, 4)
+    nrows = -(-n // ncols)
+    panel_h = 2.1 if vols else 1.6
+    fig = _figure(TEXT_WIDTH_IN, 0.45 + panel_h * nrows)
+    fig.suptitle("Price normalised to 1 at the first date (log scale where it moves > 1.5x) and daily volatility (%)",
+                 fontsize=RC["axes.titlesize"])
+    ratios = [3, 1.4] if vols else [1]
+    grid = fig.add_gridspec(nrows * len(ratios), ncols, height_ratios=ratios * nrows)
+    # one volatility range for all panels (the 99.5th percentile, so one spike does not flatten the rest)
+    vmax = float(np.nanpercentile(np.concatenate([v.to_numpy() for v in vols.values()]), 99.5)) * 1.1 if vols else 0.0
+    locator = mdates.AutoDateLocator(minticks=2, maxticks=4)
+    for i, name in enumerate(names):
+        r, c = divmod(i, ncols)
+        ax_p = fig.add_subplot(grid[r * len(ratios), c])
+        rel = series[name]
+        ax_p.plot(rel.index, rel, color=RECOMMENDED_COLOR, linewidth=0.9)  # one panel each: no colour key
+        if float(rel.max() / rel.min()) > 1.5:  # a peg's few percent read better on a plain axis
+            ax_p.set_yscale("log")
+            _plain_log_axis(ax_p, "y", rel.to_numpy())
+        ax_p.set_title(name.upper(), loc="left", fontsize=RC["axes.labelsize"], fontweight="bold", pad=2)
+        ax_p.tick_params(labelsize=7)
+        last = ax_p
+        if vols:
+            ax_v = fig.add_subplot(grid[r * len(ratios) + 1, c], sharex=ax_p)
+            if name in vols:
+                v = vols[name]
+                ax_v.fill_between(v.index, 0, v.to_numpy(), color=CURRENT_COLOR, linewidth=0)
+            ax_v.set_ylim(0, vmax if vmax > 0 else None)
+            ax_v.tick_params(labelsize=7)
+            ax_p.tick_params(labelbottom=False)
+            last = ax_v
+        # hover: the month-end price (x first price) and volatility, one column per month
+        months = rel.resample("ME").last().dropna() if isinstance(rel.index, pd.DatetimeIndex) else rel.iloc[:0]
+        vol_m = vols[name].resample("ME").last() if name in vols and isinstance(vols[name].index, pd.DatetimeIndex) else None
+        starts = [max(m - pd.offsets.MonthBegin(1), rel.index[0]) for m in months.index]
+        for m, start, value in zip(months.index, starts, months.to_numpy(), strict=True):
+            vtxt = ""
+            if vol_m is not None and m in vol_m.index and np.isfinite(vol_m[m]):
+                vtxt = f", daily vol {vol_m[m]:.2f}%"
+            _hover(fig, ax_p, "column", (start, m), f"{name.upper()} {m:%Y-%m}: {value:.3g}x first price{vtxt}",
+                   below=last)
+        last.xaxis.set_major_locator(locator)
+        last.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
     return fig
 
 
@@ -272,7 +341,7 @@ def plot_bad_debt(
     if not any(np.any(s > 0) for s in series):
         return None
     bins = _log_bins(series)
-    fig = _figure(8.0, 3.6)
+    fig = _figure(TEXT_WIDTH_IN, 3.6)
     ax = fig.subplots()
     n_rec = max(rec.size, 1)
     if np.any(rec > 0):
@@ -332,7 +401,7 @@ def plot_params(assets: Sequence[AssetResult]) -> Figure | None:
     bars = [b for b in _PARAM_BARS if has_current or b[1] == "recommended"]
     n = len(assets)
     width = 0.8 / len(bars)
-    fig = _figure(float(np.clip(2.5 + 1.3 * n, 7.0, 11.0)), 3.8)
+    fig = _figure(float(np.clip(2.5 + 1.3 * n, 7.0, TEXT_WIDTH_IN)), 3.8)
     ax = fig.subplots()
     x = np.arange(n)
     for k, (key, which, label, color, hatch) in enumerate(bars):
@@ -344,6 +413,10 @@ def plot_params(assets: Sequence[AssetResult]) -> Figure | None:
         pos = x + (k - (len(bars) - 1) / 2) * width
         ax.bar(pos, vals, width * 0.95, label=label, color=color, hatch=hatch, edgecolor="white",
                linewidth=0.5)
+        for i, a in enumerate(assets):
+            if np.isfinite(vals[i]):
+                _hover(fig, ax, "rect", (pos[i] - width / 2, 0.0, pos[i] + width / 2, max(vals[i], 4.0)),
+                       f"{a.asset.upper()} {label}: {vals[i]:.2f}%")
         if which != "recommended" or n > 8:
             continue
         for i, a in enumerate(assets):
@@ -387,13 +460,15 @@ def plot_fund(
     if pts.size == 0:
         return None
     pts = pts[np.argsort(pts[:, 0], kind="stable")]
-    fig = _figure(8.0, 3.4)
+    fig = _figure(TEXT_WIDTH_IN, 3.4)
     ax = fig.subplots()
     positive = pts[:, 1] > 0
     log_y = bool(positive.any())
     shown = pts[positive] if log_y else pts
     ax.plot(shown[:, 0], shown[:, 1] * 100, marker="o", markersize=3, color=RECOMMENDED_COLOR,
             linewidth=1.3, label="P(bad debt > fund)")
+    for x, y in shown:
+        _hover(fig, ax, "circle", (x, y * 100), f"fund {fmt_usd_short(x)}: P(bad debt > fund) {y * 100:.3g}%")
     if log_y:
         ax.set_yscale("log")
         _plain_log_axis(ax, "y", shown[:, 1] * 100, "%")
@@ -428,7 +503,7 @@ def plot_spec(spec: Mapping[str, Any]) -> Figure | None:
     series = spec.get("series") or {}
     if not x or not isinstance(series, Mapping) or not series:
         return None
-    fig = _figure(8.0, 3.4)
+    fig = _figure(TEXT_WIDTH_IN, 3.4)
     ax = fig.subplots()
     if kind == "bar":
         pos = np.arange(len(x))
@@ -461,7 +536,7 @@ def plot_spec(spec: Mapping[str, Any]) -> Figure | None:
 
 def plot_cascades(bad_debt: np.ndarray, bad_debt_nocascade: np.ndarray) -> Figure:
     """The top 5 % of simulated bad debt per path, with and without liquidation cascades."""
-    fig = _figure(8.0, 3.2)
+    fig = _figure(TEXT_WIDTH_IN, 3.2)
     ax = fig.subplots()
     pos = np.sort(bad_debt)
     off = np.sort(bad_debt_nocascade)
@@ -488,7 +563,7 @@ def plot_frontier(
     Appetites are annotated; the convex-core start and the current parameters are marked, and with
     ``tail_key = "bad_debt_cvar_usd"`` each appetite budget is a dotted vertical line.
     """
-    fig = _figure(8.0, 3.8)
+    fig = _figure(TEXT_WIDTH_IN, 3.8)
     ax = fig.subplots()
     xs = [p[tail_key] for p in frontier]
     ys = [p["capital_efficiency_usd"] / 1e9 for p in frontier]
@@ -533,10 +608,11 @@ def _correlation_names(report: RunReport) -> list[str]:
     return cols if len(cols) == n else [f"asset {i + 1}" for i in range(n)]
 
 
-def report_figures(report: RunReport) -> dict[str, bytes | None]:
+def report_figures(report: RunReport, hover: dict[str, tuple[HoverArea, ...]] | None = None) -> dict[str, bytes | None]:
     """PNG bytes of the five standard figures, keyed by figure id; None where there is nothing to draw.
 
     Keys: ``fig-params``, ``fig-bad-debt``, ``fig-fund``, ``fig-prices``, ``fig-correlation``.
+    ``hover``, when given, receives each drawn figure's hover regions (:func:`hover_areas`).
     """
     out: dict[str, bytes | None] = {}
     with report_style():
@@ -560,4 +636,6 @@ def report_figures(report: RunReport) -> dict[str, bytes | None]:
         }
         for key, fig in figs.items():
             out[key] = None if fig is None else figure_png(fig)
+            if fig is not None and hover is not None:
+                hover[key] = hover_areas(fig)
     return out

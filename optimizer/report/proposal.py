@@ -1,4 +1,4 @@
-"""``proposal.md`` and ``proposal.json``: a recalibration as an Aave governance forum post.
+"""``proposal.md``, ``proposal.html`` and ``proposal.json``: a recalibration as an Aave governance forum post.
 
 Both are rendered from one plain-JSON document (built by
 :func:`optimizer.pipeline.recalibrate.build_proposal`), so the Markdown can always be regenerated
@@ -410,6 +410,14 @@ def render_proposal_md(doc: dict[str, Any]) -> str:
     return _tidy(text)
 
 
+def render_proposal_html(doc: dict[str, Any]) -> str:
+    """The same post as one self-contained HTML page (``proposal.html.j2``, style.css inlined)."""
+    from optimizer.report._jinja import read_template_file
+
+    html = environment().get_template("proposal.html.j2").render(v=build_view(doc), css=read_template_file("style.css"))
+    return "\n".join(ln.rstrip() for ln in html.splitlines()).strip("\n") + "\n"
+
+
 __all__ = ["ATTRIBUTION_METHOD", "BASELINE_SOURCES", "ProposalView", "build_view", "describe_driver", "load_proposal",
-           "plans_from_proposal", "proposal_json", "rationale", "read_proposal", "render_proposal_md", "status_message",
+           "plans_from_proposal", "proposal_json", "rationale", "read_proposal", "render_proposal_html", "render_proposal_md", "status_message",
            "summary_lines"]

@@ -21,6 +21,7 @@ __all__ = [
     "Column",
     "Figure",
     "FigureRef",
+    "HoverArea",
     "Format",
     "Section",
     "Table",
@@ -143,6 +144,19 @@ def text_table(
     return Table(cols, tuple(tuple(r) for r in rows), id, caption)
 
 
+@dataclass(frozen=True)
+class HoverArea:
+    """A region of a figure's PNG and the value a reader sees when hovering it (an HTML image map).
+
+    ``shape`` is ``"rect"`` (``coords`` = left, top, right, bottom) or ``"circle"`` (x, y, radius),
+    in pixels of the PNG from its top-left corner.
+    """
+
+    shape: str
+    coords: tuple[int, ...]
+    text: str
+
+
 @dataclass(frozen=True, eq=False)
 class Figure:
     """A figure: ``id`` is the HTML element id.
@@ -158,6 +172,7 @@ class Figure:
     svg: str | None = None
     empty_text: str = "Not available for this run."
     draw: Callable[[], bytes | None] | None = field(default=None, repr=False)
+    areas: tuple[HoverArea, ...] = ()
 
     @cached_property
     def png(self) -> bytes | None:

@@ -26,7 +26,7 @@ import numpy as np
 
 from optimizer.report._format import canonicalize, fmt_pct, fmt_usd, fmt_usd_short
 from optimizer.report._jinja import environment, read_template_file
-from optimizer.report.plots import RECOMMENDED_COLOR, VAR_COLOR, _figure, figure_png, report_style
+from optimizer.report.plots import RECOMMENDED_COLOR, TEXT_WIDTH_IN, VAR_COLOR, _figure, figure_png, report_style
 from optimizer.report.section import FigureRef, Table, text_table
 
 if TYPE_CHECKING:
@@ -276,7 +276,7 @@ def plot_tornado(entries: dict[str, dict[str, Any]], assumptions: dict[str, Any]
         return None
     rows.sort(key=lambda t: (t[1]["range"], t[0]))  # largest at the top (last drawn = top)
     scale = 1e4 if unit == "bps" else 1.0
-    fig = _figure(8.0, 1.0 + 0.42 * len(rows))
+    fig = _figure(TEXT_WIDTH_IN, 1.0 + 0.42 * len(rows))
     ax = fig.subplots()
     span = max(max(abs(e["low"]), abs(e["high"])) for _, e in rows) * scale or 1.0
     for y, (name, e) in enumerate(rows):
@@ -311,7 +311,7 @@ def plot_heatmap(grid: dict[str, Any], assets: list[str], assumptions: dict[str,
     panels.append(("insurance fund", np.array(grid["insurance_fund_usd"], dtype=float), "usd"))
     ncols = min(3, len(panels))
     nrows = math.ceil(len(panels) / ncols)
-    fig = _figure(3.0 * ncols + 0.6, 2.5 * nrows + 0.4)
+    fig = _figure(min(3.0 * ncols + 0.6, TEXT_WIDTH_IN), 2.5 * nrows + 0.4)  # never wider than the text
     axes = np.atleast_1d(fig.subplots(nrows, ncols)).ravel()
     ax_info, ay_info = assumptions[grid["x"]], assumptions[grid["y"]]
     for ax, (title, mat, kind) in zip(axes, panels):

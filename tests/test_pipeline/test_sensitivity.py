@@ -266,7 +266,7 @@ def test_cli_writes_the_report_with_tornados_and_heatmaps(data_dir, tmp_path, ca
     ids = set(re.findall(r'<figure id="([^"]+)">\s*<img src="data:image/png;base64,', html))
     assets = doc["assets"]
     assert {f"fig-tornado-{a}" for a in assets} | {"fig-tornado-fund", "fig-heatmap-vol_multiplier-comonotone_share"} <= ids
-    assert "<script" not in html
+    assert html.count("<script") == 1 and "<script src" not in html  # only the inlined report.js
     md = (out / "sensitivity.md").read_text()
     assert "## How far each assumption moves the answer" in md and "## Grid:" in md
     for a in assets:

@@ -202,4 +202,4 @@ def no_figures(monkeypatch):
     """Skip drawing for tests about text or files only (figures are tested in test_plots/test_html)."""
     from optimizer.report import plots
 
-    monkeypatch.setattr(plots, "report_figures", lambda report: dict.fromkeys(FIGURE_IDS))
+    monkeypatch.setattr(plots, "report_figures", lambda report, hover=None: dict.fromkeys(FIGURE_IDS))

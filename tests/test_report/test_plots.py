@@ -73,3 +73,27 @@ def test_other_edge_cases(report):
     assert plots.plot_params([]) is None
     assert plots.plot_spec({"kind": "bar", "x": ["a", "b"], "series": {"s": [1, None]}}) is not None
     assert plots.plot_spec({"x": []}) is None
+
+
+def test_hover_areas_lie_on_their_marks(report):
+    """Each bar of the parameter chart has a hover region inside the PNG that names its value; the
+    fund curve has one per point, the price panels one per month."""
+    import io
+
+    from PIL import Image
+
+    hover: dict = {}
+    figs = plots.report_figures(report, hover)
+    for key in ("fig-params", "fig-fund", "fig-prices"):
+        w, h = Image.open(io.BytesIO(figs[key])).size
+        assert hover[key], key
+        for a in hover[key]:
+            x0, y0 = a.coords[0], a.coords[1]
+            assert 0 <= x0 <= w and 0 <= y0 <= h, (key, a)
+            if a.shape == "rect":
+                assert x0 <= a.coords[2] <= w and y0 <= a.coords[3] <= h, (key, a)
+    params = [a for a in hover["fig-params"] if "LT recommended" in a.text]
+    assert len(params) == len(report.assets)
+    lt = report.assets[0].recommended["liquidation_threshold"] * 100
+    assert params[0].text == f"{report.assets[0].asset.upper()} LT recommended: {lt:.2f}%"
+    assert all(a.shape == "circle" and a.text.startswith("fund $") for a in hover["fig-fund"])
