@@ -102,7 +102,10 @@ class Headline:
         return out
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        # rounded as params.json is, so `--json` agrees with it digit for digit (a fund of $104M has 11)
+        from optimizer.report._format import canonicalize
+
+        return canonicalize(asdict(self))
 
 
 def _num(v: Any) -> float | None:
