@@ -13,11 +13,13 @@ from optimizer.optimize._evaluation import (
 from optimizer.optimize._labels import Binding, RunStatus
 from optimizer.optimize._peg_tail import PegTailBands, PegTailFigures, peg_tail_figures
 from optimizer.optimize._problem import (
+    StressRows,
     ThresholdBounds,
     ThresholdProblem,
     ThresholdSolution,
     asset_caps,
     binding_label,
+    historical_stress_budget,
 )
 from optimizer.optimize._sale_fixed_point import (
     SALE_MAX_ITERATIONS,
@@ -57,6 +59,7 @@ __all__ = [
     "RiskMetrics",
     "RunMetrics",
     "RunStatus",
+    "StressRows",
     "ThresholdBounds",
     "ThresholdOptimizer",
     "ThresholdProblem",
@@ -70,6 +73,7 @@ __all__ = [
     "cvar",
     "evaluate_book",
     "fund_by_standard",
+    "historical_stress_budget",
     "peg_tail_figures",
     "prob_exceeds",
     "single_asset_threshold",

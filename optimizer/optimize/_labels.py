@@ -28,6 +28,10 @@ class Binding(StrEnum):
     #: kept at its current value, which the risk target would allow to be higher
     #: (``[optimizer] held_ltv_lt = "up_to_current"``).
     HELD_AT_CURRENT = "current LT (LTV held, risk target allows more)"
+    #: Between the bounds: a stress-library row of the LP (its scenario's bad debt <= the stress budget).
+    STRESS_BUDGET = "stress budget"
+    #: Between the bounds, with both the aggregate CVaR budget and a stress row binding.
+    RISK_AND_STRESS_BUDGET = "aggregate risk budget and stress budget"
     #: Lowered by an anti-procyclicality tool (``[anti_procyclicality] method``).
     ANTI_PROCYCLICALITY_FLOOR = "anti-procyclicality (floor)"
     ANTI_PROCYCLICALITY_STRESS_WEIGHT = "anti-procyclicality (stress_weight)"

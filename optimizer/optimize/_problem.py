@@ -33,11 +33,13 @@ if TYPE_CHECKING:
 
 __all__ = [
     "HELD_LTV_LT",
+    "StressRows",
     "ThresholdBounds",
     "ThresholdProblem",
     "ThresholdSolution",
     "asset_caps",
     "binding_label",
+    "historical_stress_budget",
 ]
 
 #: Range an LTV buffer inferred from current parameters (LT - LTV) is clipped to.
@@ -144,6 +146,49 @@ def asset_caps(k: FloatArray, alpha: float, share: float) -> FloatArray:
     return np.array([single_asset_threshold(k[:, i], 1.0, share, alpha) for i in range(k.shape[1])])
 
 
+def historical_stress_budget(budget: float, alpha: float, n_windows: int) -> float:
+    """Default bound of each stress row: ``budget x (1 - alpha) x n_windows``.
+
+    A stress scenario counted at its historical frequency (one of ``n_windows`` horizon windows
+    scanned) adds at least ``L / n_windows / (1 - alpha)`` to the CVaR_alpha of losses, so a scenario
+    losing more than this breaks the appetite's CVaR budget on history by itself. The bound is
+    the appetite's own, at the history's length: no number is added.
+    """
+    return float(budget * (1.0 - alpha) * max(int(n_windows), 1))
+
+
+@dataclass(frozen=True, eq=False)
+class StressRows:
+    """Named stress scenarios as hard rows of the threshold LP, on its worst-case book.
+
+    Attributes
+    ----------
+    names : tuple of str
+    k : ndarray of shape (n_stress, n_assets)
+        Recovery ratios in each stress scenario, with the LP's slippage and bonus.
+    budget : float
+        USD bound of every row: ``sum_i W_i max(LT_i - k[j, i], 0) <= budget``.
+    rule : str
+        How the budget was set (for the report).
+    """
+
+    names: tuple[str, ...]
+    k: FloatArray
+    budget: float
+    rule: str
+
+    def losses(self, lt: ArrayLike, exposure: FloatArray) -> FloatArray:
+        """Worst-case-book loss of each row at thresholds ``lt``, USD."""
+        from optimizer.optimize.convex import threshold_losses
+
+        return threshold_losses(np.asarray(lt, dtype=float), self.k, exposure)
+
+    def binding(self, lt: ArrayLike, exposure: FloatArray, rtol: float = 1e-6) -> np.ndarray:
+        """Rows at their budget (within ``rtol``) at thresholds ``lt``, bool (n_stress,)."""
+        loss = self.losses(lt, exposure)
+        return (loss >= self.budget * (1.0 - rtol)) & (loss > 0)
+
+
 def binding_label(lt: float, lt_min: float, lt_max: float, cap: float, atol: float = 1e-6) -> Binding:
     """What holds a threshold ``lt`` where it is, given its bounds and its asset guard ``cap``."""
     if lt <= lt_min + atol:
@@ -224,6 +269,8 @@ class ThresholdProblem:
     keep_zero_ltv: bool = False
     sale: SaleSize | None = None
     held_ltv_lt: str = "up_to_current"
+    #: Stress-library rows of the LP (None: off).
+    stress: StressRows | None = None
 
     @classmethod
     def build(
@@ -243,6 +290,10 @@ class ThresholdProblem:
         budget_usd: float | None = None,
         budget_share: float | None = None,
         comonotone_share: float = 0.0,
+        stress_terminal: ArrayLike | None = None,
+        stress_names: tuple[str, ...] = (),
+        stress_budget_usd: float | None = None,
+        stress_rule: str = "",
     ) -> ThresholdProblem:
         """Derive the program from the scenarios, the book, current parameters and liquidity.
 
@@ -272,6 +323,13 @@ class ThresholdProblem:
         comonotone_share : float, default 0
             Weight of the comonotone part of the scenarios the LP is solved on
             (:func:`optimizer.scenarios.comonotone_stress`).
+        stress_terminal : array_like of shape (n_stress, n_assets), optional
+            Terminal relatives of named stress scenarios: each becomes a hard LP row (bad debt of
+            the worst-case book <= ``stress_budget_usd``), its recoveries from the same slippage
+            and bonus as the scenarios'. None: no stress rows.
+        stress_names, stress_rule : names of the rows, how their budget was set (report text).
+        stress_budget_usd : float, optional
+            Bound of every stress row, USD (required with ``stress_terminal``).
 
         Raises
         ------
@@ -295,6 +353,14 @@ class ThresholdProblem:
         weights = debt_basket_weights(book)
         basket = debt_basket_relatives(terminal, weights)
         k = isolated_recovery(terminal, basket, bonus, slippage)
+        stress = None
+        if stress_terminal is not None:
+            rel = np.asarray(stress_terminal, dtype=float).reshape(-1, terminal.shape[1])
+            if stress_budget_usd is None or not stress_budget_usd >= 0:
+                raise ConfigError(f"[optimizer]: the stress budget must be >= 0 USD, got {stress_budget_usd!r}")
+            # the same slippage and bonus as the scenario rows: one recovery law for the whole LP
+            ks = isolated_recovery(rel, debt_basket_relatives(rel, weights), bonus, slippage)
+            stress = StressRows(names=tuple(stress_names), k=ks, budget=float(stress_budget_usd), rule=stress_rule)
         k_st, w_st = comonotone_stress(k, comonotone_share)
         budget = budget_usd if budget_share is None else budget_share * book.total_debt
         if budget is None or budget <= 0:
@@ -305,6 +371,7 @@ class ThresholdProblem:
             basket=basket, k=k, exposure=exposure_at_threshold(book), alpha=alpha,
             k_stressed=None if w_st is None else k_st, scenario_weights=w_st, budget=float(budget),
             asset_share=asset_share, keep_zero_ltv=bounds.keep_zero_ltv, sale=sale, held_ltv_lt=bounds.held_ltv_lt,
+            stress=stress,
         )
 
     @property
@@ -413,7 +480,9 @@ class ThresholdProblem:
             alpha=self.alpha, budget=self.budget, solver=solver, fallback_solver=fallback_solver, method=method,
         ).fit(k, self.exposure, self.efficiency_weight, self.lt_min, policy_max, self.buffer,
               weights=self.scenario_weights,
-              secondary_weight=np.where(held, np.maximum(self.collateral, 1.0), 0.0) if held.any() else None)
+              secondary_weight=np.where(held, np.maximum(self.collateral, 1.0), 0.0) if held.any() else None,
+              stress_recovery=None if self.stress is None else self.stress.k,
+              stress_budget=None if self.stress is None else self.stress.budget)
         lt = np.asarray(opt.lt_, dtype=float)
         risk_limit = np.full(lt.size, np.nan)
         if held.any() and opt.status_ == "optimal":
@@ -462,7 +531,9 @@ class ThresholdSolution:
 
     @property
     def binding(self) -> list[Binding]:
-        """Per asset, what holds its threshold (:func:`binding_label`)."""
+        """Per asset, what holds its threshold (:func:`binding_label`); an asset between its bounds
+        that carries a binding stress row (its LT above its recovery there) is held by the stress
+        budget, or by both budgets when the aggregate CVaR budget binds too."""
         p = self.problem
         out = [binding_label(self.lt[i], p.lt_min[i], p.lt_max[i], self.caps[i]) for i in range(len(self.lt))]
         lim = self.risk_limit_lt
@@ -470,4 +541,10 @@ class ThresholdSolution:
             cap = p.held_lt_cap[i]
             if np.isfinite(cap) and abs(self.lt[i] - cap) <= 1e-6 and lim[i] > cap + 1e-6:
                 out[i] = Binding.HELD_AT_CURRENT
-        return out
+        binds = getattr(self.optimizer, "stress_binding_", np.zeros(0, dtype=bool))
+        if p.stress is None or not binds.any():
+            return out
+        in_row = (self.lt[None, :] > p.stress.k[binds] + 1e-9).any(axis=0) & (p.exposure > 0)
+        cvar_binds = self.optimizer.cvar_ >= p.budget * (1.0 - 1e-6)
+        both = Binding.RISK_AND_STRESS_BUDGET if cvar_binds else Binding.STRESS_BUDGET
+        return [both if in_row[i] and b == Binding.RISK_BUDGET else b for i, b in enumerate(out)]

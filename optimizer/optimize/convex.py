@@ -26,6 +26,11 @@ so the first stage leaves it anywhere in its box. An optional second, lexicograp
 every threshold with a weight in the first objective at its first-stage optimum and maximises a
 secondary objective over the others under the same CVaR budget: the capital efficiency of the
 first stage is kept exactly (not within a tolerance), and the problem stays a linear programme.
+
+Stress rows (optional): named stress scenarios ``j`` with recoveries ``ks[j, i]`` add the hard
+constraints ``L^st_j(LT) = sum_i W_i max(LT_i - ks[j, i], 0) <= B_st``, convex in ``LT`` like the
+scenario losses and modelled exactly in every LP (they are few); the problem is then feasible
+exactly when moreover ``max_j L^st_j(lt_min) <= B_st``.
 """
 
 from __future__ import annotations
@@ -360,6 +365,12 @@ class ThresholdOptimizer(BaseEstimator):
         The last LP, for inspection.
     history_ : list of dict
         One entry per LP: level, sizes, CVaR / budget at its solution, seconds.
+    stress_losses_ : ndarray of shape (n_stress,)
+        ``L^st_j`` at ``lt_``, USD (empty without stress rows).
+    stress_binding_ : ndarray of bool, shape (n_stress,)
+        Stress rows at their budget (within ``1e-6`` relative) at ``lt_``.
+    min_feasible_stress_budget_ : float
+        ``max_j L^st_j(lt_min)``: the smallest stress budget that can be met, USD (0 without rows).
     n_assets_ : int
     asset_names_ : tuple of str
 
@@ -462,6 +473,8 @@ class ThresholdOptimizer(BaseEstimator):
         weights: npt.ArrayLike | None = None,
         asset_names: Sequence[str] | None = None,
         secondary_weight: npt.ArrayLike | None = None,
+        stress_recovery: npt.ArrayLike | None = None,
+        stress_budget: float | None = None,
     ) -> ThresholdOptimizer:
         """Solve for the thresholds.
 
@@ -490,6 +503,11 @@ class ThresholdOptimizer(BaseEstimator):
             weight first, so that none could rise alone.
             Positive only where ``efficiency_weight`` is 0, so the capital efficiency is exactly the
             first stage's (the optimum at 99.9999 % of the budget).
+        stress_recovery : array-like of shape (n_stress, n_assets), optional
+            ``ks[j, i]`` of named stress scenarios: each adds the hard row
+            ``sum_i W_i max(LT_i - ks[j, i], 0) <= stress_budget``. None: no stress rows.
+        stress_budget : float, optional
+            USD bound of every stress row (required with ``stress_recovery``).
 
         Returns
         -------
@@ -542,6 +560,7 @@ class ThresholdOptimizer(BaseEstimator):
         p = tail_probabilities(weights, n_scen)
         alpha = float(self.alpha)
         budget = float(self.budget)  # type: ignore[arg-type]
+        self._stress = self._stress_rows(stress_recovery, stress_budget, n, names)
 
         self.n_assets_ = n
         self.asset_names_ = names
@@ -556,7 +575,13 @@ class ThresholdOptimizer(BaseEstimator):
         self.min_feasible_budget_ = cvar(threshold_losses(lo, k, W), alpha, p)
         self.secondary_budget_ = budget
         self.primary_lt_ = lo.copy()
-        if budget < self.min_feasible_budget_ * (1.0 - 1e-12):
+        self.min_feasible_stress_budget_ = (
+            float(threshold_losses(lo, self._stress[0], W).max()) if self._stress is not None else 0.0
+        )
+        stress_infeasible = self._stress is not None and (
+            self._stress[1] < self.min_feasible_stress_budget_ * (1.0 - 1e-12)
+        )
+        if budget < self.min_feasible_budget_ * (1.0 - 1e-12) or stress_infeasible:
             x = lo.copy()
             self.status_ = "infeasible"
         else:
@@ -585,6 +610,7 @@ class ThresholdOptimizer(BaseEstimator):
                     # limit, largest weight first (one pass leaves each at its limit given the rest)
                     for i in np.argsort(-C2, kind="stable")[: int(free.sum())]:
                         x[i] = coordinate_limits(x, k, W, hi, budget, alpha, weights=p, which=np.arange(n) == i)[i]
+                        x[i] = min(x[i], self._stress_limit(x, W, i))  # the stress rows hold too
                 else:
                     x = lo2
                 self.secondary_budget_ = max(budget, floor)
@@ -598,7 +624,52 @@ class ThresholdOptimizer(BaseEstimator):
         self.var_, self.cvar_ = var_cvar(losses, alpha, p)
         self.objective_ = float(C @ self.ltv_)
         self.binding_ = tuple(self._binding(x, lo, hi))
+        if self._stress is None:
+            self.stress_losses_ = np.zeros(0)
+            self.stress_binding_ = np.zeros(0, dtype=bool)
+        else:
+            ks, b_st = self._stress
+            self.stress_losses_ = threshold_losses(x, ks, W)
+            self.stress_binding_ = (self.stress_losses_ >= b_st * (1.0 - 1e-6)) & (self.stress_losses_ > 0)
         return self
+
+    @staticmethod
+    def _stress_rows(
+        recovery: npt.ArrayLike | None, budget: float | None, n: int, names: tuple[str, ...]
+    ) -> tuple[FloatArray, float] | None:
+        """Validated ``(ks, B_st)`` of the stress rows, None without any."""
+        if recovery is None:
+            return None
+        ks = np.asarray(recovery, dtype=np.float64)
+        if ks.ndim != 2 or ks.shape[1] != n:
+            raise ValueError(f"`stress_recovery` must have shape (n_stress, {n}), got {ks.shape}")
+        if not np.all(np.isfinite(ks)):
+            j, i = np.argwhere(~np.isfinite(ks))[0]
+            raise ValueError(f"`stress_recovery` must be finite, got {ks[j, i]} at stress {j}, asset {names[i]!r}")
+        if budget is None or not np.isfinite(budget) or budget < 0:
+            raise ValueError(f"`stress_budget` must be a finite number >= 0 USD with stress rows, got {budget!r}")
+        if ks.shape[0] == 0:
+            return None
+        return ks, float(budget)
+
+    def _stress_limit(self, x: FloatArray, W: FloatArray, i: int) -> float:
+        """Largest ``x_i`` (the others fixed) within every stress row; inf without rows."""
+        if self._stress is None or W[i] <= 0:
+            return float("inf")
+        ks, b_st = self._stress
+        d = np.maximum(x[None, :] - ks, 0.0)
+        d[:, i] = 0.0
+        rest = d @ W  # the other assets' loss in each row
+        room = np.maximum(b_st - rest, 0.0)
+        # never below the LP's own point, which meets the rows (up to its tolerance)
+        return float(max(np.min(ks[:, i] + room / W[i]), x[i]))
+
+    def _stress_ok(self, x: FloatArray, W: FloatArray) -> bool:
+        """Every stress row within its budget at ``x`` (True without rows)."""
+        if self._stress is None:
+            return True
+        ks, b_st = self._stress
+        return bool(threshold_losses(x, ks, W).max() <= b_st * (1.0 + float(self.tol)))
 
     @staticmethod
     def _binding(x: FloatArray, lo: FloatArray, hi: FloatArray, atol: float = 1e-7) -> list[Binding]:
@@ -712,6 +783,10 @@ class ThresholdOptimizer(BaseEstimator):
         )
         probs = p if rows is None else p[rows]
         weight = C / C.sum() if C.sum() > 0 else np.zeros_like(C)
+        # stress rows: every one in every LP, exact inside the box (few rows)
+        stress = None
+        if self._stress is not None:
+            stress = make_threshold_loss_data(self._stress[0], W, upper, lt_lower=linear_below, scale=scale)
 
         def build() -> tuple[cp.Problem, cp.Variable]:
             lt = cp.Variable(k.shape[1], name="lt")
@@ -719,9 +794,11 @@ class ThresholdOptimizer(BaseEstimator):
             loss, loss_cons = threshold_loss_block(lt, data)
             risk, risk_cons = cvar_block(loss, alpha, probs, n_sure=n_sure)
             cap = cp.Parameter(nonneg=True, name="budget", value=budget / scale)
-            problem = cp.Problem(
-                cp.Maximize(weight @ lt), [*box, *loss_cons, *risk_cons, risk <= cap]
-            )
+            cons = [*box, *loss_cons, *risk_cons, risk <= cap]
+            if stress is not None and (stress.n_pairs or stress.n_linear):
+                s_loss, s_cons = threshold_loss_block(lt, stress)
+                cons += [*s_cons, s_loss <= self._stress[1] / scale]
+            problem = cp.Problem(cp.Maximize(weight @ lt), cons)
             return problem, lt
 
         return build, data
@@ -791,7 +868,7 @@ class ThresholdOptimizer(BaseEstimator):
         alpha = float(self.alpha)
         n_scen = k.shape[0]
         # Presolve: each asset alone must fit the budget (L >= its own term), an exact cap.
-        caps = np.clip(_asset_caps(k, W, budget, alpha, p), lo, hi)
+        caps = np.clip(np.minimum(_asset_caps(k, W, budget, alpha, p), self._stress_caps(W)), lo, hi)
         sizes = [int(np.ceil(m / (1.0 - alpha))) for m in _LEVEL_TAILS] if subsample else []
         sizes = [s for s in sizes if 2 * s <= n_scen] + [n_scen]
         perm = np.random.default_rng(0).permutation(n_scen) if len(sizes) > 1 else None
@@ -826,6 +903,15 @@ class ThresholdOptimizer(BaseEstimator):
         assert x0 is not None
         return x0
 
+    def _stress_caps(self, W: FloatArray) -> FloatArray:
+        """Largest LT of each asset alone within every stress row: ``min_j ks[j, i] + B_st / W_i``
+        (``L^st_j >= W_i max(LT_i - ks[j, i], 0)``, so an exact cap); inf without rows."""
+        if self._stress is None:
+            return np.full(W.size, np.inf)
+        ks, b_st = self._stress
+        with np.errstate(divide="ignore"):
+            return np.where(W > 0, ks.min(axis=0) + b_st / np.where(W > 0, W, 1.0), np.inf)
+
     def _ray_start(
         self,
         k: FloatArray,
@@ -837,12 +923,16 @@ class ThresholdOptimizer(BaseEstimator):
     ) -> FloatArray:
         """Feasible start on the segment lt_min -> caps, by bisection on the exact CVaR."""
         alpha = float(self.alpha)
-        if cvar(threshold_losses(hi, k, W), alpha, p) <= budget:
+
+        def ok(x: FloatArray) -> bool:
+            return cvar(threshold_losses(x, k, W), alpha, p) <= budget and self._stress_ok(x, W)
+
+        if ok(hi):
             return hi.copy()
         a, b = 0.0, 1.0
         for _ in range(20):
             m = 0.5 * (a + b)
-            if cvar(threshold_losses(lo + m * (hi - lo), k, W), alpha, p) <= budget:
+            if ok(lo + m * (hi - lo)):
                 a = m
             else:
                 b = m
@@ -943,6 +1033,13 @@ class ThresholdOptimizer(BaseEstimator):
         self
         """
         check_is_fitted(self, "status_")
+        if self.status_ == "infeasible" and self.budget is not None \
+                and float(self.budget) >= self.min_feasible_budget_ * (1.0 - 1e-12):
+            raise InfeasibleError(
+                f"the stress budget of {self._stress[1]:,.2f} USD cannot be met: even at LT = lt_min a "
+                f"stress scenario costs {self.min_feasible_stress_budget_:,.2f} USD; raise the stress "
+                f"budget to at least that or lower `lt_min`"
+            )
         if self.status_ == "infeasible":
             raise InfeasibleError(
                 f"the CVaR_{self.alpha:g} budget of {float(self.budget):,.2f} USD "  # type: ignore[arg-type]

@@ -257,6 +257,14 @@ class OptimizerSection:
     held_ltv_lt: Literal["up_to_current", "risk_limit"] = "up_to_current"
     reference_epsilon: float = field(default=0.01, metadata=_rng(0, 0.5, lo_open=True))
     smart_ltv_c: float = field(default=2.33, metadata=_rng(0, lo_open=True))
+    #: Stress as a hard constraint: every stress-library scenario is a row of the LP (the worst-case
+    #: book's bad debt in it <= the stress budget); false turns the rows off.
+    stress_constraint: bool = True
+    #: The stress budget in USD, or as a share of the book's debt (at most one). Default: the
+    #: appetite's CVaR budget x (1 - alpha) x the horizon windows the library scanned, the most one
+    #: scenario counted at its historical frequency may lose without breaking that budget alone.
+    stress_budget_usd: float | None = field(default=None, metadata=_rng(0))
+    stress_budget_share: float | None = field(default=None, metadata=_rng(0, 1))
 
 
 @dataclass(frozen=True)
@@ -539,6 +547,9 @@ ADDED_KEYS: dict[tuple[str, str], Any] = {
     ("scenarios", "depeg_severity"): "gpd",
     ("optimizer", "held_ltv_lt"): "up_to_current",
     ("scenarios", "band_batches"): 10,
+    ("optimizer", "stress_constraint"): True,
+    ("optimizer", "stress_budget_usd"): None,
+    ("optimizer", "stress_budget_share"): None,
 }
 
 
@@ -632,6 +643,11 @@ def _stress_shocks(raw: Any, assets: tuple[str, ...], source: str) -> dict[str, 
 
 def _cross_checks(cfg: RunConfig, source: str) -> None:
     o = cfg.optimizer
+    if o.stress_budget_usd is not None and o.stress_budget_share is not None:
+        raise ConfigError(f"{source}: [optimizer] give stress_budget_usd or stress_budget_share, not both")
+    if not o.stress_constraint and (o.stress_budget_usd is not None or o.stress_budget_share is not None):
+        raise ConfigError(f"{source}: [optimizer] stress_constraint = false: the stress budget is unused, "
+                          "remove stress_budget_usd / stress_budget_share")
     if o.lt_min >= o.lt_max:
         raise ConfigError(f"{source}: [optimizer] lt_min={o.lt_min} must be < lt_max={o.lt_max}")
     if cfg.scenarios.method == "bootstrap" and (

@@ -386,16 +386,21 @@ def prepare_market(
 
     ``sale`` is the day's sale the slippage law prices; without it the sale is computed
     (:func:`run_sale`) for ``book`` in ``terminal``: pass the run's (``market.sale``) to re-solve
-    the same run with another input.
+    the same run with another input. With ``[optimizer] stress_constraint`` the stress library's
+    scenarios are rows of the LP (:func:`optimizer.pipeline.stress.stress_rows`), priced with the
+    same slippage as the scenarios'.
     """
     from optimizer.optimize import ThresholdProblem
+    from optimizer.pipeline.stress import stress_rows
 
     alpha, share = cfg.alpha_and_budget_share()
     if sale is None:
         sale = run_sale(cfg, inputs, book=book, terminal=terminal)
+    book = inputs.book if book is None else book
+    rows = stress_rows(cfg, inputs, book, alpha=alpha, share=share)
     return ThresholdProblem.build(
         inputs.scenarios if terminal is None else terminal,
-        inputs.book if book is None else book,
+        book,
         inputs.current,
         has_current=inputs.has_current,
         bonus=configured_bonus(cfg, inputs.current),
@@ -408,6 +413,7 @@ def prepare_market(
         budget_usd=cfg.optimizer.risk_budget_usd,
         budget_share=share,
         comonotone_share=cfg.scenarios.comonotone_share,
+        **rows,
     )
 
 
@@ -566,10 +572,16 @@ def run(
     from optimizer.report.history import attach_history_section
 
     report = attach_history_section(report, inputs.prices, inputs.returns, inputs.generator)
-    from optimizer.report.stress import stress_section
+    from optimizer.report.stress import StressConstraintView, stress_section
 
+    rows = market.stress
+    view = StressConstraintView(
+        by_asset=stress.by_asset_recommended, fund_usd=fund_usd,
+        lp_losses=None if rows is None else rows.losses(sol.lt, market.exposure),
+        lp_binds=None if rows is None else rows.binding(sol.lt, market.exposure),
+        budget_usd=None if rows is None else rows.budget, budget_rule="" if rows is None else rows.rule)
     report = dataclasses.replace(report, sections={**report.sections, "stress_library": stress_section(
-        stress.library, stress.bad_debt_recommended, stress.bad_debt_current)})
+        stress.library, stress.bad_debt_recommended, stress.bad_debt_current, view)})
     if inputs.book_calibration is not None:
         from optimizer.report.book import book_section
 

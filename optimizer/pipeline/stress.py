@@ -20,8 +20,8 @@ from optimizer.exceptions import DataError, DataQualityWarning
 from optimizer.pipeline.config import RunConfig
 from optimizer.scenarios import StressLibrary, StressRule
 
-__all__ = ["USD_PEERS", "StressOutcome", "library_of", "peg_classes", "run_stress", "stress_library",
-           "stress_outcome"]
+__all__ = ["USD_PEERS", "StressOutcome", "library_of", "peg_classes", "run_stress", "stress_budget",
+           "stress_library", "stress_outcome", "stress_rows"]
 
 #: Other USD stablecoins of the data directory that give a USD stablecoin of the config its class
 #: move in a window where it has no price of its own (USDT reaches back to 2014 in Coin Metrics).
@@ -32,12 +32,15 @@ USD_PEERS: tuple[str, ...] = ("usdt", "dai")
 class StressOutcome:
     """The library and the book's static bad debt in each scenario.
 
-    ``bad_debt_recommended`` / ``bad_debt_current``: ndarray of shape (n_stress,), USD.
+    ``bad_debt_recommended`` / ``bad_debt_current``: ndarray of shape (n_stress,), USD;
+    ``by_asset_recommended``: ndarray of shape (n_stress, n_assets), the recommended bad debt by
+    collateral asset (None when not evaluated).
     """
 
     library: StressLibrary
     bad_debt_recommended: np.ndarray
     bad_debt_current: np.ndarray
+    by_asset_recommended: np.ndarray | None = None
 
 
 def stress_library(cfg: RunConfig, data_dir: str | Path, as_of: str | None, *,
@@ -105,13 +108,16 @@ def stress_outcome(library: StressLibrary, book: Any, current: Any, recommended:
 
     if library.n_scenarios == 0:
         empty = np.zeros(0)
-        return StressOutcome(library=library, bad_debt_recommended=empty, bad_debt_current=empty)
+        return StressOutcome(library=library, bad_debt_recommended=empty, bad_debt_current=empty,
+                             by_asset_recommended=np.zeros((0, len(library.assets))))
     rel = library.terminal
+    rec = evaluate_book(book, rel, current, recommended, slippage)
     return StressOutcome(
         library=library,
-        bad_debt_recommended=evaluate_book(book, rel, current, recommended, slippage).total,
+        bad_debt_recommended=rec.total,
         bad_debt_current=evaluate_book(book, rel, current, current,
                                        slippage if slippage_current is None else slippage_current).total,
+        by_asset_recommended=rec.by_asset,
     )
 
 
@@ -140,3 +146,35 @@ def library_of(cfg: RunConfig, inputs: Any, data_dir: str | Path | None = None) 
     if cache is not None:
         cache[key] = library
     return library
+
+
+def stress_budget(cfg: RunConfig, library: StressLibrary, total_debt: float, *, alpha: float,
+                  share: float | None) -> tuple[float, str]:
+    """The stress budget in USD and how it was set: ``[optimizer] stress_budget_usd``, else
+    ``stress_budget_share`` of the book's debt, else the appetite's CVaR budget at the history's
+    length (:func:`optimizer.optimize.historical_stress_budget`)."""
+    from optimizer.optimize import historical_stress_budget
+
+    o = cfg.optimizer
+    if o.stress_budget_usd is not None:
+        return float(o.stress_budget_usd), "[optimizer] stress_budget_usd"
+    if o.stress_budget_share is not None:
+        return float(o.stress_budget_share * total_debt), \
+            f"[optimizer] stress_budget_share = {o.stress_budget_share:g} of the book's debt"
+    budget = o.risk_budget_usd if share is None else share * total_debt
+    usd = historical_stress_budget(budget, alpha, library.n_windows)
+    return usd, (f"the CVaR budget ${budget:,.0f} x (1 - alpha = {1 - alpha:.3g}) x {library.n_windows:,} horizon "
+                 "windows scanned: a scenario counted at its historical frequency that loses more breaks the "
+                 "CVaR budget on history by itself")
+
+
+def stress_rows(cfg: RunConfig, inputs: Any, book: Any, *, alpha: float, share: float | None) -> dict[str, Any]:
+    """Keyword arguments of ``ThresholdProblem.build`` for the stress rows ({} when off or empty)."""
+    if not cfg.optimizer.stress_constraint:
+        return {}
+    library = library_of(cfg, inputs)
+    if library.n_scenarios == 0:
+        return {}
+    usd, rule = stress_budget(cfg, library, book.total_debt, alpha=alpha, share=share)
+    return {"stress_terminal": library.terminal, "stress_names": library.names, "stress_budget_usd": usd,
+            "stress_rule": rule}

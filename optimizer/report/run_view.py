@@ -156,11 +156,22 @@ def status_message(
     guard_fails: Sequence[str],
     solver_optimal: bool,
     min_feasible_budget_usd: float,
+    stress_budget_usd: float | None = None,
+    min_feasible_stress_budget_usd: float = 0.0,
 ) -> str:
-    """One paragraph on the run's status: met, an asset guard not met, or the budget not met."""
+    """One paragraph on the run's status: met, an asset guard not met, or the budget (CVaR or
+    stress) not met."""
     if status == RunStatus.OK:
         return (f"The recommended parameters keep the {alpha:.1%} CVaR of bad debt for accounts at the "
-                f"threshold within the budget of ${budget_usd:,.0f}.")
+                f"threshold within the budget of ${budget_usd:,.0f}"
+                + (f", and their bad debt in every stress-library scenario within the stress budget of "
+                   f"${stress_budget_usd:,.0f}." if stress_budget_usd is not None else "."))
+    if (stress_budget_usd is not None and min_feasible_stress_budget_usd > stress_budget_usd
+            and not guard_fails and min_feasible_budget_usd <= budget_usd):
+        return (f"Risk target not met: even at the lowest allowed thresholds a stress-library scenario costs "
+                f"the book at the threshold ${min_feasible_stress_budget_usd:,.0f}, above the stress budget of "
+                f"${stress_budget_usd:,.0f}. The smallest feasible stress budget is "
+                f"${min_feasible_stress_budget_usd:,.0f}; the parameters shown are the most conservative allowed.")
     if guard_fails and solver_optimal:
         return (f"Risk target not met for {', '.join(guard_fails)}: even at the lowest allowed threshold the "
                 f"{alpha:.1%} CVaR of bad debt per USD of collateral at the threshold exceeds the per-asset "

@@ -8,6 +8,7 @@ params.json record (``stress_library``).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -16,7 +17,7 @@ from optimizer.report._format import fmt_usd
 from optimizer.report.section import Section, text_table
 from optimizer.scenarios import AssetMove, MoveRule, StressKind, StressLibrary, StressScenario
 
-__all__ = ["MARKS", "stress_data", "stress_section"]
+__all__ = ["MARKS", "StressConstraintView", "contributors", "stress_data", "stress_section"]
 
 #: The mark of a move that is not the asset's own closes, in the moves table.
 MARKS: dict[MoveRule, str] = {
@@ -35,6 +36,34 @@ KIND_SHORT: dict[StressKind, str] = {
     StressKind.INTRADAY: "intraday",
     StressKind.SHOCK: "shock",
 }
+
+
+@dataclass(frozen=True, eq=False)
+class StressConstraintView:
+    """What the pipeline measured of the stress library as a constraint (numbers only).
+
+    ``by_asset``: recommended bad debt by collateral asset, shape (n_stress, n_assets), USD;
+    ``fund_usd``: the recommended fund; ``lp_losses`` / ``lp_binds``: each LP row's loss on the
+    worst-case book at the recommended thresholds and whether it binds (None when the rows are
+    off); ``budget_usd`` / ``budget_rule``: the stress budget and how it was set.
+    """
+
+    by_asset: np.ndarray
+    fund_usd: float
+    lp_losses: np.ndarray | None = None
+    lp_binds: np.ndarray | None = None
+    budget_usd: float | None = None
+    budget_rule: str = ""
+
+
+def contributors(by_asset: np.ndarray, assets: Sequence[str], k: int = 2) -> list[tuple[str, float]]:
+    """The ``k`` largest carriers of one scenario's bad debt: (asset, share of the total)."""
+    row = np.asarray(by_asset, dtype=float)
+    tot = float(row.sum())
+    if tot <= 0:
+        return []
+    order = np.argsort(-row, kind="stable")[:k]
+    return [(assets[i], float(row[i] / tot)) for i in order if row[i] > 0]
 
 
 def _pct(x: float) -> str:
@@ -65,8 +94,10 @@ def _trigger_text(s: StressScenario) -> str:
 
 
 def stress_section(library: StressLibrary, bad_debt_recommended: Sequence[float],
-                   bad_debt_current: Sequence[float] | None) -> Section:
-    """The "Stress library" section (params.json: ``stress_library``, see :func:`stress_data`)."""
+                   bad_debt_current: Sequence[float] | None,
+                   constraint: StressConstraintView | None = None) -> Section:
+    """The "Stress library" section (params.json: ``stress_library``, see :func:`stress_data`);
+    ``constraint`` adds the fund check, the carriers of each scenario and its LP row."""
     lib = library
     assets = lib.assets
     rec = np.asarray(bad_debt_recommended, dtype=float)
@@ -139,22 +170,57 @@ def stress_section(library: StressLibrary, bad_debt_recommended: Sequence[float]
             "recommended parameters"
             + (f", {int((cur > 0).sum())} under the current ones." if cur is not None else ".")
         )
+    c = constraint
+    if c is not None and lib.n_scenarios and rec.size:
+        over = int((rec > c.fund_usd * (1 + 1e-12)).sum())
+        paras.append(
+            (f"Every scenario's bad debt under the recommended parameters is within the recommended insurance "
+             f"fund of {fmt_usd(c.fund_usd, 0)} (the worst, {lib.scenarios[int(np.argmax(rec))].name}, is "
+             f"{fmt_usd(rec.max(), 0)})." if over == 0 else
+             f"{over} scenario(s) leave bad debt above the recommended insurance fund of {fmt_usd(c.fund_usd, 0)}.")
+            + " Carried by: the collateral assets with the largest share of the scenario's bad debt under the "
+            "recommended parameters.")
+        if c.lp_losses is not None and c.budget_usd is not None:
+            binds = np.asarray(c.lp_binds, dtype=bool)
+            paras.append(
+                "Stress as a hard constraint: every scenario is a row of the threshold LP, on its worst-case book "
+                "(every borrower at its threshold, the LP's slippage and bonus): that book's bad debt in the "
+                f"scenario is at most the stress budget of {fmt_usd(c.budget_usd, 0)} ({c.budget_rule}). "
+                + (f"{int(binds.sum())} row(s) bind at the recommended thresholds: "
+                   + ", ".join(lib.scenarios[i].name for i in np.flatnonzero(binds)) + "."
+                   if binds.any() else
+                   f"No row binds: the largest is {fmt_usd(float(np.max(c.lp_losses)), 0)}.")
+                + " The calibrated book's bad debt (the columns rec. and current) is below the worst-case book's "
+                "because its borrowers keep their health factors.")
+        elif c.lp_losses is None:
+            paras.append("The stress library is not a constraint of the LP here ([optimizer] stress_constraint = "
+                         "false): the fund covers its worst scenario, nothing bounds it.")
     rows = []
     for i, s in enumerate(lib.scenarios):
         j = int(np.argmin(s.move))
-        rows.append([
+        row = [
             s.name, s.label or "", KIND_SHORT[s.kind], s.t0 or "-", _trigger_text(s),
             f"{assets[j]} {_pct(float(s.move[j]))}{MARKS[s.moves[j].rule]}",
             fmt_usd(rec[i], 0) if rec.size else "-",
             fmt_usd(cur[i], 0) if cur is not None and cur.size else "-",
-        ])
+        ]
+        if c is not None:
+            row.append(", ".join(f"{a} {w:.0%}" for a, w in contributors(c.by_asset[i], assets)) or "-")
+            if c.lp_losses is not None:
+                row.append(fmt_usd(float(c.lp_losses[i]), 0) + (" binds" if c.lp_binds[i] else ""))
+        rows.append(row)
+    cols = ["Scenario (last close)", "Label", "Kind", "From the close of", "Trigger", "Worst move",
+            "Bad debt, rec.", "Bad debt, current"]
+    caption = ("One row per scenario, named by its last close; the trigger is the series past its threshold "
+               "by the largest ratio (+n: more series past theirs); rec.: the recommended parameters.")
+    if c is not None:
+        cols.append("Carried by (rec.)")
+        if c.lp_losses is not None:
+            cols.append("LP row")
+            caption += (" LP row: the worst-case book's bad debt in the scenario at the recommended thresholds, "
+                        "against the stress budget (binds: at it).")
     scen_table = text_table(
-        "tbl-stress-library",
-        ["Scenario (last close)", "Label", "Kind", "From the close of", "Trigger", "Worst move",
-         "Bad debt, rec.", "Bad debt, current"],
-        rows, [False, False, False, False, False, False, True, True],
-        caption="One row per scenario, named by its last close; the trigger is the series past its threshold "
-                "by the largest ratio (+n: more series past theirs); rec.: the recommended parameters.",
+        "tbl-stress-library", cols, rows, [False] * 6 + [True, True] + [False] * (len(cols) - 8), caption=caption,
     )
     # compact cells (percent without the sign, the mark right after) so 12+ assets fit at 1280 px
     moves_rows = [[s.name] + [f"{x * 100:+.1f}{MARKS[m.rule].strip()}" for x, m in zip(s.move, s.moves)]
@@ -168,14 +234,17 @@ def stress_section(library: StressLibrary, bad_debt_recommended: Sequence[float]
         title="Stress library",
         paragraphs=tuple(paras),
         tables=(scen_table, moves_table),
-        data=stress_data(lib, rec, cur),
+        data=stress_data(lib, rec, cur, c),
         data_key="stress_library",
     )
 
 
 def stress_data(library: StressLibrary, bad_debt_recommended: np.ndarray,
-                bad_debt_current: np.ndarray | None) -> dict[str, Any]:
-    """params.json ``stress_library``: the rule, the betas and every scenario with its moves and rules."""
+                bad_debt_current: np.ndarray | None,
+                constraint: StressConstraintView | None = None) -> dict[str, Any]:
+    """params.json ``stress_library``: the rule, the betas and every scenario with its moves and rules
+    (with ``constraint``: each scenario's carriers and LP row, the stress budget and the fund)."""
+    c = constraint
     lib = library
     scenarios = []
     for i, s in enumerate(lib.scenarios):
@@ -197,6 +266,11 @@ def stress_data(library: StressLibrary, bad_debt_recommended: np.ndarray,
             "bad_debt_recommended_usd": float(bad_debt_recommended[i]) if bad_debt_recommended.size else None,
             "bad_debt_current_usd": (float(bad_debt_current[i])
                                      if bad_debt_current is not None and bad_debt_current.size else None),
+            **({"carried_by": [{"asset": a, "share": w}
+                                for a, w in contributors(c.by_asset[i], lib.assets, k=len(lib.assets))]}
+               if c is not None else {}),
+            **({"lp_row_usd": float(c.lp_losses[i]), "lp_row_binds": bool(c.lp_binds[i])}
+               if c is not None and c.lp_losses is not None else {}),
         })
     r = lib.rule
     return {
@@ -216,4 +290,8 @@ def stress_data(library: StressLibrary, bad_debt_recommended: np.ndarray,
         "unused_intraday_extremes": [{"asset": a, "date": d, "reason": why} for a, d, why in lib.unused_extremes],
         "missed_labels": [{"label": lb, "dates": d, "reason": why} for lb, d, why in lib.missed_labels],
         "scenarios": scenarios,
+        **({"constraint": {"enabled": c.lp_losses is not None, "budget_usd": c.budget_usd,
+                           "budget_rule": c.budget_rule or None, "fund_usd": float(c.fund_usd),
+                           "n_binding": int(np.sum(c.lp_binds)) if c.lp_binds is not None else 0}}
+           if c is not None else {}),
     }

@@ -64,3 +64,35 @@ def test_the_html_and_params_json_carry_the_section(library, report):
     assert crash["moves"]["eth"]["rule"] == "priced" and crash["moves"]["eth"]["move"] < -0.25
     assert data["rule"]["asset_quantile"] == 0.005 and data["thresholds"]
     assert data["scenarios"][-1]["kind"] == "config shock"
+
+
+def test_the_constraint_view_adds_the_fund_check_the_carriers_and_the_lp_rows(library):
+    from optimizer.report.stress import StressConstraintView, contributors
+
+    n = library.n_scenarios
+    rec = np.linspace(0, 1e6, n)
+    by_asset = np.zeros((n, 3))
+    by_asset[:, 0], by_asset[:, 1] = 0.75 * rec, 0.25 * rec  # eth carries 3/4, wbtc 1/4
+    lp = np.linspace(0, 4e6, n)
+    binds = lp >= 4e6 * (1 - 1e-6)
+    view = StressConstraintView(by_asset=by_asset, fund_usd=1e6, lp_losses=lp, lp_binds=binds,
+                                budget_usd=4e6, budget_rule="a stated rule")
+    sec = stress_section(library, rec, None, view)
+    text = " ".join(sec.paragraphs)
+    assert "within the recommended insurance fund of $1,000,000" in text
+    assert "stress budget of $4,000,000 (a stated rule)" in text and "1 row(s) bind" in text
+    table = sec.tables[0]
+    assert [c.label for c in table.columns][-2:] == ["Carried by (rec.)", "LP row"]
+    last = table.rows[-1]
+    assert last[-2] == "eth 75%, wbtc 25%" and last[-1] == "$4,000,000 binds"
+    assert table.rows[0][-2] == "-"  # no bad debt, no carrier
+    data = sec.data
+    assert data["constraint"] == {"enabled": True, "budget_usd": 4e6, "budget_rule": "a stated rule",
+                                  "fund_usd": 1e6, "n_binding": 1}
+    assert data["scenarios"][-1]["carried_by"] == [{"asset": "eth", "share": 0.75}, {"asset": "wbtc", "share": 0.25}]
+    assert data["scenarios"][-1]["lp_row_binds"] and not data["scenarios"][0]["lp_row_binds"]
+    assert contributors(np.array([0.0, 0.0, 0.0]), ("a", "b", "c")) == []
+    # above the fund: said, not hidden
+    over = stress_section(library, rec, None, StressConstraintView(by_asset=by_asset, fund_usd=5e5))
+    assert "above the recommended insurance fund" in " ".join(over.paragraphs)
+    assert "not a constraint of the LP" in " ".join(over.paragraphs)
