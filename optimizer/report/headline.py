@@ -5,10 +5,10 @@ Read from the :class:`RunReport` only, so the terminal, the JSON line and the re
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from optimizer.report._format import as_float as _num
 from optimizer.report.model import RunReport
 
 #: Parameters compared between current and recommended values.
@@ -106,16 +106,6 @@ class Headline:
         from optimizer.report._format import canonicalize
 
         return canonicalize(asdict(self))
-
-
-def _num(v: Any) -> float | None:
-    if v is None:
-        return None
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        return None
-    return f if math.isfinite(f) else None
 
 
 def _usd(v: float | None) -> str:
