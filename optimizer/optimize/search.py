@@ -91,7 +91,6 @@ Evaluate = Callable[[RiskParams], Mapping[str, Any]]
 
 _SAMPLERS = ("nsga2", "tpe")
 _DIRECTIONS = (StudyDirection.MAXIMIZE, StudyDirection.MINIMIZE)
-_FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
 #: Trial user attribute holding the scalar metrics other than the two objectives.
 _METRICS_ATTR = "metrics"
 _SPACE_ATTR = "riskopt.search_space"
@@ -781,33 +780,63 @@ def replay(
 # ------------------------------------------------------------------------------------------
 # the search
 # ------------------------------------------------------------------------------------------
-class _StudyBudget:
-    """Stop a worker once the study needs no new trial: none is waiting and ``n_trials`` trials
-    (complete, pruned, running or waiting; failed ones do not count) exist, whoever made them.
+_OVER_BUDGET_ATTR = "over_budget"
 
-    Trials other workers are still running count, so a worker that finishes early does not start
-    a trial past the budget (optuna's MaxTrialsCallback counts finished trials only). Enqueued
-    trials are taken one by one under the storage's row lock, so each runs exactly once; two
-    workers that create a sampled trial in the same instant can still overshoot by one.
+
+class _StudyBudget:
+    """Keep a study to ``n_trials`` counted trials, however many workers share it.
+
+    A trial counts when it is complete, pruned, running or waiting (failed ones do not) and was
+    not itself past the budget. The storage numbers trials one at a time, so the rule "a trial
+    is evaluated only if fewer than ``n_trials`` counted trials have a smaller number" lets
+    exactly ``n_trials`` run. It matters when a worker finds no waiting trial and samples a new
+    one just as another worker took the last waiting one (optuna pops or creates a trial in one
+    step, so no check can sit between): that extra trial is pruned before it is evaluated and
+    marked ``over_budget``. After each trial a worker stops once no trial waits and the budget is
+    full; trials other workers are still running count, so an early finisher starts nothing new
+    (optuna's MaxTrialsCallback counts finished trials only).
     """
 
-    _COUNTED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING, TrialState.WAITING)
+    _STATES = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING, TrialState.WAITING)
 
     def __init__(self, n_trials: int) -> None:
         self.n_trials = n_trials
-        self.ran = 0  #: trials this process finished
+        self.ran = 0  #: trials this process evaluated
         self._lock = threading.Lock()  # n_jobs > 1: callbacks run on the trial threads
 
+    @classmethod
+    def counted(cls, study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
+        return [t for t in study.get_trials(deepcopy=False, states=cls._STATES)
+                if not t.user_attrs.get(_OVER_BUDGET_ATTR, False)]
+
     def spent(self, study: optuna.Study) -> bool:
-        trials = study.get_trials(deepcopy=False, states=self._COUNTED)
+        trials = self.counted(study)
         waiting = any(t.state == TrialState.WAITING for t in trials)
         return not waiting and len(trials) >= self.n_trials
 
+    def admit(self, study: optuna.Study, number: int) -> bool:
+        """Whether trial ``number`` is inside the budget."""
+        return sum(t.number < number for t in self.counted(study)) < self.n_trials
+
     def __call__(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
-        with self._lock:
-            self.ran += 1
+        if not trial.user_attrs.get(_OVER_BUDGET_ATTR, False):
+            with self._lock:
+                self.ran += 1
         if self.spent(study):
             study.stop()
+
+
+def _budgeted(
+    trial: optuna.trial.Trial,
+    *,
+    study: optuna.Study,
+    budget: _StudyBudget,
+    inner: Callable[[optuna.trial.Trial], tuple[float, float]],
+) -> tuple[float, float]:
+    if not budget.admit(study, trial.number):
+        trial.set_user_attr(_OVER_BUDGET_ATTR, True)
+        raise optuna.TrialPruned(f"trial {trial.number} is past the budget of {budget.n_trials}")
+    return inner(trial)
 
 
 def _sampler_seed(seed: Any) -> int | None:
@@ -1047,14 +1076,15 @@ class FrontierSearch(BaseEstimator):
             for i, values in enumerate(start_values):
                 study.enqueue_trial(values, user_attrs={"enqueued_index": i}, skip_if_exists=True)
 
-        n_before = len(study.get_trials(deepcopy=False, states=_FINISHED))
-        remaining = int(self.n_trials) - n_before
         budget = _StudyBudget(int(self.n_trials))
+        n_before = sum(t.state != TrialState.WAITING for t in budget.counted(study))
+        remaining = int(self.n_trials) - n_before
         if remaining > 0 and not budget.spent(study):
+            inner = functools.partial(
+                objective, space=space, evaluate=evaluate, tail_metric=self.tail_metric
+            )
             study.optimize(
-                functools.partial(
-                    objective, space=space, evaluate=evaluate, tail_metric=self.tail_metric
-                ),
+                functools.partial(_budgeted, study=study, budget=budget, inner=inner),
                 n_trials=remaining,
                 timeout=self.timeout,
                 n_jobs=self.n_jobs,

@@ -26,6 +26,8 @@ from optimizer.optimize.search import (
     EFFICIENCY_METRIC,
     FrontierSearch,
     SearchSpace,
+    _budgeted,
+    _StudyBudget,
     make_sampler,
     make_study,
     objective,
@@ -473,6 +475,28 @@ class TestFrontierSearch:
         # nothing left to do
         third = FrontierSearch(n_trials=12, **kw).fit(counted, space)
         assert len(calls) == 15 and third.n_trials_run_ == 0 and len(third.trials_) == 15
+
+    def test_a_trial_past_the_budget_is_pruned_unevaluated(self):
+        # the race two workers can run into, played out in one process: trials 0 and 1 fill a
+        # budget of 2 (one worker took the last waiting trial) as the other worker creates trial 2
+        study = make_study(storage=None, study_name="race", seed=0)
+        budget = _StudyBudget(2)
+        t0, t1, t2 = study.ask(), study.ask(), study.ask()
+        evaluated = []
+
+        def inner(trial):
+            evaluated.append(trial.number)
+            return 1.0, 0.0
+
+        assert _budgeted(t1, study=study, budget=budget, inner=inner) == (1.0, 0.0)
+        with pytest.raises(optuna.TrialPruned, match="past the budget of 2"):
+            _budgeted(t2, study=study, budget=budget, inner=inner)
+        assert evaluated == [1] and t2.user_attrs == {"over_budget": True}
+        study.tell(t2, state=optuna.trial.TrialState.PRUNED)
+        # the pruned trial does not count: with trial 0 failing, a new trial is inside the budget
+        study.tell(t0, state=optuna.trial.TrialState.FAIL)
+        assert [t.number for t in budget.counted(study)] == [1]
+        assert budget.admit(study, study.ask().number)
 
     def test_resume_with_another_space_fails(self, tmp_path):
         storage = f"sqlite:///{tmp_path / 's.db'}"
