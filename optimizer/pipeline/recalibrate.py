@@ -290,12 +290,18 @@ def _after_schedule(cfg: RunConfig, inputs: Any, market: Any, final: RiskParams,
     from optimizer.optimize import fund as fund_mod
     from optimizer.optimize.convex import threshold_losses
     from optimizer.optimize.measures import cvar
-    from optimizer.pipeline.run import insurance_fund_size
+    from optimizer.pipeline.run_report import insurance_fund
+    from optimizer.pipeline.stress import run_stress
 
     (ev_cur, ev_fin), source = _losses(cfg, inputs, market, [inputs.current, final], recommended)
     fund = fund_mod.size_fund(ev_fin.total, epsilon=cfg.fund.epsilon, confidence=cfg.fund.confidence,
                               weights=ev_fin.weights)
-    fund_usd = insurance_fund_size(fund)
+    # the fund by the standard, as a run sizes it: the tail, the worst stress loss, cover-2
+    stress = run_stress(cfg, inputs, None, final, market.slippage)
+    cover = fund_mod.stressed_cover2(inputs.book, final, market.slippage, stress.library.terminal,
+                                     names=stress.library.names)
+    standard = insurance_fund(cfg, fund, stress, cover)
+    fund_usd = standard.fund_usd
     measure = {"alpha": market.alpha, "fund_usd": fund_usd, "collateral_usd": market.collateral}
     metrics = RiskMetrics.of(ev_fin, params=final, **measure).as_dict()
     metrics_cur = RiskMetrics.of(ev_cur, params=inputs.current, **measure).as_dict()
@@ -312,6 +318,8 @@ def _after_schedule(cfg: RunConfig, inputs: Any, market: Any, final: RiskParams,
     metrics["lp_worst_case_cvar_usd"] = worst
     metrics_cur["lp_worst_case_cvar_usd"] = worst_cur
     return {"metrics": metrics, "metrics_current": metrics_cur, "fund_usd": float(fund_usd),
+            "fund_binding_term": standard.binding, "fund_tail_usd": float(fund.tail_fund_usd),
+            "fund_binding_source": standard.term(standard.binding).source,
             "evaluation": source, "worst_case_cvar_usd": worst,
             "worst_case_cvar_usd_current": worst_cur, "budget_usd": float(market.budget),
             "alpha": float(market.alpha), "asset_guard_share": float(market.asset_share),
@@ -431,6 +439,9 @@ def build_proposal(
         "run_status": report.status,
         "target": target,
         "insurance_fund_usd": after["fund_usd"],
+        "insurance_fund_binding_term": after["fund_binding_term"],
+        "insurance_fund_binding_source": after["fund_binding_source"],
+        "insurance_fund_tail_usd": after["fund_tail_usd"],
         "method": method,
         "assumptions": list(report.assumptions),
         "meta": meta,

@@ -13,7 +13,8 @@ from the JSON. Layout of ``proposal.json`` (``format_version`` 1, sorted keys, f
                              "change_bps", "optimizer", "explained_bps", "unexplained_bps", ...}},
      "status": "proposal" | "no_change" | "target_not_met", "status_message",
      "risk_metrics": {"current": {...}, "recommended": {...}}, "target": {...},
-     "start_date", "end_date", "insurance_fund_usd", "method", "assumptions", "meta": {...}}
+     "start_date", "end_date", "insurance_fund_usd", "insurance_fund_binding_term",
+     "insurance_fund_binding_source", "insurance_fund_tail_usd", "method", "assumptions", "meta": {...}}
 
 with ``P = {"ltv", "liquidation_threshold", "liquidation_bonus"}``. Nothing measured by a clock
 is written, so the same inputs give the same bytes.
@@ -39,6 +40,8 @@ _PARAM_LABELS = {"ltv": "LTV", "liquidation_threshold": "Liquidation threshold",
                  "liquidation_bonus": "Liquidation bonus"}
 
 #: (key, label, kind) of the risk-metric rows, in order.
+_FUND_TERMS = {"expected_shortfall": "simulated tail", "stress_loss": "worst stress loss",
+               "cover2": "cover-2"}
 _METRIC_ROWS = (
     ("capital_efficiency_usd", "Capital efficiency (borrowing power)", "usd"),
     ("bad_debt_var_usd", "Bad-debt VaR", "usd"),
@@ -200,7 +203,9 @@ def summary_lines(doc: Mapping[str, Any]) -> list[str]:
         tops = ", ".join(v["drivers"][d]["label"] for d in v["top_drivers"])
         how = "vote" if v["needs_vote"] else f"{len(v['schedule'])} steps"
         lines.append(f"  {a:<6} LT {cur:.2%} -> {rec:.2%} ({how}; drivers: {tops})")
-    lines.append(f"insurance fund after the schedule: ${doc['insurance_fund_usd']:,.0f}")
+    lines.append(f"insurance fund after the schedule: ${doc['insurance_fund_usd']:,.0f} "
+                 f"({_FUND_TERMS.get(doc['insurance_fund_binding_term'], doc['insurance_fund_binding_term'])}: "
+                 f"{doc['insurance_fund_binding_source']})")
     return lines
 
 
@@ -355,7 +360,12 @@ def build_view(doc: Mapping[str, Any]) -> ProposalView:
         lab = label + (f" {conf}" if key in ("bad_debt_var_usd", "bad_debt_cvar_usd", "lp_worst_case_cvar_usd") else "")
         before = cur_m.get(key)
         metric_rows.append([lab, _metric(kind, before), _metric(kind, rec_m.get(key)), _delta(kind, before, rec_m.get(key))])
-    metric_rows.append(["Insurance fund (expected shortfall of bad debt)", "", fmt_usd(doc["insurance_fund_usd"]), ""])
+    term = doc["insurance_fund_binding_term"]
+    metric_rows.append([f"Insurance fund (largest of tail ES, worst stress loss, cover-2; set by the "
+                        f"{_FUND_TERMS.get(term, term)}: {doc['insurance_fund_binding_source']})", "",
+                        fmt_usd(doc["insurance_fund_usd"]), ""])
+    metric_rows.append(["Insurance fund's simulated tail term (expected shortfall of bad debt)", "",
+                        fmt_usd(doc["insurance_fund_tail_usd"]), ""])
     g = doc["guardrails"]
     meta = doc["meta"]
     method = doc["method"]

@@ -43,6 +43,15 @@ def test_half_width_is_students_t_over_root_r():
         batch_half_width([1.0])
 
 
+def test_batches_equal_but_for_their_last_bits_have_no_band():
+    # an LT held at a bound in every batch, reached along different float paths (CRV: 4e-17 before)
+    held = 0.41 + np.array([0.0, 5.6e-17, 0.0, -5.6e-17])
+    assert batch_half_width(held) == 0.0
+    # a spread of a few parts in a billion is Monte Carlo variation, however small, and is kept
+    moved = 0.41 * (1 + np.array([0.0, 3e-9, -2e-9, 1e-9]))
+    assert 0.0 < batch_half_width(moved) < 1e-8
+
+
 def test_guard_band_covers_the_closed_form_and_shrinks_with_n():
     """Synthetic: a guard-bound threshold with a known value inside its 95 % band, the band
     quartering as N grows 16-fold (1 / sqrt(N))."""

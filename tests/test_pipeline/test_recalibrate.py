@@ -116,6 +116,21 @@ def test_final_parameters_meet_the_target_and_are_never_looser(recal):
         assert lt - fin < 0.0025 + 1e-12
 
 
+def test_proposal_fund_is_the_standard_a_run_uses(recal):
+    # the fund after the schedule is the largest of the simulated tail, the worst stress loss and
+    # cover-2 (as `riskopt run` sizes it), never the tail term alone
+    out, d = recal
+    p = out.proposal
+    assert p["insurance_fund_binding_term"] in ("expected_shortfall", "stress_loss", "cover2")
+    assert p["insurance_fund_usd"] >= p["insurance_fund_tail_usd"] > 0
+    if p["insurance_fund_binding_term"] == "expected_shortfall":
+        assert p["insurance_fund_usd"] == p["insurance_fund_tail_usd"]
+    else:
+        assert p["insurance_fund_usd"] > p["insurance_fund_tail_usd"]
+    md = (d / "proposal.md").read_text(encoding="utf-8")
+    assert f"${p['insurance_fund_usd']:,.0f}" in md and p["insurance_fund_binding_source"] in md
+
+
 # ---------------------------------------------------------------------------------------------
 # Drivers
 # ---------------------------------------------------------------------------------------------
