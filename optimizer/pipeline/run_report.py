@@ -43,7 +43,8 @@ def insurance_fund_size(fund: Any) -> float:
     """The simulated tail's fund (term (a) of the standard): expected shortfall of bad debt at the
     configured confidence, never below the smallest fund with P(bad debt > fund) <= epsilon.
 
-    ``riskopt recalibrate`` and the sensitivity sweep size their fund with this term alone.
+    The recommended fund is :func:`insurance_fund` (run, recalibrate and sensitivity alike); this
+    term is reported beside it.
     """
     return float(fund.tail_fund_usd)
 
