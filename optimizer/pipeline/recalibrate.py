@@ -290,17 +290,13 @@ def _after_schedule(cfg: RunConfig, inputs: Any, market: Any, final: RiskParams,
     from optimizer.optimize import fund as fund_mod
     from optimizer.optimize.convex import threshold_losses
     from optimizer.optimize.measures import cvar
-    from optimizer.pipeline.run_report import insurance_fund
-    from optimizer.pipeline.stress import run_stress
+    from optimizer.pipeline.run_report import insurance_fund_at
 
     (ev_cur, ev_fin), source = _losses(cfg, inputs, market, [inputs.current, final], recommended)
     fund = fund_mod.size_fund(ev_fin.total, epsilon=cfg.fund.epsilon, confidence=cfg.fund.confidence,
                               weights=ev_fin.weights)
     # the fund by the standard, as a run sizes it: the tail, the worst stress loss, cover-2
-    stress = run_stress(cfg, inputs, None, final, market.slippage)
-    cover = fund_mod.stressed_cover2(inputs.book, final, market.slippage, stress.library.terminal,
-                                     names=stress.library.names)
-    standard = insurance_fund(cfg, fund, stress, cover)
+    standard = insurance_fund_at(cfg, inputs, final, market.slippage, fund)
     fund_usd = standard.fund_usd
     measure = {"alpha": market.alpha, "fund_usd": fund_usd, "collateral_usd": market.collateral}
     metrics = RiskMetrics.of(ev_fin, params=final, **measure).as_dict()

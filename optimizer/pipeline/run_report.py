@@ -59,6 +59,21 @@ def insurance_fund(cfg: RunConfig, sizing: Any, stress: Any, cover: Any) -> Any:
                             reference_usd=cfg.fund.reference_usd)
 
 
+def insurance_fund_at(cfg: RunConfig, inputs: Any, params: Any, slippage: Any, sizing: Any) -> Any:
+    """:func:`insurance_fund` at ``params`` on ``inputs``: the stress library's losses and cover-2
+    priced at those parameters and ``slippage``, beside the simulated (or static) tail ``sizing``.
+
+    A run prices its stress library once for its report and calls :func:`insurance_fund` on it;
+    the recalibration (at the scheduled parameters) and each sensitivity point call this.
+    """
+    from optimizer.optimize import stressed_cover2
+    from optimizer.pipeline.stress import run_stress
+
+    stress = run_stress(cfg, inputs, None, params, slippage)
+    cover = stressed_cover2(inputs.book, params, slippage, stress.library.terminal, names=stress.library.names)
+    return insurance_fund(cfg, sizing, stress, cover)
+
+
 @dataclass(frozen=True, eq=False)
 class BookOutcome:
     """What the recommended (and current) parameters do to the book, and the fund sized from it.

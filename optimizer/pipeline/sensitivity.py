@@ -239,8 +239,8 @@ def point_task(cfg: RunConfig, fitted: Any, streams: RunStreams | None = None) -
     from optimizer.optimize import fund as fund_mod
     from optimizer.optimize.measures import capital_efficiency
     from optimizer.pipeline.pegs import redraw_peg_jumps
-    from optimizer.pipeline.run import insurance_fund, insurance_fund_size, solve_market
-    from optimizer.pipeline.stress import run_stress
+    from optimizer.pipeline.run import insurance_fund_size, solve_market
+    from optimizer.pipeline.run_report import insurance_fund_at
     from optimizer.report.run_view import evaluation_source
 
     assets = list(cfg.asset_names)
@@ -272,10 +272,7 @@ def point_task(cfg: RunConfig, fitted: Any, streams: RunStreams | None = None) -
             fund = fund_mod.size_fund(losses, epsilon=cfg.fund.epsilon, confidence=cfg.fund.confidence,
                                       weights=weights)
             # the fund by the standard, as a run sizes it: the tail, the worst stress loss, cover-2
-            stress = run_stress(cfg, inputs, None, sol.recommended, market.slippage)
-            cover = fund_mod.stressed_cover2(inputs.book, sol.recommended, market.slippage,
-                                             stress.library.terminal, names=stress.library.names)
-            standard = insurance_fund(cfg, fund, stress, cover)
+            standard = insurance_fund_at(cfg, inputs, sol.recommended, market.slippage, fund)
     except OptimizerError as err:
         return {"status": "error", "error": str(err)}
     rec = sol.recommended

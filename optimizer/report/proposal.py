@@ -32,6 +32,7 @@ from optimizer.exceptions import OptimizerError
 from optimizer.protocol.guardrails import PARAM_KEYS, Plan, Step
 from optimizer.report._format import fmt_bps, fmt_pct, fmt_prob, fmt_usd
 from optimizer.report._jinja import environment
+from optimizer.report.run_view import FUND_TERM_LABELS
 from optimizer.report.section import Table, text_table
 
 TEMPLATE = "proposal.md.j2"
@@ -40,8 +41,6 @@ _PARAM_LABELS = {"ltv": "LTV", "liquidation_threshold": "Liquidation threshold",
                  "liquidation_bonus": "Liquidation bonus"}
 
 #: (key, label, kind) of the risk-metric rows, in order.
-_FUND_TERMS = {"expected_shortfall": "simulated tail", "stress_loss": "worst stress loss",
-               "cover2": "cover-2"}
 _METRIC_ROWS = (
     ("capital_efficiency_usd", "Capital efficiency (borrowing power)", "usd"),
     ("bad_debt_var_usd", "Bad-debt VaR", "usd"),
@@ -192,6 +191,13 @@ def status_message(
             + ".")
 
 
+def _fund_basis(doc: Mapping[str, Any]) -> str:
+    """'set by the <term> (<source>)' of the fund after the schedule."""
+    term = doc["insurance_fund_binding_term"]
+    label = FUND_TERM_LABELS.get(term, term)
+    return f"set by the {label[0].lower() + label[1:]} ({doc['insurance_fund_binding_source']})"
+
+
 def summary_lines(doc: Mapping[str, Any]) -> list[str]:
     """A few lines for the terminal from a proposal document: status and one line per changed asset."""
     lines = [f"status: {doc['status']}", doc["status_message"]]
@@ -203,9 +209,7 @@ def summary_lines(doc: Mapping[str, Any]) -> list[str]:
         tops = ", ".join(v["drivers"][d]["label"] for d in v["top_drivers"])
         how = "vote" if v["needs_vote"] else f"{len(v['schedule'])} steps"
         lines.append(f"  {a:<6} LT {cur:.2%} -> {rec:.2%} ({how}; drivers: {tops})")
-    lines.append(f"insurance fund after the schedule: ${doc['insurance_fund_usd']:,.0f} "
-                 f"({_FUND_TERMS.get(doc['insurance_fund_binding_term'], doc['insurance_fund_binding_term'])}: "
-                 f"{doc['insurance_fund_binding_source']})")
+    lines.append(f"insurance fund after the schedule: ${doc['insurance_fund_usd']:,.0f}, {_fund_basis(doc)}")
     return lines
 
 
@@ -360,9 +364,7 @@ def build_view(doc: Mapping[str, Any]) -> ProposalView:
         lab = label + (f" {conf}" if key in ("bad_debt_var_usd", "bad_debt_cvar_usd", "lp_worst_case_cvar_usd") else "")
         before = cur_m.get(key)
         metric_rows.append([lab, _metric(kind, before), _metric(kind, rec_m.get(key)), _delta(kind, before, rec_m.get(key))])
-    term = doc["insurance_fund_binding_term"]
-    metric_rows.append([f"Insurance fund (largest of tail ES, worst stress loss, cover-2; set by the "
-                        f"{_FUND_TERMS.get(term, term)}: {doc['insurance_fund_binding_source']})", "",
+    metric_rows.append([f"Insurance fund (largest of tail ES, worst stress loss, cover-2), {_fund_basis(doc)}", "",
                         fmt_usd(doc["insurance_fund_usd"]), ""])
     metric_rows.append(["Insurance fund's simulated tail term (expected shortfall of bad debt)", "",
                         fmt_usd(doc["insurance_fund_tail_usd"]), ""])
