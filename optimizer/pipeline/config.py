@@ -335,6 +335,9 @@ class GuardrailSection:
     max_schedule_steps: int = field(default=40, metadata=_rng(1, 1000))
     keep_zero_ltv: bool = True
     allow_delist: bool = False
+    #: Supply and borrow caps: largest |new - current| / current of one update (1.0 = +/-100 %, Aave's
+    #: risk stewards); caps move on the min_days_between rhythm and are never set to 0.
+    cap_max_change: float = field(default=1.0, metadata=_rng(0, 10, lo_open=True))
 
 
 @dataclass(frozen=True)
@@ -397,6 +400,23 @@ class AntiProcyclicalitySection:
 
 
 @dataclass(frozen=True)
+class CapsSection:
+    """``[caps]``: per-asset supply and borrow caps from liquidity (:mod:`optimizer.protocol.caps`).
+
+    Supply cap = horizon x (USD sellable in a day at a slippage of the bonus) / the share of the
+    supply liquidated in the asset's worst stress-library scenario (at least
+    ``min_liquidated_share``); borrow cap = supply cap x min(1 - ``utilisation_headroom``, 1 - that
+    share). ``current_file``: the live caps (the Aave reference CSV's ``supply_cap_tokens`` and
+    ``borrow_cap_tokens``), relative to the data directory; without it the report shows no current caps.
+    """
+
+    enabled: bool = True
+    current_file: str | None = None
+    min_liquidated_share: float = field(default=0.05, metadata=_rng(0, 1, lo_open=True))
+    utilisation_headroom: float = field(default=0.10, metadata=_rng(0, 1, lo_open=True, hi_open=True))
+
+
+@dataclass(frozen=True)
 class RunConfig:
     """A whole run, as parsed from TOML. ``path`` is the file it came from (not hashed)."""
 
@@ -415,6 +435,7 @@ class RunConfig:
     sensitivity: SensitivitySection = SensitivitySection()
     backtest: BacktestSection = BacktestSection()
     anti_procyclicality: AntiProcyclicalitySection = AntiProcyclicalitySection()
+    caps: CapsSection = CapsSection()
     #: Hypothetical shocks of the stress library: ``[stress.<name>] <asset> = <move>``, each a
     #: fractional move over the liquidation horizon (-0.35 is a 35 % fall), > -1; shock name ->
     #: asset -> move, in file order.
@@ -479,6 +500,9 @@ class RunConfig:
         for section in ADDED_SECTIONS:
             if not d.get(section):
                 d.pop(section, None)  # a config that does not use a later section hashes as before
+        for section, default in ADDED_DEFAULT_SECTIONS.items():
+            if d.get(section) == _to_plain(default):
+                d.pop(section, None)  # a later section left at its defaults hashes as before
         for (section, key), default in ADDED_SECTION_KEYS.items():
             if key in (d.get(section) or {}) and d[section][key] == default:
                 del d[section][key]  # a section key added later, left at its default, hashes as before
@@ -521,6 +545,9 @@ RENAMED_KEYS: dict[tuple[str, str], str] = {
 #: Sections added after hashes were first recorded: left out of the hash while empty.
 ADDED_SECTIONS: tuple[str, ...] = ("stress",)
 
+#: Sections with defaults added after hashes were first recorded: left out of the hash at their defaults.
+ADDED_DEFAULT_SECTIONS: dict[str, Any] = {"caps": CapsSection()}
+
 #: ``(section, key)`` of keys added to a section after hashes were first recorded, with their defaults:
 #: left out of the hash while at the default.
 ADDED_SECTION_KEYS: dict[tuple[str, str], Any] = {
@@ -528,6 +555,7 @@ ADDED_SECTION_KEYS: dict[tuple[str, str], Any] = {
     ("liquidity", "proxy_haircut"): 0.5, ("liquidity", "depth_exponent"): 0.5,
     ("liquidity", "sale_size"): "seized", ("liquidity", "sale_params"): "recommended",
     ("liquidity", "seized_share_sold"): 1.0,
+    ("guardrails", "cap_max_change"): 1.0,
 }
 
 #: ``[assets.<ticker>]`` keys added after hashes were first recorded, with their defaults: left out

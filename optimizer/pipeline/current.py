@@ -21,6 +21,11 @@ Params = dict[str, float]
 KEYS = ("ltv", "liquidation_threshold", "liquidation_bonus")
 
 
+def protocol_symbols(cfg: Any) -> dict[str, str]:
+    """Config ticker -> the protocol's symbol the reference files list it by (``[assets.x] symbol``, else upper case)."""
+    return {t: (a.symbol or t.upper()) for t, a in cfg.assets.items()}
+
+
 def load_current(path: str | Path, symbols: Mapping[str, str]) -> dict[str, Params]:
     """Read current parameters for the tickers in ``symbols`` (ticker -> protocol symbol).
 
@@ -50,7 +55,12 @@ def load_current(path: str | Path, symbols: Mapping[str, str]) -> dict[str, Para
             table = _from_mapping(tomllib.loads(text), p)
         except tomllib.TOMLDecodeError as err:
             raise DataError(f"{p}: invalid TOML: {err}") from None
-    out: dict[str, Params] = {}
+    return _match(table, symbols)
+
+
+def _match(table: Mapping[str, Any], symbols: Mapping[str, str]) -> dict[str, Any]:
+    """Each ticker's entry of ``table``: by its symbol, lower-case symbol, ticker or upper-case ticker."""
+    out: dict[str, Any] = {}
     for ticker, symbol in symbols.items():
         for key in (symbol, symbol.lower(), ticker, ticker.upper()):
             if key in table:
@@ -187,3 +197,46 @@ def apply_current(cfg, current: Mapping[str, Params]):
             a = dataclasses.replace(a, current=cp)
         assets[t] = a
     return dataclasses.replace(cfg, assets=assets)
+
+
+#: Columns of the Aave reference CSV that hold a reserve's caps (whole tokens; 0 or blank: no cap).
+CAP_COLUMNS = ("supply_cap_tokens", "borrow_cap_tokens")
+
+
+def load_current_caps(path: str | Path, symbols: Mapping[str, str]) -> dict[str, dict[str, Any]]:
+    """Live supply and borrow caps, in tokens, for the tickers in ``symbols`` (ticker -> protocol symbol).
+
+    Read from the Aave reference CSV (``supply_cap_tokens``, ``borrow_cap_tokens``, ``caps_last_seen``),
+    matched as :func:`load_current` matches parameters. A cap of 0 or blank is ``None``: Aave reads 0 as
+    "no cap". Tickers the file does not list are left out. Returns ticker -> ``{"supply_cap_tokens",
+    "borrow_cap_tokens", "last_seen"}``.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise DataError(f"current-caps file not found: {p}")
+    try:
+        rows = list(csv.DictReader(io.StringIO(p.read_text(encoding="utf-8"), newline="")))
+    except (UnicodeDecodeError, csv.Error) as err:
+        raise DataError(f"{p}: not a readable CSV: {err}") from None
+    if not rows:
+        raise DataError(f"{p}: empty file")
+    missing = [c for c in ("symbol", *CAP_COLUMNS) if c not in rows[0]]
+    if missing:
+        raise DataError(f"{p}: no column {missing[0]!r}; the caps come from the Aave reference CSV "
+                        f"(symbol, {', '.join(CAP_COLUMNS)})")
+    table: dict[str, dict[str, Any]] = {}
+    for n, r in enumerate(rows, start=2):
+        caps: dict[str, Any] = {}
+        for col in CAP_COLUMNS:
+            try:
+                v = float(r[col] or 0)
+            except ValueError:
+                raise DataError(f"{p}: line {n} ({r['symbol']}): {col} = {r[col]!r} is not a number") from None
+            if not math.isfinite(v) or v < 0:
+                raise DataError(f"{p}: line {n} ({r['symbol']}): {col} = {r[col]!r} must be a finite number >= 0")
+            caps[col] = v if v > 0 else None
+        caps["last_seen"] = r.get("caps_last_seen") or None
+        if r["symbol"] in table and table[r["symbol"]] != caps:
+            raise DataError(f"{p}: line {n} gives {r['symbol']} other caps than an earlier line; give each once")
+        table.setdefault(r["symbol"], caps)
+    return _match(table, symbols)

@@ -2,7 +2,7 @@
 
 The price and volume files are recorded by the loaders (``PriceData.file_hashes``) and the peg
 histories' by :func:`optimizer.pipeline.pegs.peg_inputs`; these are the others:
-``[liquidity] depth_file`` and ``quotes_file`` and ``[book] reference``, named relative to the data
+``[liquidity] depth_file`` and ``quotes_file``, ``[book] reference`` and ``[caps] current_file``, named relative to the data
 directory like the price files, and a CSV book (``[book] path``), named as the config names it,
 relative to the config file (:func:`config_relative_files`). The intraday table shipped in the package
 is not listed: it is package data, versioned with the code (``package_version``) like every constant
@@ -36,7 +36,8 @@ def config_file_hashes(cfg: RunConfig, data_dir: Path) -> dict[str, str]:
     from optimizer.data import file_sha256
 
     liq = cfg.liquidity
-    in_data_dir = [liq.depth_file, liq.quotes_file, cfg.book.reference if cfg.book.kind != "csv" else None]
+    in_data_dir = [liq.depth_file, liq.quotes_file, cfg.book.reference if cfg.book.kind != "csv" else None,
+                   cfg.caps.current_file if cfg.caps.enabled else None]
     out = {str(name): file_sha256(Path(data_dir) / str(name)) for name in in_data_dir if name}
     for name in config_relative_files(cfg):
         out[name] = file_sha256(book_csv_path(cfg))

@@ -95,6 +95,7 @@ class RunOutcome:
     metrics: RunMetrics | None = None  # the headline metrics (report.metrics is their as_dict())
     stress: Any = None  # pipeline.stress.StressOutcome: the stress library and the book's bad debt in it
     sale: Any = None  # optimizer.optimize.SaleFixedPoint: the day's sale the static slippage priced, how it was found
+    caps: Any = None  # pipeline.caps.CapsOutcome: supply and borrow caps (None with [caps] enabled = false)
 
     @property
     def status(self) -> str:
@@ -477,6 +478,11 @@ def run(
     inputs = load_inputs(cfg, data_dir=data_dir, progress=progress, streams=streams)
     assets = cfg.asset_names
     scen, book, current = inputs.scenarios, inputs.book, inputs.current
+    live_caps = None
+    if cfg.caps.enabled:  # read now: a bad caps file fails before the solve, not after it
+        from optimizer.pipeline.caps import current_caps, prices_at_as_of
+
+        live_caps = current_caps(cfg, inputs.data_dir, *prices_at_as_of(inputs))
 
     fixed, sol, apc = solve_recommendation(cfg, inputs, progress)
     market = fixed.problem
@@ -589,9 +595,19 @@ def run(
                                                        "book": book_section(inputs.book_calibration)})
     report = attach_peg_section(report, inputs, peg_tail)
     report = _attach_liquidity_section(report, cfg, inputs, market, fixed)
+    caps = None
+    if cfg.caps.enabled:
+        from optimizer.pipeline.caps import run_caps
+        from optimizer.report.caps import caps_section
+
+        with progress.stage("supply and borrow caps"):
+            caps = run_caps(cfg, inputs, recommended, market, stress.library, current=live_caps)
+        report = dataclasses.replace(report, sections={**report.sections, "caps": caps_section(
+            caps.caps, caps.recommended, caps.current, liquidity=inputs.liquidity, sigma_source=caps.sigma_source,
+            volume_sources=caps.volume_source)})
     return RunOutcome(report=report, inputs=inputs, recommended=recommended, optimizer=opt,
                       bad_debt=ev_rec.total, bad_debt_current=ev_cur.total, search=search_stage,
-                      market=market, metrics=run_metrics, stress=stress, sale=fixed)
+                      market=market, metrics=run_metrics, stress=stress, sale=fixed, caps=caps)
 
 
 def _anti_procyclicality(cfg: RunConfig, inputs: RunInputs, sol: ThresholdSolution, sale: SaleSize) -> Any:

@@ -11,7 +11,10 @@ The rule (RiskDAO's liquidation-to-depth idea, in the run's own sale model):
 * **depth at the bonus** ``D_i``: the USD of ``i`` sellable within one day at a slippage equal to
   the asset's liquidation bonus ``b_i``, on its depth curve at the run's daily volatility
   (:meth:`optimizer.protocol.liquidity.DepthSlippage.depth_at`): a liquidation whose sale costs
-  more than the bonus is not worth doing, and the debt stays uncovered;
+  more than the bonus is not worth doing, and the debt stays uncovered. It is at most
+  ``max_daily_sale_usd`` (the volume liquidators can reach in a day): a curve scaled with a calm
+  volatility, or continued far beyond its points, would otherwise promise more than a day's market
+  (a stablecoin's square-root law at 0.02 % daily volatility sells trillions at 4.5 %);
 * **supply cap** ``S_i = H x D_i / phi_i``: the largest supply whose stressed liquidation
   ``phi_i x S`` is sold over the liquidation horizon of ``H`` days (an even ``phi_i S / H`` a day,
   the curve recovering each day) at a daily slippage of at most ``b_i``. The share is taken as
@@ -39,9 +42,12 @@ from optimizer.typing import FloatArray
 
 __all__ = [
     "BORROW_BINDS",
+    "DEPTH_BINDS",
     "SUPPLY_BINDS",
+    "CapsInTokens",
     "LiquidityCaps",
     "borrow_caps",
+    "cap_tokens",
     "liquidity_caps",
     "stressed_liquidated_share",
     "supply_caps",
@@ -49,6 +55,8 @@ __all__ = [
 
 #: What sets a supply cap: the worst stress scenario's liquidated share, or the floor on it.
 SUPPLY_BINDS = ("stress scenario", "liquidated-share floor")
+#: What sets the daily depth: the curve at the bonus, or the reachable daily volume.
+DEPTH_BINDS = ("depth curve at the bonus", "reachable daily volume")
 #: What sets a borrow cap's utilisation: the headroom, or the withdrawal of the stressed liquidation.
 BORROW_BINDS = ("utilisation headroom", "stressed liquidation withdrawal")
 
@@ -176,7 +184,14 @@ class LiquidityCaps:
     worst_scenario : tuple of str
         Name of the library scenario with the largest share per asset ("" when the library is empty).
     depth_at_bonus_usd : ndarray of shape (n_assets,)
-        USD sellable in a day at a slippage of the bonus, at ``sigma_daily``.
+        USD sellable in a day at a slippage of the bonus, at ``sigma_daily``, at most ``max_daily_sale_usd``
+        (``D`` of the rule).
+    curve_depth_usd : ndarray of shape (n_assets,)
+        The curve's depth at the bonus before that bound.
+    max_daily_sale_usd : ndarray of shape (n_assets,)
+        The bound (inf: none).
+    depth_binds : tuple of str
+        Entries of :data:`DEPTH_BINDS`.
     bonus, sigma_daily : ndarray of shape (n_assets,)
     utilisation : ndarray of shape (n_assets,)
         ``borrow_cap / supply_cap``.
@@ -195,6 +210,9 @@ class LiquidityCaps:
     share_used: FloatArray
     worst_scenario: tuple[str, ...]
     depth_at_bonus_usd: FloatArray
+    curve_depth_usd: FloatArray
+    max_daily_sale_usd: FloatArray
+    depth_binds: tuple[str, ...]
     bonus: FloatArray
     sigma_daily: FloatArray
     utilisation: FloatArray
@@ -237,6 +255,7 @@ def liquidity_caps(
     horizon_days: float,
     min_liquidated_share: float = 0.05,
     utilisation_headroom: float = 0.1,
+    max_daily_sale_usd: ArrayLike | None = None,
     names: tuple[str, ...] | None = None,
     debt_scale: ArrayLike | None = None,
 ) -> LiquidityCaps:
@@ -258,6 +277,8 @@ def liquidity_caps(
         The liquidation horizon.
     min_liquidated_share : float, default 0.05
     utilisation_headroom : float, default 0.1
+    max_daily_sale_usd : array_like of shape (n_assets,), optional
+        Most USD of each asset sellable in a day whatever the curve says (> 0; default: no bound).
     names : tuple of str, optional
         The scenarios' names (default ``"#k"``).
     debt_scale : array_like of shape (n_accounts,), optional
@@ -288,12 +309,19 @@ def liquidity_caps(
                          f"{bonus[list(book.assets).index(bad[0])]}")
     sig = np.broadcast_to(np.asarray(sigma_daily, dtype=float), (n,))
     # each asset's curve read at its own bonus (depth_at takes one level for all assets)
-    depth = np.array([float(law.depth_at(float(bonus[i]), sig)[i]) for i in range(n)])
+    curve = np.array([float(law.depth_at(float(bonus[i]), sig)[i]) for i in range(n)])
+    bound = np.full(n, np.inf) if max_daily_sale_usd is None else np.broadcast_to(
+        np.asarray(max_daily_sale_usd, dtype=float), (n,)).copy()
+    if np.any(np.isnan(bound)) or np.any(bound <= 0):
+        raise ValueError(f"`max_daily_sale_usd` must be > 0, got {bound}")
+    depth = np.minimum(curve, bound)
     supply, used = supply_caps(phi, depth, horizon_days=horizon_days, min_liquidated_share=min_liquidated_share)
     borrow, u = borrow_caps(supply, used, utilisation_headroom=utilisation_headroom)
     return LiquidityCaps(
         assets=tuple(book.assets), supply_cap_usd=supply, borrow_cap_usd=borrow, stressed_share=phi,
-        share_used=used, worst_scenario=worst_names, depth_at_bonus_usd=depth, bonus=bonus,
+        share_used=used, worst_scenario=worst_names, depth_at_bonus_usd=depth, curve_depth_usd=curve,
+        max_daily_sale_usd=bound, depth_binds=tuple(DEPTH_BINDS[int(bound[i] < curve[i])] for i in range(n)),
+        bonus=bonus,
         sigma_daily=np.array(sig, dtype=float), utilisation=u,
         supply_binds=tuple(SUPPLY_BINDS[0] if phi[i] >= min_liquidated_share else SUPPLY_BINDS[1] for i in range(n)),
         borrow_binds=tuple(BORROW_BINDS[0] if 1.0 - utilisation_headroom <= 1.0 - used[i] else BORROW_BINDS[1]
@@ -301,3 +329,56 @@ def liquidity_caps(
         horizon_days=float(horizon_days), min_liquidated_share=float(min_liquidated_share),
         utilisation_headroom=float(utilisation_headroom), n_scenarios=int(rel.shape[0]),
     )
+
+
+def cap_tokens(usd: ArrayLike, price_usd: ArrayLike, *, digits: int = 3) -> FloatArray:
+    """A cap in whole tokens: ``usd / price`` rounded down to ``digits`` significant digits, at least 1.
+
+    Rounded down so the published cap is never looser than the rule's; never 0 (Aave reads a zero
+    cap as "no cap").
+
+    >>> cap_tokens([1234567.0, 0.4], [2.0, 1.0]).tolist()
+    [617000.0, 1.0]
+    """
+    x = np.asarray(usd, dtype=float) / np.asarray(price_usd, dtype=float)
+    if np.any(~np.isfinite(x)) or np.any(x <= 0):
+        raise ValueError(f"caps and prices must give finite, positive token amounts, got {x}")
+    scale = 10.0 ** (np.floor(np.log10(x)) - (digits - 1))
+    return np.maximum(np.floor(x / scale * (1 + 1e-12)) * scale, 1.0).round()
+
+
+@dataclass(frozen=True, eq=False)
+class CapsInTokens:
+    """Caps per asset in tokens and the price that converts them to USD (the live caps, for example).
+
+    Attributes
+    ----------
+    assets : tuple of str
+    supply_tokens, borrow_tokens : ndarray of shape (n_assets,)
+        NaN where the asset has no cap (not listed, or 0: Aave's "no cap").
+    price_usd : ndarray of shape (n_assets,)
+        Price of one token on ``price_date``.
+    price_date : str
+    source : str
+        Where the caps come from (a file name).
+    last_seen : tuple of str or None
+        Per asset, the date the source last saw the caps.
+    """
+
+    assets: tuple[str, ...]
+    supply_tokens: FloatArray
+    borrow_tokens: FloatArray
+    price_usd: FloatArray
+    price_date: str
+    source: str
+    last_seen: tuple[str | None, ...]
+
+    @property
+    def supply_usd(self) -> FloatArray:
+        """``supply_tokens x price_usd`` (NaN where no cap)."""
+        return np.asarray(self.supply_tokens, float) * np.asarray(self.price_usd, float)
+
+    @property
+    def borrow_usd(self) -> FloatArray:
+        """``borrow_tokens x price_usd`` (NaN where no cap)."""
+        return np.asarray(self.borrow_tokens, float) * np.asarray(self.price_usd, float)

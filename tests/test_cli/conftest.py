@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import shutil
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
@@ -15,6 +16,7 @@ from optimizer.pipeline.config import dumps_toml
 ROOT = Path(__file__).resolve().parents[2]
 QUICK = ROOT / "configs" / "quick.toml"
 PRICE_FILE = "binance_prices_daily.csv"
+CAPS_FILE = "aave_v3_ethereum_params.csv"
 #: Columns the quick config reads (wbtc is priced by btc).
 COLUMNS = ("date", "btc", "eth", "usdc", "crv")
 
@@ -61,8 +63,16 @@ def price_rows(data_dir: Path) -> list[list[str]]:
     return [[r[i] for i in idx] for r in rows]
 
 
+def _with_reference(tmp_path: Path, data_dir: Path) -> None:
+    """The live caps quick.toml names ([caps] current_file: ../reference/ beside the data directory)."""
+    ref = tmp_path / "reference"
+    if not ref.exists():
+        ref.mkdir()
+        shutil.copyfile(data_dir / ".." / "reference" / CAPS_FILE, ref / CAPS_FILE)
+
+
 @pytest.fixture
-def edited_data(tmp_path: Path, price_rows: list[list[str]]) -> Callable[..., Path]:
+def edited_data(tmp_path: Path, price_rows: list[list[str]], data_dir: Path) -> Callable[..., Path]:
     """``edited_data(edit)``: a data directory whose price file is the real one after ``edit(rows)``.
 
     ``edit`` receives a copy of the rows (header first) and returns the rows to write, or None
@@ -73,6 +83,7 @@ def edited_data(tmp_path: Path, price_rows: list[list[str]]) -> Callable[..., Pa
               text: str | None = None, name: str = "data") -> Path:
         d = tmp_path / name
         d.mkdir()
+        _with_reference(tmp_path, data_dir)
         if text is not None:
             (d / PRICE_FILE).write_text(text, encoding="utf-8")
             return d

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from optimizer.exceptions import ConfigError
-from optimizer.pipeline.config import APPETITE_PRESETS, Appetite, load_config, parse_config
+from optimizer.pipeline.config import APPETITE_PRESETS, Appetite, CapsSection, load_config, parse_config
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIGS = sorted((ROOT / "configs").glob("*.toml"))
@@ -181,11 +181,13 @@ def test_a_renamed_key_keeps_the_config_hash():
     cfg = parse(BASE + "\n[scenarios]\ncomonotone_share = 0.3\nprice_correlation_stress = 0.1")
     d = cfg.to_dict()
     d.pop("stress")  # an unused later section is not hashed (see the test of [stress] below)
+    d.pop("caps")  # nor a later section left at its defaults
     for table in d["assets"].values():  # nor a later asset key left at its default
         del table["short_history"], table["proxy"], table["peg"]
     for key in ("depth_file", "quotes_file", "proxy_haircut", "depth_exponent",  # nor a later section key
                 "sale_size", "sale_params", "seized_share_sold"):
         del d["liquidity"][key]
+    del d["guardrails"]["cap_max_change"]
     assert "corr_stress" not in d["scenarios"]
     scen = d["scenarios"]
     scen["corr_stress"], scen["price_corr_stress"] = scen.pop("comonotone_share"), scen.pop("price_correlation_stress")
@@ -217,6 +219,8 @@ def test_an_added_key_at_its_default_keeps_the_hash():
     assert parse(BASE + "\n[liquidity]\nsale_size = 'seized'\nseized_share_sold = 1.0").sha256 == cfg.sha256
     assert parse(BASE + "\n[liquidity]\nsale_size = 'share'").sha256 != cfg.sha256
     assert parse(BASE + "\n[liquidity]\nsale_params = 'current'").sha256 != cfg.sha256
+    assert parse(BASE + "\n[caps]\nenabled = true\nutilisation_headroom = 0.1").sha256 == cfg.sha256
+    assert parse(BASE + "\n[caps]\nutilisation_headroom = 0.2").sha256 != cfg.sha256
 
 
 def test_default_config_hash_is_unchanged():
@@ -231,7 +235,11 @@ def test_default_config_hash_is_unchanged():
     # [liquidity] quotes_file, proxy_haircut, depth_exponent and [simulation] impact = "curve" (depth curves)
     # [book] seed = 20250612 (the book's own draw, issue 10: --seed moves the Monte Carlo only)
     # [scenarios] n_scenarios = 400000 (issue 10: the 1 % tail of 4,000 scenarios, LTs stable to the seed)
-    assert cfg.sha256 == "b73220ea9e06f8558abed6eba09a5aa83c52b69a91b37ae4ec127da863336169"
+    # [caps] current_file and the cap rule's settings (issue 12 item 4)
+    assert cfg.sha256 == "07c26628e5f663fd8786836fc24b62eef5068ea00d7afaecedfc0009c94e20a5"
+    # without [caps] (at its defaults) the hash is the one before caps existed
+    assert dataclasses.replace(cfg, caps=CapsSection()).sha256 == \
+        "b73220ea9e06f8558abed6eba09a5aa83c52b69a91b37ae4ec127da863336169"
 
 
 def test_a_config_without_the_added_book_keys_hashes_as_before():
@@ -245,6 +253,8 @@ def test_a_config_without_the_added_book_keys_hashes_as_before():
     # and without the book's own seed (issue 10: quick.toml sets [book] seed = 7, its run seed)
     assert cfg.book.seed == cfg.run.seed == 7
     cfg = cfg.with_overrides("book", seed=None)
+    # and without [caps] (issue 12 item 4: quick.toml names the reference CSV's caps)
+    cfg = dataclasses.replace(cfg, caps=CapsSection())
     assert cfg.book.reference is None and cfg.book.n_placed == 10
     assert cfg.sha256 == "378c4bfc3ed4b93409c774aa427e5d5d4dd6a8ab38972158f8b5c1e4276aba0b"
     # using a key changes the hash; setting n_placed without a reference too (it is a setting)

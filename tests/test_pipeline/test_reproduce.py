@@ -16,6 +16,7 @@ from optimizer.pipeline.config import dumps_toml
 ROOT = Path(__file__).resolve().parents[2]
 QUICK = ROOT / "configs" / "quick.toml"
 PRICE_FILE = "binance_prices_daily.csv"
+CAPS_FILE = "aave_v3_ethereum_params.csv"
 
 
 def _merge(base: dict, over: dict) -> dict:
@@ -32,6 +33,8 @@ def recorded(tmp_path_factory, data_dir):
     ddir = tmp / "data"
     ddir.mkdir()
     shutil.copyfile(data_dir / PRICE_FILE, ddir / PRICE_FILE)
+    (tmp / "reference").mkdir()  # the live caps quick.toml names ([caps] current_file, beside the data)
+    shutil.copyfile(data_dir / ".." / "reference" / CAPS_FILE, tmp / "reference" / CAPS_FILE)
     cfg = _merge(tomllib.loads(QUICK.read_text(encoding="utf-8")), {
         "data": {"volumes": False},
         "scenarios": {"n_scenarios": 2000},
@@ -158,7 +161,7 @@ def test_every_input_file_is_recorded_and_checked(recorded_files, tmp_path, caps
 
 
 def test_config_file_hashes_name_the_reference_book(data_dir, tmp_path):
-    """The default config's reference book and quotes file, named as the config names them."""
+    """The default config's reference book, quotes file and live caps, named as the config names them."""
     import hashlib
 
     from optimizer.pipeline.config import load_config
@@ -166,7 +169,7 @@ def test_config_file_hashes_name_the_reference_book(data_dir, tmp_path):
 
     cfg = load_config(ROOT / "configs" / "aave-v3-ethereum.toml")
     got = config_file_hashes(cfg, data_dir)
-    names = [cfg.book.reference, cfg.liquidity.quotes_file]
+    names = [cfg.book.reference, cfg.liquidity.quotes_file, cfg.caps.current_file]
     assert got == {n: hashlib.sha256((data_dir / n).read_bytes()).hexdigest() for n in names}
 
 

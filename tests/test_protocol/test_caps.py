@@ -45,6 +45,13 @@ def test_cap_rule_matches_its_closed_form_on_a_synthetic_curve():
     assert float(_law().impact(1, day, 0.04)) == pytest.approx(0.05)
 
 
+def test_the_reachable_daily_volume_bounds_the_depth():
+    caps = liquidity_caps(ONE, STRESS, P, _law(), [0.04, 0.04], horizon_days=2, max_daily_sale_usd=[1e9, 1e6])
+    assert caps.curve_depth_usd[1] == pytest.approx(6.25e6) and caps.depth_at_bonus_usd[1] == 1e6
+    assert caps.depth_binds == ("depth curve at the bonus", "reachable daily volume")
+    assert caps.supply_cap_usd[1] == pytest.approx(2 * 1e6 / 0.735)
+
+
 def test_halving_an_assets_depth_halves_its_supply_cap():
     law = _law()
     full = liquidity_caps(ONE, STRESS, P, law, [0.04, 0.04], horizon_days=2)
