@@ -29,10 +29,14 @@ from optimizer.pipeline.config import RunConfig
 from optimizer.pipeline.progress import Progress, Silent
 from optimizer.protocol.guardrails import (
     PARAM_KEYS,
+    CapGuardrails,
+    CapPlan,
     Guardrails,
     Plan,
+    check_cap_plan,
     check_plan,
     hold_within_band,
+    plan_cap_changes,
     plan_changes,
 )
 from optimizer.protocol.params import RiskParams
@@ -64,6 +68,9 @@ class RecalibrationOutcome:
     proposal : dict
         The content of ``proposal.json`` (plain JSON types).
     status : {"no_change", "proposal", "target_not_met"}
+    cap_plans : dict of str to CapPlan
+        Per asset, the supply and borrow cap schedule (empty without live caps, ``[caps] current_file``).
+    cap_guardrails : CapGuardrails
     """
 
     run: Any
@@ -74,6 +81,8 @@ class RecalibrationOutcome:
     final: RiskParams
     proposal: dict[str, Any]
     status: str
+    cap_plans: dict[str, CapPlan] = dataclasses.field(default_factory=dict)
+    cap_guardrails: CapGuardrails = CapGuardrails()
 
     @property
     def exit_code(self) -> int:
@@ -87,6 +96,10 @@ class RecalibrationOutcome:
         """Every guardrail breach of every plan (empty lists when all is well)."""
         return {a: check_plan(p, self.guardrails) for a, p in self.plans.items()}
 
+    def cap_breaches(self) -> dict[str, list[str]]:
+        """Every cap-guardrail breach of every cap plan (empty lists when all is well)."""
+        return {a: check_cap_plan(p, self.cap_guardrails) for a, p in self.cap_plans.items()}
+
 
 def guardrails_from_config(cfg: RunConfig) -> Guardrails:
     """The :class:`Guardrails` of the config's ``[guardrails]`` section."""
@@ -99,15 +112,38 @@ def guardrails_from_config(cfg: RunConfig) -> Guardrails:
         raise ConfigError(f"[guardrails]: {err}") from None
 
 
+def cap_guardrails_from_config(cfg: RunConfig) -> CapGuardrails:
+    """The :class:`CapGuardrails` of ``[guardrails]`` (cap_max_change, min_days_between, max_schedule_steps)."""
+    s = cfg.guardrails
+    return CapGuardrails(max_relative_change=s.cap_max_change, min_days_between=s.min_days_between,
+                         max_schedule_steps=s.max_schedule_steps)
+
+
+def plan_caps(caps: Any, g: CapGuardrails, *, start: dt.date) -> dict[str, CapPlan]:
+    """Per asset the cap schedule from the live caps to the run's recommendation (``pipeline.caps.CapsOutcome``);
+    empty when the run has no caps or no live caps."""
+    if caps is None or caps.current is None:
+        return {}
+    cur, rec = caps.current, caps.recommended
+
+    def live(x: float) -> float | None:
+        return None if not np.isfinite(x) else float(x)
+
+    return {a: plan_cap_changes({"supply_cap": live(cur.supply_tokens[i]), "borrow_cap": live(cur.borrow_tokens[i])},
+                                {"supply_cap": float(rec.supply_tokens[i]), "borrow_cap": float(rec.borrow_tokens[i])},
+                                g, start=start)
+            for i, a in enumerate(rec.assets)}
+
+
 def apply_current_file(cfg: RunConfig, path: str | Path) -> tuple[RunConfig, dict[str, str]]:
     """The config with live parameters read from ``path``; also which source each asset's came from.
 
     Assets the file does not list keep the config's ``current`` table. Raises ``DataError``
     (missing/malformed file) or ``ConfigError`` (a value breaking LTV <= LT or LT x (1 + bonus) <= 1).
     """
-    from optimizer.pipeline.current import apply_current, load_current
+    from optimizer.pipeline.current import apply_current, load_current, protocol_symbols
 
-    symbols = {t: (a.symbol or t.upper()) for t, a in cfg.assets.items()}
+    symbols = protocol_symbols(cfg)
     found = load_current(path, symbols)
     for t, p in found.items():
         ltv, lt, b = (p[k] for k in PARAM_KEYS)
@@ -215,6 +251,8 @@ def recalibrate(
                 plans[a] = dataclasses.replace(plans[a], notes=plans[a].notes + tuple(
                     f"{k} change within its Monte Carlo band (± {band[k] * 1e4:.0f} bps): held" for k in held))
         changed = tuple(a for a in assets if plans[a].steps)
+        cap_g = cap_guardrails_from_config(cfg)
+        cap_plans = plan_caps(outcome.caps, cap_g, start=start)
 
     with progress.stage("attributing changes to their drivers"):
         market = outcome.market  # the run's program, solved at its sale
@@ -238,15 +276,17 @@ def recalibrate(
 
     if not after["target_met"]:
         status = "target_not_met"
-    elif not changed:
+    elif not changed and not any(p.changed for p in cap_plans.values()):
         status = "no_change"
     else:
         status = "proposal"
     context = ProposalContext(status=status, start=start, current_source=current_source,
                               current_meta=current_meta, previous=previous, previous_dir=previous_dir)
-    proposal = build_proposal(cfg, outcome, plans, g, attribution, after, context)
+    proposal = build_proposal(cfg, outcome, plans, g, attribution, after, context, cap_plans=cap_plans,
+                              cap_guardrails=cap_g)
     return RecalibrationOutcome(run=outcome, config=cfg, guardrails=g, plans=plans, attribution=attribution,
-                                final=final, proposal=proposal, status=status)
+                                final=final, proposal=proposal, status=status, cap_plans=cap_plans,
+                                cap_guardrails=cap_g)
 
 
 def _needs_ttc(previous: attr_mod.PreviousDrivers | None, assets: tuple[str, ...]) -> bool:
@@ -356,6 +396,9 @@ def build_proposal(
     attribution: attr_mod.Attribution,
     after: dict[str, Any],
     context: ProposalContext,
+    *,
+    cap_plans: dict[str, CapPlan] | None = None,
+    cap_guardrails: CapGuardrails | None = None,
 ) -> dict[str, Any]:
     """The content of proposal.json (canonical plain JSON: it round-trips through ``json``)."""
     from optimizer.report import proposal as proposal_view
@@ -442,6 +485,9 @@ def build_proposal(
         "assumptions": list(report.assumptions),
         "meta": meta,
     }
+    if cap_plans:
+        doc["caps"] = proposal_view.caps_document(cap_plans, cap_guardrails or CapGuardrails(),
+                                                  (report.sections.get("caps") or None) and report.sections["caps"].data)
     return canonicalize(doc)
 
 
@@ -478,6 +524,8 @@ __all__ = [
     "RecalibrationOutcome",
     "apply_current_file",
     "build_proposal",
+    "cap_guardrails_from_config",
+    "plan_caps",
     "guardrails_from_config",
     "recalibrate",
     "summary_lines",

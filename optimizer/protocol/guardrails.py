@@ -282,3 +282,152 @@ def check_plan(plan: Plan, g: Guardrails) -> list[str]:
     if plan.steps and any(abs(plan.steps[-1].params()[k] - plan.recommended[k]) > 1e-9 for k in PARAM_KEYS):
         out.append("schedule does not end at the recommended parameters")
     return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Supply and borrow caps
+# ---------------------------------------------------------------------------------------------
+#: The two caps of a reserve, in whole tokens.
+CAP_KEYS = ("supply_cap", "borrow_cap")
+
+
+@dataclass(frozen=True)
+class CapGuardrails:
+    """Limits on one update of a reserve's caps (Aave's risk stewards: at most +/-100 % of the current
+    cap per update, 3 days apart, never to 0, which Aave reads as "no cap").
+
+    Attributes
+    ----------
+    max_relative_change : float
+        Largest ``|new - current| / current`` of one update (1.0 = 100 %: a cap at most doubles; a
+        fall is bounded only by the cap staying above 0).
+    min_days_between : int
+        Days between two updates of a reserve's caps.
+    max_schedule_steps : int
+        A schedule longer than this is labelled as needing a vote.
+    """
+
+    max_relative_change: float = 1.0
+    min_days_between: int = 3
+    max_schedule_steps: int = 40
+
+    def __post_init__(self) -> None:
+        if not self.max_relative_change > 0:
+            raise ValueError(f"`max_relative_change` must be > 0, got {self.max_relative_change}")
+        if self.min_days_between < 0:
+            raise ValueError(f"`min_days_between`={self.min_days_between} must be >= 0")
+
+    def to_dict(self) -> dict[str, float | int]:
+        return {"max_relative_change": self.max_relative_change, "min_days_between": self.min_days_between,
+                "max_schedule_steps": self.max_schedule_steps}
+
+
+@dataclass(frozen=True)
+class CapStep:
+    """One dated update: both caps (tokens) in force after it."""
+
+    date: str
+    supply_cap: float
+    borrow_cap: float
+
+    def caps(self) -> dict[str, float]:
+        return {"supply_cap": self.supply_cap, "borrow_cap": self.borrow_cap}
+
+    def to_dict(self) -> dict[str, float | str]:
+        return {"date": self.date, **self.caps()}
+
+
+@dataclass(frozen=True)
+class CapPlan:
+    """How one reserve's caps get from current to recommended (tokens; a current cap of None is "no cap")."""
+
+    current: dict[str, float | None]
+    recommended: dict[str, float]
+    steps: tuple[CapStep, ...]
+    needs_vote: bool
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.steps)
+
+
+def plan_cap_changes(
+    current: dict[str, float | None],
+    target: dict[str, float],
+    g: CapGuardrails,
+    *,
+    start: dt.date | str,
+) -> CapPlan:
+    """Turn current -> target caps into dated steward updates.
+
+    Each update moves each cap at most ``max_relative_change`` of its value before the update
+    (rounded to whole tokens toward that value), both caps on the same dates, ``min_days_between``
+    apart, until both are at the target. A cap that is 0 today ("no cap", ``None``) cannot be moved
+    relative to 0: it is set in one update labelled as needing a vote. A target cap must be > 0.
+    """
+    start_date = dt.date.fromisoformat(start) if isinstance(start, str) else start
+    tgt = {k: float(target[k]) for k in CAP_KEYS}
+    bad = [k for k in CAP_KEYS if not (math.isfinite(tgt[k]) and tgt[k] >= 1)]
+    if bad:
+        raise ValueError(f"a recommended cap must be at least 1 token (0 is Aave's 'no cap'), got {bad[0]}={tgt[bad[0]]}")
+    cur = {k: (None if current.get(k) is None else float(current[k])) for k in CAP_KEYS}
+    notes: list[str] = []
+    if all(cur[k] is not None and abs(cur[k] - tgt[k]) < 0.5 for k in CAP_KEYS):
+        return CapPlan(cur, tgt, (), needs_vote=False)
+    unset = [k for k in CAP_KEYS if cur[k] is None]
+    if unset:
+        notes += [f"{k.replace('_', ' ')} is 0 today (no cap): a steward cannot move it by a relative step; "
+                  "setting it needs a governance vote" for k in unset]
+        return CapPlan(cur, tgt, (CapStep(start_date.isoformat(), **tgt),), needs_vote=True, notes=tuple(notes))
+    state = {k: float(cur[k]) for k in CAP_KEYS}  # type: ignore[arg-type]
+    steps: list[CapStep] = []
+    date = start_date
+    while any(abs(state[k] - tgt[k]) >= 0.5 for k in CAP_KEYS):
+        state = {k: _cap_step(state[k], tgt[k], g.max_relative_change) for k in CAP_KEYS}
+        steps.append(CapStep(date.isoformat(), **state))
+        date = date + dt.timedelta(days=g.min_days_between)
+        if len(steps) > 10_000:  # pragma: no cover - each step moves a cap by at least one token
+            raise RuntimeError(f"cap schedule from {cur} to {tgt} did not converge")
+    needs_vote = len(steps) > g.max_schedule_steps
+    if needs_vote:
+        notes.append(f"cap schedule of {len(steps)} steps exceeds max_schedule_steps={g.max_schedule_steps}: "
+                     "needs a vote")
+    return CapPlan(cur, tgt, tuple(steps), needs_vote=needs_vote, notes=tuple(notes))
+
+
+def _cap_step(value: float, target: float, max_rel: float) -> float:
+    """One update of one cap toward ``target``: at most ``max_rel x value`` away, whole tokens, never 0."""
+    limit = max_rel * value
+    if abs(target - value) <= limit + 1e-9:
+        return target
+    if target > value:
+        return float(max(math.floor(value + limit), value + 1))
+    return float(max(math.ceil(value - limit), 1.0))
+
+
+def check_cap_plan(plan: CapPlan, g: CapGuardrails) -> list[str]:
+    """Every breach of the cap guardrails in a plan (empty when it is valid)."""
+    out: list[str] = []
+    prev = plan.current
+    prev_date: dt.date | None = None
+    for s in plan.steps:
+        c = s.caps()
+        for k in CAP_KEYS:
+            if not c[k] > 0:
+                out.append(f"{s.date}: {k} = {c[k]} (a cap is never set to 0)")
+            if abs(c[k] - round(c[k])) > 1e-9:
+                out.append(f"{s.date}: {k} = {c[k]} is not whole tokens")
+            p = prev[k]
+            if not plan.needs_vote:
+                if p is None:
+                    out.append(f"{s.date}: {k} moves from 0 (no cap) without a vote")
+                elif abs(c[k] - p) > g.max_relative_change * p + 1e-9:
+                    out.append(f"{s.date}: {k} moves {c[k] / p - 1:+.1%} > {g.max_relative_change:.0%} of {p:g}")
+        d = dt.date.fromisoformat(s.date)
+        if prev_date is not None and (d - prev_date).days < g.min_days_between:
+            out.append(f"{s.date}: only {(d - prev_date).days} days after the previous cap update")
+        prev, prev_date = c, d
+    if plan.steps and any(abs(plan.steps[-1].caps()[k] - plan.recommended[k]) > 1e-9 for k in CAP_KEYS):
+        out.append("cap schedule does not end at the recommended caps")
+    return out

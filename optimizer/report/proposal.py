@@ -14,9 +14,15 @@ from the JSON. Layout of ``proposal.json`` (``format_version`` 1, sorted keys, f
      "status": "proposal" | "no_change" | "target_not_met", "status_message",
      "risk_metrics": {"current": {...}, "recommended": {...}}, "target": {...},
      "start_date", "end_date", "insurance_fund_usd", "insurance_fund_binding_term",
-     "insurance_fund_binding_source", "insurance_fund_tail_usd", "method", "assumptions", "meta": {...}}
+     "insurance_fund_binding_source", "insurance_fund_tail_usd", "method", "assumptions", "meta": {...},
+     "caps": {"guardrails": {"max_relative_change", "min_days_between", "max_schedule_steps"}, "rule",
+              "current_source", "current_indicative", "price_date", "asset_order",
+              "assets": {"<ticker>": {"current": C, "recommended": C, "current_usd": C, "recommended_usd": C,
+                                      "schedule": [{"date", **C}, ...], "needs_vote", "notes", "changed",
+                                      "rationale"}}}}
 
-with ``P = {"ltv", "liquidation_threshold", "liquidation_bonus"}``. Nothing measured by a clock
+with ``P = {"ltv", "liquidation_threshold", "liquidation_bonus"}`` and ``C = {"supply_cap", "borrow_cap"}``
+(tokens; a current cap of null is 0 on the protocol, "no cap"); ``caps`` only when the run has live caps. Nothing measured by a clock
 is written, so the same inputs give the same bytes.
 """
 
@@ -29,8 +35,8 @@ from pathlib import Path
 from typing import Any
 
 from optimizer.exceptions import OptimizerError
-from optimizer.protocol.guardrails import PARAM_KEYS, Plan, Step
-from optimizer.report._format import fmt_bps, fmt_pct, fmt_prob, fmt_usd
+from optimizer.protocol.guardrails import CAP_KEYS, PARAM_KEYS, CapGuardrails, CapPlan, Plan, Step
+from optimizer.report._format import fmt_bps, fmt_num, fmt_pct, fmt_prob, fmt_usd, fmt_usd_short
 from optimizer.report._jinja import environment
 from optimizer.report.run_view import FUND_TERM_LABELS
 from optimizer.report.section import Table, text_table
@@ -209,6 +215,13 @@ def summary_lines(doc: Mapping[str, Any]) -> list[str]:
         tops = ", ".join(v["drivers"][d]["label"] for d in v["top_drivers"])
         how = "vote" if v["needs_vote"] else f"{len(v['schedule'])} steps"
         lines.append(f"  {a:<6} LT {cur:.2%} -> {rec:.2%} ({how}; drivers: {tops})")
+    caps = doc.get("caps") or {}
+    for a in caps.get("asset_order") or list(caps.get("assets", {})):
+        v = caps["assets"][a]
+        if v["changed"]:
+            how = "vote" if v["needs_vote"] else f"{len(v['schedule'])} steps"
+            lines.append(f"  {a:<6} caps supply {_cap(v['current']['supply_cap'])} -> {_cap(v['recommended']['supply_cap'])}, "
+                         f"borrow {_cap(v['current']['borrow_cap'])} -> {_cap(v['recommended']['borrow_cap'])} ({how})")
     lines.append(f"insurance fund after the schedule: ${doc['insurance_fund_usd']:,.0f}, {_fund_basis(doc)}")
     return lines
 
@@ -243,6 +256,95 @@ def _driver_value(unit: str, x: Any) -> str:
     if unit.startswith("Student-t"):
         return f"{float(x):.2f}"
     return f"{float(x):.3f}"
+
+
+_CAP_LABELS = {"supply_cap": "Supply cap", "borrow_cap": "Borrow cap"}
+
+
+def cap_rationale(asset: str, inputs: Mapping[str, Any], supply_binding: str, borrow_binding: str) -> str:
+    """Why the caps are where they are, in one paragraph (from params.json ``caps.assets.<asset>``)."""
+    worst = inputs.get("worst_scenario")
+    share = (f"{fmt_pct(inputs['liquidated_share_stressed'])} of its supply is liquidated in its worst stress "
+             f"scenario ({worst})" if worst else "no stress scenario liquidates any of it")
+    text = (f"{asset.upper()}: {share}; the rule uses {fmt_pct(inputs['liquidated_share'])} "
+            f"({'the floor' if supply_binding != 'stress scenario' else 'that share'}). "
+            f"{fmt_usd_short(inputs['depth_at_bonus_usd_per_day'])} a day is sellable at a slippage of its "
+            f"{fmt_pct(inputs['liquidation_bonus'])} bonus (set by the {inputs.get('depth_binding', 'depth curve')}; "
+            f"{inputs.get('depth_source') or 'depth curve'}). The borrow cap keeps "
+            f"{fmt_pct(1 - inputs['utilisation'])} of the supply unborrowed ({borrow_binding}).")
+    return text
+
+
+def caps_document(plans: Mapping[str, CapPlan], g: CapGuardrails, caps_data: Mapping[str, Any] | None) -> dict[str, Any]:
+    """proposal.json ``caps``: per asset current -> recommended caps (tokens and USD), the schedule and why."""
+    per_asset = (caps_data or {}).get("assets", {})
+    assets: dict[str, Any] = {}
+    for a, plan in plans.items():
+        d = per_asset.get(a, {})
+        price = (d.get("inputs") or {}).get("price_usd")
+
+        def usd(c: Mapping[str, float | None]) -> dict[str, float | None]:
+            return {k: (None if c.get(k) is None or price is None else float(c[k]) * float(price)) for k in CAP_KEYS}
+
+        assets[a] = {
+            "current": dict(plan.current), "recommended": dict(plan.recommended),
+            "current_usd": usd(plan.current), "recommended_usd": usd(plan.recommended),
+            "schedule": [s.to_dict() for s in plan.steps], "needs_vote": bool(plan.needs_vote),
+            "notes": list(plan.notes), "changed": bool(plan.changed),
+            "rationale": cap_rationale(a, d["inputs"], d["supply_cap_binding"], d["borrow_cap_binding"])
+            if d else "",
+        }
+    data = caps_data or {}
+    return {"guardrails": g.to_dict(), "rule": data.get("rule"), "current_source": data.get("current_source"),
+            "current_indicative": bool(data.get("current_indicative")), "price_date": data.get("price_date"),
+            "asset_order": list(plans), "assets": assets}
+
+
+@dataclass(frozen=True)
+class CapsView:
+    """The proposal's caps: the specification table, one schedule per changed asset, the rationale."""
+
+    spec: Table
+    schedules: list[ScheduleView]
+    rationale: list[str]
+    source: str
+    max_change: str
+    min_days: int
+
+
+def _cap(x: Any) -> str:
+    return "0 (no cap)" if x is None else fmt_num(x)
+
+
+def caps_view(doc: Mapping[str, Any]) -> CapsView | None:
+    """The caps part of ``build_view`` (None when the proposal has no caps)."""
+    c = doc.get("caps")
+    if not c:
+        return None
+    order = [a for a in c.get("asset_order", []) if a in c["assets"]]
+    assets = {a: c["assets"][a] for a in order + sorted(set(c["assets"]) - set(order))}
+    rows, schedules = [], []
+    for a, v in assets.items():
+        for k in CAP_KEYS:
+            cur, rec = v["current"][k], v["recommended"][k]
+            ratio = "" if not cur else f"x{rec / cur:.3g}"
+            rows.append([a.upper(), _CAP_LABELS[k], _cap(cur), fmt_usd_short(v["current_usd"][k]) if cur else "",
+                         _cap(rec), fmt_usd_short(v["recommended_usd"][k]), ratio])
+        if v["schedule"]:
+            srows = [[s["date"], fmt_num(s["supply_cap"]), fmt_num(s["borrow_cap"])] for s in v["schedule"]]
+            schedules.append(ScheduleView(
+                asset=a.upper(), needs_vote=v["needs_vote"], n_steps=len(srows), first=v["schedule"][0]["date"],
+                last=v["schedule"][-1]["date"],
+                table=text_table("", ["Date", "Supply cap (tokens)", "Borrow cap (tokens)"], srows, [False, True, True]),
+                notes=list(v["notes"])))
+    g = c["guardrails"]
+    src = c.get("current_source") or "the live caps"
+    return CapsView(
+        spec=text_table("", ["Asset", "Cap", "Current (tokens)", "Current", "Recommended (tokens)", "Recommended",
+                             "Change"], rows, [False, False, True, True, True, True, True]),
+        schedules=schedules, rationale=[v["rationale"] for v in assets.values() if v["rationale"]],
+        source=src + (" (indicative)" if c.get("current_indicative") else ""),
+        max_change=f"{float(g['max_relative_change']):.0%}", min_days=int(g["min_days_between"]))
 
 
 @dataclass(frozen=True)
@@ -300,6 +402,7 @@ class ProposalView:
     current_file: str | None
     current_sha: str | None
     previous: Mapping[str, Any] | None
+    caps: CapsView | None = None
 
 
 def build_view(doc: Mapping[str, Any]) -> ProposalView:
@@ -411,6 +514,7 @@ def build_view(doc: Mapping[str, Any]) -> ProposalView:
         current_file=cur_file,
         current_sha=(meta.get("current_parameters") or {}).get("sha256"),
         previous=meta.get("previous_run"),
+        caps=caps_view(doc),
     )
 
 
@@ -430,6 +534,7 @@ def render_proposal_html(doc: dict[str, Any]) -> str:
     return "\n".join(ln.rstrip() for ln in html.splitlines()).strip("\n") + "\n"
 
 
-__all__ = ["ATTRIBUTION_METHOD", "BASELINE_SOURCES", "ProposalView", "build_view", "describe_driver", "load_proposal",
+__all__ = ["ATTRIBUTION_METHOD", "BASELINE_SOURCES", "CapsView", "ProposalView", "build_view", "cap_rationale",
+           "caps_document", "caps_view", "describe_driver", "load_proposal",
            "plans_from_proposal", "proposal_json", "rationale", "read_proposal", "render_proposal_html", "render_proposal_md", "status_message",
            "summary_lines"]

@@ -78,6 +78,37 @@ def test_every_step_of_every_schedule_respects_the_guardrails(recal):
     assert out.breaches() == {a: [] for a in out.plans}
 
 
+def test_cap_schedules_respect_the_cap_guardrails(recal):
+    """The plan checker on caps: at most +/-100 % of the cap per update, 3 days apart, never 0, whole tokens,
+    ending at the recommendation; proposal.json and proposal.md show current -> recommended caps."""
+    out, d = recal
+    g = out.cap_guardrails
+    assert g.max_relative_change == 1.0 and g.min_days_between == 3
+    assert set(out.cap_plans) == {"eth", "wbtc", "usdc", "crv"}
+    assert any(p.changed for p in out.cap_plans.values())
+    assert out.cap_breaches() == {a: [] for a in out.cap_plans}
+    caps = out.run.caps
+    for i, (a, plan) in enumerate(out.cap_plans.items()):
+        assert plan.recommended == {"supply_cap": caps.recommended.supply_tokens[i],
+                                    "borrow_cap": caps.recommended.borrow_tokens[i]}
+        assert plan.current["supply_cap"] == caps.current.supply_tokens[i]
+        prev = plan.current
+        for s in plan.steps:  # re-checked here, independently of check_cap_plan
+            for k in ("supply_cap", "borrow_cap"):
+                assert s.caps()[k] >= 1 and s.caps()[k] == round(s.caps()[k])
+                if not plan.needs_vote:
+                    assert abs(s.caps()[k] - prev[k]) <= prev[k] + 1e-9, (a, s)
+            prev = s.caps()
+        if plan.steps:
+            assert plan.steps[-1].caps() == plan.recommended
+    doc = json.loads((d / "proposal.json").read_text())
+    assert set(doc["caps"]["assets"]) == set(out.cap_plans) and doc["caps"]["current_indicative"] is True
+    eth = doc["caps"]["assets"]["eth"]
+    assert eth["current"]["supply_cap"] == 1_800_000 and eth["recommended"]["supply_cap"] > 0 and eth["rationale"]
+    md = (d / "proposal.md").read_text(encoding="utf-8")
+    assert "### Supply and borrow caps" in md and "1,800,000" in md and "never set a cap to 0" in md
+
+
 def test_schedule_starts_the_day_after_as_of(recal):
     out, _ = recal
     as_of = dt.date.fromisoformat(out.run.report.meta["as_of"])

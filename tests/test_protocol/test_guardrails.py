@@ -104,3 +104,51 @@ def test_changes_within_the_monte_carlo_band_are_held():
     cur2 = {"ltv": 0.70, "liquidation_threshold": 0.75, "liquidation_bonus": 0.05}
     tgt2 = {"ltv": 0.76, "liquidation_threshold": 0.752, "liquidation_bonus": 0.05}
     assert hold_within_band(cur2, tgt2, {"ltv": 0.001, "liquidation_threshold": 0.003}) == (tgt2, [])
+
+
+# ---------------------------------------------------------------------------------------------
+# Caps: +/-100 % relative per update, 3 days apart, never to 0
+# ---------------------------------------------------------------------------------------------
+def test_cap_rises_double_at_most_per_update_and_falls_in_one_step():
+    from optimizer.protocol.guardrails import CapGuardrails, check_cap_plan, plan_cap_changes
+
+    g = CapGuardrails()
+    up = plan_cap_changes({"supply_cap": 1000.0, "borrow_cap": 800.0}, {"supply_cap": 7000.0, "borrow_cap": 900.0},
+                          g, start="2025-07-01")
+    assert [s.supply_cap for s in up.steps] == [2000.0, 4000.0, 7000.0]  # 1000 -> 2000 -> 4000 -> 7000
+    assert [s.borrow_cap for s in up.steps] == [900.0, 900.0, 900.0]
+    assert [s.date for s in up.steps] == ["2025-07-01", "2025-07-04", "2025-07-07"]
+    assert check_cap_plan(up, g) == [] and not up.needs_vote
+    down = plan_cap_changes({"supply_cap": 1000.0, "borrow_cap": 800.0}, {"supply_cap": 3.0, "borrow_cap": 1.0},
+                            g, start="2025-07-01")
+    assert len(down.steps) == 1 and down.steps[0].caps() == {"supply_cap": 3.0, "borrow_cap": 1.0}
+    assert check_cap_plan(down, g) == []
+    half = CapGuardrails(max_relative_change=0.5)  # a tighter steward: -50 % at most
+    d2 = plan_cap_changes({"supply_cap": 1000.0, "borrow_cap": 800.0}, {"supply_cap": 200.0, "borrow_cap": 800.0},
+                          half, start="2025-07-01")
+    assert [s.supply_cap for s in d2.steps] == [500.0, 250.0, 200.0] and check_cap_plan(d2, half) == []
+    same = plan_cap_changes({"supply_cap": 1000.0, "borrow_cap": 800.0}, {"supply_cap": 1000.0, "borrow_cap": 800.0},
+                            g, start="2025-07-01")
+    assert not same.changed
+
+
+def test_cap_plan_checker_finds_every_breach():
+    from optimizer.protocol.guardrails import CapGuardrails, CapPlan, CapStep, check_cap_plan, plan_cap_changes
+
+    g = CapGuardrails()
+    cur = {"supply_cap": 1000.0, "borrow_cap": 800.0}
+    bad = CapPlan(cur, {"supply_cap": 5000.0, "borrow_cap": 0.0},
+                  (CapStep("2025-07-01", 2500.0, 800.0), CapStep("2025-07-02", 5000.0, 0.0)), needs_vote=False)
+    msgs = check_cap_plan(bad, g)
+    assert any("supply_cap moves +150.0%" in m for m in msgs)
+    assert any("borrow_cap = 0.0 (a cap is never set to 0)" in m for m in msgs)
+    assert any("only 1 days after" in m for m in msgs)
+    short = CapPlan(cur, {"supply_cap": 1500.0, "borrow_cap": 800.0}, (CapStep("2025-07-01", 1200.0, 800.0),), False)
+    assert check_cap_plan(short, g) == ["cap schedule does not end at the recommended caps"]
+    with pytest.raises(ValueError, match=r"at least 1 token"):
+        plan_cap_changes(cur, {"supply_cap": 0.0, "borrow_cap": 10.0}, g, start="2025-07-01")
+    # no cap today (0): a steward cannot move it relative to 0; one update, needs a vote
+    unset = plan_cap_changes({"supply_cap": 1000.0, "borrow_cap": None}, {"supply_cap": 1000.0, "borrow_cap": 50.0},
+                             g, start="2025-07-01")
+    assert unset.needs_vote and len(unset.steps) == 1 and "no cap" in unset.notes[0]
+    assert check_cap_plan(unset, g) == []
