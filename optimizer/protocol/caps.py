@@ -12,7 +12,8 @@ The rule (RiskDAO's liquidation-to-depth idea, in the run's own sale model):
   the asset's liquidation bonus ``b_i``, on its depth curve at the run's daily volatility
   (:meth:`optimizer.protocol.liquidity.DepthSlippage.depth_at`): a liquidation whose sale costs
   more than the bonus is not worth doing, and the debt stays uncovered. It is at most
-  ``max_daily_sale_usd`` (the volume liquidators can reach in a day): a curve scaled with a calm
+  ``max_daily_sale_usd`` (the volume liquidators can reach in a day, scaled with the law's
+  ``liquidity_multiplier`` and ``depth_scale`` like the curve): a curve scaled with a calm
   volatility, or continued far beyond its points, would otherwise promise more than a day's market
   (a stablecoin's square-root law at 0.02 % daily volatility sells trillions at 4.5 %);
 * **supply cap** ``S_i = H x D_i / phi_i``: the largest supply whose stressed liquidation
@@ -278,7 +279,8 @@ def liquidity_caps(
     min_liquidated_share : float, default 0.05
     utilisation_headroom : float, default 0.1
     max_daily_sale_usd : array_like of shape (n_assets,), optional
-        Most USD of each asset sellable in a day whatever the curve says (> 0; default: no bound).
+        Most USD of each asset sellable in a day whatever the curve says (> 0; default: no bound), at a
+        size scale of 1 (multiplied by the law's ``size_scale``).
     names : tuple of str, optional
         The scenarios' names (default ``"#k"``).
     debt_scale : array_like of shape (n_accounts,), optional
@@ -314,6 +316,8 @@ def liquidity_caps(
         np.asarray(max_daily_sale_usd, dtype=float), (n,)).copy()
     if np.any(np.isnan(bound)) or np.any(bound <= 0):
         raise ValueError(f"`max_daily_sale_usd` must be > 0, got {bound}")
+    # the volume is liquidity too: a crunch (liquidity_multiplier, depth_scale) thins it as it thins the curve
+    bound = bound * law.size_scale
     depth = np.minimum(curve, bound)
     supply, used = supply_caps(phi, depth, horizon_days=horizon_days, min_liquidated_share=min_liquidated_share)
     borrow, u = borrow_caps(supply, used, utilisation_headroom=utilisation_headroom)

@@ -263,6 +263,11 @@ class DepthSlippage:
         d = np.ones(self.n_assets) if self.depth_scale is None else np.asarray(self.depth_scale, float)
         return self.liquidity_multiplier * d
 
+    @property
+    def size_scale(self) -> FloatArray:
+        """Each asset's multiplier of its curve's sizes, ``liquidity_multiplier x depth_scale``, shape (n_assets,)."""
+        return self._size_scale()
+
     def impact(self, i: int, q_usd: ArrayLike, sigma_daily: float, *, cap: float = MAX_IMPACT) -> FloatArray:
         """Discount of sales ``q_usd`` (USD, any shape) of asset ``i`` at daily volatility ``sigma_daily``."""
         if not (np.isfinite(sigma_daily) and sigma_daily >= 0):

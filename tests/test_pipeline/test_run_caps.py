@@ -35,12 +35,24 @@ def test_every_asset_gets_positive_caps_with_the_rules_inputs(outcome, quick_sta
     h = quick_stage.cfg.scenarios.horizon_days
     d = np.minimum(caps.curve_depth_usd, caps.max_daily_sale_usd)
     np.testing.assert_allclose(caps.supply_cap_usd, h * d / caps.share_used)
-    np.testing.assert_allclose(caps.max_daily_sale_usd,
-                               quick_stage.cfg.liquidity.reachable_volume_share * quick_stage.inputs.adv_usd)
+    np.testing.assert_allclose(caps.max_daily_sale_usd, quick_stage.cfg.liquidity.reachable_volume_share
+                               * quick_stage.cfg.liquidity.liquidity_multiplier * quick_stage.inputs.adv_usd)
     # tokens: at the as_of price, rounded down, never 0
     rec = outcome.recommended
     assert np.all(rec.supply_tokens >= 1) and np.all(rec.supply_tokens * rec.price_usd <= caps.supply_cap_usd)
     assert np.all(rec.supply_tokens * rec.price_usd > 0.99 * caps.supply_cap_usd)
+
+
+def test_halving_the_depth_halves_every_supply_cap_on_real_data(outcome, quick_stage):
+    """liquidity_multiplier 0.5 halves every curve and the reachable volume: with the same parameters and
+    liquidations (seized at zero slippage), every supply cap halves."""
+    s = quick_stage
+    cfg = s.cfg.with_overrides("liquidity", liquidity_multiplier=0.5)
+    half = run_caps(cfg, s.inputs, s.solution.recommended, s.market, library_of(s.cfg, s.inputs),
+                    current=outcome.current)
+    assert np.all(half.caps.supply_cap_usd < outcome.caps.supply_cap_usd)
+    np.testing.assert_allclose(half.caps.supply_cap_usd, outcome.caps.supply_cap_usd / 2, rtol=1e-9)
+    np.testing.assert_array_equal(half.caps.share_used, outcome.caps.share_used)
 
 
 def test_current_caps_come_from_the_reference_csv_at_the_as_of_price(outcome):

@@ -59,6 +59,12 @@ def test_halving_an_assets_depth_halves_its_supply_cap():
     assert half.supply_cap_usd[1] < full.supply_cap_usd[1]
     assert half.supply_cap_usd[1] == pytest.approx(full.supply_cap_usd[1] / 2)
     assert half.supply_cap_usd[0] == full.supply_cap_usd[0]  # the other asset's depth is untouched
+    # where the reachable volume bounds the day's sale, halving the asset's liquidity halves that bound too
+    vol_full = liquidity_caps(ONE, STRESS, P, law, [0.04, 0.04], horizon_days=2, max_daily_sale_usd=[1e6, 1e6])
+    vol_half = liquidity_caps(ONE, STRESS, P, law.scaled([1.0, 0.5]), [0.04, 0.04], horizon_days=2,
+                              max_daily_sale_usd=[1e6, 1e6])
+    assert vol_full.depth_binds[1] == vol_half.depth_binds[1] == "reachable daily volume"
+    assert vol_half.supply_cap_usd[1] == pytest.approx(vol_full.supply_cap_usd[1] / 2)
     # on a measured multi-point curve (not a pure power law) halving the depth lowers the cap too
     multi = DepthSlippage(sellable_usd=(np.array([1e5, 1e6, 5e6]),) * 2, levels=(np.array([0.004, 0.02, 0.09]),) * 2,
                           sigma_ref=np.array([0.03, 0.03]))
