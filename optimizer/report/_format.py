@@ -1,7 +1,7 @@
 """Value canonicalisation (for params.json) and display formatting (for Markdown and HTML).
 
 Two separate concerns live here because both must agree on what a missing value is:
-``None``, NaN and infinities are "missing" everywhere (``null`` in JSON, ``n/a`` on screen).
+``None``, NaN and infinities are "missing" everywhere (``null`` in JSON, ``—`` on screen).
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ import pandas as pd
 #: Significant digits kept for every float in params.json.
 JSON_SIGNIFICANT_DIGITS = 10
 
-#: Text shown for a missing value (None, NaN, inf).
-MISSING = "n/a"
+#: Text shown for a missing value (None, NaN, inf): a dash, as a printed table leaves an empty cell.
+MISSING = "—"
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -182,7 +182,7 @@ def fmt_num(x: Any, sig: int = 4) -> str:
 
 
 def fmt_text(x: Any) -> str:
-    """Any value as short text: None -> n/a, floats via :func:`fmt_num`, lists joined with commas."""
+    """Any value as short text: None -> —, floats via :func:`fmt_num`, lists joined with commas."""
     if x is None or x is pd.NaT or x is pd.NA:
         return MISSING
     if isinstance(x, Enum):
@@ -251,6 +251,20 @@ def humanize(key: str) -> str:
         unit = {"usd": " (USD)", "bps": " (bps)", "pct": " (%)"}[words.pop().lower()]
     text = " ".join(w for w in words if w)
     return (text[:1].upper() + text[1:] + unit) if text else key
+
+
+#: Units and short phrases a table cell must not break inside ("(-113.4 / bps)" at 1280 px).
+_GLUED = ((" bps", "\u00a0bps"), (" bp", "\u00a0bp"), (" pp", "\u00a0pp"), ("(no change)", "(no\u00a0change)"),
+          ("± ", "±\u00a0"))
+
+
+def keep_units(x: Any) -> str:
+    """HTML cell text with a no-break space between a number and its unit, so a narrow column wraps
+    between values ("80.50% → 79.37%" / "(-113.4 bps)"), never inside one."""
+    s = str(x)
+    for a, b in _GLUED:
+        s = s.replace(a, b)
+    return s
 
 
 def md_cell(x: Any) -> str:

@@ -6,7 +6,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import TYPE_CHECKING
 
-from optimizer.report._format import md_cell, md_inline
+from optimizer.report._format import keep_units, md_cell, md_inline
 
 if TYPE_CHECKING:
     import jinja2
@@ -36,6 +36,7 @@ def environment() -> jinja2.Environment:
     )
     env.filters["md_cell"] = md_cell
     env.filters["md_inline"] = md_inline
+    env.filters["keep_units"] = keep_units
     env.filters["data_uri"] = png_data_uri
     return env
 

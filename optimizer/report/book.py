@@ -140,7 +140,8 @@ def book_section(cal: CalibratedBook) -> Section:
         tuple(loop_rows), "tbl-book-loops", "E-mode loops: collateral per debt class",
     )
     return Section(title="Book: calibrated to the largest real borrowers", paragraphs=paragraphs,
-                   tables=(conc, lev, loops_t, placed), data=book_data(cal), data_key="book_calibration")
+                   tables=(conc, lev, loops_t, placed), data=book_data(cal), data_key="book_calibration",
+                   appendix=True)
 
 
 def _loop_rule_text(cal: CalibratedBook) -> str:

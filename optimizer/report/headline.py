@@ -37,6 +37,11 @@ class Headline:
         Parameters (LTV, LT, bonus over all assets with current values) that change.
     largest_change : dict or None
         ``asset``, ``parameter``, ``current``, ``recommended`` of the largest absolute change.
+    n_compared : int
+        Parameters compared (three per asset with current values): ``n_changed`` is out of these.
+    fund_binding_term : str or None
+        The term of the fund standard that sets the fund (params.json ``fund.binding_term``:
+        ``expected_shortfall``, ``stress_loss`` or ``cover2``); None without the standard.
     report_dir : str or None
         Where the report was written.
     """
@@ -51,14 +56,18 @@ class Headline:
     capital_efficiency_current_usd: float | None
     n_changed: int
     largest_change: dict[str, Any] | None
+    n_compared: int = 0
+    fund_binding_term: str | None = None
     report_dir: str | None = None
 
     @classmethod
     def of(cls, report: RunReport, report_dir: str | None = None) -> Headline:
         changes = []
+        n_compared = 0
         for a in report.assets:
             if a.current is None:
                 continue
+            n_compared += len(_KEYS)
             for k in _KEYS:
                 cur, rec = float(a.current[k]), float(a.recommended[k])
                 if abs(rec - cur) > _TOL:
@@ -75,7 +84,8 @@ class Headline:
             bad_debt_cvar_current_usd=_num(mc.get("bad_debt_cvar_usd")),
             capital_efficiency_usd=_num(m.get("capital_efficiency_usd")),
             capital_efficiency_current_usd=_num(mc.get("capital_efficiency_usd")),
-            n_changed=len(changes), largest_change=largest, report_dir=report_dir,
+            n_changed=len(changes), largest_change=largest, n_compared=n_compared,
+            fund_binding_term=(report.fund or {}).get("binding_term"), report_dir=report_dir,
         )
 
     def lines(self) -> list[str]:

@@ -134,7 +134,7 @@ def history_section(histories: Sequence[AssetHistory], *, window: str) -> Sectio
         "filled otherwise.",
     )
     return Section(title="Price history per asset", paragraphs=paragraphs, tables=(table,),
-                   data=[_record(h) for h in histories], data_key="price_history")
+                   data=[_record(h) for h in histories], data_key="price_history", appendix=True)
 
 
 def attach_history_section(report: Any, prices: Any, returns: pd.DataFrame, generator: Any) -> Any:

@@ -193,4 +193,4 @@ def liquidity_section(assessment: DepthAssessment, law: DepthSlippage, sale: Sal
         paras.append("Assets flagged \"no depth data\" get the rule below (no asset has a measured curve to scale "
                      "from). Per asset:")
     return Section(title="Liquidity: depth curves and the impact law", paragraphs=tuple(paras), bullets=rules,
-                   tables=tuple(tables), data=data, data_key="liquidity")
+                   tables=tuple(tables), data=data, data_key="liquidity", appendix=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from optimizer.report._format import fmt_pct
+from optimizer.report._format import MISSING, fmt_pct
 from optimizer.report.section import Column, Format, Section, Table, text_table
 
 if TYPE_CHECKING:
@@ -28,7 +28,7 @@ def _one_in(q: float) -> str:
 
 def _pm(x: float | None, se: float | None) -> str:
     if x is None:
-        return "n/a (no bad debt in the tail)"
+        return "none (no bad debt in the tail)"
     return fmt_pct(x, 1) + (f" ± {fmt_pct(se, 1)}" if se is not None else "")
 
 
@@ -42,7 +42,7 @@ def _prob(f: PegTailFigures) -> str:
 
 
 def _fmt(x: float, d: int = 3) -> str:
-    return "n/a" if x != x else f"{x:.{d}f}"
+    return MISSING if x != x else f"{x:.{d}f}"
 
 
 def _severity_table(ref: str, ev: Any) -> Table:
@@ -217,7 +217,7 @@ def peg_section(
         ("Highest premium", *(fmt_pct(f.level_best - 1, 1) if f.n_above else "none" for f in figures)),
         (f"{_one_in(q)} {horizon_days}-day move [95 % MC band]",
          *(f"{fmt_pct(f.move, 1)} [{fmt_pct(f.move_band[0], 1)}, {fmt_pct(f.move_band[1], 1)}]" for f in figures)),
-        ("  its estimation band (95 %)", *("n/a" if f.move_est_band is None else
+        ("  its estimation band (95 %)", *(MISSING if f.move_est_band is None else
                                            f"[{fmt_pct(f.move_est_band[0], 1)}, {fmt_pct(f.move_est_band[1], 1)}]"
                                            for f in figures)),
         (f"P({horizon_days}-day move <= {fmt_pct(figures[0].depth if figures else -0.13, 0)}) [MC band]; "
@@ -261,5 +261,5 @@ def peg_section(
     if not figures:
         paras.append("No pegged asset has a depeg history in the data: no jumps were drawn.")
     return Section(title="Peg risk: depeg jumps", paragraphs=tuple(paras), tables=tuple(tables),
-                   data=data, data_key="peg_risk")
+                   data=data, data_key="peg_risk", appendix=True)
 

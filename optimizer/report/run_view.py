@@ -30,6 +30,8 @@ from optimizer.report._format import (
     humanize,
 )
 from optimizer.optimize import RunStatus
+from optimizer.report import post
+from optimizer.report.headline import Headline
 from optimizer.report.model import FORMAT_VERSION, AssetResult, RunReport
 from optimizer.report.section import Section, Table, slug, text_table
 
@@ -44,18 +46,12 @@ PARAM_KEYS: tuple[tuple[str, str], ...] = (
     ("haircut", "Haircut"),
 )
 
+#: The parameters of the recommendations table (the haircut, 1 - LTV, is said in its caption).
+REC_KEYS: tuple[tuple[str, str], ...] = PARAM_KEYS[:3]
+
 STATUS_LABELS = {
     RunStatus.OK: "OK: the risk target is met",
     RunStatus.INFEASIBLE: "Risk target not met",
-}
-
-#: Known metrics in display order; ``{conf}`` is replaced by the confidence level.
-METRIC_LABELS = {
-    "capital_efficiency_usd": "Capital efficiency",
-    "bad_debt_var_usd": "Bad-debt VaR{conf}",
-    "bad_debt_cvar_usd": "Bad-debt CVaR{conf}",
-    "prob_bad_debt": "P(bad debt > 0)",
-    "prob_bad_debt_exceeds_fund": "P(bad debt > insurance fund)",
 }
 
 FUND_LABELS = {
@@ -65,6 +61,11 @@ FUND_LABELS = {
     "cover2_usd": "Cover-2",
     "epsilon": "Target P(bad debt > fund), ε",
     "mc_stderr_usd": "Monte Carlo standard error of the quantile fund",
+    "quantile_fund_usd": "Quantile fund: bad debt exceeded with probability ε",
+    "confidence": "Level of the expected-shortfall term",
+    "prob_any_bad_debt": "P(bad debt > 0)",
+    "sized_from": "Sized from",
+    "paths": "Paths",
 }
 
 DRIVER_COLUMNS: tuple[tuple[str, str], ...] = (
@@ -101,11 +102,14 @@ class ReportView:
     status: str
     status_label: str
     status_message: str
-    summary: list[str]
+    headline: list[tuple[str, str]]
     has_current: bool
     recommendations: Table
     binding_note: str
+    rationale: list[tuple[str, str]]
+    model_label: str
     metrics: Table
+    metric_definitions: list[tuple[str, str]]
     bad_debt_note: str
     fund: Table
     fund_curve: Table | None
@@ -113,7 +117,15 @@ class ReportView:
     fund_terms: Table | None
     drivers: Table
     references: Table
-    extra_sections: list[tuple[str, Section]]
+    #: The optional sections of the main part (after the insurance fund) and of the appendix.
+    main_sections: list[tuple[str, Section]]
+    appendix_lead: list[tuple[str, Section]]
+    appendix_sections: list[tuple[str, Section]]
+    #: Appendix tables of the metrics outside the model of record (None when the run has none).
+    static_metrics: Table | None
+    lp_internals: Table | None
+    tail_shares: Table | None
+    other_metrics: Table | None
     findings: Table | None
     method: Table
     book: Table | None
@@ -284,98 +296,31 @@ def param_change(cur: float | None, rec: float | None) -> str:
     return f"{fmt_pct(cur)} → {fmt_pct(rec)} ({fmt_bps(rec - cur)})"
 
 
-def binding_text(a: AssetResult) -> str:
-    """The binding constraint, and for a reserve whose LTV is held the LT rule and the risk target's own limit."""
-    text = a.binding or MISSING
-    p = a.policy
-    if not p:
-        return text
-    rule = (f"LT up to current {fmt_pct(p['lt_cap'])}" if p.get("lt_cap") is not None
-            else "LT up to the risk limit")
-    lim = as_float(p.get("risk_limit_lt"))
-    alone = f"; risk target alone: {fmt_pct(lim)}" if lim is not None else ""
-    return f"{text} (LTV held at {fmt_pct(p['ltv_held_at'])}: {rule}{alone})"
-
-
 def _recommendations(assets: Sequence[AssetResult], has_current: bool) -> Table:
     rows = []
     banded = any(a.band for a in assets)
     for a in assets:
         cells = [a.asset.upper()]
-        for key, _label in PARAM_KEYS:
+        for key, _label in REC_KEYS:
             cells.append(param_change(_param(a.current, key), _param(a.recommended, key)))
         if banded:
             cells.append(f"± {a.band['liquidation_threshold'] * 1e4:.0f} bp" if a.band else MISSING)
-        cells.append(binding_text(a))
+        # the long texts (held-LTV rule, the risk target's own limit) are in the rationale
+        cells.append(str(a.binding) or MISSING)
         rows.append(cells)
-    cols = (["Asset"] + [lab for _k, lab in PARAM_KEYS] + (["LT band (95 %)"] if banded else [])
-            + ["Binding constraint"])
+    cols = (["Asset"] + [lab for _k, lab in REC_KEYS] + (["LT band (95 %)"] if banded else [])
+            + ["Set by"])
     caption = (
-        "Current → recommended, change in basis points (1 bp = 0.01 percentage point)."
+        "Current → recommended, change in basis points (1 bp = 0.01 percentage point); the haircut is "
+        "1 − LTV."
         if has_current
-        else "Recommended values; no current parameters were given."
+        else "Recommended values; no current parameters were given. The haircut is 1 − LTV."
     )
     if banded:
         caption += (" LT band: the Monte Carlo 95 % half-width of the threshold, measured by batch means "
                     "(the guards and the LP re-solved on independent replications of the scenarios: "
                     "index mod R); LTV's is the same, 0 where it is held at 0.")
     return text_table("tbl-recommendations", cols, rows, [False] + [True] * (len(cols) - 2) + [False], caption)
-
-
-def _changes_sentence(assets: Sequence[AssetResult]) -> str:
-    if not any(a.current for a in assets):
-        listed = "; ".join(
-            f"{a.asset.upper()} LTV {fmt_pct(_param(a.recommended, 'ltv'))}, "
-            f"LT {fmt_pct(_param(a.recommended, 'liquidation_threshold'))}"
-            for a in assets
-        )
-        return (
-            f"No current parameters were given, so the recommendation is stated outright for "
-            f"{len(assets)} asset{'s' if len(assets) != 1 else ''}: {listed}."
-        )
-    parts, unchanged, no_current = [], [], []
-    short = {"ltv": "LTV", "liquidation_threshold": "LT", "liquidation_bonus": "bonus"}
-    for a in assets:
-        if not a.current:
-            no_current.append(a.asset.upper())
-            continue
-        moves = []
-        for key, lab in short.items():
-            cur, rec = _param(a.current, key), _param(a.recommended, key)
-            if cur is not None and rec is not None and abs(rec - cur) >= 5e-7:
-                moves.append(f"{lab} {fmt_bps(rec - cur)} to {fmt_pct(rec)}")
-        if moves:
-            parts.append(f"{a.asset.upper()} {', '.join(moves)}")
-        else:
-            unchanged.append(a.asset.upper())
-    n_changed = len(parts)
-    out = f"The recommendation changes {n_changed} of {len(assets)} assets"
-    out += (": " + "; ".join(parts)) if parts else ""
-    out += "."
-    if unchanged:
-        out += f" Unchanged: {', '.join(unchanged)}."
-    if no_current:
-        out += f" New (no current parameters): {', '.join(no_current)}."
-    return out
-
-
-def _metric_label(key: str, conf: str) -> str:
-    if key in METRIC_LABELS:
-        return METRIC_LABELS[key].format(conf=f" {conf}" if conf else "")
-    return humanize(key)
-
-
-def _metric_delta(key: str, cur: Any, rec: Any) -> str:
-    c, r = as_float(cur), as_float(rec)
-    if c is None or r is None:
-        return MISSING
-    k = key.lower()
-    d = r - c
-    if k.endswith("_usd"):
-        return ("+" if d > 0 else "") + fmt_usd(d)
-    if k.startswith(("prob_", "p_")) or k.endswith(("_prob", "_probability")):
-        return f"{d * 100:+.3g} pp" if d else "0 pp"
-    return f"{d:+.4g}"
 
 
 def _ordered_keys(primary: Sequence[str], *dicts: Mapping[str, Any] | None) -> list[str]:
@@ -387,22 +332,86 @@ def _ordered_keys(primary: Sequence[str], *dicts: Mapping[str, Any] | None) -> l
     return keys
 
 
-def _metrics(report: RunReport, conf: str) -> Table:
+def _tail_word(alpha: Any) -> str:
+    """The tail's share of the scenarios: ``0.99 -> "1%"``."""
+    a = as_float(alpha)
+    return "1 − α" if a is None else f"{(1 - a) * 100:.3g}%"
+
+
+def _metrics(report: RunReport, conf: str) -> tuple[Table, list[tuple[str, str]]]:
+    """The risk-metrics table (model of record, current beside recommended) and its definitions."""
     rec, cur = report.metrics or {}, report.metrics_current
-    keys = _ordered_keys(list(METRIC_LABELS), rec, cur)
-    rows = []
-    for k in keys:
-        label = _metric_label(k, conf)
+    tail = _tail_word(report.method.get("alpha"))
+    conf_txt = conf or "α"
+    rows, defs = [], []
+    for d in post.METRIC_DEFS:
+        if d.key not in rec or (cur is not None and d.key not in cur):
+            continue
+        name = d.name.format(conf=conf_txt, tail=tail)
+        value = post.metric_value(d.kind, rec[d.key])
         if cur is not None:
-            rows.append([label, fmt_auto(k, cur.get(k)), fmt_auto(k, rec.get(k)),
-                         _metric_delta(k, cur.get(k), rec.get(k))])
+            rows.append([name, post.metric_value(d.kind, cur[d.key]), value,
+                         post.metric_change(d.kind, cur[d.key], rec[d.key])])
         else:
-            rows.append([label, fmt_auto(k, rec.get(k))])
+            rows.append([name, value])
+        defs.append((name, d.definition.format(conf=conf_txt, tail=tail)))
     if cur is not None:
-        return text_table("tbl-metrics", ["Metric", "Current parameters", "Recommended", "Change"], rows,
-                     [False, True, True, True])
-    return text_table("tbl-metrics", ["Metric", "Recommended"], rows, [False, True],
-                 "No current parameters were given, so there is no before/after comparison.")
+        table = text_table("tbl-metrics", ["Quantity", "Current parameters", "Recommended", "Change"], rows,
+                           [False, True, True, True])
+    else:
+        table = text_table("tbl-metrics", ["Quantity", "Recommended"], rows, [False, True],
+                           "No current parameters were given, so there is no before/after comparison.")
+    return table, defs
+
+
+#: Metrics keys shown by the appendix's own tables (or by the market-simulation section), not as "other".
+#: The static model's loss measures (RunMetrics.as_dict: ``static_`` + a METRIC_DEFS key).
+_STATIC_PREFIX = "static_"
+_LP_KEYS = {"lp_worst_case_cvar_usd": "CVaR of the worst-case book's bad debt (every borrower at the threshold)",
+            "risk_budget_usd": "Risk budget (on that CVaR)",
+            "min_feasible_budget_usd": "Smallest budget the program can meet (at the lowest allowed thresholds)"}
+_TAIL_KEYS = ("tail_contribution_by_asset", "static_tail_contribution_by_asset", "sim_tail_contribution_by_asset")
+_SIM_KEYS = ("sim_bad_debt_var_usd", "sim_bad_debt_cvar_usd", "sim_bad_debt_cvar_nocascade_usd", "sim_prob_bad_debt",
+             "sim_mean_bad_debt_usd", "sim_mean_bad_debt_nocascade_usd", "cascade_share_of_bad_debt",
+             "liquidations_at_risk_usd", "mean_liquidated_usd", "worst_price_impact_q99",
+             "sim_bad_debt_cvar_current_usd")
+
+
+def _appendix_metrics(report: RunReport, conf: str) -> tuple[Table | None, Table | None, Table | None, Table | None]:
+    """The static model's figures, the LP's internals, the tail shares by asset and any other metric."""
+    m, cur = report.metrics or {}, report.metrics_current or {}
+    c = f" {conf}" if conf else ""
+    tail = _tail_word(report.method.get("alpha"))
+    static = None
+    srows = [[d.name.format(conf=conf or "α", tail=tail), post.metric_value(d.kind, m[_STATIC_PREFIX + d.key])]
+             for d in post.METRIC_DEFS if _STATIC_PREFIX + d.key in m]
+    if srows:
+        static = text_table("tbl-static-metrics", ["Quantity (static model, recommended)", "Value"], srows,
+                            [False, True], "The static model: one shock over the horizon on the calibrated book, no "
+                            "cascades or oracle lag; the market simulation is the model of record (Risk metrics).")
+    lrows = [[label, fmt_usd(m[k])] for k, label in _LP_KEYS.items() if k in m]
+    lp = text_table("tbl-lp", ["Quantity", "USD"], lrows, [False, True]) if lrows else None
+    tails = [(k, m[k]) for k in _TAIL_KEYS[:2] if isinstance(m.get(k), Mapping)]
+    tail_table = None
+    if tails:
+        names = {"tail_contribution_by_asset": "Model of record", "static_tail_contribution_by_asset": "Static model"}
+        assets = [a.asset for a in report.assets]
+        rows = [[a.upper()] + [fmt_pct(d.get(a), 1) for _k, d in tails] for a in assets]
+        tail_table = text_table("tbl-tail-shares", ["Asset"] + [names[k] for k, _ in tails], rows,
+                          [False] + [True] * len(tails),
+                          f"Share of the bad debt in the scenarios at or beyond the{c} VaR, by collateral asset.")
+    known = ({d.key for d in post.METRIC_DEFS} | {_STATIC_PREFIX + d.key for d in post.METRIC_DEFS}
+             | set(_LP_KEYS) | set(_TAIL_KEYS)
+             | set(_SIM_KEYS) | {"alpha"})
+    extra = [k for k in _ordered_keys([], m, cur) if k not in known and not isinstance(m.get(k), Mapping)]
+    other = None
+    if extra:
+        has_cur = any(k in cur for k in extra)
+        rows = [[humanize(k)] + ([fmt_auto(k, cur.get(k)) if k in cur else "not measured"] if has_cur else [])
+                + [fmt_auto(k, m.get(k)) if k in m else "not measured"] for k in extra]
+        cols = ["Quantity"] + (["Current parameters"] if has_cur else []) + ["Recommended"]
+        other = text_table("tbl-other-metrics", cols, rows, [False] + [True] * (len(cols) - 1))
+    return static, lp, tail_table, other
 
 
 def _curve_points(curve: Sequence[Sequence[Any]], fund: float | None, k: int = 8) -> list[list[float]]:
@@ -482,7 +491,7 @@ def _fund(report: RunReport) -> tuple[Table, Table | None]:
         if k in _FUND_OWN_ROWS:
             continue
         v = f[k]
-        text = fmt_prob(v) if k == "epsilon" else fmt_auto(k, v)
+        text = fmt_prob(v) if k == "epsilon" else fmt_pct(v, 1) if k == "confidence" else fmt_auto(k, v)
         rows.append([FUND_LABELS.get(k, humanize(k)), text])
     table = text_table("tbl-fund", ["Quantity", "Value"], rows, [False, True])
     curve = f.get("curve") or []
@@ -631,38 +640,37 @@ def _samples(x: Any) -> np.ndarray:
     return a[np.isfinite(a)]
 
 
-def _summary(report: RunReport, conf: str) -> list[str]:
-    paras = []
-    paras.append(_changes_sentence(report.assets))
-    fund = report.fund or {}
-    standard = fund_standard_sentence(fund, report.insurance_fund_usd)
-    if standard:
-        paras.append(standard)
-    else:
-        fund_txt = f"The recommended insurance fund is {fmt_usd(report.insurance_fund_usd)}"
-        extras = []
-        if fund.get("es_usd") is not None:
-            extras.append(f"expected shortfall of bad debt {fmt_usd(fund['es_usd'])}")
-        if fund.get("cover2_usd") is not None:
-            extras.append(f"cover-2 {fmt_usd(fund['cover2_usd'])}")
-        paras.append(fund_txt + (f" ({'; '.join(extras)})." if extras else "."))
-    m, c = report.metrics or {}, report.metrics_current
-    parts = []
-    for key in METRIC_LABELS:
-        if key not in m:
+#: The appendix's sections in this order, after its own tables (the drivers, the references); others
+#: follow as added. APPENDIX_LEAD: those printed right after the static model, before the LP internals.
+APPENDIX_LEAD = ("market_simulation",)
+APPENDIX_ORDER = ("market_simulation", "backtests", "anti_procyclicality", "price_history", "stress_library",
+                  "book_calibration", "peg_risk", "liquidity")
+
+
+def _sections(sections: Mapping[str, Section]) -> tuple[list[tuple[str, Section]], list[tuple[str, Section]],
+                                                       list[tuple[str, Section]]]:
+    """The optional sections of the main part and of the appendix, each with its HTML id.
+
+    A section marked ``appendix`` goes to the appendix; one that also has a ``brief`` leaves that
+    summary in the main part (the stress library: its worst scenarios up front, every one after).
+    Returns the main part's, the appendix's lead (:data:`APPENDIX_LEAD`) and the other appendix sections.
+    """
+    main, appendix = [], []
+    for name, s in sections.items():
+        if not s.shown:
             continue
-        label = _metric_label(key, conf)
-        label = label[0].lower() + label[1:] if not label.startswith("P(") else label
-        txt = f"{label} {fmt_auto(key, m[key])}"
-        if c is not None and key in c:
-            txt += f" (now {fmt_auto(key, c[key])})"
-        parts.append(txt)
-    if parts:
-        lead = "Under the recommended parameters: " if c is None else (
-            "Under the recommended parameters (current parameters in brackets): "
-        )
-        paras.append(lead + "; ".join(parts) + ".")
-    return paras
+        sid = f"sec-{slug(name)}"
+        if s.appendix:
+            if s.brief is not None and s.brief.shown:
+                main.append((sid, s.brief))
+                sid += "-detail"
+            appendix.append((name, sid, s))
+        else:
+            main.append((sid, s))
+    rank = {name: i for i, name in enumerate(APPENDIX_ORDER)}
+    appendix.sort(key=lambda t: rank.get(t[0], len(rank)))  # stable: unknown sections keep their order
+    lead = [(sid, s) for name, sid, s in appendix if name in APPENDIX_LEAD]
+    return main, lead, [(sid, s) for name, sid, s in appendix if name not in APPENDIX_LEAD]
 
 
 def build_view(report: RunReport) -> ReportView:
@@ -671,8 +679,8 @@ def build_view(report: RunReport) -> ReportView:
     has_current = any(a.current for a in report.assets)
     bindings = [a.binding for a in report.assets if a.binding]
     binding_note = (
-        "Binding constraint: what set the value: the aggregate risk budget, the asset's own risk "
-        "guard, a lower/upper bound, or an anti-procyclicality floor." if bindings else ""
+        "Set by: what holds each threshold where it is: the aggregate risk budget, the asset's own risk "
+        "guard, a lower/upper bound, the stress budget or an anti-procyclicality floor." if bindings else ""
     )
     if any(a.policy for a in report.assets):
         binding_note += (
@@ -707,18 +715,29 @@ def build_view(report: RunReport) -> ReportView:
         note = "No bad-debt scenarios were recorded."
     fund, fund_curve = _fund(report)
     repro, files, versions = _repro(report)
-    sections = [(f"sec-{slug(name)}", s) for name, s in report.sections.items() if s.shown]
+    main_sections, appendix_lead, appendix_sections = _sections(report.sections)
+    horizon = (f"{fmt_num(report.method['horizon_days'])}-day"
+               if as_float(report.method.get("horizon_days")) is not None else "simulation")
+    metrics, definitions = _metrics(report, conf)
+    static, lp, tails, other = _appendix_metrics(report, conf)
+    headline = post.headline_facts(report, Headline.of(report), status_label=STATUS_LABELS.get(
+        report.status, report.status), term_labels=FUND_TERM_LABELS)
+    rationale = [(a.asset.upper(), post.asset_rationale(report, a, horizon=horizon, alpha_label=conf))
+                 for a in report.assets]
     return ReportView(
         title=report.title,
         config_name=report.config_name,
         status=report.status,
         status_label=STATUS_LABELS.get(report.status, report.status),
         status_message=report.status_message,
-        summary=_summary(report, conf),
+        headline=headline,
         has_current=has_current,
         recommendations=_recommendations(report.assets, has_current),
         binding_note=binding_note,
-        metrics=_metrics(report, conf),
+        rationale=rationale,
+        model_label=post.model_of_record(report),
+        metrics=metrics,
+        metric_definitions=definitions,
         bad_debt_note=note,
         fund=fund,
         fund_curve=fund_curve,
@@ -726,7 +745,13 @@ def build_view(report: RunReport) -> ReportView:
         fund_terms=_fund_terms(report.fund or {}),
         drivers=_drivers(report.assets),
         references=_references(report.assets),
-        extra_sections=sections,
+        main_sections=main_sections,
+        appendix_lead=appendix_lead,
+        appendix_sections=appendix_sections,
+        static_metrics=static,
+        lp_internals=lp,
+        tail_shares=tails,
+        other_metrics=other,
         findings=_findings(report.data_findings),
         method=_method(report.method or {}),
         book=_book(report.book_summary or {}),
@@ -738,10 +763,7 @@ def build_view(report: RunReport) -> ReportView:
         config_text=report.config_text or "",
         conf_label=conf,
         as_of=fmt_text((report.meta or {}).get("as_of")),
-        horizon=(
-            f"{fmt_num(report.method['horizon_days'])}-day"
-            if as_float(report.method.get("horizon_days")) is not None else "simulation"
-        ),
+        horizon=horizon,
         n_scenarios=fmt_num(report.method.get("n_scenarios", n) or n),
     )
 

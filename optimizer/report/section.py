@@ -202,6 +202,10 @@ class Section:
         What params.json holds for the section (under ``data_key``); None: nothing.
     data_key : str or None
         The params.json key of ``data``; default the section's name in ``RunReport.sections``.
+    appendix : bool
+        Printed in the report's appendix (diagnostics and detail) rather than its main part.
+    brief : Section or None
+        For an appendix section, the summary the main part shows in its place (no data of its own).
     """
 
     title: str
@@ -211,6 +215,8 @@ class Section:
     figures: tuple[Figure, ...] = ()
     data: Any = None
     data_key: str | None = None
+    appendix: bool = False
+    brief: Section | None = None
 
     def __post_init__(self) -> None:
         for name in ("paragraphs", "bullets", "tables", "figures"):

@@ -79,7 +79,7 @@ def simulation_section(stage: SimulationResult) -> Section:
     ] + [[f"Tail share of bad debt: {a.upper()}", fmt_pct(v, 1)] for a, v in contrib.items() if v > 0]
     bad_debt, off = stage.bad_debt, stage.bad_debt_nocascade
     return Section(
-        title="Market simulation: liquidity, liquidations and cascades",
+        title="Market simulation: cascade decomposition",
         paragraphs=(
             f"{stage.n_paths:,} of the scenarios are replayed in {stage.steps} steps "
             f"({info['steps_per_day']} a day, Brownian bridge between daily closes): liquidations "
@@ -95,6 +95,7 @@ def simulation_section(stage: SimulationResult) -> Section:
         tables=(text_table("tbl-market-simulation", ["Measure", "Value"], rows, [False, False]),),
         figures=(Figure("fig-cascades", "Simulated bad debt, cascades on vs off",
                         draw=lambda: plots.png_of(lambda: plots.plot_cascades(bad_debt, off))),),
+        appendix=True,  # the cascade decomposition: the main part's metrics are this simulation's
     )
 
 

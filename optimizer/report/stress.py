@@ -159,6 +159,7 @@ def stress_section(library: StressLibrary, bad_debt_recommended: Sequence[float]
         paras.append("Every episode of the label table (2020-03-12, 2021-05-19, LUNA, FTX, the CRV squeeze, "
                      "the USDC depeg, 2024-08-05, February 2025, ...) is selected by the rule; labels only "
                      "name windows the scan found.")
+    n_method = len(paras)  # the paragraphs after these say what the library finds (the main part's brief)
     if lib.n_scenarios and rec.size:
         k = int(np.argmax(rec))
         s = lib.scenarios[k]
@@ -230,13 +231,29 @@ def stress_section(library: StressLibrary, bad_debt_recommended: Sequence[float]
         caption="Move of each asset over the horizon, in % (close of t0 to the window's last close). "
                 "i: documented intraday low; s: config shock; β: beta to a reference; c: class move; h: held.",
     )
+    worst = [int(i) for i in np.argsort(-rec, kind="stable")[:BRIEF_ROWS]] if rec.size else []
+    brief_table = text_table(
+        "tbl-stress-worst", ["Scenario (last close)", "Label", "Worst move", "Bad debt, rec.", "Bad debt, current"],
+        [[rows[i][0], rows[i][1], rows[i][5], rows[i][6], rows[i][7]] for i in worst],
+        [False, False, False, True, True],
+        caption=f"The {len(worst)} scenarios of the library worst for the book under the recommended parameters; "
+                "every scenario is in the appendix.",
+    )
+    brief = Section(title="Stress library", paragraphs=(paras[0], *paras[n_method:]),
+                    tables=(brief_table,) if worst else ())
     return Section(
         title="Stress library",
         paragraphs=tuple(paras),
         tables=(scen_table, moves_table),
         data=stress_data(lib, rec, cur, c),
         data_key="stress_library",
+        appendix=True,
+        brief=brief,
     )
+
+
+#: Scenarios the main part's stress summary lists.
+BRIEF_ROWS = 5
 
 
 def stress_data(library: StressLibrary, bad_debt_recommended: np.ndarray,

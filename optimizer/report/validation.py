@@ -145,7 +145,8 @@ def backtest_section(vbt: VaRBacktests, *, volatility: str) -> Section:
     bullets.append(f"Backtest cost: {vbt.seconds:.1f} s" + (" (computed earlier in this process)." if vbt.cached
                                                            else "."))
     return Section("Backtests of the volatility estimators", paragraphs=text, bullets=tuple(bullets),
-                   tables=tuple(tables), data=var_backtests_json(vbt), data_key="var_backtests")
+                   tables=tuple(tables), data=var_backtests_json(vbt), data_key="var_backtests",
+                   appendix=True)
 
 
 def _how(out: AntiProcyclicalityOutcome) -> str:
@@ -259,7 +260,8 @@ def anti_procyclicality_section(out: AntiProcyclicalityOutcome) -> Section:
         "model_params": model.to_dict(),
         **_details(out),
     }
-    return Section(title, paragraphs=tuple(text), bullets=tuple(bullets), tables=(table,), data=data)
+    return Section(title, paragraphs=tuple(text), bullets=tuple(bullets), tables=(table,), data=data,
+                   appendix=True)
 
 
 def attach_validation_sections(
@@ -293,7 +295,7 @@ def plausibility(p: float | None, n: int, drop: float) -> str:
     if drop <= 0:
         return "no drop"
     if p is None:
-        return "n/a"
+        return "not measured"
     if p >= PLAUSIBLE_P:
         return "plausible"
     if p >= EXTREME_P:

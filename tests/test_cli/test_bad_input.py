@@ -184,7 +184,7 @@ def test_stale_feed_and_depeg_are_flagged_not_fatal(capsys, edited_data, make_co
     depeg = [f for f in findings if f["kind"] == "depeg" and f["asset"] == "usdc" and "2025-02-03" in str(f["start"])]
     assert depeg, findings
     md = (out_dir / "report.md").read_text()
-    section = md[md.index("## Data quality"):]
+    section = md[md.index("### Data quality"):]  # in the appendix
     assert "stale" in section and "depeg" in section and "2025-02-03" in section
 
 

@@ -89,7 +89,7 @@ def test_every_report_has_the_backtest_section(auto_run):
     from optimizer.report import render_markdown
 
     md = render_markdown(rep)
-    assert "## Backtests of the volatility estimators" in md
+    assert "### Backtests of the volatility estimators" in md  # in the appendix
     assert "## Var backtests" not in md  # the JSON block is presented by the section above
 
 

@@ -28,7 +28,7 @@ class Method(str, Enum):
 @pytest.mark.parametrize(
     ("delta", "text"),
     [(0.005, "+50 bps"), (-0.025, "-250 bps"), (0.0, "0 bps"), (1e-9, "0 bps"), (0.00125, "+12.5 bps"),
-     (0.835 - 0.83, "+50 bps"), (None, "n/a"), (float("nan"), "n/a")],
+     (0.835 - 0.83, "+50 bps"), (None, "—"), (float("nan"), "—")],
 )
 def test_fmt_bps(delta, text):
     assert fmt_bps(delta) == text

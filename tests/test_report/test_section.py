@@ -19,7 +19,7 @@ def test_table_formats_cells_by_column_and_aligns_numbers():
                Column("P", Format.PROB), Column("Move", Format.BPS)),
               (("eth", 0.825, 523.4, 0.00012, 0.005), ("wbtc", None, 2e6, 0.0, -0.0025)))
     assert t.cells == [["eth", "82.50%", "$523", "0.012%", "+50 bps"],
-                       ["wbtc", "n/a", "$2,000,000", "0%", "-25 bps"]]
+                       ["wbtc", "—", "$2,000,000", "0%", "-25 bps"]]
     assert t.numeric == [False, True, True, True, True]  # text never right-aligned; a missing number is
     assert t.header == ["Asset", "LT", "Fund", "P", "Move"]
 
@@ -27,7 +27,7 @@ def test_table_formats_cells_by_column_and_aligns_numbers():
 def test_table_pads_short_rows_and_declared_alignment_wins():
     t = Table((Column("a"), Column("b", Format.NUM, numeric=False)), (("x", 1), ("y",), ("z", 2, "extra")))
     assert t.header == ["a", "b", ""]
-    assert t.cells == [["x", "1", "n/a"], ["y", "n/a", "n/a"], ["z", "2", "extra"]]
+    assert t.cells == [["x", "1", "—"], ["y", "—", "—"], ["z", "2", "extra"]]
     assert t.numeric == [False, False, False]
     assert Table((Column("n", Format.NUM),), ()).numeric == [False]  # no rows: nothing to align
 

@@ -65,7 +65,7 @@ def test_backtest_section_with_auto(vbt):
     rows = main.rows
     assert main.id == "tbl-backtests" and len(rows) == 4 and len(main.columns) == len(rows[0])
     assert rows[1] == ("eth", "garch", 500, 250, 2, 2.5, "green", 0.512, 0.7, 0.6, -0.123, 0.4, 0.0, "yes", "yes")
-    assert main.cells[1][-3:] == ["0.00%", "yes", "yes"] and main.cells[3][2:7] == ["n/a"] * 4 + ["failed"]
+    assert main.cells[1][-3:] == ["0.00%", "yes", "yes"] and main.cells[3][2:7] == ["—"] * 4 + ["failed"]
     assert rows[3][:7] == ("wbtc", "garch", None, None, None, None, "failed")
     assert main.numeric[:3] == [False, False, True]  # a failed fit's missing numbers keep the column numeric
     assert level.id == "tbl-backtests-2" and level.caption == "The same forecasts at the configured 97.5%."
