@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from optimizer.optimize._band import Band, batch_half_width, fund_band, threshold_band
+from optimizer.optimize._band import LOSS_BAND_FIELDS, Band, batch_half_width, fund_band, loss_band, threshold_band
 from optimizer.optimize._evaluation import (
     BookEvaluation,
     RiskMetrics,
@@ -44,6 +44,7 @@ from optimizer.optimize.references import analytic_threshold, smart_ltv
 
 __all__ = [
     "Band",
+    "LOSS_BAND_FIELDS",
     "FUND_TERMS",
     "SALE_MAX_ITERATIONS",
     "SALE_TOLERANCE",
@@ -67,6 +68,7 @@ __all__ = [
     "analytic_threshold",
     "batch_half_width",
     "fund_band",
+    "loss_band",
     "asset_caps",
     "binding_label",
     "cover2",

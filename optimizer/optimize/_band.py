@@ -27,7 +27,7 @@ from optimizer.typing import FloatArray
 if TYPE_CHECKING:
     from optimizer.optimize._problem import ThresholdProblem
 
-__all__ = ["Band", "batch_half_width", "fund_band", "threshold_band"]
+__all__ = ["LOSS_BAND_FIELDS", "Band", "batch_half_width", "fund_band", "loss_band", "threshold_band"]
 
 #: Coverage of the reported bands.
 BAND_LEVEL = 0.95
@@ -195,4 +195,51 @@ def fund_band(
         f = size_fund(x[m], epsilon=epsilon, confidence=confidence, weights=None if w is None else w[m])
         out.append([f.tail_fund_usd])
     batches = np.asarray(out)
+    return Band(half_width=batch_half_width(batches), batches=batches, n_batches=int(n_batches))
+
+
+#: The bad-debt measures :func:`loss_band` bands, in column order (the ``RiskMetrics`` field names).
+LOSS_BAND_FIELDS = ("bad_debt_var_usd", "bad_debt_cvar_usd", "bad_debt_mean_usd", "prob_bad_debt",
+                    "prob_bad_debt_exceeds_fund")
+
+
+def loss_band(
+    losses: Any, rows: Any, *, alpha: float, fund_usd: float, weights: Any = None, n_batches: int = 10,
+) -> Band:
+    """Band of the bad-debt measures of one distribution (:data:`LOSS_BAND_FIELDS`) by batch means.
+
+    Each replication (paths whose scenario index is ``b mod n_batches``) measures VaR and CVaR at
+    ``alpha``, the mean, P(bad debt > 0) and P(bad debt > ``fund_usd``) with the measures'
+    own functions, as :meth:`~optimizer.optimize.RiskMetrics.of` does on the whole sample.
+
+    Parameters
+    ----------
+    losses : array_like of shape (n_paths,)
+        Bad debt per path (or scenario), USD.
+    rows : array_like of int, shape (n_paths,)
+        The scenario each path refines (``arange(n)`` for the scenarios themselves).
+    alpha, fund_usd : float
+    weights : array_like of shape (n_paths,), optional
+        Path probabilities (a tail-stratified sample); None: equal.
+    n_batches : int, default 10
+
+    Returns
+    -------
+    Band
+        ``half_width`` of shape (5,) and ``batches`` of shape (n_batches, 5), in field order.
+    """
+    from optimizer.optimize.measures import cvar, prob_exceeds, var
+
+    x = np.asarray(losses, dtype=np.float64)
+    g = np.asarray(rows, dtype=np.int64) % int(n_batches)
+    w = None if weights is None else np.asarray(weights, dtype=np.float64)
+    out = []
+    for b in range(int(n_batches)):
+        m = g == b
+        if not m.any():
+            raise ValueError(f"replication {b} of {n_batches} has no path; simulate more paths")
+        xb, wb = x[m], None if w is None else w[m]
+        out.append([var(xb, alpha, wb), cvar(xb, alpha, wb), float(np.average(xb, weights=wb)),
+                    prob_exceeds(xb, 0.0, wb), prob_exceeds(xb, fund_usd, wb)])
+    batches = np.asarray(out, dtype=np.float64)
     return Band(half_width=batch_half_width(batches), batches=batches, n_batches=int(n_batches))

@@ -562,12 +562,22 @@ def run(
         else:
             f_band = fund_band(ev_rec.total, np.arange(ev_rec.total.size), epsilon=cfg.fund.epsilon,
                                confidence=cfg.fund.confidence, n_batches=cfg.scenarios.band_batches)
+    m_band = None
+    if cfg.scenarios.band_batches:  # the metrics of the model of record, both parameter sets on the same paths
+        from optimizer.optimize import loss_band
+
+        rows = (sim_stage.rows if sim_stage is not None and sim_stage.rows is not None
+                else np.arange(ev_rec.total.size))
+        m_band = {name: loss_band(ev.total, rows, alpha=alpha, fund_usd=fund_usd, weights=ev.weights,
+                                  n_batches=cfg.scenarios.band_batches)
+                  for name, ev in (("recommended", ev_rec), ("current", ev_cur))}
     binding = sol.binding
     if apc is not None:
         binding = [Binding.anti_procyclicality(apc.method) if binds else b for b, binds in zip(binding, apc.binds)]
     outcome = BookOutcome(metrics=run_metrics, bad_debt=ev_rec.total, bad_debt_current=ev_cur.total, fund=fund,
                           fund_usd=fund_usd, cover2_usd=cover.usd, standard=standard,
-                          bad_debt_weights=ev_rec.weights, lt_band=lt_band, fund_band=f_band)
+                          bad_debt_weights=ev_rec.weights, lt_band=lt_band, fund_band=f_band,
+                          metrics_band=m_band)
     context = RunContext(t_start=t_start, command=command, stage_seconds=dict(progress.timings))
     report = assemble_report(cfg, inputs, market, sol, binding, outcome, context)
     from optimizer.report.validation import attach_validation_sections

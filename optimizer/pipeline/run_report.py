@@ -12,6 +12,7 @@ import numpy as np
 
 from optimizer.report._format import utc_timestamp
 from optimizer import __version__
+from optimizer.optimize import LOSS_BAND_FIELDS
 from optimizer.protocol.book import Book
 from optimizer.report.model import FORMAT_VERSION, AssetResult, RunReport
 
@@ -97,6 +98,8 @@ class BookOutcome:
     #: optimize.Band of the thresholds (the LP's answer, per asset) and of the fund, or None.
     lt_band: Any = None
     fund_band: Any = None
+    #: ``{"recommended": Band, "current": Band}`` of the bad-debt measures (optimize.loss_band), or None.
+    metrics_band: Any = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -284,6 +287,9 @@ def assemble_report(cfg: RunConfig, inputs: RunInputs, market: ThresholdProblem,
         bad_debt=outcome.bad_debt,
         bad_debt_current=outcome.bad_debt_current,
         bad_debt_weights=outcome.bad_debt_weights,
+        metrics_band=None if outcome.metrics_band is None else {
+            name: dict(zip(LOSS_BAND_FIELDS, (float(h) for h in b.half_width), strict=True))
+            for name, b in outcome.metrics_band.items()},
         config_text=cfg.to_toml(),
     )
 

@@ -15,7 +15,8 @@ Layout (``FORMAT_VERSION`` 1)::
                              "current": {...} | null, "drivers", "references", "binding",
                              "policy": {"ltv_held_at", "lt_rule", "lt_cap", "risk_limit_lt"} | null}},
      "insurance_fund_usd", "fund": {..., "curve": [[fund_usd, prob_exceed], ...]},
-     "metrics", "metrics_current" | null, "method", "book_summary", "data_findings",
+     "metrics", "metrics_current" | null, "metrics_band": {"recommended", "current"} | null, "method",
+     "book_summary", "data_findings",
      "<data_key>": ... for each section of RunReport.sections that carries data}
 """
 
@@ -44,7 +45,7 @@ META_KEYS = (
 RESERVED_KEYS = frozenset(
     {
         "meta", "config_name", "status", "status_message", "assets", "insurance_fund_usd", "fund",
-        "metrics", "metrics_current", "method", "book_summary", "data_findings",
+        "metrics", "metrics_current", "metrics_band", "method", "book_summary", "data_findings",
     }
 )
 
@@ -118,6 +119,7 @@ def params_dict(report: RunReport) -> dict[str, Any]:
         "fund": fund,
         "metrics": dict(report.metrics or {}),
         "metrics_current": None if report.metrics_current is None else dict(report.metrics_current),
+        "metrics_band": None if report.metrics_band is None else {k: dict(v) for k, v in report.metrics_band.items()},
         "method": dict(report.method or {}),
         "book_summary": dict(report.book_summary or {}),
         "data_findings": [dict(f) for f in report.data_findings],

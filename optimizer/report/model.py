@@ -92,6 +92,11 @@ class RunReport:
     bad_debt_current : ndarray of shape (n_scenarios,) or None
     bad_debt_weights : ndarray of shape (n_scenarios,) or None
         Probabilities of the scenarios of both (a tail-stratified simulation sample); None: equal.
+    metrics_band : dict or None
+        Monte Carlo band (95 % half-width, batch means) of the bad-debt measures of ``metrics`` and
+        ``metrics_current``: ``{"recommended": {key: half_width}, "current": {...}}`` with the keys
+        ``bad_debt_var_usd``, ``bad_debt_cvar_usd``, ``bad_debt_mean_usd``, ``prob_bad_debt``,
+        ``prob_bad_debt_exceeds_fund``; None when the run measured none.
     sections : dict of str to Section
         Optional sections added by later stages, keyed by name (``backtests``,
         ``anti_procyclicality``, ``market_simulation``, ``frontier_view``, ...), printed in this
@@ -122,6 +127,7 @@ class RunReport:
     bad_debt: np.ndarray
     bad_debt_current: np.ndarray | None = None
     bad_debt_weights: np.ndarray | None = None
+    metrics_band: dict[str, dict[str, float]] | None = None
     sections: dict[str, Section] = field(default_factory=dict)
     config_text: str = ""
 

@@ -255,3 +255,15 @@ def metric_change(kind: str, cur: Any, rec: Any) -> str:
     if kind == "prob":
         return f"{d * 100:+.3g} pp" if d else "0 pp"
     return f"{d:+.3g}" if d else "0"
+
+
+def band_text(kind: str, half_width: Any) -> str:
+    """``" ± $1.93M"`` / ``" ± 0.41 pp"`` for a measured band; '' for none or an exact 0."""
+    h = as_float(half_width)
+    if h is None or h <= 0:
+        return ""
+    if kind == "usd":
+        return f" ± {fmt_usd_short(h)}"
+    if kind == "prob":
+        return f" ± {h * 100:.2g} pp"
+    return f" ± {h:.2g}"

@@ -343,24 +343,32 @@ def _metrics(report: RunReport, conf: str) -> tuple[Table, list[tuple[str, str]]
     rec, cur = report.metrics or {}, report.metrics_current
     tail = _tail_word(report.method.get("alpha"))
     conf_txt = conf or "α"
+    bands = report.metrics_band or {}
     rows, defs = [], []
     for d in post.METRIC_DEFS:
         if d.key not in rec or (cur is not None and d.key not in cur):
             continue
         name = d.name.format(conf=conf_txt, tail=tail)
-        value = post.metric_value(d.kind, rec[d.key])
+        value = post.metric_value(d.kind, rec[d.key]) + post.band_text(d.kind, bands.get("recommended", {}).get(d.key))
         if cur is not None:
-            rows.append([name, post.metric_value(d.kind, cur[d.key]), value,
+            rows.append([name, post.metric_value(d.kind, cur[d.key])
+                         + post.band_text(d.kind, bands.get("current", {}).get(d.key)), value,
                          post.metric_change(d.kind, cur[d.key], rec[d.key])])
         else:
             rows.append([name, value])
         defs.append((name, d.definition.format(conf=conf_txt, tail=tail)))
+    caption = "" if cur is not None else "No current parameters were given, so there is no before/after comparison."
+    if bands:
+        mc = report.method.get("mc_band") or {}
+        r = f" {mc['replications']}" if mc.get("replications") else ""
+        caption += ((" " if caption else "") + f"±: the Monte Carlo 95 % half-width, measured by batch means over{r} "
+                    "independent replications of the scenarios (none shown where they agree exactly); capital "
+                    "efficiency is computed, not sampled.")
     if cur is not None:
         table = text_table("tbl-metrics", ["Quantity", "Current parameters", "Recommended", "Change"], rows,
-                           [False, True, True, True])
+                           [False, True, True, True], caption)
     else:
-        table = text_table("tbl-metrics", ["Quantity", "Recommended"], rows, [False, True],
-                           "No current parameters were given, so there is no before/after comparison.")
+        table = text_table("tbl-metrics", ["Quantity", "Recommended"], rows, [False, True], caption)
     return table, defs
 
 

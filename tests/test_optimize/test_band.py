@@ -92,3 +92,25 @@ def test_fund_band_groups_paths_by_scenario_index():
         fund_band(losses[:3], np.array([0, 1, 2]), epsilon=0.01, confidence=0.99, n_batches=10)
     with pytest.raises(ValueError, match="`n_batches` must lie in"):
         threshold_band(_problem(1_000, 0), n_batches=11)
+
+
+def test_loss_band_of_the_bad_debt_measures():
+    """Synthetic losses whose measures' standard errors are known: 10 % of paths lose Exp(1)."""
+    from optimizer.optimize import LOSS_BAND_FIELDS, loss_band
+
+    rng = np.random.default_rng(1)
+    n = 100_000
+    losses = np.where(rng.random(n) < 0.1, rng.exponential(size=n), 0.0)
+    band = loss_band(losses, np.arange(n), alpha=0.99, fund_usd=3.0, n_batches=10)
+    hw = dict(zip(LOSS_BAND_FIELDS, band.half_width, strict=True))
+    assert band.batches.shape == (10, 5)
+    # mean 0.1 with sd sqrt(0.2 - 0.01): standard error 0.00138, 95 % half-width about 0.0027
+    assert 0.001 < hw["bad_debt_mean_usd"] < 0.006
+    # P(loss > 0) = 0.1: standard error 0.00095; the band is of the same order
+    assert 0.0007 < hw["prob_bad_debt"] < 0.004
+    assert hw["bad_debt_cvar_usd"] > 0 and hw["bad_debt_var_usd"] > 0
+    # equal weights given explicitly change nothing; a loss the same on every path has no band
+    same = loss_band(losses, np.arange(n), alpha=0.99, fund_usd=3.0, weights=np.full(n, 1 / n), n_batches=10)
+    np.testing.assert_allclose(same.half_width, band.half_width, rtol=1e-9)
+    flat = loss_band(np.ones(1_000), np.arange(1_000), alpha=0.99, fund_usd=3.0, n_batches=10)
+    assert np.all(flat.half_width == 0.0)

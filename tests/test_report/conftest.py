@@ -172,6 +172,13 @@ def build_report(seed: int = 7, **changes: object) -> RunReport:
         correlation=corr,
         bad_debt=bd,
         bad_debt_current=bd_cur,
+        # made-up half-widths (the band's measurement is tested in test_band): P(> fund) agrees exactly
+        metrics_band={"recommended": {"bad_debt_var_usd": 41_000.0, "bad_debt_cvar_usd": 180_000.0,
+                                      "bad_debt_mean_usd": 2_100.0, "prob_bad_debt": 0.0041,
+                                      "prob_bad_debt_exceeds_fund": 0.0},
+                      "current": {"bad_debt_var_usd": 52_000.0, "bad_debt_cvar_usd": 260_000.0,
+                                  "bad_debt_mean_usd": 3_000.0, "prob_bad_debt": 0.0052,
+                                  "prob_bad_debt_exceeds_fund": 0.0008}},
         sections={
             "frontier": Section(
                 title="Efficiency frontier",

@@ -120,6 +120,10 @@ def test_risk_metrics_one_model_named_and_defined(md):
     defined = re.findall(r"^- \*\*(.+?)\*\*: ", body, re.M)
     assert defined == names
     assert "| Capital efficiency | $4,750,000,000 | $4,700,000,000 | -$50,000,000 |" in body
+    # the Monte Carlo band beside each sampled quantity that has one (none where the replications agree)
+    assert "| Bad-debt CVaR 99% | $2,557,135 ± $260k | $1,157,571 ± $180k | -$1,399,565 |" in body
+    assert "| P(bad debt > insurance fund) | 0.340% ± 0.08 pp | 0.060% |" in body
+    assert "Monte Carlo 95 % half-width, measured by batch means" in body
     assert not any("—" in r or "n/a" in r for r in rows)
     # no internal key names, and none of the diagnostics
     assert not re.search(r"_usd|\bLp\b|Static|Sim |Tail contribution|Alpha", body)
