@@ -418,6 +418,12 @@ class ThresholdProblem:
         on = self.ltv_held & np.array(self.has_current) & (self.held_ltv_lt == "up_to_current")
         return np.where(on, cur, np.inf)
 
+    @property
+    def held_lt_target(self) -> FloatArray:
+        """Where the second stage heads each held reserve's LT: the held-LTV policy's cap
+        (:attr:`held_lt_cap`) within ``lt_max``, before any risk limit; NaN for the other reserves."""
+        return np.where(self.ltv_held, np.minimum(self.lt_max, self.held_lt_cap), np.nan)
+
     def capital_efficiency(self, lt: ArrayLike) -> float:
         """``sum(collateral x LTV)`` of the parameters at thresholds ``lt``, USD: what the report shows."""
         from optimizer.optimize.measures import capital_efficiency
@@ -460,10 +466,13 @@ class ThresholdProblem:
         ``guard_fails``; the status is ``"ok"`` only when the LP is optimal and no guard fails.
 
         The LP maximises the capital efficiency, in which a reserve whose LTV is held has no weight.
-        Such a reserve's LT is then set lexicographically (``secondary_weight`` of
+        Such a reserve's LT is then set lexicographically (``secondary_target`` of
         :class:`~optimizer.optimize.ThresholdOptimizer`): with every other threshold fixed at the
-        first optimum, the held LTs (capped at their current value under ``"up_to_current"``) are
-        raised as far as the same budget allows, weighted by their collateral. The capital
+        first optimum, the held LTs rise together from ``lt_min`` toward their targets (:attr:`held_lt_target`:
+        the current LT under ``"up_to_current"``), each by the same share of its way, as far as the
+        same budget allows; one whose own guard or bound binds first stops there, one that could not
+        rise alone within the budget stops, the others rise on (progressive filling). The division of
+        the remaining budget is thus a property of the inputs, not of an LP vertex. The capital
         efficiency is exactly the first stage's and the budget is still met. ``risk_limit_lt`` gives
         the LT the risk target alone would allow each held reserve (the others as recommended).
         """
@@ -480,7 +489,7 @@ class ThresholdProblem:
             alpha=self.alpha, budget=self.budget, solver=solver, fallback_solver=fallback_solver, method=method,
         ).fit(k, self.exposure, self.efficiency_weight, self.lt_min, policy_max, self.buffer,
               weights=self.scenario_weights,
-              secondary_weight=np.where(held, np.maximum(self.collateral, 1.0), 0.0) if held.any() else None,
+              secondary_target=np.where(held, self.held_lt_target, np.nan) if held.any() else None,
               stress_recovery=None if self.stress is None else self.stress.k,
               stress_budget=None if self.stress is None else self.stress.budget)
         lt = np.asarray(opt.lt_, dtype=float)

@@ -23,9 +23,14 @@ Because ``L`` is non-decreasing in every threshold, the problem is feasible exac
 
 A threshold with ``C_i = 0`` (a reserve whose LTV a policy holds at 0) buys no capital efficiency,
 so the first stage leaves it anywhere in its box. An optional second, lexicographic stage then fixes
-every threshold with a weight in the first objective at its first-stage optimum and maximises a
-secondary objective over the others under the same CVaR budget: the capital efficiency of the
-first stage is kept exactly (not within a tolerance), and the problem stays a linear programme.
+every threshold with a weight in the first objective at its first-stage optimum and shares the rest
+of the same CVaR budget among the others by progressive filling (:func:`progressive_fill`): they
+rise together from ``lt_min`` toward their targets, by the same share of the way, and each stops
+where it reaches its upper bound or can no longer rise alone within the budget. A linear objective
+over them would put the answer at a vertex whose division of the budget jumps with the Monte
+Carlo sample; the filling's answer is the unique lexicographic max-min of those shares, a
+property of the inputs. The capital efficiency of the first stage is kept exactly (not within a
+tolerance).
 
 Stress rows (optional): named stress scenarios ``j`` with recoveries ``ks[j, i]`` add the hard
 constraints ``L^st_j(LT) = sum_i W_i max(LT_i - ks[j, i], 0) <= B_st``, convex in ``LT`` like the
@@ -38,7 +43,7 @@ from __future__ import annotations
 import logging
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -59,7 +64,7 @@ from optimizer.optimize._labels import Binding
 from optimizer.optimize.measures import cvar, tail_probabilities, var_cvar
 from optimizer.typing import FloatArray, IntArray
 
-__all__ = ["ThresholdOptimizer", "coordinate_limits", "single_asset_threshold", "threshold_losses"]
+__all__ = ["ThresholdOptimizer", "coordinate_limits", "progressive_fill", "single_asset_threshold", "threshold_losses"]
 
 logger = logging.getLogger(__name__)
 
@@ -104,6 +109,10 @@ _LEVEL_TAILS = (40, 200)
 _EDGE = 1e-9
 #: Share of the budget the first stage leaves unused when a second (lexicographic) stage follows.
 STAGE_SLACK = 1e-6
+#: Progressive filling: a threshold that cannot rise alone by this much (LT, 1e-5 bp) has stopped ...
+FILL_STEP = 1e-9
+#: ... and the common share is bisected to this width (far below the step, so the test is sharp).
+_FILL_WIDTH = 1e-13
 
 Method = Literal["rowgen", "full"]
 
@@ -263,6 +272,83 @@ def coordinate_limits(
     return out
 
 
+def progressive_fill(
+    feasible: Callable[[FloatArray], bool],
+    lower: npt.ArrayLike,
+    target: npt.ArrayLike,
+    upper: npt.ArrayLike,
+    *,
+    step: float = FILL_STEP,
+) -> FloatArray:
+    """Thresholds raised together toward their targets as far as a monotone constraint allows.
+
+    Every threshold moves by the same share ``u`` of its way from ``lower`` to ``target``,
+    ``x_i(u) = min(lower_i + u (target_i - lower_i), upper_i)``, and ``u`` is raised (bisection)
+    as far as ``feasible`` holds. Each threshold that then cannot rise alone by ``step`` stops
+    there; the others rise on together from that share, until every threshold has stopped or
+    reached ``min(target_i, upper_i)`` (water-filling). For a convex feasible set this is the
+    lexicographic max-min of the shares ``(x_i - lower_i) / (target_i - lower_i)``, which is
+    unique: the answer depends on the constraint only, so two identical thresholds get the same
+    value and a small change of the constraint moves every threshold a little, not one a lot.
+
+    Parameters
+    ----------
+    feasible : callable
+        ``feasible(x) -> bool`` for ``x`` of shape (n,); monotone (false at ``x`` means false at
+        every point above it) and true at ``lower``.
+    lower, target, upper : array-like of shape (n,)
+        Start, the point each threshold heads for, and its upper bound (a target below
+        ``lower`` means the threshold stays at ``lower``).
+    step : float
+        A threshold that cannot rise alone by this much has stopped.
+
+    Returns
+    -------
+    ndarray of shape (n,)
+        ``lower <= x <= max(lower, min(target, upper))``, ``feasible(x)`` true.
+
+    Examples
+    --------
+    >>> ok = lambda x: x.sum() <= 1.0                     # a budget of 1 shared by three
+    >>> progressive_fill(ok, [0.0, 0.0, 0.0], [1.0, 1.0, 1.0], [0.2, 1.0, 1.0]).round(6)
+    array([0.2, 0.4, 0.4])
+    """
+    lo = np.asarray(lower, dtype=np.float64)
+    top = np.maximum(np.minimum(np.asarray(target, dtype=np.float64), np.asarray(upper, dtype=np.float64)), lo)
+    span = np.asarray(target, dtype=np.float64) - lo
+    x = lo.copy()
+    moving = top > lo
+    level = 0.0
+
+    def at(u: float) -> FloatArray:
+        y = x.copy()
+        # at u = 1 exactly the target itself, not lower + (target - lower) rounded
+        y[moving] = top[moving] if u >= 1.0 else np.minimum(lo[moving] + u * span[moving], top[moving])
+        return y
+
+    while moving.any():
+        u_top = float(np.max((top[moving] - lo[moving]) / span[moving]))
+        if feasible(at(u_top)):
+            return at(u_top)
+        a, b = level, u_top
+        while b - a > _FILL_WIDTH:
+            m = 0.5 * (a + b)
+            if feasible(at(m)):
+                a = m
+            else:
+                b = m
+        x, level = at(a), a
+        done = moving & (x >= top)
+        for i in np.flatnonzero(moving & ~done):
+            y = x.copy()
+            y[i] = min(x[i] + step, top[i])
+            done[i] = not feasible(y)
+        if not done[moving].any():  # no threshold stopped: rounding at the budget's edge, stop all
+            done = moving
+        moving &= ~done
+    return x
+
+
 def _asset_caps(
     recovery: FloatArray, exposure: FloatArray, budget: float, alpha: float, p: FloatArray
 ) -> FloatArray:
@@ -349,7 +435,7 @@ class ThresholdOptimizer(BaseEstimator):
     min_feasible_budget_ : float
         CVaR_alpha at ``LT = lt_min``: the smallest budget that can be met, USD.
     primary_lt_ : ndarray of shape (n_assets,)
-        The first stage's thresholds (equal to ``lt_`` without ``secondary_weight``).
+        The first stage's thresholds (equal to ``lt_`` without ``secondary_target``).
     secondary_budget_ : float
         The budget of the second stage (``budget``, or the CVaR with the second stage's thresholds
         at their floor when that is higher), USD.
@@ -472,7 +558,7 @@ class ThresholdOptimizer(BaseEstimator):
         *,
         weights: npt.ArrayLike | None = None,
         asset_names: Sequence[str] | None = None,
-        secondary_weight: npt.ArrayLike | None = None,
+        secondary_target: npt.ArrayLike | None = None,
         stress_recovery: npt.ArrayLike | None = None,
         stress_budget: float | None = None,
     ) -> ThresholdOptimizer:
@@ -495,13 +581,16 @@ class ThresholdOptimizer(BaseEstimator):
             Scenario probability weights; None means equal weights.
         asset_names : sequence of str, optional
             Names used in messages and the summary.
-        secondary_weight : array-like of shape (n_assets,), optional
-            Second, lexicographic objective: the first stage is solved at ``1 - STAGE_SLACK``
-            (1e-6) of the budget, every threshold whose secondary weight is 0 is then fixed at its
-            optimum and ``sum_i w_i LT_i`` is maximised over the others under the full budget;
-            each of those is then raised to its exact limit (:func:`coordinate_limits`), largest
-            weight first, so that none could rise alone.
-            Positive only where ``efficiency_weight`` is 0, so the capital efficiency is exactly the
+        secondary_target : array-like of shape (n_assets,), optional
+            Second, lexicographic stage for the thresholds with a finite target (NaN elsewhere):
+            the first stage is solved at ``1 - STAGE_SLACK`` (1e-6) of the budget, every other
+            threshold is then fixed at its optimum and these share the rest of the full budget by
+            progressive filling (:func:`progressive_fill`): from ``lt_min`` they rise together,
+            ``LT_i = lt_min_i + u (target_i - lt_min_i)`` with one share ``u``, never above
+            ``lt_max_i`` or the target; each stops where it could not rise alone within the CVaR
+            budget and the stress rows, the others rise on. The CVaR is the exact one over every
+            scenario (no LP tolerance), so each stopped threshold sits at its limit given the rest.
+            Finite only where ``efficiency_weight`` is 0, so the capital efficiency is exactly the
             first stage's (the optimum at 99.9999 % of the budget).
         stress_recovery : array-like of shape (n_stress, n_assets), optional
             ``ks[j, i]`` of named stress scenarios: each adds the hard row
@@ -533,9 +622,10 @@ class ThresholdOptimizer(BaseEstimator):
         lo = self._vector("lt_min", lt_min, n, names)
         hi = self._vector("lt_max", lt_max, n, names)
         buf = self._vector("buffer", buffer, n, names)
-        C2 = None if secondary_weight is None else self._vector("secondary_weight", secondary_weight, n, names)
-        for name, arr in (("exposure", W), ("efficiency_weight", C), ("buffer", buf),
-                          ("secondary_weight", C2 if C2 is not None else buf)):
+        target2 = None if secondary_target is None else np.asarray(secondary_target, dtype=np.float64)
+        if target2 is not None and (target2.shape != (n,) or np.any(np.isinf(target2))):
+            raise ValueError(f"`secondary_target` must have shape ({n},), finite or NaN, got {target2}")
+        for name, arr in (("exposure", W), ("efficiency_weight", C), ("buffer", buf)):
             if np.any(arr < 0):
                 i = int(np.flatnonzero(arr < 0)[0])
                 raise ValueError(f"`{name}` must be >= 0, got {arr[i]} for asset {names[i]!r}")
@@ -551,10 +641,11 @@ class ThresholdOptimizer(BaseEstimator):
                 f"`buffer` must be <= lt_min so that LTV = LT - buffer >= 0, got buffer={buf[i]} "
                 f"and lt_min={lo[i]} for asset {names[i]!r}; raise lt_min or lower the buffer"
             )
-        if C2 is not None and np.any((C2 > 0) & (C > 0)):
-            i = int(np.flatnonzero((C2 > 0) & (C > 0))[0])
+        free = np.zeros(n, dtype=bool) if target2 is None else np.isfinite(target2)
+        if np.any(free & (C > 0)):
+            i = int(np.flatnonzero(free & (C > 0))[0])
             raise ValueError(
-                f"`secondary_weight` must be 0 where `efficiency_weight` is positive (asset {names[i]!r}): "
+                f"`secondary_target` must be NaN where `efficiency_weight` is positive (asset {names[i]!r}): "
                 "the second stage may not change the capital efficiency"
             )
         p = tail_probabilities(weights, n_scen)
@@ -588,7 +679,7 @@ class ThresholdOptimizer(BaseEstimator):
             self.status_ = "optimal"
             scale = budget if budget > 0 else max(float(W.sum()), 1.0)
             solve = self._solve_full if self.method == "full" else self._solve_rowgen
-            second = C2 is not None and bool(np.any(C2 > 0))
+            second = bool(free.any())
             # with a second stage the first is solved at (1 - STAGE_SLACK) of the budget: a second
             # stage at exactly the first stage's binding CVaR has a feasible set without interior,
             # which HiGHS and Clarabel both call infeasible
@@ -597,20 +688,13 @@ class ThresholdOptimizer(BaseEstimator):
             self.primary_lt_ = x.copy()
             if second:
                 # lexicographic second stage: the first stage's weighted thresholds stay where they are
-                free = C2 > 0
-                lo2, hi2 = np.where(free, lo, x), np.where(free, hi, x)
+                assert target2 is not None
+                lo2 = np.where(free, lo, x)
                 floor = cvar(threshold_losses(lo2, k, W), alpha, p)
                 if budget - floor > 0.5 * STAGE_SLACK * budget:  # else nothing is left to give them
-                    # no sub-sampled warm-up levels: with thresholds fixed, a sub-sample's CVaR may
-                    # exceed the budget where the full set's does not
-                    kw = {} if self.method == "full" else {"subsample": False}
-                    x = np.where(free, solve(k, W, C2, lo2, hi2, budget, scale, p, **kw), x)
-                    # polish: where a threshold barely touches the tail its CVaR is nearly flat, so
-                    # the LP's tolerance (dollars of budget) is worth bps; raise each to its exact
-                    # limit, largest weight first (one pass leaves each at its limit given the rest)
-                    for i in np.argsort(-C2, kind="stable")[: int(free.sum())]:
-                        x[i] = coordinate_limits(x, k, W, hi, budget, alpha, weights=p, which=np.arange(n) == i)[i]
-                        x[i] = min(x[i], self._stress_limit(x, W, i))  # the stress rows hold too
+                    x = lo2.copy()
+                    x[free] = progressive_fill(self._second_stage_check(k, W, p, lo2, hi, target2, free, budget),
+                                               lo[free], target2[free], hi[free])
                 else:
                     x = lo2
                 self.secondary_budget_ = max(budget, floor)
@@ -633,6 +717,43 @@ class ThresholdOptimizer(BaseEstimator):
             self.stress_binding_ = (self.stress_losses_ >= b_st * (1.0 - 1e-6)) & (self.stress_losses_ > 0)
         return self
 
+    def _second_stage_check(
+        self, k: FloatArray, W: FloatArray, p: FloatArray, start: FloatArray, hi: FloatArray,
+        target: FloatArray, free: np.ndarray, budget: float,
+    ) -> Callable[[FloatArray], bool]:
+        """``feasible(x_free)`` of the second stage: exact CVaR <= ``budget`` and every stress row
+        within its budget, the thresholds outside ``free`` at ``start``.
+
+        Only scenarios that can be in some point's tail are kept: losses rise with every threshold,
+        so a scenario whose loss with the free thresholds at their tops is below the VaR at
+        ``start`` lies below the VaR of every point in between. Those scenarios are pooled into one
+        of loss 0 with their probability, which changes neither the VaR nor the CVaR there.
+        """
+        alpha = float(self.alpha)
+        k_f, W_f = k[:, free], W[free]
+        top = np.maximum(np.minimum(target[free], hi[free]), start[free])
+        base = threshold_losses(start[~free], k[:, ~free], W[~free])
+        v0 = var_cvar(base + threshold_losses(start[free], k_f, W_f), alpha, p)[0]
+        keep = base + threshold_losses(top, k_f, W_f) >= v0
+        if v0 > 0 and not keep.all():
+            k_f, base = k_f[keep], np.append(base[keep], 0.0)
+            p = np.append(p[keep], max(1.0 - float(p[keep].sum()), 0.0))
+            k_f = np.vstack([k_f, np.full((1, k_f.shape[1]), np.inf)])  # the pooled scenario: no loss
+        rows = None
+        if self._stress is not None:
+            ks, b_st = self._stress
+            s_base = threshold_losses(start[~free], ks[:, ~free], W[~free])
+            # rows the first stage's point meets only within the LP's tolerance are not tightened here
+            s_cap = np.maximum(b_st * (1.0 + float(self.tol)), s_base + threshold_losses(start[free], ks[:, free], W_f))
+            rows = (ks[:, free], s_base, s_cap)
+
+        def feasible(x: FloatArray) -> bool:
+            if rows is not None and np.any(rows[1] + threshold_losses(x, rows[0], W_f) > rows[2]):
+                return False
+            return cvar(base + threshold_losses(x, k_f, W_f), alpha, p) <= budget
+
+        return feasible
+
     @staticmethod
     def _stress_rows(
         recovery: npt.ArrayLike | None, budget: float | None, n: int, names: tuple[str, ...]
@@ -651,18 +772,6 @@ class ThresholdOptimizer(BaseEstimator):
         if ks.shape[0] == 0:
             return None
         return ks, float(budget)
-
-    def _stress_limit(self, x: FloatArray, W: FloatArray, i: int) -> float:
-        """Largest ``x_i`` (the others fixed) within every stress row; inf without rows."""
-        if self._stress is None or W[i] <= 0:
-            return float("inf")
-        ks, b_st = self._stress
-        d = np.maximum(x[None, :] - ks, 0.0)
-        d[:, i] = 0.0
-        rest = d @ W  # the other assets' loss in each row
-        room = np.maximum(b_st - rest, 0.0)
-        # never below the LP's own point, which meets the rows (up to its tolerance)
-        return float(max(np.min(ks[:, i] + room / W[i]), x[i]))
 
     def _stress_ok(self, x: FloatArray, W: FloatArray) -> bool:
         """Every stress row within its budget at ``x`` (True without rows)."""

@@ -237,6 +237,10 @@ class OptimizerSection:
     buys no borrowing power, so it has no weight in the capital efficiency the LP maximises;
     ``"up_to_current"`` (default) recommends the highest LT up to its current value that the risk
     target allows, ``"risk_limit"`` the highest the risk target allows even above the current one.
+    Where the budget the other reserves leave cannot carry every held reserve to that cap, the held
+    LTs share it by progressive filling: they rise together from ``lt_min``, each by the same share
+    of its way to its cap (the current LT, or ``lt_max`` under ``"risk_limit"``), and each stops
+    where its own guard or bound binds or where it alone could not rise within the budget.
     """
 
     appetite: Appetite = Appetite.MODERATE

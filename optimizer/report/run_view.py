@@ -695,7 +695,11 @@ def build_view(report: RunReport) -> ReportView:
             " A reserve whose LTV is held buys no borrowing power with its LT, so it has no weight in the "
             "capital efficiency the optimizer maximises: its LT is the highest the risk target allows once "
             "the others are set, capped by the held-LTV rule (`[optimizer] held_ltv_lt`), with the LT the "
-            "risk target alone would allow beside it."
+            "risk target alone would allow beside it. The budget the others leave is shared by one rule: "
+            "the held LTs rise together from `lt_min` toward their caps, each by the same share of its way "
+            "(LT = lt_min + u x (cap - lt_min), one u for all); one stops where its own guard or bound "
+            "binds or where it alone could not rise within the budget, the others rise on (progressive "
+            "filling), so the split is a property of the inputs, not of the solver."
     )
     bd = _samples(report.bad_debt)
     bd_cur = None if report.bad_debt_current is None else _samples(report.bad_debt_current)

@@ -326,3 +326,50 @@ def test_threshold_losses_definition() -> None:
     np.testing.assert_allclose(
         threshold_losses(np.array([0.8, 0.8]), k, np.array([10.0, 100.0])), [3.0, 10.0]
     )
+
+
+# ----------------------------------------------------------------------------- progressive filling
+def test_progressive_fill_is_water_filling_on_a_linear_budget() -> None:
+    """Known answer: budget sum(x) <= 1 from 0 toward 1 each; the first stops at its bound 0.1,
+    the other three share the rest equally (0.3 each)."""
+    from optimizer.optimize.convex import progressive_fill
+
+    x = progressive_fill(lambda y: y.sum() <= 1.0, np.zeros(4), np.ones(4), [0.1, 1.0, 1.0, 1.0])
+    np.testing.assert_allclose(x, [0.1, 0.3, 0.3, 0.3], atol=1e-9)
+    assert x.sum() <= 1.0
+
+
+def test_progressive_fill_moves_by_shares_of_the_way_and_stops_at_targets() -> None:
+    """Equal shares of unequal ways: x_i = lo_i + u (target_i - lo_i); a constraint that one
+    threshold alone meets stops that one, the other rises on to its target."""
+    from optimizer.optimize.convex import progressive_fill
+
+    lo, target = np.array([0.2, 0.4]), np.array([0.6, 0.5])
+    # the first may not pass 0.4: at that point u = 0.5, the second is at 0.45 and rises on to 0.5
+    x = progressive_fill(lambda y: y[0] <= 0.4, lo, target, np.ones(2))
+    np.testing.assert_allclose(x, [0.4, 0.5], atol=1e-9)
+    assert x[1] == 0.5  # the target itself, not 0.4 + 1.0 x 0.1 rounded
+    # a budget on the sum: one common share u, 0.2 + 0.4u + 0.4 + 0.1u = 0.85 at u = 0.5
+    x = progressive_fill(lambda y: y.sum() <= 0.85, lo, target, np.ones(2))
+    np.testing.assert_allclose(x, [0.4, 0.45], atol=1e-9)
+
+
+def test_second_stage_gives_identical_held_thresholds_the_same_value() -> None:
+    """Two held thresholds with the same recoveries and exposure are exchangeable: the CVaR budget
+    cannot tell them apart, so they get the same LT. With the first asset at its upper bound, the
+    budget left to the twins is real; the former LP vertex (and its polish) split it unevenly
+    (0.5168 / 0.5175 here at a budget of 1e4)."""
+    rng = np.random.default_rng(1)
+    n = 4000
+    z = rng.standard_normal((n, 3))
+    k = np.exp(np.column_stack([0.08 * z[:, 0], 0.25 * (0.8 * z[:, 0] + 0.6 * z[:, 1])])) / 1.05
+    k = np.column_stack([k, k[:, 1]])  # the third asset is the second's twin
+    W = np.array([1e6, 2e5, 2e5])
+    C = np.array([1e6, 0.0, 0.0])
+    lo, hi, buf = np.full(3, 0.3), np.array([0.80, 0.6, 0.6]), np.full(3, 0.05)
+    for budget in (1e4, 2e4):
+        opt = ThresholdOptimizer(alpha=0.95, budget=budget).fit(
+            k, W, C, lo, hi, buf, secondary_target=np.array([np.nan, 0.6, 0.6]))
+        assert opt.lt_[0] == opt.primary_lt_[0] == pytest.approx(0.80)  # the first stage's stays
+        assert opt.lt_[1] == opt.lt_[2] < 0.6 - 1e-3  # the same, and the budget holds them
+        assert budget * (1 - 1e-9) <= opt.cvar_ <= budget * (1 + 1e-12)
