@@ -158,9 +158,12 @@ def _binds(a: AssetResult, *, alpha_label: str, budget_usd: float | None, guard:
             return (f"{held}: it stays at its current {fmt_pct(cap)}"
                     + (f", below the {fmt_pct(lim)} the risk target alone would allow" if lim is not None else "")
                     + f"{band_txt}.")
+        shared = ("; the held reserves share what the budget leaves them by progressive filling (each the same "
+                  "share of its way from lt_min to its cap)"
+                  if b in (Binding.RISK_BUDGET, Binding.STRESS_BUDGET, Binding.RISK_AND_STRESS_BUDGET) else "")
         return (f"{held}: it is the highest LT the {b} allows once the other assets are set"
                 + (f" ({fmt_pct(lim)})" if lim is not None else "")
-                + (f", capped at its current {fmt_pct(cap)}" if cap is not None else "") + f"{band_txt}.")
+                + (f", capped at its current {fmt_pct(cap)}" if cap is not None else "") + f"{shared}{band_txt}.")
     share = ("" if tail_share is None else
              f"; it carries {fmt_pct(tail_share, 1)} of the tail bad debt" if tail_share >= 5e-4 else
              "; it carries under 0.1% of the tail bad debt")

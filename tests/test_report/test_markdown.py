@@ -254,3 +254,16 @@ def test_a_held_reserve_shows_its_lt_rule_and_the_risk_targets_own_limit():
     assert "SmartLTV is 72.20% (not comparable: the LTV is held)" in why
     assert "`[optimizer] held_ltv_lt`" in _section(md, "Rationale")
     assert "held_ltv_lt" not in _section(render_markdown(build_report()), "Rationale")
+
+
+def test_a_held_reserve_set_by_the_budget_names_the_sharing_rule():
+    r = build_report()
+    held = dataclasses.replace(
+        r.assets[1], binding="aggregate risk budget",
+        policy={"ltv_held_at": 0.0, "lt_rule": "up_to_current", "lt_cap": 0.78, "risk_limit_lt": 0.7012},
+    )
+    md = render_markdown(dataclasses.replace(r, assets=[r.assets[0], held, r.assets[2]]))
+    why = next(i for i in _section(md, "Rationale").splitlines() if i.startswith("- WBTC"))
+    assert "the highest LT the aggregate risk budget allows once the other assets are set (70.12%)" in why
+    assert "share what the budget leaves them by progressive filling" in why
+    assert "progressive filling" in _section(md, "Rationale")  # and the note states the rule
