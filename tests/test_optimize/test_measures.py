@@ -126,3 +126,39 @@ def test_tail_shares_and_capital_efficiency() -> None:
     assert tail_shares(losses, by_asset, 0.75, ("a", "b")) == pytest.approx({"a": 0.4, "b": 0.6})
     assert tail_shares(losses * 0, by_asset * 0, 0.9, ("a", "b")) == {"a": 0.0, "b": 0.0}
     assert capital_efficiency([100.0, 50.0], [0.8, 0.5]) == 105.0
+
+
+def _sorted_var_cvar(losses: np.ndarray, alpha: float, weights: np.ndarray | None) -> tuple[float, float]:
+    """var_cvar as it was computed before the selection path: a full stable sort every time."""
+    from optimizer.optimize.measures import _quantile_index, _sorted, tail_probabilities
+
+    p = tail_probabilities(weights, losses.size)
+    srt, cum = _sorted(losses, p)
+    t = float(srt[_quantile_index(cum, alpha)])
+    value = t + float(p @ np.maximum(losses - t, 0.0)) / (1.0 - alpha)
+    return t, float(min(max(value, t), srt[-1]))
+
+
+@pytest.mark.parametrize("kind", ["normal", "ties", "mostly_zero", "signed_zeros"])
+def test_selection_path_is_bitwise_the_sort(rng: np.random.Generator, kind: str) -> None:
+    """Equal probabilities take a selection instead of a sort: the same bits, whatever the ties.
+
+    Signed zeros are the one case where equal losses differ in bits (+0.0 / -0.0), so a zero
+    quantile must still come out as the stable sort's pick.
+    """
+    for _ in range(40):
+        n = int(rng.integers(1, 2000))
+        x = rng.standard_normal(n)
+        if kind == "ties":
+            x = np.round(x, 1)
+        elif kind == "mostly_zero":
+            x = np.maximum(x - 2.0, 0.0)
+        elif kind == "signed_zeros":
+            x = np.where(rng.random(n) < 0.5, -0.0, 0.0)
+            x[rng.random(n) < 0.03] = 1.0
+        for alpha in (0.0, 0.5, 0.95, 0.99, float(rng.random())):
+            for w in (None, np.full(n, 1.0 / n), np.full(n, 3.0)):
+                got = np.array(var_cvar(x, alpha, w))
+                want = np.array(_sorted_var_cvar(x, alpha, w))
+                assert got.tobytes() == want.tobytes(), (n, alpha, got, want)
+                assert np.array(var(x, alpha, w)).tobytes() == want[:1].tobytes()
