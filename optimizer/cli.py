@@ -155,6 +155,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-dir", metavar="DIR", help="price data directory (default: config, then $RISKOPT_DATA_DIR)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress; only the summary line")
     p.set_defaults(func=cmd_search_worker)
+
+    p = sub.add_parser("cache", help="the on-disk cache of backtests ($RISKOPT_CACHE_DIR, default ~/.cache/riskopt)")
+    csub = p.add_subparsers(dest="cache_command", metavar="ACTION")
+    c = csub.add_parser("info", help="print the cache folder, its entries and their size")
+    c.set_defaults(func=cmd_cache_info)
+    c = csub.add_parser("clear", help="remove every entry of the cache")
+    c.set_defaults(func=cmd_cache_clear)
+    p.set_defaults(func=lambda args, _p=p: (_p.print_help(sys.stderr), USAGE)[1])
     return parser
 
 
@@ -360,6 +368,21 @@ def cmd_search_worker(args: argparse.Namespace) -> int:
                            progress=_progress(args))
     print(f"worker {args.worker}: ran {st.n_trials_run} trials; study {st.study_name!r} holds "
           f"{st.n_trials_complete} complete of {st.n_trials}; frontier of {len(st.frontier)} points")
+    return OK
+
+
+def cmd_cache_info(args: argparse.Namespace) -> int:
+    from optimizer._cache import info
+
+    print(info().summary())
+    return OK
+
+
+def cmd_cache_clear(args: argparse.Namespace) -> int:
+    from optimizer._cache import cache_dir, clear
+
+    n = clear()
+    print(f"removed {n} entr{'y' if n == 1 else 'ies'} from {cache_dir()}")
     return OK
 
 

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 from hypothesis import settings
+
+# The on-disk cache (optimizer._cache) of a test session is its own: never the user's, shared by
+# the session's tests and the commands they start, removed at the end.
+_SESSION_CACHE = tempfile.mkdtemp(prefix="riskopt-test-cache-")
+os.environ["RISKOPT_CACHE_DIR"] = _SESSION_CACHE
+os.environ.pop("RISKOPT_CACHE", None)
+atexit.register(shutil.rmtree, _SESSION_CACHE, ignore_errors=True)
 
 # CI runs the property tests on a fixed example sequence (same inputs every run); locally they
 # keep exploring new inputs.

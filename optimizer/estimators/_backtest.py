@@ -757,14 +757,21 @@ class BacktestCache:
     keeps one per process so workflows that repeat a run on the same data (sensitivity sweeps,
     recalibration, tests) pay for the backtests once.
 
+    With ``disk`` (an :class:`optimizer._cache.DiskCache`) a result also goes to the on-disk cache
+    and a miss in memory looks there, so separate runs share it; the disk key adds the package
+    and library versions to the content key.
+
     Parameters
     ----------
     maxsize : int, default=16
-        Results kept.
+        Results kept in memory.
+    disk : DiskCache, optional
+        The on-disk cache behind the memo (None: memory only).
     """
 
-    def __init__(self, maxsize: int = 16) -> None:
+    def __init__(self, maxsize: int = 16, *, disk: Any = None) -> None:
         self.maxsize = check_int(maxsize, "maxsize", minimum=1)
+        self.disk = disk
         self._store: OrderedDict[tuple[Any, ...], VaRBacktests] = OrderedDict()
 
     def __len__(self) -> int:
@@ -773,12 +780,20 @@ class BacktestCache:
     def get(self, key: tuple[Any, ...]) -> VaRBacktests | None:
         """The stored result of ``key`` (marked ``cached``), or None."""
         if key not in self._store:
-            return None
+            found = self.disk.get(key) if self.disk is not None else None
+            if not isinstance(found, VaRBacktests):
+                return None
+            self._remember(key, found)
         self._store.move_to_end(key)
         return dataclasses.replace(self._store[key], cached=True)
 
     def put(self, key: tuple[Any, ...], value: VaRBacktests) -> None:
-        """Store ``value`` under ``key``."""
+        """Store ``value`` under ``key`` (in memory, and on disk with ``disk``)."""
+        self._remember(key, value)
+        if self.disk is not None:
+            self.disk.put(key, value)
+
+    def _remember(self, key: tuple[Any, ...], value: VaRBacktests) -> None:
         self._store[key] = value
         while len(self._store) > self.maxsize:
             self._store.popitem(last=False)

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from optimizer._cache import DiskCache
 from optimizer.estimators import BacktestCache, VaRBacktests, make_volatility, run_var_backtests
 from optimizer.exceptions import ConfigError, DataQualityWarning
 from optimizer.optimize.anti_procyclicality import AntiProcyclicality
@@ -36,10 +37,13 @@ __all__ = [
     "var_backtests",
 ]
 
-#: The per-process memo of VaR backtests (keyed by content, see :class:`BacktestCache`): a
-#: sensitivity sweep, a recalibration or a test session that repeats a run on the same data pays
-#: for the backtests once.
-BACKTEST_CACHE = BacktestCache(maxsize=16)
+#: Libraries whose versions enter the on-disk key of a backtest: a new one recomputes.
+BACKTEST_PACKAGES = ("numpy", "scipy", "pandas", "arch")
+#: The memo of VaR backtests (keyed by content, see :class:`BacktestCache`): a sensitivity sweep,
+#: a recalibration or a test session that repeats a run on the same data pays for the backtests
+#: once, and the on-disk cache (:mod:`optimizer._cache`) carries them to the next run.
+BACKTEST_CACHE = BacktestCache(
+    maxsize=16, disk=DiskCache("var_backtests", packages=BACKTEST_PACKAGES, sources=("optimizer.estimators",)))
 
 
 def load_asset_prices(cfg: RunConfig, ddir: Path, *, proxies: bool = False, **kw: Any) -> Any:

@@ -142,8 +142,8 @@ def backtest_section(vbt: VaRBacktests, *, volatility: str) -> Section:
     if volatility != VolatilityName.AUTO:
         bullets.append(f"The scenarios use [estimators] volatility = {str(volatility)!r} for "
                        "every asset; set it to 'auto' to use each asset's best passing estimator.")
-    bullets.append(f"Backtest cost: {vbt.seconds:.1f} s" + (" (computed earlier in this process)." if vbt.cached
-                                                           else "."))
+    cost = " (computed earlier; read from the cache)." if vbt.cached else "."
+    bullets.append(f"Backtest cost: {vbt.seconds:.1f} s{cost}")
     return Section("Backtests of the volatility estimators", paragraphs=text, bullets=tuple(bullets),
                    tables=tuple(tables), data=var_backtests_json(vbt), data_key="var_backtests",
                    appendix=True)

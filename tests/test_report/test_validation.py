@@ -85,7 +85,7 @@ def test_backtest_section_without_auto(vbt):
     assert all(r[-1] == "" for r in sec.tables[0].rows)  # nothing is "used" per asset
     assert sec.bullets[0] == "eth: passes with ewma, garch; best: garch"
     assert sec.bullets[-2].startswith("The scenarios use [estimators] volatility = 'garch' for every asset")
-    assert sec.bullets[-1] == "Backtest cost: 1.2 s (computed earlier in this process)."
+    assert sec.bullets[-1] == "Backtest cost: 1.2 s (computed earlier; read from the cache)."
 
 
 def _outcome(method, **kw):
