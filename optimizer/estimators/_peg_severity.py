@@ -25,6 +25,7 @@ p-value (each bootstrap sample refitted, so the estimated parameters are account
 
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass, replace
 from typing import Literal
@@ -32,6 +33,7 @@ from typing import Literal
 import numpy as np
 from scipy import optimize, stats
 
+from optimizer._cache import DiskCache
 from optimizer.typing import FloatArray
 
 __all__ = [
@@ -113,6 +115,10 @@ class TailFit:
         return float(np.mean(np.asarray(self.exceedances) > y))
 
 
+#: GPD fits by sample (:func:`fit_gpd`); the key adds numpy's and scipy's versions and this module's source.
+_GPD_FITS = DiskCache("gpd_fits", packages=("numpy", "scipy"), sources=("optimizer.estimators._peg_severity",))
+
+
 def fit_gpd(y: FloatArray, *, xi_bounds: tuple[float, float] = XI_BOUNDS) -> tuple[float, float]:
     """(xi, sigma): the GPD maximum-likelihood fit (location 0) of positive exceedances ``y``,
     the shape held in ``xi_bounds`` (scipy's unconstrained fit, and a bounded profile-likelihood
@@ -120,7 +126,20 @@ def fit_gpd(y: FloatArray, *, xi_bounds: tuple[float, float] = XI_BOUNDS) -> tup
     y = np.asarray(y, dtype=float)
     if y.ndim != 1 or y.size < 2 or not np.all(np.isfinite(y) & (y > 0)):
         raise ValueError(f"`y` must hold at least 2 positive finite exceedances, got {y!r}")
-    lo, hi = xi_bounds
+    y = np.ascontiguousarray(y)
+    lo, hi = float(xi_bounds[0]), float(xi_bounds[1])
+    # a pure function of the sample: a run's goodness-of-fit bootstraps refit the same hundreds of
+    # samples every time (same seed), so the fits are kept in the on-disk cache
+    key = (hashlib.sha256(y.tobytes()).hexdigest(), y.size, lo, hi)
+    hit = _GPD_FITS.get(key)
+    if isinstance(hit, tuple):
+        return hit
+    fit = _fit_gpd(y, lo, hi)
+    _GPD_FITS.put(key, fit)
+    return fit
+
+
+def _fit_gpd(y: FloatArray, lo: float, hi: float) -> tuple[float, float]:
     xi, _, sigma = stats.genpareto.fit(y, floc=0.0)
     if lo <= xi <= hi:
         return float(xi), float(sigma)

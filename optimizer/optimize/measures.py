@@ -24,6 +24,8 @@ does not depend on it because the RU objective is flat between the two candidate
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 import numpy.typing as npt
 
@@ -90,6 +92,12 @@ def _quantile_index(cum: FloatArray, alpha: float) -> int:
     return min(int(np.searchsorted(cum, alpha * (1.0 - _CUM_TOL), side="left")), cum.size - 1)
 
 
+@lru_cache(maxsize=64)
+def _equal_quantile_index(n: int, p0: float, alpha: float) -> int:
+    """:func:`_quantile_index` of ``n`` equal probabilities ``p0`` (their cumulative sum, once)."""
+    return _quantile_index(np.cumsum(np.full(n, p0)), alpha)
+
+
 def _quantile_and_max(arr: FloatArray, p: FloatArray, alpha: float) -> tuple[float, float]:
     """``(lower alpha-quantile, largest loss)`` of ``arr`` under probabilities ``p``.
 
@@ -100,7 +108,12 @@ def _quantile_and_max(arr: FloatArray, p: FloatArray, alpha: float) -> tuple[flo
     tie there, and the stable sort's pick is the one the results were always computed with.
     """
     if np.all(p == p[0]):
-        i = _quantile_index(np.cumsum(p), alpha)
+        i = _equal_quantile_index(arr.size, float(p[0]), alpha)
+        # losses are mostly 0: when the quantile lies among the positive ones, select there
+        pos = arr[arr > 0.0]
+        below = arr.size - pos.size  # all <= every positive loss
+        if i >= below:
+            return float(np.partition(pos, i - below)[i - below]), float(pos.max())
         t = float(np.partition(arr, i)[i])
         if t != 0.0:
             return t, float(arr.max())
