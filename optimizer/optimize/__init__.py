@@ -10,6 +10,7 @@ from optimizer.optimize._evaluation import (
     evaluate_book,
     simulation_metrics,
 )
+from optimizer.optimize._grid import GridRounding, bps, round_to_grid, solution_on_grid
 from optimizer.optimize._labels import Binding, RunStatus
 from optimizer.optimize._peg_tail import PegTailBands, PegTailFigures, peg_tail_figures
 from optimizer.optimize._problem import (
@@ -55,6 +56,7 @@ __all__ = [
     "FundSizing",
     "FundStandard",
     "FundTerm",
+    "GridRounding",
     "PegTailBands",
     "PegTailFigures",
     "RiskMetrics",
@@ -71,6 +73,7 @@ __all__ = [
     "loss_band",
     "asset_caps",
     "binding_label",
+    "bps",
     "cover2",
     "cvar",
     "evaluate_book",
@@ -78,9 +81,11 @@ __all__ = [
     "historical_stress_budget",
     "peg_tail_figures",
     "prob_exceeds",
+    "round_to_grid",
     "single_asset_threshold",
     "size_fund",
     "smart_ltv",
+    "solution_on_grid",
     "solve_at_sale_fixed_point",
     "stressed_cover2",
     "threshold_band",

@@ -525,6 +525,12 @@ class ThresholdSolution:
         its guard, the aggregate budget with the others as recommended); NaN elsewhere.
     policy_max : ndarray of shape (n_assets,)
         Upper bound the LP used: ``lt_max``, the guard and the held-LTV policy's cap.
+    unrounded : RiskParams or None
+        The program's answer when ``recommended`` is it on the protocol's grid
+        (:func:`~optimizer.optimize.solution_on_grid`; ``lt`` stays the program's, so
+        :attr:`binding` says what set it); None: ``recommended`` is the program's answer.
+    grid : GridRounding or None
+        The rounding, with the program's CVaR before and after it.
     """
 
     problem: ThresholdProblem
@@ -537,6 +543,8 @@ class ThresholdSolution:
     status: RunStatus
     risk_limit_lt: FloatArray | None = None
     policy_max: FloatArray | None = None
+    unrounded: RiskParams | None = None
+    grid: Any = None
 
     @property
     def binding(self) -> list[Binding]:

@@ -330,11 +330,17 @@ class SearchSection:
 
 @dataclass(frozen=True)
 class GuardrailSection:
-    """Limits on parameter updates (defaults: Aave risk stewards)."""
+    """Limits on parameter updates (defaults: Aave risk stewards).
+
+    ``grid`` is the one step for deployable numbers: every run's recommendation is rounded to it
+    (LT and LTV down, live values kept; params.json ``value``/``bps``) and recalibrate's schedules
+    land on it. 25 bp, the stewards' step, not the protocol's 1 bp storage resolution: a 1 bp grid
+    would pass the Monte Carlo's noise straight through to the posted numbers.
+    """
 
     max_step: float = field(default=0.005, metadata=_rng(0, 1, lo_open=True))
     min_days_between: int = field(default=3, metadata=_rng(0, 365))
-    grid: float = field(default=0.0025, metadata=_rng(0, 0.1, lo_open=True))
+    grid: float = field(default=0.0025, metadata=_rng(0, 0.1, lo_open=True))  # 25 bp: see the docstring
     large_change: Literal["schedule", "vote"] = "schedule"
     max_schedule_steps: int = field(default=40, metadata=_rng(1, 1000))
     keep_zero_ltv: bool = True

@@ -164,18 +164,24 @@ def _read_csv(p: Path, text: str) -> dict[str, Params]:
 
 
 def _from_mapping(d: dict, p: Path) -> dict[str, Params]:
+    """Plain ``{asset: {ltv, liquidation_threshold, liquidation_bonus}}``, or a riskopt params.json
+    (its ``current`` block where it has one, else its parameters: version 2's ``{"value": ...}`` or
+    version 1's plain fractions)."""
+    from optimizer.report.json_out import parameter_value
+
     d = d.get("assets", d)
     table: dict[str, Params] = {}
     for name, v in d.items():
         if not isinstance(v, dict):
             raise DataError(f"{p}: entry {name!r} must be a table of {', '.join(KEYS)}")
-        v = v.get("current", v) if "current" in v else v
+        if isinstance(v.get("current"), dict):
+            v = v["current"]
         missing = [k for k in KEYS if k not in v]
         if missing:
             raise DataError(f"{p}: entry {name!r} lacks {missing[0]!r}")
         try:
-            table[name] = _finite(p, f"entry {name!r}", {k: float(v[k]) for k in KEYS})
-        except (TypeError, ValueError):
+            table[name] = _finite(p, f"entry {name!r}", {k: parameter_value(v[k]) for k in KEYS})
+        except (TypeError, ValueError, KeyError):
             raise DataError(f"{p}: entry {name!r}: parameters must be numbers (fractions)") from None
     return table
 

@@ -261,8 +261,10 @@ def recalibrate(
         if _needs_ttc(previous, assets):
             ttc = attr_mod.through_the_cycle(cfg, data_dir, volatility=inputs.generator.volatility)
         baseline = attr_mod.make_baseline(cfg, inputs, market, now, previous=previous, ttc=ttc)
+        # the drivers explain the program's answer: its re-solves are unrounded, so is what they explain
+        program = outcome.unrounded if outcome.unrounded is not None else outcome.recommended
         attribution = attr_mod.attribute(cfg, inputs, market, baseline, explain=changed,
-                                         lt_now=outcome.recommended.liquidation_threshold, now=now)
+                                         lt_now=program.liquidation_threshold, now=now)
 
     with progress.stage("evaluating the parameters after the schedule"):
         final = RiskParams(

@@ -96,6 +96,7 @@ class RunOutcome:
     stress: Any = None  # pipeline.stress.StressOutcome: the stress library and the book's bad debt in it
     sale: Any = None  # optimizer.optimize.SaleFixedPoint: the day's sale the static slippage priced, how it was found
     caps: Any = None  # pipeline.caps.CapsOutcome: supply and borrow caps (None with [caps] enabled = false)
+    unrounded: RiskParams | None = None  # the program's answer before the grid (``recommended`` is on it)
 
     @property
     def status(self) -> str:
@@ -427,8 +428,9 @@ def solve_thresholds(cfg: RunConfig, inputs: RunInputs, m: ThresholdProblem) -> 
 def solve_recommendation(cfg: RunConfig, inputs: RunInputs, progress: Progress) -> tuple[SaleFixedPoint, Any, Any]:
     """The run's convex answer: the program at its sale's fixed point (:func:`solve_market`), then the
     ``[anti_procyclicality]`` policy. Returns ``(fixed, solution, apc)``; ``solution.recommended`` is
-    the recommendation (the policy's when one applies; ``apc`` None otherwise). Shared by
-    :func:`run` and ``riskopt search-worker``, whose search space is built from it."""
+    the recommendation (the policy's when one applies; ``apc`` None otherwise), on the protocol's grid (``solution.unrounded``
+    keeps the program's answer). Shared by :func:`run` and ``riskopt search-worker``, whose search
+    space is built from it."""
     with progress.stage("solving the CVaR program"):
         fixed = solve_market(cfg, inputs)
     sol, apc = fixed.solution, None
@@ -436,7 +438,11 @@ def solve_recommendation(cfg: RunConfig, inputs: RunInputs, progress: Progress) 
         with progress.stage(f"anti-procyclicality ({cfg.anti_procyclicality.method})"):
             apc = _anti_procyclicality(cfg, inputs, sol, fixed.problem.sale)
         sol = dataclasses.replace(sol, recommended=apc.applied, lt=apc.applied.liquidation_threshold)
-    return fixed, sol, apc
+    from optimizer.optimize import solution_on_grid
+
+    # deployable numbers: on the stewards' grid ([guardrails] grid), rounded the safe way; everything
+    # after this (evaluation, simulation, stress, fund, search) prices the parameters a delegate posts
+    return fixed, solution_on_grid(sol, cfg.guardrails.grid), apc
 
 
 def solve_market(cfg: RunConfig, inputs: RunInputs, *, terminal: np.ndarray | None = None,
@@ -593,8 +599,8 @@ def run(
     rows = market.stress
     view = StressConstraintView(
         by_asset=stress.by_asset_recommended, fund_usd=fund_usd,
-        lp_losses=None if rows is None else rows.losses(sol.lt, market.exposure),
-        lp_binds=None if rows is None else rows.binding(sol.lt, market.exposure),
+        lp_losses=None if rows is None else rows.losses(recommended.liquidation_threshold, market.exposure),
+        lp_binds=None if rows is None else rows.binding(recommended.liquidation_threshold, market.exposure),
         budget_usd=None if rows is None else rows.budget, budget_rule="" if rows is None else rows.rule)
     report = dataclasses.replace(report, sections={**report.sections, "stress_library": stress_section(
         stress.library, stress.bad_debt_recommended, stress.bad_debt_current, view)})
@@ -617,7 +623,8 @@ def run(
             volume_sources=caps.volume_source)})
     return RunOutcome(report=report, inputs=inputs, recommended=recommended, optimizer=opt,
                       bad_debt=ev_rec.total, bad_debt_current=ev_cur.total, search=search_stage,
-                      market=market, metrics=run_metrics, stress=stress, sale=fixed, caps=caps)
+                      market=market, metrics=run_metrics, stress=stress, sale=fixed, caps=caps,
+                      unrounded=sol.unrounded)
 
 
 def _anti_procyclicality(cfg: RunConfig, inputs: RunInputs, sol: ThresholdSolution, sale: SaleSize) -> Any:

@@ -163,6 +163,7 @@ def assemble_report(cfg: RunConfig, inputs: RunInputs, market: ThresholdProblem,
             band = {"liquidation_threshold": hw, "ltv": 0.0 if solution.zero_kept[i] else hw}
         results.append(AssetResult(
             asset=a, current=current, recommended=rec.asset_dict(a), drivers=drivers,
+            unrounded=None if solution.unrounded is None else solution.unrounded.asset_dict(a),
             references={"analytic_lt": float(analytic[i]), "smart_ltv": float(sltv[i])},
             binding=binding[i], band=band,
             policy=None if not held[i] else {
@@ -220,6 +221,8 @@ def assemble_report(cfg: RunConfig, inputs: RunInputs, market: ThresholdProblem,
         b = outcome.lt_band
         method["mc_band"] = {"method": b.method, "replications": b.n_batches, "level": b.level,
                              "replication": "scenario index mod replications"}
+    if solution.grid is not None:
+        method["grid"] = solution.grid.as_dict()
     gaps = inputs.returns.isna().sum()
     assumptions = run_view.run_assumptions(
         method,

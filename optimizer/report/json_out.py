@@ -6,14 +6,23 @@ written as ``null``, and nothing measured by a clock is included: ``run_info`` i
 named ``created``, ``created_at``, ``timestamp`` or ending in ``_utc`` or ``_seconds`` is dropped
 wherever it appears (for example ``method["solve_seconds"]``). Those belong in report.md/report.html.
 
-Layout (``FORMAT_VERSION`` 1)::
+Layout (``FORMAT_VERSION`` 2)::
 
     {"meta": {"format_version", "package_version", "config_sha256", "data_sha256", "seed",
               "versions", "as_of", "data_files", ...},
      "config_name", "status", "status_message",
-     "assets": {"<ticker>": {"ltv", "liquidation_threshold", "liquidation_bonus", "haircut",
+     "assets": {"<ticker>": {"ltv" | "liquidation_threshold" | "liquidation_bonus":
+                                 {"value", "bps", "unrounded", "band"},
+                             "haircut",
                              "current": {...} | null, "drivers", "references", "binding",
                              "policy": {"ltv_held_at", "lt_rule", "lt_cap", "risk_limit_lt"} | null}},
+
+``value`` is the parameter a delegate posts, on the protocol's grid (``method.grid``: the step, and the
+program's CVaR before and after rounding); ``bps`` the same in whole basis points (the protocol's
+storage unit); ``unrounded`` the program's answer; ``band`` its Monte Carlo 95 % half-width or null.
+``haircut`` is ``1 - ltv.value``, ``current`` the live parameters as plain fractions. Version 1 gave
+each parameter as a plain fraction and the bands in a separate ``band`` mapping;
+:func:`parameter_value` reads either.
      "insurance_fund_usd", "fund": {..., "curve": [[fund_usd, prob_exceed], ...]},
      "metrics", "metrics_current" | null, "metrics_band": {"recommended", "current"} | null, "method",
      "book_summary", "data_findings",
@@ -26,6 +35,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from optimizer.optimize import bps
 from optimizer.report._format import JSON_SIGNIFICANT_DIGITS, canonicalize
 from optimizer.report.model import FORMAT_VERSION, RunReport
 
@@ -75,6 +85,23 @@ def _strip_wall_clock(obj: Any) -> Any:
     return obj
 
 
+#: The protocol parameters params.json gives as ``{"value", "bps", "unrounded", "band"}`` (version 2).
+PARAMETER_KEYS = ("ltv", "liquidation_threshold", "liquidation_bonus")
+
+
+def parameter_value(entry: Any) -> float:
+    """A parameter of a params.json asset entry as a fraction, from either layout: version 2's
+    ``{"value": ...}`` or version 1's plain number (readers of user files accept both)."""
+    if isinstance(entry, Mapping):
+        entry = entry["value"]
+    return float(entry)
+
+
+def _parameter(value: float, unrounded: float | None, band: float | None) -> dict[str, Any]:
+    return {"value": value, "bps": bps(value), "unrounded": value if unrounded is None else unrounded,
+            "band": band}
+
+
 def params_dict(report: RunReport) -> dict[str, Any]:
     """The content of params.json as plain JSON types (already canonicalised).
 
@@ -97,6 +124,10 @@ def params_dict(report: RunReport) -> dict[str, Any]:
         entry: dict[str, Any] = dict(a.recommended)
         if "haircut" not in entry and entry.get("ltv") is not None:
             entry["haircut"] = 1.0 - float(entry["ltv"])
+        band, unrounded = a.band or {}, a.unrounded or {}
+        for k in PARAMETER_KEYS:
+            if entry.get(k) is not None:
+                entry[k] = _parameter(float(entry[k]), unrounded.get(k), band.get(k))
         entry.update(
             current=None if a.current is None else dict(a.current),
             drivers=dict(a.drivers),
@@ -104,8 +135,6 @@ def params_dict(report: RunReport) -> dict[str, Any]:
             binding=a.binding,
             policy=None if a.policy is None else dict(a.policy),
         )
-        if a.band is not None:
-            entry["band"] = dict(a.band)
         assets[a.asset] = entry
 
     fund = dict(report.fund or {})

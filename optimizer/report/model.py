@@ -10,8 +10,10 @@ import pandas as pd
 
 from optimizer.report.section import Section
 
-#: Version of params.json / report layout. History: 1 = first release.
-FORMAT_VERSION = 1
+#: Version of params.json / report layout. History: 1 = first release; 2 = each asset's ``ltv``,
+#: ``liquidation_threshold`` and ``liquidation_bonus`` is ``{"value", "bps", "unrounded", "band"}``
+#: (the value on the protocol's grid), its ``band`` dict folded into them.
+FORMAT_VERSION = 2
 
 
 @dataclass(frozen=True, eq=False)
@@ -19,7 +21,8 @@ class AssetResult:
     """One collateral asset's answer and what drove it.
 
     current / recommended : dict with keys ``ltv``, ``liquidation_threshold``, ``liquidation_bonus``,
-        ``haircut`` (fractions); ``current`` is None when the config gives no current parameters.
+        ``haircut`` (fractions); ``current`` is None when the config gives no current parameters;
+        ``recommended`` is on the protocol's grid (``unrounded`` the program's answer).
     drivers : dict of floats/str, e.g. ``vol_annual`` (annualised vol of daily log returns),
         ``vol_forecast_daily``, ``tail_dof`` (Student-t dof of residuals), ``corr_to_debt`` (correlation
         with the debt basket), ``adv_usd`` (average daily volume), ``slippage`` (fraction),
@@ -41,6 +44,8 @@ class AssetResult:
     policy: dict[str, Any] | None = None
     #: Monte Carlo band (95 % half-width, fractions) of ``liquidation_threshold`` and ``ltv``, or None.
     band: dict[str, float] | None = None
+    #: The program's answer before the grid (same keys as ``recommended``), or None: ``recommended`` is it.
+    unrounded: dict[str, float] | None = None
 
 
 @dataclass(frozen=True, eq=False)

@@ -296,7 +296,18 @@ def param_change(cur: float | None, rec: float | None) -> str:
     return f"{fmt_pct(cur)} → {fmt_pct(rec)} ({fmt_bps(rec - cur)})"
 
 
-def _recommendations(assets: Sequence[AssetResult], has_current: bool) -> Table:
+def _band_cell(a: AssetResult) -> str:
+    """``"81.87% ± 13 bp"``: the band is of the program's answer, so it is shown beside that answer
+    when the recommendation is its rounding to the grid."""
+    if not a.band:
+        return MISSING
+    hw = f"± {a.band['liquidation_threshold'] * 1e4:.0f} bp"
+    lt = _param(a.unrounded, "liquidation_threshold") if a.unrounded else None
+    return hw if lt is None else f"{fmt_pct(lt)} {hw}"
+
+
+def _recommendations(assets: Sequence[AssetResult], has_current: bool,
+                     grid: Mapping[str, Any] | None = None) -> Table:
     rows = []
     banded = any(a.band for a in assets)
     for a in assets:
@@ -304,7 +315,7 @@ def _recommendations(assets: Sequence[AssetResult], has_current: bool) -> Table:
         for key, _label in REC_KEYS:
             cells.append(param_change(_param(a.current, key), _param(a.recommended, key)))
         if banded:
-            cells.append(f"± {a.band['liquidation_threshold'] * 1e4:.0f} bp" if a.band else MISSING)
+            cells.append(_band_cell(a))
         # the long texts (held-LTV rule, the risk target's own limit) are in the rationale
         cells.append(str(a.binding) or MISSING)
         rows.append(cells)
@@ -316,10 +327,16 @@ def _recommendations(assets: Sequence[AssetResult], has_current: bool) -> Table:
         if has_current
         else "Recommended values; no current parameters were given. The haircut is 1 − LTV."
     )
+    if grid:
+        caption += (f" Values on the {as_float(grid.get('step_bps')) or 0:.0f} bp grid ([guardrails] grid), LT and LTV "
+                    "rounded down from the program's answer, live values kept; the program's CVaR of bad debt "
+                    f"{fmt_usd(grid.get('lp_cvar_unrounded_usd'))} before rounding, "
+                    f"{fmt_usd(grid.get('lp_cvar_usd'))} after.")
     if banded:
         caption += (" LT band: the Monte Carlo 95 % half-width of the threshold, measured by batch means "
                     "(the guards and the LP re-solved on independent replications of the scenarios: "
-                    "index mod R); LTV's is the same, 0 where it is held at 0.")
+                    "index mod R), beside the program's unrounded LT; LTV's is the same, 0 where it is "
+                    "held at 0.")
     return text_table("tbl-recommendations", cols, rows, [False] + [True] * (len(cols) - 2) + [False], caption)
 
 
@@ -744,7 +761,7 @@ def build_view(report: RunReport) -> ReportView:
         status_message=report.status_message,
         headline=headline,
         has_current=has_current,
-        recommendations=_recommendations(report.assets, has_current),
+        recommendations=_recommendations(report.assets, has_current, (report.method or {}).get("grid")),
         binding_note=binding_note,
         rationale=rationale,
         model_label=post.model_of_record(report),

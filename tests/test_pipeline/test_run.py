@@ -144,9 +144,22 @@ def test_same_inputs_give_byte_identical_params(tmp_path, data_dir, monkeypatch)
     assert params["status"] == "ok"
     for key in ("format_version", "package_version", "config_sha256", "data_sha256", "seed", "versions"):
         assert key in params["meta"]
+    step = load_config(cfg_path).guardrails.grid
+    assert params["method"]["grid"]["step"] == step == 0.0025  # the stewards' 25 bp step
     for a, v in params["assets"].items():
-        assert 0 <= v["ltv"] <= v["liquidation_threshold"] < 1, a
-        assert v["haircut"] == pytest.approx(1 - v["ltv"])
+        ltv, lt = v["ltv"]["value"], v["liquidation_threshold"]["value"]
+        assert 0 <= ltv <= lt < 1, a
+        assert v["haircut"] == pytest.approx(1 - ltv)
+        for k in ("ltv", "liquidation_threshold", "liquidation_bonus"):
+            p = v[k]
+            # deployable: on the grid (or exactly the live value, as CRV's 8.3 % bonus), in whole bps,
+            # never above the program's answer
+            on_grid = abs(p["value"] / step - round(p["value"] / step)) < 1e-6
+            assert on_grid or p["value"] == v["current"][k], (a, k, p)
+            assert p["bps"] == round(p["value"] * 1e4) and isinstance(p["bps"], int)
+            assert p["value"] <= p["unrounded"] + 1e-9, (a, k, p)
+    g = params["method"]["grid"]
+    assert g["lp_cvar_usd"] <= g["lp_cvar_unrounded_usd"] <= params["method"]["risk_budget_usd"] * (1 + 1e-6)
     assert {"report.md", "report.html", "params.json"} <= {p.name for p in (tmp_path / "a").iterdir()}
     # a different seed gives a different (but still valid) answer
     assert main(["run", str(cfg_path), "--out", str(tmp_path / "c"), "--seed", "99"]) == 0
@@ -187,3 +200,26 @@ def test_a_reserve_with_ltv_held_at_0_keeps_at_most_its_current_lt(base):
     assert lt_of(sol, "crv") == pytest.approx(0.41, abs=1e-9) and sol.binding[i] == Binding.HELD_AT_CURRENT
     assert sol.risk_limit_lt[i] > 0.41
     assert sol.optimizer.objective_ == pytest.approx(market.capital_efficiency(sol.lt), rel=1e-12)
+
+
+def test_recommendation_on_the_grid_keeps_the_target(base):
+    """The run's recommendation (solve_recommendation) is the program's answer rounded down to the 25 bp
+    grid: re-evaluated on the program's own scenarios, its CVaR and every stress row are no higher."""
+    from optimizer.optimize import solution_on_grid
+
+    cfg, _, market, sol = base
+    on = solution_on_grid(sol, cfg.guardrails.grid)
+    r, u, g = on.recommended, on.unrounded, on.grid
+    assert u is sol.recommended and np.array_equal(on.lt, sol.lt)  # binding labels keep the program's answer
+    assert r.violations() == []
+    for x in (r.ltv, r.liquidation_threshold):
+        live = np.isclose(x, 0.0) | np.isin(x, [*market.current.liquidation_threshold, *market.current.ltv])
+        assert np.all((np.abs(x / 0.0025 - np.round(x / 0.0025)) < 1e-6) | live)
+    assert np.all(r.liquidation_threshold <= u.liquidation_threshold + 1e-9)
+    assert np.all(r.liquidation_threshold >= market.lt_min - 1e-9)
+    assert g.lp_cvar_usd <= g.lp_cvar_unrounded_usd <= market.budget * (1 + 1e-6)
+    assert g.lp_cvar_unrounded_usd == pytest.approx(sol.optimizer.cvar_, rel=1e-9)
+    if g.stress_max_usd is not None:
+        assert g.stress_max_usd <= g.stress_max_unrounded_usd <= market.stress.budget * (1 + 1e-6)
+    i = cfg.asset_names.index("crv")
+    assert r.liquidation_threshold[i] == 0.41 and r.liquidation_bonus[i] == 0.083 and r.ltv[i] == 0.0  # live

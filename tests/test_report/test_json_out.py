@@ -33,14 +33,15 @@ def test_assets_are_fractions_with_current_and_drivers(text):
     assets = json.loads(text)["assets"]
     assert list(assets) == ["eth", "usdc", "wbtc"]  # sorted keys
     eth = assets["eth"]
-    assert eth["ltv"] == 0.81 and eth["liquidation_threshold"] == 0.835
-    assert eth["liquidation_bonus"] == 0.05 and eth["haircut"] == 0.19
-    assert eth["current"]["liquidation_threshold"] == 0.83
+    assert eth["ltv"]["value"] == 0.81 and eth["liquidation_threshold"]["value"] == 0.835
+    assert eth["liquidation_bonus"]["value"] == 0.05 and eth["haircut"] == 0.19
+    assert eth["current"]["liquidation_threshold"] == 0.83  # live parameters: plain fractions
     assert eth["binding"] == "aggregate risk budget"
     assert eth["references"] == {"analytic_lt": 0.842, "smart_ltv": 0.795}
     for a in assets.values():
-        for k in ("ltv", "liquidation_threshold", "liquidation_bonus", "haircut"):
-            assert 0.0 <= a[k] < 1.0
+        assert 0.0 <= a["haircut"] < 1.0
+        for k in ("ltv", "liquidation_threshold", "liquidation_bonus"):
+            assert 0.0 <= a[k]["value"] < 1.0
     # NaN -> null, numpy float32 converted and rounded to 10 significant digits
     assert assets["usdc"]["drivers"]["tail_dof"] is None
     assert assets["wbtc"]["drivers"]["tail_dof"] == 5.099999905
@@ -142,3 +143,31 @@ def test_untyped_section_is_a_type_error():
 )
 def test_is_wall_clock_key(key, expected):
     assert is_wall_clock_key(key) is expected
+
+
+def test_parameters_carry_value_bps_unrounded_and_band():
+    """Version 2: each parameter is {"value", "bps", "unrounded", "band"}; without an unrounded answer the
+    value is it, without a band the band is null; the bonus has no band."""
+    import dataclasses
+
+    base = build_report()
+    eth = base.assets[0]
+    rounded = dataclasses.replace(
+        eth, recommended={**eth.recommended, "liquidation_threshold": 0.835, "ltv": 0.81},
+        unrounded={**eth.recommended, "liquidation_threshold": 0.8361234, "ltv": 0.8111234},
+        band={"liquidation_threshold": 0.0012, "ltv": 0.0012})
+    data = params_dict(dataclasses.replace(base, assets=[rounded, *base.assets[1:]]))
+    lt = data["assets"]["eth"]["liquidation_threshold"]
+    assert lt == {"value": 0.835, "bps": 8350, "unrounded": 0.8361234, "band": 0.0012}
+    assert data["assets"]["eth"]["liquidation_bonus"] == {"value": 0.05, "bps": 500, "unrounded": 0.05,
+                                                          "band": None}
+    assert "band" not in data["assets"]["eth"]  # folded into the parameters
+    usdc = data["assets"]["usdc"]["liquidation_threshold"]
+    assert usdc["unrounded"] == usdc["value"] and usdc["bps"] == round(usdc["value"] * 1e4)
+
+
+def test_parameter_value_reads_both_layouts():
+    from optimizer.report.json_out import parameter_value
+
+    assert parameter_value({"value": 0.8175, "bps": 8175, "unrounded": 0.81762, "band": None}) == 0.8175
+    assert parameter_value(0.8176162008) == 0.8176162008  # version 1
