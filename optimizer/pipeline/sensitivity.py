@@ -235,7 +235,7 @@ def point_task(cfg: RunConfig, fitted: Any, streams: RunStreams | None = None) -
     """
     import warnings
 
-    from optimizer.optimize import evaluate_book
+    from optimizer.optimize import evaluate_book, solution_on_grid
     from optimizer.optimize import fund as fund_mod
     from optimizer.optimize.measures import capital_efficiency
     from optimizer.pipeline.pegs import redraw_peg_jumps
@@ -256,7 +256,9 @@ def point_task(cfg: RunConfig, fitted: Any, streams: RunStreams | None = None) -
                                           rng=streams.pegs)
             inputs = dataclasses.replace(fitted, config=cfg, generator=gen, scenarios=scen, pegs=pegs)
             fixed = solve_market(cfg, inputs)  # the point's own sale (its scenarios), as a run sizes it
-            market, sol = fixed.problem, fixed.solution
+            # priced on the grid, as a run prices what a delegate posts; the sweep reports the program's
+            # LT/LTV (unrounded: a 25 bp step would hide how an assumption moves them)
+            market, sol = fixed.problem, solution_on_grid(fixed.solution, cfg.guardrails.grid)
             if cfg.simulation.enabled:
                 from optimizer.pipeline import market_sim
 
@@ -275,11 +277,11 @@ def point_task(cfg: RunConfig, fitted: Any, streams: RunStreams | None = None) -
             standard = insurance_fund_at(cfg, inputs, sol.recommended, market.slippage, fund)
     except OptimizerError as err:
         return {"status": "error", "error": str(err)}
-    rec = sol.recommended
+    rec, program = sol.recommended, sol.unrounded
     return {
         "status": sol.status,
-        "lt": {a: float(rec.liquidation_threshold[i]) for i, a in enumerate(assets)},
-        "ltv": {a: float(rec.ltv[i]) for i, a in enumerate(assets)},
+        "lt": {a: float(program.liquidation_threshold[i]) for i, a in enumerate(assets)},
+        "ltv": {a: float(program.ltv[i]) for i, a in enumerate(assets)},
         "insurance_fund_usd": float(standard.fund_usd),
         "fund_binding_term": standard.binding,
         "fund_tail_usd": float(insurance_fund_size(fund)),
