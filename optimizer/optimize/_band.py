@@ -184,6 +184,13 @@ def fund_band(
     """
     from optimizer.optimize.fund import size_fund
 
+    return _replicated(losses, rows, weights, n_batches, lambda x, w: [
+        size_fund(x, epsilon=epsilon, confidence=confidence, weights=w).tail_fund_usd])
+
+
+def _replicated(losses: Any, rows: Any, weights: Any, n_batches: int, measure: Any) -> Band:
+    """Batch means of ``measure(losses, weights) -> list of floats`` over the replications (paths
+    whose scenario index is ``b mod n_batches``)."""
     x = np.asarray(losses, dtype=np.float64)
     g = np.asarray(rows, dtype=np.int64) % int(n_batches)
     w = None if weights is None else np.asarray(weights, dtype=np.float64)
@@ -192,9 +199,8 @@ def fund_band(
         m = g == b
         if not m.any():
             raise ValueError(f"replication {b} of {n_batches} has no path; simulate more paths")
-        f = size_fund(x[m], epsilon=epsilon, confidence=confidence, weights=None if w is None else w[m])
-        out.append([f.tail_fund_usd])
-    batches = np.asarray(out)
+        out.append(measure(x[m], None if w is None else w[m]))
+    batches = np.asarray(out, dtype=np.float64)
     return Band(half_width=batch_half_width(batches), batches=batches, n_batches=int(n_batches))
 
 
@@ -230,16 +236,6 @@ def loss_band(
     """
     from optimizer.optimize.measures import cvar, prob_exceeds, var
 
-    x = np.asarray(losses, dtype=np.float64)
-    g = np.asarray(rows, dtype=np.int64) % int(n_batches)
-    w = None if weights is None else np.asarray(weights, dtype=np.float64)
-    out = []
-    for b in range(int(n_batches)):
-        m = g == b
-        if not m.any():
-            raise ValueError(f"replication {b} of {n_batches} has no path; simulate more paths")
-        xb, wb = x[m], None if w is None else w[m]
-        out.append([var(xb, alpha, wb), cvar(xb, alpha, wb), float(np.average(xb, weights=wb)),
-                    prob_exceeds(xb, 0.0, wb), prob_exceeds(xb, fund_usd, wb)])
-    batches = np.asarray(out, dtype=np.float64)
-    return Band(half_width=batch_half_width(batches), batches=batches, n_batches=int(n_batches))
+    return _replicated(losses, rows, weights, n_batches, lambda x, w: [
+        var(x, alpha, w), cvar(x, alpha, w), float(np.average(x, weights=w)),
+        prob_exceeds(x, 0.0, w), prob_exceeds(x, fund_usd, w)])
