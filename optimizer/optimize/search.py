@@ -142,6 +142,10 @@ class SearchSpace:
         Bounds of the liquidation bonus (0.05 = 5 %); equal bounds fix it.
     ltv_buffer : float or array_like of shape (n_assets,)
         ``LTV = max(LT - ltv_buffer, 0)``.
+    ltv_fixed : array_like of shape (n_assets,) or None, default None
+        An LTV a policy holds (e.g. 0 for a reserve whose LTV is kept at 0), NaN where the LTV
+        follows the LT; None holds none. A held LTV buys no borrowing power whatever the LT, so
+        every trial's capital efficiency counts it as the recommendation does.
     close_factor : tuple of float or None, default None
         Close-factor choices searched as a categorical parameter; one choice fixes it; None keeps
         the RiskParams default (0.5).
@@ -169,6 +173,7 @@ class SearchSpace:
     close_factor: tuple[float, ...] | None = None
     grid: float | None = 0.0025
     slippage_margin: FloatArray | float = 0.0
+    ltv_fixed: FloatArray | None = None
     # derived: effective bounds (on the grid when searched) and which values are searched
     _lt_lo: FloatArray = field(init=False, repr=False)
     _lt_hi: FloatArray = field(init=False, repr=False)
@@ -196,6 +201,13 @@ class SearchSpace:
             "slippage_margin",
         ):
             set_(name, _as_vector(getattr(self, name), n, name))
+        if self.ltv_fixed is not None:
+            fixed = np.array(np.broadcast_to(np.asarray(self.ltv_fixed, dtype=float), (n,)))
+            held = fixed[~np.isnan(fixed)]
+            if np.any((held < 0) | (held >= 1)):
+                raise ValueError(f"`ltv_fixed` must be NaN or in [0, 1), got {fixed.tolist()}")
+            fixed.setflags(write=False)
+            set_("ltv_fixed", fixed)
         g = self.grid
         if g is not None:
             if isinstance(g, bool) or not isinstance(g, (int, float)) or not 0 < g < 1:
@@ -330,7 +342,8 @@ class SearchSpace:
         -------
         RiskParams
             LT on the grid within the feasible range of its bonus, bonus on the grid,
-            ``LTV = max(LT - ltv_buffer, 0)``, and ``RiskParams.violations() == []``.
+            ``LTV = max(LT - ltv_buffer, 0)`` (a held LTV, ``ltv_fixed``, stays as held, at most
+            the LT), and ``RiskParams.violations() == []``.
         """
         spec = self.parameters()
         missing = sorted(set(spec) - set(values))
@@ -361,7 +374,11 @@ class SearchSpace:
             else:
                 lt[i] = float(self._lt_lo[i])
             bonus[i] = b
-            ltv[i] = max(round(lt[i] - float(self.ltv_buffer[i]), _DECIMALS), 0.0)
+            held = None if self.ltv_fixed is None else float(self.ltv_fixed[i])
+            if held is not None and not np.isnan(held):
+                ltv[i] = min(held, lt[i])
+            else:
+                ltv[i] = max(round(lt[i] - float(self.ltv_buffer[i]), _DECIMALS), 0.0)
         kw: dict[str, Any] = {}
         if "close_factor" in spec:
             cf = float(values["close_factor"])
@@ -423,7 +440,7 @@ class SearchSpace:
 
     def to_dict(self) -> dict[str, Any]:
         """Describe the space as JSON-ready data (stored with a study to detect a changed space)."""
-        return {
+        out = {
             "assets": list(self.assets),
             "lt_low": self.lt_low.tolist(),
             "lt_high": self.lt_high.tolist(),
@@ -434,6 +451,9 @@ class SearchSpace:
             "grid": self.grid,
             "slippage_margin": np.asarray(self.slippage_margin).tolist(),
         }
+        if self.ltv_fixed is not None:  # absent when none is held: older studies still match
+            out["ltv_fixed"] = [None if np.isnan(v) else float(v) for v in self.ltv_fixed]
+        return out
 
 
 def _snap_range(

@@ -238,7 +238,11 @@ def run_search(
 
     s = cfg.search
     lt = recommended.liquidation_threshold
-    lt_high = np.minimum(market.lt_max, lt + s.lt_span)
+    # a reserve whose LTV a policy holds keeps it in every trial (it buys no borrowing power), and
+    # its LT stays within the held-LTV policy's cap, as in the recommendation
+    held = market.ltv_held
+    lt_high = np.minimum(np.minimum(market.lt_max, lt + s.lt_span), market.held_lt_cap)
+    lt_high = np.maximum(lt_high, lt)
     idx, rest = market.tail_scenarios(lt_high, s.n_scenarios)
     n_all = inputs.scenarios.n_scenarios
     sub = np.asarray(inputs.scenarios.relatives)[idx]
@@ -277,6 +281,7 @@ def run_search(
         close_factor=(0.5, 1.0) if s.search_close_factor else None,
         grid=cfg.guardrails.grid,
         slippage_margin=cfg.optimizer.slippage_margin,
+        ltv_fixed=np.where(held, recommended.ltv, np.nan) if held.any() else None,
     )
     tmpdir = None
     url = storage or s.storage

@@ -210,6 +210,20 @@ class TestSearchSpace:
         shuffled = start_params().subset(("crv", "eth", "btc"))
         assert space.values_from_params(shuffled) == space.values_from_params(start_params())
 
+    def test_held_ltv_stays_held_whatever_the_lt(self):
+        # the third reserve's LTV is held at 0: every trial keeps it, so it adds no capital efficiency
+        space = make_space(ltv_fixed=[np.nan, np.nan, 0.0])
+        for u in (0.0, 0.5, 1.0):
+            values = {k: (u if k.endswith("lt_frac") else spec["low"])
+                      for k, spec in space.parameters().items()}
+            p = space.params_from_values(values)
+            assert p.ltv[2] == 0.0 and p.liquidation_threshold[2] > 0.3
+            assert p.ltv[0] == pytest.approx(p.liquidation_threshold[0] - 0.05)
+        assert space.to_dict()["ltv_fixed"] == [None, None, 0.0]
+        assert "ltv_fixed" not in make_space().to_dict()  # a space without holds keeps its old form
+        with pytest.raises(ValueError, match="ltv_fixed"):
+            make_space(ltv_fixed=[np.nan, 1.2, np.nan])
+
     def test_continuous_space(self):
         space = make_space(grid=None)
         spec = space.parameters()

@@ -74,6 +74,21 @@ def test_frontier_is_non_dominated_and_holds_the_convex_point(staged, tmp_path):
     for p in fr:
         for a, v in p["assets"].items():
             assert v["ltv"] <= v["liquidation_threshold"] and v["liquidation_threshold"] * (1 + v["liquidation_bonus"]) <= 1 + 1e-12
+    # a reserve whose LTV is held (quick: CRV at 0) keeps it in every trial, and its LT stays within
+    # the held-LTV cap (its current LT): the frontier counts capital efficiency as the recommendation does
+    held = market.ltv_held
+    assert held.any()
+    for p in fr:
+        for i in np.flatnonzero(held):
+            v = p["assets"][cfg.asset_names[i]]
+            assert v["ltv"] == sol.recommended.ltv[i]
+            assert v["liquidation_threshold"] <= market.held_lt_cap[i] + 1e-12
+    from optimizer.optimize.measures import capital_efficiency
+
+    # the convex start, snapped onto the grid, is valued as the report values a recommendation
+    ltv0 = [start["params"][a]["ltv"] for a in cfg.asset_names]
+    assert [ltv0[i] for i in np.flatnonzero(held)] == [0.0] * int(held.sum())
+    assert start["capital_efficiency_usd"] == pytest.approx(capital_efficiency(market.collateral, ltv0), rel=1e-12)
     json_points = frontier_data(st)
     assert {"capital_efficiency_usd", "bad_debt_cvar_usd", "prob_bad_debt_exceeds_fund", "appetite", "assets"} <= set(json_points[0])
 
